@@ -1,0 +1,65 @@
+"""A response cache in SQLite, keyed by the model's fingerprint and the request.
+
+Each response is committed as it arrives (WAL journal), so a run killed halfway keeps every
+finished response and a rerun redoes none of them. Failed responses are never stored: a
+rerun retries them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.providers.base import Request, Response, canonical_json
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+  key TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  response TEXT NOT NULL,
+  created REAL NOT NULL
+);
+"""
+
+
+def request_key(fingerprint: dict[str, Any], request: Request) -> str:
+    payload = canonical_json({"model": fingerprint, "request": request.cache_payload()})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: autocommit; each put is its own small durable transaction.
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def get_many(self, keys: list[str]) -> dict[str, Response]:
+        out: dict[str, Response] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            q = f"SELECT key, response FROM responses WHERE key IN ({','.join('?' * len(chunk))})"
+            for key, blob in self.db.execute(q, chunk):
+                out[key] = Response.from_json(json.loads(blob))
+        return out
+
+    def put(self, key: str, fingerprint: dict[str, Any], response: Response) -> None:
+        if response.error is not None:
+            return
+        self.db.execute(
+            "INSERT OR REPLACE INTO responses (key, fingerprint, response, created) VALUES (?, ?, ?, ?)",
+            (key, canonical_json(fingerprint), json.dumps(response.to_json(), ensure_ascii=False), time.time()),
+        )
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()

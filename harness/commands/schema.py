@@ -1,0 +1,50 @@
+"""harness schema: print (or write) the suite JSON Schema generated from the pydantic models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def suite_json_schema() -> dict[str, Any]:
+    """The Suite model's schema, with `metrics` items narrowed to each registered metric's params."""
+    from harness.metrics.base import METRICS
+    from harness.suite.schema import Suite
+
+    schema = Suite.model_json_schema()
+    variants = []
+    for name, cls in METRICS.items():
+        params = cls.Params.model_json_schema()
+        defs = params.pop("$defs", {})
+        schema.setdefault("$defs", {}).update(defs)
+        props = {"name": {"const": name, "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else name}}
+        props.update(params.get("properties", {}))
+        variants.append({"type": "object", "title": name, "properties": props, "required": ["name", *params.get("required", [])],
+                         "additionalProperties": False})
+    schema["properties"]["metrics"]["items"] = {"oneOf": variants}
+    schema["$defs"].pop("MetricEntry", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "harness suite"
+    return schema
+
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "suite.schema.json"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("schema", help="print the suite JSON Schema (for editors)")
+    p.add_argument("--write", action="store_true", help=f"write it to {SCHEMA_PATH.relative_to(SCHEMA_PATH.parents[2])}")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    text = json.dumps(suite_json_schema(), indent=2) + "\n"
+    if args.write:
+        SCHEMA_PATH.parent.mkdir(exist_ok=True)
+        SCHEMA_PATH.write_text(text)
+        print(f"wrote {SCHEMA_PATH}")
+    else:
+        print(text, end="")
+    return 0

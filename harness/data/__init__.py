@@ -1,0 +1,1 @@
+"""Datasets: reading examples, and (later) preparing fine-tuning data."""

@@ -1,0 +1,176 @@
+"""Read a suite's dataset split into examples, locating every bad line.
+
+Formats: ``jsonl`` (jsonlines), ``csv`` (pandas, with a stdlib pre-pass so a ragged row is
+reported by its line), and ``chat`` (OpenAI chat fine-tuning JSONL: the last assistant
+message is the reference, the messages before it are the prompt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputProblems, Problem
+from harness.suite.schema import TEMPLATE_VAR, DatasetSpec, PromptSpec
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass
+class Example:
+    id: str
+    record: dict[str, Any]
+    line: int
+    input: str | None = None
+    reference: Any = None
+    category: str | None = None
+    messages: list[dict[str, str]] = field(default_factory=list)  # chat format: the prompt turns
+
+
+@dataclass
+class Split:
+    name: str
+    path: Path
+    sha256: str
+    examples: list[Example]
+
+
+def _read_jsonl(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str, Any]]]:
+    import jsonlines
+
+    rows: list[tuple[int, dict[str, Any]]] = []
+    with open(path, "rb") as fh:  # bytes: jsonlines then reports bad UTF-8 by line
+        reader = jsonlines.Reader(fh)
+        n = 0
+        while True:
+            n += 1
+            try:
+                obj = reader.read(type=None, allow_none=True, skip_empty=False)
+            except EOFError:
+                break
+            except jsonlines.InvalidLineError as e:
+                if not e.line.strip():
+                    continue  # blank lines are allowed
+                cause = e.__cause__
+                what = f"not UTF-8 ({cause.reason})" if isinstance(cause, UnicodeDecodeError) else f"invalid JSON: {cause or e}"
+                problems.append(Problem(str(path), "", what, line=e.lineno))
+                continue
+            if not isinstance(obj, dict):
+                problems.append(Problem(str(path), "", f"expected a JSON object, got {type(obj).__name__}", line=n))
+                continue
+            rows.append((n, obj))
+    return rows
+
+
+def _read_csv(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str, Any]]]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if not header:
+            problems.append(Problem(str(path), "", "empty CSV: expected a header row", line=1))
+            return []
+        starts: list[int] = []
+        bad = False
+        line = reader.line_num
+        for row in reader:
+            if row and len(row) != len(header):
+                problems.append(Problem(str(path), "", f"expected {len(header)} fields ({', '.join(header)}), saw {len(row)}", line=line + 1))
+                bad = True
+            elif row:
+                starts.append(line + 1)
+            line = reader.line_num
+    if bad:
+        return []
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
+    return [(starts[i], rec) for i, rec in enumerate(frame.to_dict(orient="records"))]
+
+
+def _chat_problems(obj: dict[str, Any]) -> list[str]:
+    msgs = obj.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return ["`messages` must be a non-empty list of {role, content} objects"]
+    errs = []
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict):
+            errs.append(f"messages[{i}]: expected an object with role and content")
+            continue
+        if m.get("role") not in ROLES:
+            errs.append(f"messages[{i}].role: got {m.get('role')!r}; expected one of {', '.join(ROLES)}")
+        if not isinstance(m.get("content"), str):
+            errs.append(f"messages[{i}].content: expected a string")
+    if not errs and not any(m.get("role") == "assistant" for m in msgs):
+        errs.append("no assistant message: the last assistant message is the reference")
+    return errs
+
+
+def _text(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
+def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | None = None) -> Split:
+    """Read one split. Raises :class:`InputProblems` listing every bad line."""
+    path = base / spec.splits[split]
+    problems: list[Problem] = []
+    data = path.read_bytes()
+    rows = _read_csv(path, problems) if spec.format == "csv" else _read_jsonl(path, problems)
+    f = spec.fields
+    needed = {k: v for k, v in (("id", f.id), ("input", f.input), ("reference", f.reference), ("category", f.category)) if v}
+    variables = prompt.variables() if prompt else set()
+    examples: list[Example] = []
+    seen: dict[str, int] = {}
+    for line, rec in rows:
+        if spec.format == "chat":
+            errs = _chat_problems(rec)
+            for msg in errs:
+                problems.append(Problem(str(path), "", msg, line=line))
+            if errs:
+                continue
+        missing = [f"{col!r} (dataset.fields.{role})" for role, col in needed.items() if col not in rec]
+        missing += [f"{v!r} (used in the prompt template)" for v in sorted(variables) if v not in rec]
+        if missing:
+            problems.append(Problem(str(path), "", f"missing field {', '.join(missing)}; the record has: {', '.join(rec) or 'no fields'}", line=line))
+            continue
+        ex_id = _text(rec[f.id]) if f.id else hashlib.sha1(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:12]
+        if ex_id in seen:
+            what = f"duplicate id {ex_id!r}" if f.id else "duplicate record"
+            problems.append(Problem(str(path), "", f"{what} (first seen on line {seen[ex_id]})", line=line))
+            continue
+        seen[ex_id] = line
+        ex = Example(id=ex_id, record=rec, line=line)
+        if spec.format == "chat":
+            msgs = rec["messages"]
+            last = max(i for i, m in enumerate(msgs) if m["role"] == "assistant")
+            ex.messages = [{"role": m["role"], "content": m["content"]} for m in msgs[:last]]
+            ex.reference = msgs[last]["content"]
+            users = [m["content"] for m in ex.messages if m["role"] == "user"]
+            ex.input = users[-1] if users else None
+        if f.input:
+            ex.input = _text(rec[f.input])
+        if f.reference:
+            ex.reference = rec[f.reference]
+        if f.category:
+            ex.category = _text(rec[f.category])
+        examples.append(ex)
+    if not rows and not problems:
+        problems.append(Problem(str(path), "", "no examples in this split"))
+    if problems:
+        raise InputProblems(problems)
+    return Split(split, path, hashlib.sha256(data).hexdigest(), examples)
+
+
+def render_messages(prompt: PromptSpec, ex: Example) -> list[tuple[str, str]]:
+    """The chat messages sent for one example."""
+    if prompt.from_dataset:
+        msgs = [(m["role"], m["content"]) for m in ex.messages]
+        if prompt.system is not None:
+            msgs = [("system", prompt.system)] + [m for m in msgs if m[0] != "system"]
+        return msgs
+    rec = ex.record
+    return [(m.role, TEMPLATE_VAR.sub(lambda mt: _text(rec[mt.group(1)]), m.content)) for m in prompt.messages or []]

@@ -1,0 +1,45 @@
+"""Errors the CLI turns into exit codes.
+
+Every problem with user input names where it is (file, line or field path) and what was
+expected. Problems are gathered and reported together, one line each, so a user fixes a
+file in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in a user's file."""
+
+    file: str
+    location: str  # "line 12", "metrics[1].name", or "" when the whole file is at fault
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.location}: {self.message}" if self.location else f"{where}: {self.message}"
+
+
+class HarnessError(Exception):
+    """An error the user can fix; the CLI prints it and exits with code 2."""
+
+    exit_code = 2
+
+
+class InputProblems(HarnessError):
+    """One or more located problems in suites, datasets or other user files."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnknownName(HarnessError, KeyError):
+    """An unknown registry name; the message suggests the closest names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])

@@ -1,0 +1,1 @@
+"""Loading local models (generators, embedders) offline from installed packages or folders."""

@@ -1,0 +1,88 @@
+"""A scripted provider: returns given outputs. For testing the harness's own logic only.
+
+``scripted:FILE`` reads a JSON object or JSONL of ``{"id": ..., "output": ...}`` (or
+``{"id": ..., "error": ...}``) keyed by example id. Tests may also build it in-process with
+a dict or a function of the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.providers.base import ModelSpec, Provider, Request, Response, hash_path, provider
+
+Script = Mapping[str, str] | Callable[[Request], str]
+
+
+@provider("scripted")
+class ScriptedProvider(Provider):
+    def __init__(self, spec: ModelSpec, script: Script | None = None, default: str | None = None, latency_s: float = 0.0):
+        super().__init__(spec)
+        self.default = default
+        self.latency_s = latency_s
+        self.calls: list[Request] = []
+        self.errors: dict[str, str] = {}
+        if script is None:
+            script = self._load(spec.name)
+        self.script = script
+
+    def _load(self, name: str) -> dict[str, str]:
+        if not name:
+            raise HarnessError("scripted provider: give a file of outputs, e.g. scripted:outputs.jsonl")
+        path = Path(name)
+        if not path.is_file():
+            raise HarnessError(f"scripted provider: {name}: no such file")
+        text = path.read_text(encoding="utf-8")
+        rows: list[dict[str, Any]]
+        if path.suffix == ".json":
+            data = json.loads(text)
+            rows = [{"id": k, "output": v} for k, v in data.items()] if isinstance(data, dict) else data
+        else:
+            rows = []
+            for n, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise HarnessError(f"{name}:{n}: invalid JSON: {e.msg}") from None
+        script: dict[str, str] = {}
+        for row in rows:
+            if "error" in row:
+                self.errors[str(row["id"])] = str(row["error"])
+            else:
+                script[str(row["id"])] = str(row["output"])
+        return script
+
+    def fingerprint(self) -> dict[str, Any]:
+        fp: dict[str, Any] = {"provider": "scripted", "name": self.spec.name}
+        if self.spec.name and Path(self.spec.name).is_file():
+            fp["sha256"] = hash_path(self.spec.name)
+        else:
+            fp["instance"] = id(self)  # in-process scripts are never shared through the cache
+        return fp
+
+    def _answer(self, request: Request) -> Response:
+        self.calls.append(request)
+        if request.example_id in self.errors:
+            return Response(text=None, error=self.errors[request.example_id])
+        if callable(self.script):
+            text = self.script(request)
+        elif request.example_id in self.script:
+            text = self.script[request.example_id]
+        elif self.default is not None:
+            text = self.default
+        else:
+            return Response(text=None, error=f"scripted provider has no output for example {request.example_id!r}")
+        return Response(text=text, input_tokens=sum(len(c.split()) for _, c in request.messages),
+                        output_tokens=len(text.split()), finish_reason="stop")
+
+    async def complete(self, request: Request) -> Response:
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        return self._answer(request)

@@ -1,0 +1,144 @@
+"""The suite file's schema. One source of truth: the JSON Schema is generated from it.
+
+Every model forbids unknown keys so a typo ("max_token") is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TEMPLATE_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldMap(Strict):
+    """Which dataset column plays which role. Columns not named here stay available to templates."""
+
+    id: str | None = Field(None, description="Column with a stable example id. Without it the id is a hash of the record.")
+    input: str | None = Field(None, description="Column shown as the example's input in reports (chat format: the last user message).")
+    reference: str | None = Field(None, description="Column holding the reference answer (chat format: the last assistant message).")
+    category: str | None = Field(None, description="Column used for per-category breakdowns and gates.")
+
+
+class DatasetSpec(Strict):
+    """Where the examples are and how to read them."""
+
+    path: str = Field(".", description="Folder (relative to the suite file) that the split files are in.")
+    format: Literal["jsonl", "csv", "chat"] = Field(
+        "jsonl", description="jsonl: one JSON object a line; csv: a header row; chat: OpenAI chat fine-tuning JSONL."
+    )
+    splits: dict[str, str] = Field(
+        ..., min_length=1, description="Split name -> file, relative to `path`, e.g. {train: train.jsonl, test: test.jsonl}."
+    )
+    fields: FieldMap = Field(default_factory=FieldMap, description="Column -> role mapping.")
+
+
+class Message(Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(..., description="Text; `{{ column }}` is replaced by the example's value.")
+
+
+class PromptSpec(Strict):
+    """The chat messages sent for each example: a template, or the dataset's own messages."""
+
+    messages: list[Message] | None = Field(None, min_length=1, description="Chat template messages.")
+    from_dataset: bool = Field(
+        False, description="Send the example's own messages (chat format), up to its last assistant message."
+    )
+    system: str | None = Field(None, description="With from_dataset: replace (or add) the system message.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PromptSpec:
+        if (self.messages is None) == (not self.from_dataset):
+            raise ValueError("give either `messages` (a template) or `from_dataset: true`, not both or neither")
+        if self.system is not None and not self.from_dataset:
+            raise ValueError("`system` only applies with `from_dataset: true`; put the system message in `messages`")
+        return self
+
+    def variables(self) -> set[str]:
+        found: set[str] = set()
+        for m in self.messages or []:
+            found.update(TEMPLATE_VAR.findall(m.content))
+        return found
+
+
+class GenerationSettings(Strict):
+    """Decoding settings, recorded in every run and part of every cache key."""
+
+    max_tokens: int = Field(256, ge=1, le=32768)
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list, max_length=4, description="Stop sequences (at most 4).")
+    seed: int | None = Field(0, description="Sampling seed, where the provider supports one.")
+    logprobs: bool = Field(False, description="Ask for token log-probabilities where the provider has them.")
+    top_logprobs: int = Field(0, ge=0, le=20)
+
+
+class MetricEntry(BaseModel):
+    """`name` picks a registered metric; every other key is that metric's parameter."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field(..., description="A registered metric (see `harness metrics`).")
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+RuleName = Literal["min", "max", "non_inferiority_margin", "min_improvement", "max_regressions"]
+
+
+class Gate(Strict):
+    """A promotion rule on one score. Exactly one rule key is given."""
+
+    metric: str = Field(..., description="A score the suite's metrics produce, e.g. accuracy or rougeL.")
+    name: str | None = Field(None, description="A label for reports; defaults to a description of the rule.")
+    min: float | None = Field(None, description="The candidate's mean must be at least this.")
+    max: float | None = Field(None, description="The candidate's mean must be at most this.")
+    non_inferiority_margin: float | None = Field(
+        None, ge=0, description="Lower bound of the paired difference's 95% CI must be above -margin."
+    )
+    min_improvement: float | None = Field(
+        None, description="Lower bound of the paired difference's 95% CI must be at least this."
+    )
+    max_regressions: int | None = Field(None, ge=0, description="At most this many examples right before, wrong now.")
+    regression_margin: float = Field(0.0, ge=0, description="A score drop beyond this counts as a regression.")
+    category: str | None = Field(None, description="Apply to one category, or `each` for every category separately.")
+    advisory: bool = Field(False, description="Report the verdict but never block promotion.")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Gate:
+        rules = [r for r in ("min", "max", "non_inferiority_margin", "min_improvement", "max_regressions") if getattr(self, r) is not None]
+        if len(rules) != 1:
+            raise ValueError(
+                "give exactly one rule: min, max, non_inferiority_margin, min_improvement or max_regressions"
+                + (f" (got {', '.join(rules)})" if rules else "")
+            )
+        return self
+
+    @property
+    def rule(self) -> RuleName:
+        for r in ("min", "max", "non_inferiority_margin", "min_improvement", "max_regressions"):
+            if getattr(self, r) is not None:
+                return r  # type: ignore[return-value]
+        raise AssertionError("validated")
+
+
+class Suite(Strict):
+    """An evaluation suite: data, prompt, decoding, metrics and promotion gates."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Letters, digits, _ . -")]
+    version: int | str = Field(..., description="Bump when the suite's meaning changes; recorded in every run.")
+    description: str = ""
+    include: str | None = Field(None, description="Another suite file whose keys this one extends (merged deeply).")
+    dataset: DatasetSpec
+    prompt: PromptSpec
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    metrics: list[MetricEntry] = Field(..., min_length=1)
+    gates: list[Gate] = Field(default_factory=list)
+    default_split: str = Field("test", description="The split `harness run` evaluates unless --split says otherwise.")
