@@ -1,7 +1,7 @@
 """A scripted provider: returns given outputs. For testing the harness's own logic only.
 
 ``scripted:FILE`` reads a JSON object or JSONL of ``{"id": ..., "output": ...}`` (or
-``{"id": ..., "error": ...}``) keyed by example id. Tests may also build it in-process with
+``{"id": ..., "error": ...}``, optionally with ``"delay_s"``) keyed by example id. Tests may also build it in-process with
 a dict or a function of the request.
 """
 
@@ -27,6 +27,7 @@ class ScriptedProvider(Provider):
         self.latency_s = latency_s
         self.calls: list[Request] = []
         self.errors: dict[str, str] = {}
+        self.delays: dict[str, float] = {}
         if script is None:
             script = self._load(spec.name)
         self.script = script
@@ -53,6 +54,8 @@ class ScriptedProvider(Provider):
                     raise HarnessError(f"{name}:{n}: invalid JSON: {e.msg}") from None
         script: dict[str, str] = {}
         for row in rows:
+            if "delay_s" in row:
+                self.delays[str(row["id"])] = float(row["delay_s"])
             if "error" in row:
                 self.errors[str(row["id"])] = str(row["error"])
             else:
@@ -83,6 +86,7 @@ class ScriptedProvider(Provider):
                         output_tokens=len(text.split()), finish_reason="stop")
 
     async def complete(self, request: Request) -> Response:
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+        delay = self.delays.get(request.example_id, self.latency_s)
+        if delay:
+            await asyncio.sleep(delay)
         return self._answer(request)
