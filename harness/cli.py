@@ -14,15 +14,27 @@ import sys
 from harness import __version__
 from harness.errors import HarnessError, InputProblems
 
-COMMANDS = ("run", "validate", "schema", "list")
+# Subcommands are the modules of harness.commands with an ``add_parser``; order of the help text.
+ORDER = ("run", "validate", "compare", "gate", "report", "judge", "data", "train", "iterate", "list", "schema")
+
+
+def _command_modules() -> list[str]:
+    import pkgutil
+
+    import harness.commands as pkg
+
+    found = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name != "common"]
+    return sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Evaluate base and fine-tuned language models on declarative suites.")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"harness.commands.{name.replace('-', '_')}").add_parser(sub)
+    for name in _command_modules():
+        module = importlib.import_module(f"harness.commands.{name}")
+        if hasattr(module, "add_parser"):
+            module.add_parser(sub)
     return parser
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.cache import ResponseCache, request_key
 from harness.data.examples import Example, Split, load_split, render_messages
-from harness.metrics.base import Failure, Item, Metric, ScoreValue
+from harness.metrics.base import Failure, Item, Metric, RunContext, ScoreValue
 from harness.providers.base import ModelSpec, Provider, Request, Response, build_provider
 from harness.stats import bootstrap_ci, mean_ci
 from harness.suite.load import LoadedSuite, load_suite
@@ -152,6 +152,9 @@ def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Seq
                 entry.update({"mean": value, "ci_low": lo, "ci_high": hi, "n": n_ok, "ci_method": f"bootstrap-{resamples}",
                               "n_failed": len(items) - n_ok, "failure_reasons": {}})
             table[spec.name] = entry
+        for name, reason in m.advisory().items():
+            if name in table:
+                table[name]["advisory_reason"] = reason
         try:
             art = m.artifacts(items, per_example)
         except Exception as e:  # noqa: BLE001
@@ -205,6 +208,10 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
         cache.close()
     t_score = time.perf_counter()
     items = to_items(examples, requests, responses)
+    context = RunContext(cache_path=cfg.cache or cfg.reports_dir / "cache.sqlite", reports_dir=cfg.reports_dir,
+                         progress=cfg.progress, suite_path=loaded.path)
+    for m in loaded.metrics:
+        m.bind(context)
     per_example = score(loaded.metrics, items)
     table, artifacts = aggregate(loaded.metrics, items, per_example, cfg.bootstrap_resamples)
     t_end = time.perf_counter()

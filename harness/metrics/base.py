@@ -66,6 +66,16 @@ class Item:
 ScoreValue = float | Failure
 
 
+@dataclass
+class RunContext:
+    """What a metric may need from the run beyond the examples (a judge needs the cache)."""
+
+    cache_path: Any = None  # pathlib.Path of the SQLite response cache
+    reports_dir: Any = None
+    progress: bool = False
+    suite_path: Any = None
+
+
 class Metric:
     """Base class. Subclasses set ``Params`` and implement :meth:`score` (or :meth:`score_batch`)."""
 
@@ -74,6 +84,15 @@ class Metric:
 
     def __init__(self, params: BaseModel | None = None):
         self.params = params if params is not None else self.Params()
+        self.context = RunContext()
+
+    def bind(self, context: RunContext) -> None:
+        """Called by the runner before scoring."""
+        self.context = context
+
+    def advisory(self) -> dict[str, str]:
+        """Score name -> why gates on it may only advise (e.g. an uncalibrated judge). Empty: trusted."""
+        return {}
 
     def scores(self) -> list[ScoreSpec]:
         raise NotImplementedError

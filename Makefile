@@ -1,0 +1,14 @@
+# The two commands a new user types (see README.md). Each sets itself up first.
+.PHONY: demo test setup bench
+
+demo:  ## the main job: the base model on the support-intent suite's test split
+	@scripts/setup.sh
+	.venv/bin/harness run suites/support_intent.yaml --model local
+
+test:  ## the whole test suite, real models and servers on loopback included
+	@scripts/setup.sh --test
+	.venv/bin/python -m pytest -q
+
+bench:  ## harness overhead and throughput figures (not a test)
+	@scripts/setup.sh
+	.venv/bin/python bench/run_all.py

