@@ -1,0 +1,92 @@
+"""harness data validate FILE | harness data prepare INPUT --out DIR"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness.data.contamination import DEFAULT_NGRAM, DEFAULT_THRESHOLD
+from harness.data.validate import DEFAULT_MAX_TOKENS, DEFAULT_PRICE_PER_1K
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="check and prepare fine-tuning data",
+                       description="Check chat fine-tuning files, and turn raw examples into clean train/validation files.")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    v = dsub.add_parser("validate", help="check an OpenAI chat fine-tuning JSONL file",
+                        description="Check every line of a chat fine-tuning JSONL file (messages, roles, content, "
+                                    "assistant turns, weights, tool calls, token counts); print each problem with its "
+                                    "line, then statistics and an estimated training cost. Exit 2 when any problem.")
+    v.add_argument("file", type=Path)
+    v.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N",
+                   help=f"tokens allowed per example (default {DEFAULT_MAX_TOKENS}: SmolLM2's context)")
+    v.add_argument("--tokenizer", choices=("auto", "smollm2", "estimate"), default="auto",
+                   help="auto: SmolLM2's tokenizer when installed, else about 4 characters per token")
+    v.add_argument("--epochs", type=int, default=3, metavar="N", help="epochs for the training-token estimate (default 3)")
+    v.add_argument("--price-per-1k", type=float, default=DEFAULT_PRICE_PER_1K, metavar="USD",
+                   help=f"price per 1K training tokens (default {DEFAULT_PRICE_PER_1K}: an assumption, gpt-4o-mini's "
+                        "training price when written; check yours)")
+    v.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    v.set_defaults(func=validate_main)
+
+    pr = dsub.add_parser("prepare", help="clean, deduplicate, convert, split and check data for contamination",
+                         description="Normalise text (NFKC, whitespace), drop empty and overlong examples, drop exact and "
+                                     "near duplicates, convert input/output JSONL or CSV to chat format, split "
+                                     "train/validation (stratified by --category-field), and refuse (exit 2) when "
+                                     "training text overlaps a --suite's test split. Writes OUT/train.jsonl, "
+                                     "OUT/validation.jsonl and OUT/prepare_report.json.")
+    pr.add_argument("input", type=Path, help="chat JSONL, or JSONL/CSV with input and output columns")
+    pr.add_argument("--out", type=Path, required=True, metavar="DIR")
+    pr.add_argument("--format", choices=("auto", "chat", "jsonl", "csv"), default="auto")
+    pr.add_argument("--input-field", default="input", metavar="NAME", help="column with the user's text (default input)")
+    pr.add_argument("--output-field", default="output", metavar="NAME", help="column with the answer (default output)")
+    pr.add_argument("--id-field", metavar="NAME", help="column with a stable id (default FILE:LINE)")
+    pr.add_argument("--category-field", metavar="NAME", help="stratify the split by this column")
+    pr.add_argument("--system", metavar="TEXT", help="system prompt of converted examples (replaces a chat file's own)")
+    pr.add_argument("--validation-fraction", type=float, default=0.1, metavar="F")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N", help="longer examples are dropped")
+    pr.add_argument("--tokenizer", choices=("auto", "smollm2", "estimate"), default="auto")
+    pr.add_argument("--near-dup-threshold", type=float, default=0.8, metavar="J",
+                    help="word-shingle Jaccard at which a later example is a near duplicate (default 0.8; 1 = exact words only)")
+    pr.add_argument("--shingle-size", type=int, default=3, metavar="N", help="words per shingle (default 3)")
+    pr.add_argument("--suite", action="append", type=Path, default=[], metavar="SUITE",
+                    help="check overlap with this suite's test split (repeatable)")
+    pr.add_argument("--ngram", type=int, default=DEFAULT_NGRAM, metavar="N", help=f"overlap n-gram size in words (default {DEFAULT_NGRAM})")
+    pr.add_argument("--overlap-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
+                    help=f"share of a test input's n-grams that makes a pair contaminated (default {DEFAULT_THRESHOLD})")
+    pr.add_argument("--allow-contamination", action="store_true", help="drop contaminated examples instead of refusing")
+    pr.set_defaults(func=prepare_main)
+
+
+def validate_main(args: argparse.Namespace) -> int:
+    from harness.data.validate import format_stats, token_counter, validate_chat_file
+
+    result = validate_chat_file(args.file, args.max_tokens, token_counter(args.tokenizer))
+    for p in result.problems:
+        print(p, file=sys.stderr)
+    if args.json:
+        print(json.dumps({"file": str(args.file), "problems": [str(p) for p in result.problems],
+                          **result.stats.to_json(args.epochs, args.price_per_1k)}, indent=2))
+    else:
+        print(format_stats(result, args.epochs, args.price_per_1k))
+    return 2 if result.problems else 0
+
+
+def prepare_main(args: argparse.Namespace) -> int:
+    from harness.data.prepare import PrepareConfig, format_report, prepare_data
+
+    from harness.train.base import make_config
+
+    cfg = make_config(PrepareConfig, input=args.input, out_dir=args.out, format=args.format, input_field=args.input_field,
+                        output_field=args.output_field, id_field=args.id_field, category_field=args.category_field,
+                        system_prompt=args.system, validation_fraction=args.validation_fraction, seed=args.seed,
+                        max_tokens=args.max_tokens, tokenizer=args.tokenizer,
+                        near_duplicate_threshold=args.near_dup_threshold, shingle_size=args.shingle_size,
+                        suites=args.suite, contamination_ngram=args.ngram, contamination_threshold=args.overlap_threshold,
+                        allow_contamination=args.allow_contamination)
+    print(format_report(prepare_data(cfg)))
+    return 0
