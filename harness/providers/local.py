@@ -1,0 +1,188 @@
+"""The ``local`` provider: an in-process transformers causal LM, fed batches by the runner.
+
+``local`` or ``local:smollm2`` is SmolLM2-135M-Instruct (float32); ``local:PATH`` a Hugging Face
+model folder; ``?adapter=FOLDER`` adds a LoRA adapter (a fine-tuned candidate). Loading and model
+resolution live in :mod:`harness.models.local_models`, shared with training and metrics.
+
+Decoding follows the suite's settings: temperature 0 is greedy; otherwise sampling with top_p
+(no top-k), seeded with ``settings.seed`` per batch, so a sampled answer depends on the batch it
+was generated in. Stop strings cut the text at the first one and end that sequence's generation.
+``output_tokens`` counts the generated tokens before end-of-sequence (stop-string tokens included,
+EOS and padding not). Log-probabilities are those of the model's own distribution (log-softmax of
+the raw logits, before temperature or top_p); asking for them keeps each step's logits, about
+batch x steps x 200 KB for SmolLM2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.models import local_models as lm
+from harness.providers.base import ModelSpec, Provider, Request, Response, canonical_json, hash_path, provider
+
+
+@provider("local")
+class LocalProvider(Provider):
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        # Cheap checks now (no torch import) so a wrong path fails before any work is done.
+        self.folder, self.gguf = lm.resolve_local_model(spec.name)
+        self.adapter = lm.check_adapter(spec.adapter) if spec.adapter else None
+        lm.check_device(spec.device)
+        self._fingerprint: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------ model and identity
+
+    def load(self):
+        """``(model, tokenizer)``, shared through the per-process cache."""
+        return lm.load_model_and_tokenizer(self.spec.name, self.spec.adapter, self.spec.device)
+
+    def fingerprint(self) -> dict[str, Any]:
+        if self._fingerprint is None:
+            self._fingerprint = {
+                "provider": "local",
+                "name": lm.display_name(self.spec.name),
+                "weights_sha256": lm.cached_sha256(lm.weights_path(self.spec.name)),
+                "adapter_sha256": hash_path(self.adapter) if self.adapter else None,
+                "dtype": "float32",
+            }
+        return self._fingerprint
+
+    # ------------------------------------------------------------ generation
+
+    def generate_batch(self, requests: Sequence[Request]) -> list[Response]:
+        out: list[Response | None] = [None] * len(requests)
+        groups: dict[str, list[int]] = {}
+        for i, r in enumerate(requests):  # one generate() call per distinct decoding setting
+            groups.setdefault(canonical_json(r.settings.model_dump(mode="json")), []).append(i)
+        for idxs in groups.values():
+            try:
+                results = self._generate([requests[i] for i in idxs])
+            except HarnessError:
+                raise
+            except Exception as e:  # e.g. out of memory: fail these requests, not the whole run
+                msg = f"local generation failed: {type(e).__name__}: {e}"
+                results = [Response(text=None, error=msg) for _ in idxs]
+            for i, res in zip(idxs, results):
+                out[i] = res
+        return out  # type: ignore[return-value]
+
+    def _generate(self, requests: list[Request]) -> list[Response]:
+        torch = lm.setup_torch()
+        model, tok = self.load()
+        s = requests[0].settings
+        device = next(model.parameters()).device
+        prompts = [lm.chat_prompt(tok, r.messages) for r in requests]
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+        prompt_len = enc["input_ids"].shape[1]
+
+        eos = _eos_ids(model, tok)
+        pad = tok.pad_token_id
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=s.max_tokens, num_beams=1, repetition_penalty=1.0, pad_token_id=pad, eos_token_id=eos,
+            return_dict_in_generate=True, output_logits=bool(s.logprobs),
+        )
+        if s.temperature > 0:
+            kwargs.update(do_sample=True, temperature=s.temperature, top_p=s.top_p, top_k=0)
+        else:  # neutral values so a model's own sampling defaults neither apply nor warn
+            kwargs.update(do_sample=False, temperature=1.0, top_p=1.0)
+        if s.stop:
+            kwargs["stopping_criteria"] = _stop_criteria(tok, s.stop, prompt_len)
+
+        with lm.inference_lock, torch.inference_mode():
+            if s.temperature > 0 and s.seed is not None:
+                torch.manual_seed(s.seed)
+            out = model.generate(**enc, **kwargs)
+        gen = out.sequences[:, prompt_len:].cpu()
+        input_tokens = enc["attention_mask"].sum(dim=1).tolist()
+
+        ends = set(eos) | ({pad} if pad is not None else set())
+        lengths, hit_eos = [], []
+        for row in gen.tolist():
+            n = next((j for j, t in enumerate(row) if t in ends), len(row))
+            lengths.append(n)
+            hit_eos.append(n < len(row))
+
+        logprobs = _logprobs(torch, tok, out.logits, gen, lengths, s.top_logprobs) if s.logprobs else None
+        responses = []
+        for r, n in enumerate(lengths):
+            text = tok.decode(gen[r, :n].tolist(), skip_special_tokens=True)
+            cut = min((i for i in (text.find(x) for x in s.stop) if i >= 0), default=-1)
+            if cut >= 0:
+                text = text[:cut]
+            responses.append(Response(
+                text=text,
+                input_tokens=int(input_tokens[r]),
+                output_tokens=n,
+                finish_reason="stop" if (hit_eos[r] or cut >= 0) else "length",
+                logprobs=logprobs[r] if logprobs is not None else None,
+            ))
+        return responses
+
+    # ------------------------------------------------------------ scoring
+
+    def score_continuations(self, prompts_messages: Sequence, continuations: Sequence[str]) -> list[list[float]]:
+        """Per-token log-probs of each continuation after its chat prompt (see local_models)."""
+        model, tok = self.load()
+        return lm.score_continuations(model, tok, prompts_messages, continuations, batch_size=self.spec.batch_size)
+
+
+def _eos_ids(model, tok) -> list[int]:
+    ids: list[int] = []
+    cfg = getattr(model, "generation_config", None)
+    for v in (getattr(cfg, "eos_token_id", None), tok.eos_token_id):
+        for i in v if isinstance(v, (list, tuple)) else [v]:
+            if i is not None and int(i) not in ids:
+                ids.append(int(i))
+    return ids
+
+
+def _stop_criteria(tok, stops: list[str], prompt_len: int):
+    """Ends a sequence once its generated text contains a stop string (EOS is handled by
+    transformers); generation ends when every sequence has ended."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    # A stop string of L characters spans at most 4L byte-level tokens; decode only that tail.
+    window = 4 * max(len(x) for x in stops) + 4
+
+    class StopStrings(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            tails = input_ids[:, max(prompt_len, input_ids.shape[1] - window):].tolist()
+            texts = tok.batch_decode(tails, skip_special_tokens=True)
+            return torch.tensor([any(x in t for x in stops) for t in texts], dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopStrings()])
+
+
+def _logprobs(torch, tok, logits, gen, lengths: list[int], top: int) -> list[list[dict[str, Any]]]:
+    steps = min(len(logits), gen.shape[1])
+    chosen_lp, top_lp, top_ids = [], [], []
+    for t in range(steps):  # one step at a time keeps the temporary log-softmax small
+        lp = torch.log_softmax(logits[t].float(), dim=-1).cpu()
+        chosen_lp.append(lp.gather(1, gen[:, t : t + 1]).squeeze(1))
+        if top:
+            v, i = lp.topk(top, dim=-1)
+            top_lp.append(v)
+            top_ids.append(i)
+    names: dict[int, str] = {}
+
+    def name(i: int) -> str:
+        if i not in names:
+            names[i] = tok.decode([i])
+        return names[i]
+
+    out = []
+    for r, n in enumerate(lengths):
+        row = []
+        for t in range(min(n, steps)):
+            entry = {"token": name(int(gen[r, t])), "logprob": float(chosen_lp[t][r])}
+            entry["top"] = (
+                [{"token": name(int(i)), "logprob": float(v)} for v, i in zip(top_lp[t][r].tolist(), top_ids[t][r].tolist())]
+                if top else []
+            )
+            row.append(entry)
+        out.append(row)
+    return out
