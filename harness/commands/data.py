@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--tokenizer", choices=("auto", "smollm2", "estimate"), default="auto")
     pr.add_argument("--near-dup-threshold", type=float, default=0.8, metavar="J",
                     help="word-shingle Jaccard at which a later example is a near duplicate (default 0.8; 1 = exact words only)")
-    pr.add_argument("--shingle-size", type=int, default=3, metavar="N", help="words per shingle (default 3)")
+    pr.add_argument("--shingle-size", type=int, default=1, metavar="N", help="words per shingle (default 1: word sets)")
     pr.add_argument("--suite", action="append", type=Path, default=[], metavar="SUITE",
                     help="check overlap with this suite's test split (repeatable)")
     pr.add_argument("--ngram", type=int, default=DEFAULT_NGRAM, metavar="N", help=f"overlap n-gram size in words (default {DEFAULT_NGRAM})")
@@ -77,16 +77,20 @@ def validate_main(args: argparse.Namespace) -> int:
 
 
 def prepare_main(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from harness.data.prepare import PrepareConfig, format_report, prepare_data
+    from harness.errors import HarnessError
 
-    from harness.train.base import make_config
-
-    cfg = make_config(PrepareConfig, input=args.input, out_dir=args.out, format=args.format, input_field=args.input_field,
-                        output_field=args.output_field, id_field=args.id_field, category_field=args.category_field,
-                        system_prompt=args.system, validation_fraction=args.validation_fraction, seed=args.seed,
-                        max_tokens=args.max_tokens, tokenizer=args.tokenizer,
-                        near_duplicate_threshold=args.near_dup_threshold, shingle_size=args.shingle_size,
-                        suites=args.suite, contamination_ngram=args.ngram, contamination_threshold=args.overlap_threshold,
-                        allow_contamination=args.allow_contamination)
+    try:
+        cfg = PrepareConfig(input=args.input, out_dir=args.out, format=args.format, input_field=args.input_field,
+                            output_field=args.output_field, id_field=args.id_field, category_field=args.category_field,
+                            system_prompt=args.system, validation_fraction=args.validation_fraction, seed=args.seed,
+                            max_tokens=args.max_tokens, tokenizer=args.tokenizer,
+                            near_duplicate_threshold=args.near_dup_threshold, shingle_size=args.shingle_size,
+                            suites=args.suite, contamination_ngram=args.ngram, contamination_threshold=args.overlap_threshold,
+                            allow_contamination=args.allow_contamination)
+    except ValidationError as e:  # e.g. --validation-fraction 1.5: name the option, exit 2
+        raise HarnessError("\n".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
     print(format_report(prepare_data(cfg)))
     return 0

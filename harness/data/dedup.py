@@ -24,7 +24,7 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.casefold())
 
 
-def shingles(text: str, n: int = 3) -> frozenset[str]:
+def shingles(text: str, n: int = 1) -> frozenset[str]:
     """Word n-grams; a text shorter than n words is one shingle of all its words."""
     w = words(text)
     if not w:
@@ -66,7 +66,7 @@ class NearPair:
     similarity: float
 
 
-def near_duplicates(texts: Sequence[str], threshold: float = 0.8, n: int = 3) -> list[NearPair]:
+def near_duplicates(texts: Sequence[str], threshold: float = 0.8, n: int = 1) -> list[NearPair]:
     """Pairs (earlier, later) whose shingle sets have Jaccard >= threshold.
 
     Each later text is matched against earlier texts that are themselves kept, so a chain
