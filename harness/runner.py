@@ -38,6 +38,7 @@ class RunConfig:
     cache: Path | None = None  # default reports/cache.sqlite
     progress: bool = True
     bootstrap_resamples: int = 1000
+    judge: str | None = None  # replaces the judge model of every judge metric (recorded in the summary)
 
 
 @dataclass
@@ -110,7 +111,8 @@ def generate(provider: Provider, requests: list[Request], cache: ResponseCache, 
 def to_items(examples: Sequence[Example], requests: Sequence[Request], responses: Sequence[Response]) -> list[Item]:
     return [
         Item(id=ex.id, output=resp.text, reference=ex.reference, input=ex.input, category=ex.category,
-             record=ex.record, messages=req.chat(), logprobs=resp.logprobs, error=resp.error)
+             record=ex.record, messages=req.chat(), logprobs=resp.logprobs, error=resp.error,
+             finish_reason=resp.finish_reason)
         for ex, req, resp in zip(examples, requests, responses, strict=True)
     ]
 
@@ -155,6 +157,9 @@ def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Seq
         for name, reason in m.advisory().items():
             if name in table:
                 table[name]["advisory_reason"] = reason
+        for name, extra in m.entry_fields().items():
+            if name in table:
+                table[name].update(extra)
         try:
             art = m.artifacts(items, per_example)
         except Exception as e:  # noqa: BLE001
@@ -208,6 +213,10 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
         cache.close()
     t_score = time.perf_counter()
     items = to_items(examples, requests, responses)
+    if cfg.judge:
+        from harness.judge.params import override_judge
+
+        loaded.metrics = override_judge(loaded.metrics, cfg.judge)
     context = RunContext(cache_path=cfg.cache or cfg.reports_dir / "cache.sqlite", reports_dir=cfg.reports_dir,
                          progress=cfg.progress, suite_path=loaded.path)
     for m in loaded.metrics:
@@ -224,15 +233,29 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
 
 def format_table(summary: dict[str, Any]) -> str:
     """The per-metric table printed after a run."""
-    rows = [("metric", "mean", "95% CI", "n", "failed", "better")]
+    rows = [("metric", "mean", "95% CI", "n", "failed", "better", "calibration")]
     for name, e in summary["metrics"].items():
         ci = "-" if _nan(e["ci_low"]) else f"[{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
         mean = "n/a" if _nan(e["mean"]) else f"{e['mean']:.3f}"
-        rows.append((name, mean, ci, str(e["n"]), str(e["n_failed"]), e["direction"]))
+        rows.append((name, mean, ci, str(e["n"]), str(e["n_failed"]), e["direction"], _calibration_cell(e)))
+    if all(not r[-1] for r in rows[1:]):
+        rows = [r[:-1] for r in rows]  # no judge in this suite: no calibration column
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _calibration_cell(e: dict[str, Any]) -> str:
+    """A judge score's agreement with human labels, and '(advisory)' when gates on it only advise."""
+    if "calibration" not in e:
+        return ""
+    c = e["calibration"]
+    text = "none" if not c else (f"{c.get('statistic_short', 'kappa')} "
+                                 + ("n/a" if _nan(c.get("kappa")) else f"{c['kappa']:.2f}")
+                                 + ("" if _nan(c.get("ci_low")) else f" [{c['ci_low']:.2f}, {c['ci_high']:.2f}]")
+                                 + f" n={c.get('n')}")
+    return text + (" (advisory)" if e.get("advisory_reason") else "")
 
 
 def _nan(x: Any) -> bool:

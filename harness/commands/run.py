@@ -17,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_options(p)
     p.add_argument("--split", help="dataset split (default: the suite's default_split)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N examples")
+    p.add_argument("--judge", metavar="MODEL", help="judge model for the suite's judge metrics, replacing theirs "
+                                                    "(as for --model, e.g. openai:gpt-4o-mini); recorded in the summary")
     p.add_argument("--out", type=Path, help="write the run here instead of reports/runs/<name>")
     add_output_options(p)
     p.set_defaults(func=main)
@@ -26,7 +28,8 @@ def main(args: argparse.Namespace) -> int:
     from harness.runner import RunConfig, format_table, run_suite
 
     cfg = RunConfig(suite=args.suite, model=model_from_args(args), split=args.split, limit=args.limit,
-                    reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress)
+                    reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
+                    judge=args.judge)
     outcome = run_suite(cfg)
     s = outcome.summary
     print(f"{s['suite']['name']} v{s['suite']['version']}  split={s['dataset']['split']}  model={s['model']['display']}  "

@@ -61,6 +61,7 @@ class Item:
     messages: list[dict[str, str]] = field(default_factory=list)
     logprobs: list[dict[str, Any]] | None = None
     error: str | None = None  # the generation failed; output is None
+    finish_reason: str | None = None  # the provider's: "stop", "length" (cut at max_tokens), ...
 
 
 ScoreValue = float | Failure
@@ -92,6 +93,12 @@ class Metric:
 
     def advisory(self) -> dict[str, str]:
         """Score name -> why gates on it may only advise (e.g. an uncalibrated judge). Empty: trusted."""
+        return {}
+
+    def entry_fields(self) -> dict[str, dict[str, Any]]:
+        """Score name -> extra fields for its summary entry (a judge's model, rubric hash, calibration).
+
+        Called after scoring, so it may report what scoring found."""
         return {}
 
     def scores(self) -> list[ScoreSpec]:
@@ -132,6 +139,20 @@ METRICS: Registry[type[Metric]] = Registry(
         "harness.metrics.classification",
         "harness.metrics.rouge",
         "harness.metrics.embedding",
+        "harness.metrics.contains",
+        "harness.metrics.regex",
+        "harness.metrics.choice",
+        "harness.metrics.json_valid",
+        "harness.metrics.json_schema",
+        "harness.metrics.token_f1",
+        "harness.metrics.bleu",
+        "harness.metrics.question_similarity",
+        "harness.metrics.fact_coverage",
+        "harness.metrics.perplexity",
+        "harness.metrics.repetition",
+        "harness.metrics.length",
+        "harness.metrics.judge_rubric",
+        "harness.metrics.judge_pairwise",
     ),
 )
 

@@ -109,11 +109,16 @@ def test_embedding_similarity_real_minilm() -> None:
 def test_every_metric_declares_direction_range_level() -> None:
     from harness.metrics.base import METRICS
 
-    params = {"classification": {"labels": LABELS}}
+    # Metrics whose parameters have no defaults get the least they need.
+    params = {"classification": {"labels": LABELS}, "json_schema": {"schema": {"type": "object"}},
+              "regex_match": {"pattern": "x"}, "length": {"max": 10},
+              "judge_rubric": {"judge": "scripted", "rubric": "coherence"},
+              "judge_pairwise": {"judge": "scripted", "rubric": "coherence"}}
     for name, cls in METRICS.items():
         for s in build_metric(name, params.get(name, {})).scores():
             assert s.direction in ("higher", "lower") and s.level in ("example", "corpus")
-            assert len(s.range) == 2
+            assert len(s.range) == 2 and isinstance(s.binary, bool)
+            assert not s.binary or s.range == (0.0, 1.0), f"{name}.{s.name}: a pass/fail score lies in [0, 1]"
 
 
 def test_stats_hand_computed() -> None:

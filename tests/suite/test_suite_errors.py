@@ -59,7 +59,7 @@ def test_metric_problems_name_choices(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(INTENT_SUITE.replace("  - name: exact_match\n", "  - name: exact_mach\n  - name: rouge\n    types: [rouge9]\n    stem: true\n"))
     got = problems_of(bad)
-    assert got[0].startswith(f"{bad}:16: metrics[1].name: unknown metric 'exact_mach'. Did you mean: exact_match? Available: ")
+    assert got[0].startswith(f"{bad}:16: metrics[1].name: unknown metric 'exact_mach'. Did you mean: exact_match, regex_match? Available: ")
     assert f"{bad}:18: metrics[2].types[0]: got 'rouge9'; expected 'rouge1', 'rouge2' or 'rougeL'" in got
     assert f"{bad}:19: metrics[2].stem: unknown key 'stem'; allowed: types, use_stemmer" in got
 

@@ -1,0 +1,93 @@
+"""Parameters shared by the judge metrics, and what they resolve to (rubric, settings)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.judge.rubric import BUILTIN, Rubric
+from harness.suite.schema import GenerationSettings
+
+ScaleParam = Literal["pass_fail"] | Annotated[int, Field(ge=2, le=10)]
+
+
+class JudgeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    judge: str = Field(..., description="The judge model, as for --model: local, openai:gpt-4o-mini, "
+                                        "'openai:NAME?base_url=...'. No default: the judge is always named.")
+    rubric: str | None = Field(None, description=f"A built-in rubric: {', '.join(BUILTIN)}.")
+    criteria: str | None = Field(None, description="Or: your own rubric's criteria text.")
+    levels: dict[int, str] | None = Field(None, description="With criteria: what each grade means, {1: ..., 5: ...}.")
+    scale: ScaleParam | None = Field(None, description="pass_fail, or N for grades 1..N (2-10). Default: the "
+                                                       "built-in rubric's scale, or 5 with criteria.")
+    samples: int = Field(1, ge=1, le=20, description="Judge each answer this many times (needs temperature > 0); "
+                                                     "the score is their mean and agreement across them is reported.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Judge sampling temperature.")
+    seed: int = Field(0, description="Seed of the first sample; sample i uses seed + i.")
+    max_tokens: int = Field(160, ge=8, le=4096, description="Longest judge reply.")
+    use_logprobs: bool = Field(True, description="Read the grade from token probabilities where the judge's "
+                                                 "provider returns them; else parse the verdict.")
+    top_logprobs: int = Field(10, ge=1, le=20, description="Alternatives per token asked of the provider.")
+    include_request: bool = Field(True, description="Show the judge the prompt the answer responds to.")
+    include_reference: bool = Field(True, description="Show the judge the example's reference answer, if any.")
+    min_kappa: float = Field(0.6, ge=-1.0, le=1.0, description="Calibration agreement (Cohen's kappa, "
+                                 "quadratic-weighted for scales) under which gates on this score only advise.")
+
+    @field_validator("judge")
+    @classmethod
+    def _judge_parses(cls, v: str) -> str:
+        from harness.errors import HarnessError
+        from harness.providers.base import ModelSpec
+
+        try:
+            ModelSpec.parse(v)
+        except HarnessError as e:
+            raise ValueError(str(e)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JudgeParams:
+        if (self.rubric is None) == (self.criteria is None):
+            raise ValueError("give exactly one of `rubric` (a built-in name) or `criteria` (your own text)")
+        if self.rubric is not None:
+            if self.rubric not in BUILTIN:
+                raise ValueError(f"unknown rubric {self.rubric!r}; built-in rubrics: {', '.join(BUILTIN)}")
+            if self.levels is not None:
+                raise ValueError("`levels` only applies with `criteria`")
+            built = BUILTIN[self.rubric].scale
+            if self.scale is not None and self.scale != built:
+                raise ValueError(f"rubric {self.rubric!r} grades on scale {built!r}; drop `scale` or write your own `criteria`")
+        scale = self.resolved_scale()
+        if self.levels and (scale == "pass_fail" or any(k < 1 or k > int(scale) for k in self.levels)):
+            raise ValueError(f"`levels` keys must be grades from 1 to the scale ({scale})")
+        if self.samples > 1 and self.temperature == 0:
+            raise ValueError("samples > 1 needs temperature > 0: repeats of a greedy judge are identical")
+        return self
+
+    def resolved_scale(self) -> Literal["pass_fail"] | int:
+        if self.scale is not None:
+            return self.scale
+        return BUILTIN[self.rubric].scale if self.rubric else 5
+
+    def build_rubric(self) -> Rubric:
+        if self.rubric is not None:
+            return BUILTIN[self.rubric]
+        return Rubric("custom", self.criteria or "", self.resolved_scale(), dict(self.levels or {}))
+
+    def settings(self, sample: int) -> GenerationSettings:
+        return GenerationSettings(max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed + sample,
+                                  logprobs=self.use_logprobs, top_logprobs=self.top_logprobs if self.use_logprobs else 0)
+
+
+def override_judge(metrics: list, judge: str) -> list:
+    """The suite's metrics with every judge metric's model replaced by ``judge`` (``--judge``)."""
+    from harness.metrics.base import build_metric
+
+    out = []
+    for m in metrics:
+        if isinstance(m.params, JudgeParams):
+            m = build_metric(m.name, {**m.params.model_dump(by_alias=True, exclude_unset=True), "judge": judge})
+        out.append(m)
+    return out

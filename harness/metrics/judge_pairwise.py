@@ -1,0 +1,188 @@
+"""judge_pairwise: an LLM judge compares each answer with a baseline's, in both orders.
+
+The baseline is the example's reference answer (default), the outputs of an earlier run
+(``baseline_run``), or a model (``baseline_model``) whose answers are generated with the suite's own
+prompt and settings through the response cache (after a run of that model, they are cache hits).
+
+Each pair is judged twice, candidate first and baseline first. ``pairwise_win`` is the candidate's
+expected score over both orders (win 1, tie 0.5, loss 0; probability-weighted where the judge's
+provider returns token probabilities), so a judge that always prefers the first answer scores 0.5.
+``pairwise_consistency`` is 1 when both orders name the same winner; the artifacts give the rate
+at which the judge picked the first position.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from harness.judge.model import JudgeModel
+from harness.judge.params import JudgeParams
+from harness.judge.prompt import pairwise_messages, prompt_sha256, render_conversation
+from harness.judge.repeats import repeat_agreement
+from harness.judge.rubric import Rubric
+from harness.judge.verdict import Unparseable, Verdict, read_verdict
+from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.metrics.text import references
+from harness.providers.base import Request
+
+FLIP = {"A": "B", "B": "A", "tie": "tie"}
+
+
+class JudgePairwiseParams(JudgeParams):
+    baseline_model: str | None = Field(None, description="Compare against this model's answers (generated with the suite's prompt).")
+    baseline_run: str | None = Field(None, description="Or: against the outputs in this run directory (results.jsonl), by example id.")
+
+    @model_validator(mode="after")
+    def _one_baseline(self) -> JudgePairwiseParams:
+        if self.baseline_model is not None and self.baseline_run is not None:
+            raise ValueError("give at most one of `baseline_model` and `baseline_run` (neither: the reference answer)")
+        return self
+
+
+@metric("judge_pairwise")
+class JudgePairwise(Metric):
+    """An LLM judge's preference for the output over a baseline, judged in both orders."""
+
+    Params = JudgePairwiseParams
+
+    def __init__(self, params: Any = None):
+        super().__init__(params)
+        self.rubric: Rubric = self.params.build_rubric()
+        self._run: dict[str, Any] = {}
+
+    @cached_property
+    def judge(self) -> JudgeModel:
+        return JudgeModel(self.params.judge)
+
+    def scores(self) -> list[ScoreSpec]:
+        out = [ScoreSpec("pairwise_win", description="candidate's expected score against the baseline (win 1, tie 0.5), both orders"),
+               ScoreSpec("pairwise_consistency", binary=True, description="the judge names the same winner in both orders")]
+        if self.params.samples > 1:
+            out.append(ScoreSpec("pairwise_agreement", description="share of pairs of repeated verdicts (same order) that agree"))
+        return out
+
+    # ------------------------------------------------------------ baseline answers
+
+    def baselines(self, items: Sequence[Item]) -> list[str | Failure]:
+        p = self.params
+        if p.baseline_run is not None:
+            path = Path(p.baseline_run) / "results.jsonl"
+            if not path.is_file():
+                return [Failure(f"baseline run {p.baseline_run}: no results.jsonl")] * len(items)
+            rows = {r["id"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r}
+            return [rows[it.id]["output"] if it.id in rows and rows[it.id].get("output") is not None
+                    else Failure(f"baseline run has no output for example {it.id!r}") for it in items]
+        if p.baseline_model is not None:
+            return self._generate_baseline(items)
+        out: list[str | Failure] = []
+        for it in items:
+            refs = references(it.reference)
+            out.append(refs[0] if refs else Failure("example has no reference to compare with"))
+        return out
+
+    def _generate_baseline(self, items: Sequence[Item]) -> list[str | Failure]:
+        from harness.suite.load import load_suite
+
+        if self.context.suite_path is None:
+            return [Failure("baseline_model needs the suite's generation settings; run through `harness run`")] * len(items)
+        settings = load_suite(self.context.suite_path).suite.generation
+        base = JudgeModel(self.params.baseline_model)  # type: ignore[arg-type]
+        reqs = [Request(tuple((m["role"], m["content"]) for m in it.messages), settings, it.id) for it in items]
+        resps = base.run(reqs, self.context, desc=f"baseline {base.spec.display()}")
+        return [r.text if r.text is not None else Failure(f"baseline generation failed: {r.error}") for r in resps]
+
+    # ------------------------------------------------------------ judging
+
+    def _requests(self, item: Item, first: str, second: str, order: int) -> list[Request]:
+        p = self.params
+        conversation = render_conversation(item.messages, item.input) if p.include_request else None
+        # The reference is shown as such only when it is not itself the baseline answer.
+        against_reference = p.baseline_model is None and p.baseline_run is None
+        refs = references(item.reference) if p.include_reference and not against_reference else []
+        msgs = tuple(pairwise_messages(self.rubric, first, second, conversation, refs[0] if refs else None))
+        return [Request(msgs, p.settings(s), f"{item.id}#pair{order}.{s}") for s in range(p.samples)]
+
+    def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
+        p = self.params
+        names = [s.name for s in self.scores()]
+        out: list[dict[str, ScoreValue]] = [{} for _ in items]
+        base = self.baselines(items)
+        todo = []
+        for i, (it, b) in enumerate(zip(items, base)):
+            why = Failure(f"no output: {it.error}") if it.output is None else (b if isinstance(b, Failure) else None)
+            if why is not None:
+                out[i] = {n: why for n in names}
+            else:
+                todo.append(i)
+        reqs: list[Request] = []
+        for i in todo:
+            cand, b = items[i].output or "", base[i]
+            reqs += self._requests(items[i], cand, b, 0) + self._requests(items[i], b, cand, 1)  # type: ignore[arg-type]
+        resps = self.judge.run(reqs, self.context, desc=f"judge pairwise | {self.judge.spec.display()}")
+        stats = {"first_position_picks": 0, "verdicts": 0, "unparseable": 0, "judge_errors": 0,
+                 "grade_method": {"logprobs": 0, "parsed": 0}}
+        per = 2 * p.samples
+        for k, i in enumerate(todo):
+            chunk = resps[k * per : (k + 1) * per]
+            orders: list[list[Verdict]] = [[], []]
+            failure = None
+            for j, r in enumerate(chunk):
+                if r.error:
+                    stats["judge_errors"] += 1
+                    failure = failure or f"judge call failed: {r.error}"
+                    continue
+                try:
+                    v = read_verdict(r.text, r.logprobs, "pairwise", None, p.use_logprobs)
+                except Unparseable as e:
+                    stats["unparseable"] += 1
+                    failure = failure or f"unparseable verdict: {e}"
+                    continue
+                orders[j // p.samples].append(v)
+                stats["verdicts"] += 1
+                stats["first_position_picks"] += v.label == "A"
+                stats["grade_method"][v.method] += 1
+            if not orders[0] or not orders[1]:
+                out[i] = {n: Failure(failure or "no verdict") for n in names}
+                continue
+            out[i] = self._row(orders)
+        stats["first_position_rate"] = stats["first_position_picks"] / stats["verdicts"] if stats["verdicts"] else None
+        self._run = stats
+        return out
+
+    def _row(self, orders: list[list[Verdict]]) -> dict[str, ScoreValue]:
+        # Candidate's expected score: order 0 has the candidate as A, order 1 as B.
+        values = [{"A": 1.0, "B": 0.0, "tie": 0.5}, {"A": 0.0, "B": 1.0, "tie": 0.5}]
+        per_order = [math.fsum(v.expected(values[o]) for v in vs) / len(vs) for o, vs in enumerate(orders)]
+        winners = [_majority([v.label if o == 0 else FLIP[v.label] for v in vs]) for o, vs in enumerate(orders)]
+        row: dict[str, ScoreValue] = {"pairwise_win": sum(per_order) / 2, "pairwise_consistency": float(winners[0] == winners[1])}
+        if self.params.samples > 1:
+            agree = [repeat_agreement([v.label for v in vs]) for vs in orders]
+            ok = [a for a in agree if not isinstance(a, Failure)]
+            row["pairwise_agreement"] = math.fsum(ok) / len(ok) if ok else agree[0]
+        return row
+
+    def advisory(self) -> dict[str, str]:
+        why = ("pairwise judge verdicts have no calibration against human preferences; "
+               f"judge {self.judge.spec.display()}, position consistency is reported beside them")
+        return {"pairwise_win": why}
+
+    def artifacts(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, Any]:
+        p = self.params
+        baseline = ("model " + p.baseline_model) if p.baseline_model else ("run " + p.baseline_run) if p.baseline_run else "reference"
+        return {"judge": self.judge.record(), "baseline": baseline,
+                "rubric": {"name": self.rubric.name, "sha256": self.rubric.sha256()},
+                "prompt_sha256": prompt_sha256("pairwise"), **self._run}
+
+
+def _majority(labels: list[str]) -> str:
+    counts = {lab: labels.count(lab) for lab in labels}
+    top = max(counts.values())
+    best = [lab for lab, c in counts.items() if c == top]
+    return best[0] if len(best) == 1 else "tie"
