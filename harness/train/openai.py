@@ -1,0 +1,321 @@
+"""`openai` trainer: a fine-tuning job on the OpenAI API (or any server with the same contract).
+
+    upload train/validation (purpose fine-tune) -> create the job -> poll status and events with
+    backoff -> on success: result metrics, checkpoints, the fine-tuned model as the candidate
+
+The job outlives the driver. ``OUT/job.json`` is written after each upload and again right after
+the job is created (before the first poll), and it carries a run id that is also sent as job
+metadata; so a driver killed at any point is resumed with ``resume=True`` (``harness train ...
+--resume``) without uploading or creating anything twice: a job whose id never reached the file is
+found by that metadata. ``job_id=`` reattaches to any job. The files are checked with
+``harness.data.validate`` before anything is uploaded, so a bad line costs no job.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from harness.errors import HarnessError, InputProblems
+from harness.train.base import EpochLoss, Log, Trainer, TrainConfig, TrainingFailed, TrainResult, data_hashes, trainer
+from harness.train.curves import MetricsLog, plot_losses
+
+STATE_FILE = "job.json"
+TERMINAL = ("succeeded", "failed", "cancelled")
+API_KEYS = ("messages", "tools", "parallel_tool_calls")  # what the API reads from a training line
+MAX_POLL_FAILURES = 8
+BACKOFF = 1.5
+
+
+def parse_spec(text: str) -> Any:
+    """``openai:MODEL?base_url=...`` as a :class:`ModelSpec`, without loading the openai *provider*:
+    fine-tuning a model does not need the module that generates with it (``ModelSpec.parse``
+    imports the provider to check its name)."""
+    from urllib.parse import parse_qsl
+
+    from pydantic import ValidationError
+
+    from harness.providers.base import ModelSpec
+
+    head, _, query = text.partition("?")
+    provider, _, name = head.partition(":")
+    try:
+        return ModelSpec.model_validate({"provider": provider, "name": name, **dict(parse_qsl(query, keep_blank_values=True))})
+    except ValidationError as e:
+        raise HarnessError("\n".join(f"model {text!r}: {'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
+
+
+def _client(spec: Any) -> Any:
+    try:
+        import openai
+    except ImportError:
+        raise HarnessError("the openai trainer needs the openai package: pip install 'openai>=2'") from None
+    key = os.environ.get(spec.api_key_env)
+    if not key:
+        raise HarnessError(f"the openai trainer needs an API key in ${spec.api_key_env}")
+    return openai.OpenAI(api_key=key, base_url=spec.base_url, timeout=spec.timeout_s, max_retries=spec.max_retries)
+
+
+class JobState:
+    """OUT/openai_job.json, replaced atomically on every save."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def save(self, **updates: Any) -> None:
+        self.data.update(updates)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def api_copy(src: Path, dst: Path) -> Path:
+    """The file as the API takes it: only the keys it reads on each line (ids and categories stay here)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for line in src.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            obj = json.loads(line)
+            lines.append(json.dumps({k: obj[k] for k in API_KEYS if k in obj}, ensure_ascii=False))
+    dst.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dst
+
+
+def _hyperparameters(config: TrainConfig) -> dict[str, Any]:
+    return {"n_epochs": config.epochs, "batch_size": config.batch_size or "auto",
+            "learning_rate_multiplier": config.learning_rate_multiplier or "auto"}
+
+
+def check_files(config: TrainConfig, log: Log) -> None:
+    """Every line of both files as the API will check it, with its token limit; statistics logged."""
+    from harness.data.validate import EstimateCounter, validate_chat_file
+    from harness.train.driver import OPENAI_MAX_TOKENS
+
+    problems = []
+    for kind, path in (("training", config.train_file), ("validation", config.validation_file)):
+        if path is None:
+            continue
+        v = validate_chat_file(path, max_tokens=OPENAI_MAX_TOKENS, counter=EstimateCounter())
+        problems += v.problems
+        d = v.stats.to_json(config.epochs)
+        if v.ok:
+            log(f"{kind} file {path}: {v.stats.examples} examples, {v.stats.total_tokens:,} tokens (estimate)"
+                + (f", about {d['estimated_training_tokens']:,} training tokens for {config.epochs} epoch(s)" if kind == "training" else ""))
+    if problems:
+        raise InputProblems(problems)
+
+
+@trainer("openai")
+class OpenAITrainer(Trainer):
+    """Fine-tuning through the API; the candidate is ``openai:ft:...`` (same endpoint as the base)."""
+
+    def train(self, config: TrainConfig, log: Log) -> TrainResult:
+        import openai
+
+        spec = parse_spec(config.base)
+        if spec.provider != "openai":
+            raise HarnessError(f"the openai trainer fine-tunes openai models; got base {config.base!r} (try --trainer local)")
+        client = _client(spec)
+        config.out_dir.mkdir(parents=True, exist_ok=True)
+        state = JobState(config.out_dir / STATE_FILE)
+        hashes = data_hashes(config)
+        if not (config.job_id or (config.resume and state.data.get("job_id"))):
+            check_files(config, log)
+        try:
+            job_id = self._job_id(client, config, state, hashes, log)
+            job = self._poll(client, job_id, config, state, log)
+        except openai.AuthenticationError as e:
+            raise HarnessError(f"the API refused the key in ${spec.api_key_env}: {_message(e)}") from None
+        except openai.APIStatusError as e:
+            raise TrainingFailed(f"fine-tuning API error {e.status_code}: {_message(e)}") from None
+        except openai.APIConnectionError as e:
+            where = spec.base_url or os.environ.get("OPENAI_BASE_URL") or "api.openai.com"
+            raise TrainingFailed(f"cannot reach the fine-tuning API at {where}: {e}; rerun with --resume to reattach") from None
+        if job.status == "failed":
+            err = job.error
+            detail = f"{err.message} (code {err.code}{', parameter ' + err.param if err.param else ''})" if err else "no error given"
+            state.save(error=detail)
+            raise TrainingFailed(f"fine-tuning job {job.id} failed: {detail}")
+        if job.status == "cancelled":
+            raise TrainingFailed(f"fine-tuning job {job.id} was cancelled before it finished; no model was made")
+        result = self._result(client, job, config, spec, hashes, log)
+        state.save(fine_tuned_model=job.fine_tuned_model, candidate=result.candidate, checkpoints=result.checkpoints)
+        return result
+
+    # ------------------------------------------------------------------ start or reattach
+
+    def _job_id(self, client: Any, config: TrainConfig, state: JobState, hashes: dict[str, str], log: Log) -> str:
+        if config.job_id:
+            log(f"reattaching to fine-tuning job {config.job_id}")
+            state.save(job_id=config.job_id)
+            return config.job_id
+        if state.data and not config.resume:
+            what = (f"job {state.data['job_id']} ({state.data.get('status', 'status unknown')})" if state.data.get("job_id")
+                    else "uploads for a job")
+            raise HarnessError(f"{state.path}: an earlier run already started {what} here; "
+                               "pass --resume to reattach to it, or choose another --out")
+        if state.data.get("data_hashes") not in (None, hashes):
+            raise HarnessError(f"{state.path}: the training data changed since that job was started; use another --out")
+        if state.data.get("job_id"):
+            log(f"reattaching to fine-tuning job {state.data['job_id']} (from {state.path})")
+            return state.data["job_id"]
+        run_id = state.data.get("run_id") or uuid.uuid4().hex
+        if state.data.get("run_id"):  # killed between creating the job and recording it?
+            for job in client.fine_tuning.jobs.list(metadata={"harness_run": run_id}, limit=10):
+                log(f"reattaching to fine-tuning job {job.id} (found by run id {run_id})")
+                state.save(job_id=job.id)
+                return job.id
+        files = {k: state.data.get(f"{k}_file_id") for k in ("training", "validation")}
+        for kind, path in (("training", config.train_file), ("validation", config.validation_file)):
+            if path is not None and not files[kind]:
+                up = api_copy(path, config.out_dir / "upload" / f"{kind}.jsonl")
+                obj = client.files.create(file=(path.name, up.read_bytes()), purpose="fine-tune")
+                files[kind] = obj.id
+                log(f"uploaded {path} as {obj.id} ({obj.bytes:,} bytes)")
+                state.save(run_id=run_id, data_hashes=hashes, **{f"{kind}_file_id": obj.id})
+        state.save(run_id=run_id, data_hashes=hashes, base=config.base)
+        hyper = _hyperparameters(config)
+        job = client.fine_tuning.jobs.create(
+            model=parse_spec(config.base).name, training_file=files["training"],
+            validation_file=files["validation"] or openai_omit(), suffix=config.suffix or openai_omit(), seed=config.seed,
+            method={"type": "supervised", "supervised": {"hyperparameters": hyper}}, metadata={"harness_run": run_id})
+        state.save(job_id=job.id, status=job.status)
+        log(f"created fine-tuning job {job.id} on {job.model} ({', '.join(f'{k}={v}' for k, v in hyper.items())})")
+        return job.id
+
+    # ------------------------------------------------------------------ poll
+
+    def _poll(self, client: Any, job_id: str, config: TrainConfig, state: JobState, log: Log) -> Any:
+        import openai
+
+        seen: set[str] = set(state.data.get("seen_events", []))
+        interval, status, failures = config.poll_interval_s, None, 0
+        while True:
+            try:
+                job = client.fine_tuning.jobs.retrieve(job_id)
+                new = _new_events(client.fine_tuning.jobs.list_events(job_id, limit=50), seen)
+                failures = 0
+            except openai.NotFoundError:
+                raise TrainingFailed(f"fine-tuning job {job_id} was not found on this endpoint") from None
+            except (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError) as e:
+                failures += 1  # the SDK has retried already; keep waiting for a while longer
+                if failures > MAX_POLL_FAILURES:
+                    raise
+                log(f"polling job {job_id} failed ({type(e).__name__}); trying again in {interval:.0f} s")
+                time.sleep(interval)
+                interval = min(interval * 2, config.max_poll_interval_s)
+                continue
+            for ev in new:
+                log(f"  [{job_id}] {ev.message}")
+            changed = bool(new) or job.status != status
+            if job.status != status:
+                status = job.status
+                log(f"job {job_id}: {status}" + (f" (estimated finish {time.strftime('%H:%M', time.localtime(job.estimated_finish))})"
+                                                  if job.estimated_finish else ""))
+            seen.update(ev.id for ev in new)
+            state.save(status=job.status, seen_events=sorted(seen))
+            if job.status in TERMINAL:
+                return job
+            interval = config.poll_interval_s if changed else min(interval * BACKOFF, config.max_poll_interval_s)
+            try:
+                time.sleep(interval)
+            except KeyboardInterrupt:
+                log(f"job {job_id} keeps running on the server; rerun with --resume (or --job-id {job_id}) to reattach")
+                raise
+
+    # ------------------------------------------------------------------ results
+
+    def _result(self, client: Any, job: Any, config: TrainConfig, spec: Any, hashes: dict[str, str], log: Log) -> TrainResult:
+        rows: list[dict[str, str]] = []
+        for fid in job.result_files or []:
+            raw = client.files.content(fid).read()
+            (config.out_dir / "result_metrics.csv").write_bytes(raw)
+            rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
+            log(f"downloaded result metrics {fid} ({len(rows)} steps)")
+        checkpoints = [{"id": c.id, "step": c.step_number, "model": c.fine_tuned_model_checkpoint,
+                        "metrics": c.metrics.model_dump(exclude_none=True)}
+                       for c in client.fine_tuning.jobs.checkpoints.list(job.id, limit=100)]
+        checkpoints.sort(key=lambda c: c["step"])
+        hp = job.hyperparameters.model_dump(exclude_none=True)
+        epochs, metrics_path = _write_metrics(rows, hp.get("n_epochs"), config.out_dir)
+        curve = plot_losses(_curve_rows(rows), config.out_dir / "loss_curve", title=f"fine-tuning {job.model}")
+        query = {k: v for k, v in (("base_url", spec.base_url), ("api_key_env", spec.api_key_env if spec.api_key_env != "OPENAI_API_KEY" else None)) if v}
+        candidate = f"openai:{job.fine_tuned_model}" + ("?" + "&".join(f"{k}={quote(v, safe=':/')}" for k, v in query.items()) if query else "")
+        log(f"fine-tuned model: {job.fine_tuned_model}")
+        best = min((e for e in epochs if e.val_loss is not None), key=lambda e: e.val_loss, default=None)
+        return TrainResult(
+            trainer="openai", base=config.base, candidate=candidate, out_dir=config.out_dir, metrics_csv=metrics_path,
+            loss_curve=curve, epochs=epochs, best_epoch=best.epoch if best else None, stopped_early=False,
+            steps=len(rows), hyperparameters=hp | {"seed": job.seed, "suffix": config.suffix, "model": job.model,
+                                                   "trained_tokens": job.trained_tokens},
+            data_hashes=hashes, checkpoints=checkpoints, job_id=job.id)
+
+
+def openai_omit() -> Any:
+    from openai import omit
+
+    return omit
+
+
+def _message(e: Exception) -> str:
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        body = body.get("error", body)
+        if isinstance(body, dict) and body.get("message"):
+            return str(body["message"])
+    return str(e)
+
+
+def _new_events(page: Iterable[Any], seen: set[str]) -> list[Any]:
+    """Events not seen before, oldest first. The API lists newest first; stop at the first seen one."""
+    new = []
+    for ev in page:  # auto-paginates to older pages until we break
+        if ev.id in seen:
+            break
+        new.append(ev)
+    return new[::-1]
+
+
+def _num(v: str | None) -> float | None:
+    try:
+        return float(v) if v not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _curve_rows(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+    return [{"step": r["step"], "train_loss": _num(r.get("train_loss")), "val_loss": _num(r.get("valid_loss"))} for r in rows]
+
+
+def _write_metrics(rows: list[dict[str, str]], n_epochs: Any, out: Path) -> tuple[list[EpochLoss], Path]:
+    """metrics.csv in the local trainer's columns; per-epoch means from the step rows."""
+    log = MetricsLog(out / "metrics.csv")
+    epochs: list[EpochLoss] = []
+    per = len(rows) / n_epochs if isinstance(n_epochs, int) and n_epochs > 0 and rows else None
+    try:
+        for r in rows:
+            step = int(float(r["step"]))
+            log.log(kind="step", step=step, epoch=round(step / per, 4) if per else "", train_loss=_num(r.get("train_loss")),
+                    val_loss=_num(r.get("valid_loss")))
+        if per:
+            for e in range(1, n_epochs + 1):
+                chunk = rows[round((e - 1) * per) : round(e * per)]
+                train = [x for x in (_num(r.get("train_loss")) for r in chunk) if x is not None]
+                val = [x for x in (_num(r.get("valid_loss")) for r in chunk) if x is not None]
+                ep = EpochLoss(e, round(sum(train) / len(train), 6) if train else None, val[-1] if val else None,
+                               int(float(chunk[-1]["step"])) if chunk else 0)
+                epochs.append(ep)
+                log.log(kind="epoch", step=ep.steps, epoch=e, train_loss=ep.train_loss if ep.train_loss is not None else "",
+                        val_loss=ep.val_loss if ep.val_loss is not None else "")
+    finally:
+        log.close()
+    return epochs, log.path
