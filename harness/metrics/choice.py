@@ -76,8 +76,8 @@ class Choice(Metric):
         bare = set()
         for m in self._bare.finditer(output):
             letter = m.group(1)
-            if letter in ("A", "I", "a") and re.match(r"\s+[a-z]", output[m.end():]):
-                continue  # the article "A dog" or the pronoun "I think", not an option
+            if letter in ("A", "I", "a") and re.match(r"\s+(?!(?:or|and|nor|vs)\b)[a-z]", output[m.end():]):
+                continue  # the article "A dog" or the pronoun "I think", not an option ("A or B" is)
             if letter.isalpha() and letter.islower():
                 continue  # a lowercase letter alone is a word ("a"), not a pick
             bare.add(self._canon(letter))

@@ -1,10 +1,12 @@
 """Length and truncation checks.
 
 ``length``: the output's word (or character) count lies within bounds, given in the suite or per
-example (a column such as ``max_words``). ``truncation``: the output stops mid-sentence. A run's
-examples do not carry the provider's finish reason, so truncation is read from the text: an output
-whose last character is not sentence-final punctuation (. ! ? … a closing quote or bracket after
-one, or an emoji), or that stops inside an unclosed code fence, counts as truncated.
+example (a column such as ``max_words``). ``truncation``: the output was cut off. By default that is
+the provider's finish reason (``length``: generation stopped at ``max_tokens``); with
+``source: text`` it is read from the text instead: an output whose last character is not
+sentence-final punctuation (. ! ? … a closing quote or bracket after one, or an emoji), or that
+stops inside an unclosed code fence, counts as truncated (for outputs read from files, which carry
+no finish reason).
 """
 
 from __future__ import annotations
@@ -86,17 +88,31 @@ def looks_truncated(text: str) -> bool:
     return not (last in _FINAL or unicodedata.category(last) == "So")  # So: emoji and other symbols
 
 
+class TruncationParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: Literal["finish_reason", "text"] = Field(
+        "finish_reason", description="finish_reason: the provider stopped at max_tokens (finish_reason == length); "
+                                     "text: the output ends mid-sentence or inside an open code fence.")
+
+
 @metric("truncation")
 class Truncation(Metric):
-    """truncated: 1 when the output stops mid-sentence (read from the text), else 0."""
+    """truncated: 1 when the output was cut off (finish_reason == length, or read from the text), else 0."""
+
+    Params = TruncationParams
 
     def scores(self) -> list[ScoreSpec]:
-        return [ScoreSpec("truncated", direction="lower", binary=True,
-                          description="output ends without sentence-final punctuation (cut off)")]
+        what = ("the provider stopped at max_tokens (finish_reason == length)" if self.params.source == "finish_reason"
+                else "output ends without sentence-final punctuation (cut off)")
+        return [ScoreSpec("truncated", direction="lower", binary=True, description=what)]
 
     def score(self, item: Item) -> dict[str, ScoreValue]:
         if item.output is None:
             return {"truncated": Failure(f"no output: {item.error}")}
+        if self.params.source == "finish_reason":
+            if item.finish_reason is None:
+                return {"truncated": Failure("the provider reported no finish reason; use `source: text`")}
+            return {"truncated": float(item.finish_reason == "length")}
         if not item.output.strip():
             return {"truncated": Failure("empty output: no sentence to be cut off")}
         return {"truncated": float(looks_truncated(item.output))}

@@ -2,7 +2,8 @@
 
 Perplexity = exp(-mean token log-probability) of the output, scored by an in-process model (the
 ``local`` provider: SmolLM2-135M-Instruct by default) after the example's own chat prompt, as if
-that model had written the answer (``condition_on_prompt: false`` scores it after an empty chat).
+that model had written the answer (``condition_on_prompt: false``, or an example without a prompt,
+scores it after one empty user turn: chat templates refuse an empty conversation).
 Lower is more fluent. It measures fluency under that model, not correctness, and favours text in
 that model's own style; compare it between runs, not with other models' numbers.
 """
@@ -17,6 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+
+
+EMPTY_CHAT = [{"role": "user", "content": ""}]
 
 
 class PerplexityParams(BaseModel):
@@ -75,7 +79,8 @@ class Perplexity(Metric):
         self._clipped = sum(len(items[i].output or "") > self.params.max_chars for i in todo)
         if not todo:
             return out
-        prompts = [items[i].messages if self.params.condition_on_prompt else [] for i in todo]
+        # Chat templates refuse an empty conversation: "unconditioned" is one empty user turn.
+        prompts = [items[i].messages if self.params.condition_on_prompt and items[i].messages else EMPTY_CHAT for i in todo]
         texts = [(items[i].output or "")[: self.params.max_chars] for i in todo]
         for i, lps in zip(todo, self.provider.score_continuations(prompts, texts), strict=True):
             out[i] = {"perplexity": math.exp(-math.fsum(lps) / len(lps)) if lps else Failure("output has no tokens")}
