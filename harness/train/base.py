@@ -1,0 +1,205 @@
+"""The trainer extension point: one config in, one result out, trainers found by name.
+
+A trainer turns chat fine-tuning files into a *candidate*: a model spec string that `harness run`
+evaluates like any other model (``local:smollm2?adapter=DIR``, ``openai:ft:...``). Third parties
+add their own with ``@trainer("name")`` on a :class:`Trainer` subclass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import HarnessError, InputProblems
+from harness.registry import Registry
+
+Log = Callable[[str], None]
+
+
+class TrainConfig(BaseModel):
+    """One training run. Fields a trainer does not use are recorded but ignored by it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trainer: str = Field("local", description="A registered trainer: local, openai, or your own.")
+    base: str = Field("local", description="Base model spec, e.g. local, local:smollm2, openai:gpt-4o-mini-2024-07-18 "
+                                           "(with ?base_url=... for another endpoint).")
+    train_file: Path = Field(..., description="Chat fine-tuning JSONL (see `harness data validate`).")
+    validation_file: Path | None = Field(None, description="Chat JSONL for validation loss and early stopping.")
+    out_dir: Path = Field(..., description="Folder for the adapter or job state, metrics.csv and the loss curve.")
+    epochs: int = Field(2, ge=1, le=100, description="Passes over the training file.")
+    learning_rate: float | None = Field(None, gt=0, description="local: AdamW peak learning rate (default 5e-4).")
+    learning_rate_multiplier: float | None = Field(None, gt=0, description="openai: multiplier of the base rate; null: auto.")
+    batch_size: int | None = Field(None, ge=1, le=512, description="Examples per step; null: 8 locally, auto for openai.")
+    lora_r: int = Field(16, ge=1, le=512, description="local: LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="local: LoRA scaling numerator (scale = alpha / r).")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="local: dropout on the LoRA path.")
+    lora_targets: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="local: module names to adapt (q_proj, v_proj, ...) or all-linear.")
+    seed: int = Field(0, description="Seeds LoRA initialisation, shuffling, and the openai job.")
+    early_stopping_patience: int | None = Field(
+        1, ge=1, description="Stop after this many epochs without a lower validation loss; null: never.")
+    max_steps: int | None = Field(None, ge=1, description="local: stop after this many optimizer steps.")
+    max_length: int = Field(512, ge=16, description="local: tokens per example; longer examples are truncated.")
+    log_every_steps: int = Field(10, ge=1, description="local: a train-loss row in metrics.csv every N steps.")
+    eval_every_steps: int | None = Field(None, ge=1, description="local: also a validation-loss row every N steps.")
+    device: str = Field("auto", description="local: cpu, cuda or auto.")
+    suffix: str | None = Field(None, max_length=64, description="openai: added to the fine-tuned model's name.")
+    resume: bool = Field(False, description="openai: reattach to the job recorded in out_dir instead of starting one.")
+    job_id: str | None = Field(None, description="openai: reattach to this job id.")
+    poll_interval_s: float = Field(5.0, gt=0, description="openai: first wait between status polls.")
+    max_poll_interval_s: float = Field(60.0, gt=0, description="openai: the backoff's longest wait.")
+
+    def scaled_learning_rate(self, factor: float) -> TrainConfig:
+        """A copy with the rate this trainer uses multiplied by ``factor`` (for the iteration loop)."""
+        if self.trainer == "openai":
+            return self.model_copy(update={"learning_rate_multiplier": (self.learning_rate_multiplier or 1.0) * factor})
+        from harness.train.local import DEFAULT_LR
+
+        return self.model_copy(update={"learning_rate": (self.learning_rate or DEFAULT_LR) * factor})
+
+
+@dataclass
+class EpochLoss:
+    epoch: int
+    train_loss: float | None
+    val_loss: float | None
+    steps: int  # optimizer steps finished at the end of this epoch
+
+
+@dataclass
+class TrainResult:
+    """What a training run made; ``candidate`` is what the evaluation loop runs next."""
+
+    trainer: str
+    base: str
+    candidate: str
+    out_dir: Path
+    metrics_csv: Path | None
+    loss_curve: Path | None
+    epochs: list[EpochLoss]
+    best_epoch: int | None
+    stopped_early: bool
+    steps: int
+    hyperparameters: dict[str, Any]
+    data_hashes: dict[str, str]
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    adapter: Path | None = None
+    adapter_sha256: str | None = None
+    job_id: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def val_losses(self) -> list[float]:
+        return [e.val_loss for e in self.epochs if e.val_loss is not None]
+
+    def val_trend(self) -> Literal["rising", "falling", "flat"] | None:
+        """How validation loss ended: ``rising`` (overfitting: fewer epochs or a lower rate),
+        ``falling`` (still improving at the last epoch: more could help), ``flat``, or None
+        without two validation losses."""
+        v = self.val_losses
+        if len(v) < 2:
+            return None
+        if v[-1] > min(v) * 1.01:
+            return "rising"
+        if v[-1] <= min(v) and v[-1] < v[-2] * 0.98:
+            return "falling"
+        return "flat"
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["val_trend"] = self.val_trend()
+        return json.loads(json.dumps(d, default=str))
+
+
+class TrainingFailed(HarnessError):
+    """The training run (or the remote job) ended without a model; the message says why."""
+
+
+class Trainer:
+    """Base class. Subclass, implement :meth:`train`, register with ``@trainer("name")``."""
+
+    name: ClassVar[str] = ""
+
+    def train(self, config: TrainConfig, log: Log) -> TrainResult:
+        raise NotImplementedError
+
+
+TRAINERS: Registry[type[Trainer]] = Registry("trainer")
+TRAINERS.lazy("local", "harness.train.local")
+TRAINERS.lazy("openai", "harness.train.openai")
+
+
+def trainer(name: str):
+    """Register a trainer class: ``@trainer("my_service")``."""
+
+    def deco(cls: type[Trainer]) -> type[Trainer]:
+        cls.name = name
+        return TRAINERS.register(name)(cls)
+
+    return deco
+
+
+def make_config(cls: type[BaseModel], **values: Any) -> Any:
+    """``cls(**values)``, with validation errors turned into one HarnessError naming each field."""
+    from pydantic import ValidationError
+
+    try:
+        return cls(**values)
+    except ValidationError as e:
+        lines = [f"{'.'.join(map(str, err['loc'])) or cls.__name__}: {err['msg']}" for err in e.errors()]
+        raise HarnessError("\n".join(lines)) from None
+
+
+def base_spec(text: str) -> Any:
+    """The base model's :class:`~harness.providers.base.ModelSpec` (validated, unknown providers named)."""
+    from harness.providers.base import ModelSpec
+
+    return ModelSpec.parse(text)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_hashes(config: TrainConfig) -> dict[str, str]:
+    out = {"train": sha256_file(config.train_file)}
+    if config.validation_file:
+        out["validation"] = sha256_file(config.validation_file)
+    return out
+
+
+def check_data(config: TrainConfig) -> None:
+    """Structural checks of both files (token limits are the trainer's business)."""
+    from harness.data.validate import validate_chat_file
+
+    problems = []
+    for f in (config.train_file, config.validation_file):
+        if f is not None:
+            problems += validate_chat_file(f, max_tokens=10**9).problems
+    if problems:
+        raise InputProblems(problems)
+
+
+def run_training(config: TrainConfig, log: Log = print) -> TrainResult:
+    """Check the data, train with the named trainer, write ``train_result.json`` in out_dir."""
+    cls = TRAINERS.get(config.trainer)
+    check_data(config)
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    result = cls().train(config, log)
+    result.seconds = round(time.perf_counter() - t0, 2)
+    record = {"config": config.model_dump(mode="json"), "result": result.to_json()}
+    (config.out_dir / "train_result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return result

@@ -1,0 +1,115 @@
+"""Train once for a suite: its data prepared the way the suite evaluates, one trainer run, a record.
+
+    suite + raw data -> prepare (suite prompt, contamination against the suite's test split)
+    -> run_training -> OUT/train_record.json (suite, data hashes, config, result)
+
+`harness train` is this; the iteration loop calls :func:`train_on_suite` once per iteration with
+its own data file and hyperparameters.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.data.prepare import PrepareConfig, PrepareResult, prepare_data
+from harness.errors import HarnessError
+from harness.suite.load import LoadedSuite, load_suite
+from harness.train.base import Log, TrainConfig, TrainResult, base_spec, run_training
+
+OPENAI_MAX_TOKENS = 65_536  # an assumption: the per-example limit of current OpenAI fine-tunable models
+
+
+@dataclass
+class TrainRun:
+    record_path: Path
+    record: dict[str, Any]
+    result: TrainResult
+    prepared: PrepareResult
+
+
+def default_out(suite_name: str, base: str, reports: Path = Path("reports")) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("_")[:40] or "model"
+    return reports / "train" / f"{suite_name}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def default_trainer(base: str) -> str:
+    return "openai" if base_spec(base).provider == "openai" else "local"
+
+
+def suite_prepare_config(ls: LoadedSuite, data: Path, out_dir: Path, trainer: str, max_length: int,
+                         **overrides: Any) -> PrepareConfig:
+    """Prepare settings that make training examples look exactly like the suite's prompts."""
+    ds, prompt = ls.suite.dataset, ls.suite.prompt
+    f = ds.fields
+    cfg: dict[str, Any] = {"input": data, "out_dir": out_dir, "id_field": f.id, "category_field": f.category,
+                           "suites": [ls.path],
+                           "tokenizer": "smollm2" if trainer == "local" else "estimate",
+                           "max_tokens": max_length if trainer == "local" else OPENAI_MAX_TOKENS}
+    if prompt.from_dataset:
+        cfg["system_prompt"] = prompt.system
+    else:
+        missing = [k for k in ("input", "reference") if getattr(f, k) is None]
+        if missing:
+            raise HarnessError(f"{ls.path}: dataset.fields.{missing[0]} is not set; training needs the input column and "
+                               "the reference answer column")
+        cfg |= {"input_field": f.input, "output_field": f.reference, "prompt": prompt}
+    return PrepareConfig(**(cfg | overrides))
+
+
+def train_on_suite(suite: str | Path | LoadedSuite, data: Path | None, out_dir: Path, base: str = "local",
+                   trainer: str | None = None, prepare: dict[str, Any] | None = None, train: dict[str, Any] | None = None,
+                   log: Log = print) -> TrainRun:
+    """Prepare ``data`` (default: the suite's train split) for the suite, train once, write the record.
+
+    ``prepare`` overrides :class:`PrepareConfig` fields (seed, validation_fraction, allow_contamination, ...);
+    ``train`` overrides :class:`TrainConfig` fields (epochs, learning_rate, resume, ...).
+    """
+    ls = suite if isinstance(suite, LoadedSuite) else load_suite(suite)
+    if data is None:
+        if "train" not in ls.suite.dataset.splits:
+            raise HarnessError(f"{ls.path}: the suite has no `train` split; pass --data FILE")
+        data = ls.split_path("train")
+    trainer = trainer or default_trainer(base)
+    train = dict(train or {})
+    max_length = train.get("max_length", TrainConfig.model_fields["max_length"].default)
+    pcfg = suite_prepare_config(ls, Path(data), out_dir / "data", trainer, max_length, **(prepare or {}))
+    prepared = prepare_data(pcfg)
+    c = prepared.report["counts"]
+    log(f"data: {c['train']} train / {c['validation']} validation examples from {data} "
+        f"({c['exact_duplicates'] + c['near_duplicates']} duplicates, {c['empty'] + c['overlong']} empty or overlong dropped)")
+    config = TrainConfig(**({"trainer": trainer, "base": base, "train_file": prepared.train_path,
+                             "validation_file": prepared.validation_path, "out_dir": out_dir} | train))
+    result = run_training(config, log)
+    record = {
+        "kind": "train",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "suite": {"name": ls.suite.name, "version": ls.suite.version, "path": str(ls.path), "sha256": ls.sha256},
+        "data": {"source": str(data), "source_sha256": prepared.report["input"]["sha256"],
+                 "prepare_report": str(prepared.report_path), "counts": c, **prepared.report["outputs"]},
+        "config": config.model_dump(mode="json"),
+        "result": result.to_json(),
+        "versions": _versions(),
+    }
+    path = out_dir / "train_record.json"
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return TrainRun(path, record, result, prepared)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import harness
+
+    out = {"harness": harness.__version__, "python": platform.python_version()}
+    for pkg in ("torch", "transformers", "peft", "openai"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
