@@ -1,0 +1,190 @@
+"""compare: align runs -> per score: each run's mean, paired difference to the baseline (the first
+run), McNemar for pass/fail scores, regressions and improvements, per-category breakdown."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.compare.align import Aligned, Run, align, load_runs
+from harness.compare.categories import CategoryScore, category_breakdown
+from harness.compare.paired import RESAMPLES, SEED, PairedDelta, mcnemar_exact, paired_mean_diff, paired_statistic_diff
+from harness.compare.scores import ScoreView, score_view
+
+DEFAULT_MARGIN_FRACTION = 0.1  # continuous scores: a drop of 10% of the score's range counts as a regression
+
+
+def default_margin(entry: dict[str, Any]) -> float:
+    """Pass/fail scores: any flip counts. Bounded continuous scores: a tenth of the range. Unbounded: any drop."""
+    if entry.get("binary"):
+        return 0.0
+    lo, hi = (entry.get("range") or [None, None])[:2]
+    return DEFAULT_MARGIN_FRACTION * (hi - lo) if lo is not None and hi is not None else 0.0
+
+
+def orientation(direction: str) -> int:
+    return 1 if direction == "higher" else -1
+
+
+def flips(base: list[float | None], cand: list[float | None], direction: str, margin: float) -> tuple[list[int], list[int]]:
+    """Positions that regressed (worse by more than ``margin``, or scored before and failed now) and improved."""
+    sign = orientation(direction)
+    reg, imp = [], []
+    for i, (a, b) in enumerate(zip(base, cand, strict=True)):
+        if a is None:
+            continue
+        if b is None:
+            reg.append(i)
+            continue
+        change = sign * (b - a)
+        if change < -margin and change < 0:
+            reg.append(i)
+        elif change > margin and change > 0:
+            imp.append(i)
+    return reg, imp
+
+
+@dataclass
+class RunScore:
+    label: str
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_failed: int
+
+
+@dataclass
+class VsBaseline:
+    """One candidate against the baseline on one score."""
+
+    label: str
+    delta: PairedDelta
+    p_value: float | None = None  # exact McNemar (pass/fail scores)
+    discordant: tuple[int, int] | None = None  # (right->wrong, wrong->right)
+    margin: float = 0.0
+    regressions: list[str] = field(default_factory=list)
+    improvements: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScoreComparison:
+    name: str
+    metric: str
+    direction: str
+    level: str
+    binary: bool
+    range: list[float | None]
+    runs: list[RunScore]
+    vs_baseline: list[VsBaseline]
+    categories: list[CategoryScore]
+    advisory_reason: str | None = None
+    note: str = ""  # e.g. why a corpus score has no CI
+    values: list[list[float | None]] | None = field(default=None, repr=False)  # per run, aligned (example-level)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("values")
+        return _clean(d)
+
+
+@dataclass
+class Comparison:
+    aligned: Aligned
+    scores: dict[str, ScoreComparison]
+    resamples: int
+    seed: int
+
+    @property
+    def runs(self) -> list[Run]:
+        return self.aligned.runs
+
+    @property
+    def ids(self) -> list[str]:
+        return self.aligned.ids
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.runs[0].summary
+        return _clean({
+            "suite": {k: first["suite"].get(k) for k in ("name", "version", "sha256", "path")},
+            "dataset": {k: first["dataset"].get(k) for k in ("split", "sha256", "path")},
+            "runs": [{"label": r.label, "directory": str(r.directory), "model": r.model} for r in self.runs],
+            "baseline": self.runs[0].label,
+            "n_examples": len(self.ids),
+            "unmatched_examples": self.aligned.unmatched,
+            "category_field": self.aligned.category_field,
+            "bootstrap": {"resamples": self.resamples, "seed": self.seed, "ci": "95% percentile, paired (same resampled examples for every run)"},
+            "scores": {k: v.to_dict() for k, v in self.scores.items()},
+        })
+
+
+def _clean(x: Any) -> Any:
+    """JSON has no NaN: null."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def _nan(x: Any) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def _compare_score(aligned: Aligned, name: str, resamples: int, seed: int) -> ScoreComparison:
+    entries = [r.summary["metrics"][name] for r in aligned.runs]
+    entry = entries[0]
+    views: list[ScoreView] = [score_view(aligned, r, name, e) for r, e in enumerate(entries)]
+    runs = [RunScore(run.label, _nan(e.get("mean")), _nan(e.get("ci_low")), _nan(e.get("ci_high")), int(e.get("n") or 0),
+                     int(e.get("n_failed") or 0)) for run, e in zip(aligned.runs, entries, strict=True)]
+    example_level = all(v.values is not None for v in views)
+    margin = default_margin(entry)
+    vs: list[VsBaseline] = []
+    reg_positions: list[list[int]] = [[]]
+    note = ""
+    for r in range(1, len(views)):
+        base, cand = views[0], views[r]
+        if example_level:
+            assert base.values is not None and cand.values is not None
+            delta = paired_mean_diff(base.values, cand.values, resamples, seed)
+            reg, imp = flips(base.values, cand.values, entry["direction"], margin)
+        elif base.stat and cand.stat:
+            delta = paired_statistic_diff(len(aligned.ids), base.stat, cand.stat, resamples, seed)
+            reg, imp = [], []
+        else:
+            note = base.why or cand.why
+            delta = PairedDelta(runs[r].mean - runs[0].mean, float("nan"), float("nan"), 0, "none (summary means only)")
+            reg, imp = [], []
+        v = VsBaseline(aligned.runs[r].label, delta, margin=margin, regressions=[aligned.ids[i] for i in reg],
+                       improvements=[aligned.ids[i] for i in imp])
+        if entry.get("binary") and example_level:
+            assert base.values is not None and cand.values is not None
+            pairs = [(a, b) for a, b in zip(base.values, cand.values, strict=True) if a is not None and b is not None]
+            b_ = sum(1 for a, b in pairs if a >= 0.5 > b)
+            c_ = sum(1 for a, b in pairs if b >= 0.5 > a)
+            v.discordant, v.p_value = (b_, c_), mcnemar_exact(b_, c_)
+        vs.append(v)
+        reg_positions.append(reg)
+    if not example_level and views[0].stat is None:
+        cats: list[CategoryScore] = []
+    else:
+        cats = category_breakdown(views, aligned.categories, reg_positions, aligned.ids, resamples, seed)
+    reason = next((e.get("advisory_reason") for e in entries if e.get("advisory_reason")), None)
+    return ScoreComparison(name, entry.get("metric", ""), entry.get("direction", "higher"), entry.get("level", "example"),
+                           bool(entry.get("binary")), list(entry.get("range") or [None, None]), runs, vs, cats, reason, note,
+                           [v.values for v in views] if example_level else None)  # type: ignore[misc]
+
+
+def compare_aligned(aligned: Aligned, resamples: int = RESAMPLES, seed: int = SEED) -> Comparison:
+    names = [n for n in aligned.runs[0].summary["metrics"] if all(n in r.summary["metrics"] for r in aligned.runs[1:])]
+    return Comparison(aligned, {n: _compare_score(aligned, n, resamples, seed) for n in names}, resamples, seed)
+
+
+def compare_runs(directories: list[Path], category_field: str | None = None, labels: list[str] | None = None,
+                 resamples: int = RESAMPLES, seed: int = SEED) -> Comparison:
+    """Compare run directories; the first is the baseline."""
+    return compare_aligned(align(load_runs([Path(d) for d in directories], labels), category_field), resamples, seed)
