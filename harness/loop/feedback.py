@@ -1,0 +1,145 @@
+"""Turn one iteration's validation results into the next iteration's data and settings.
+
+Data: categories that fail more often than the average, or where examples regressed against the
+best iteration so far, get extra examples drawn (seeded, with replacement) from the training pool
+of that category. Never from the test split: the pool is built without it (see loop.data).
+
+Settings: validation loss that rose after its minimum means overfitting (fewer epochs, half the
+learning rate); validation loss still falling at the last epoch means underfitting (one more
+epoch); early stopping keeps the epoch count at the best epoch.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.loop.data import category_of
+from harness.train.base import TrainConfig, TrainResult
+
+MAX_EPOCHS = 6
+
+
+@dataclass
+class CategoryStat:
+    mean: float
+    n: int
+    failure: float  # 0 = every example at the best value of the score, 1 = every one at the worst
+
+
+@dataclass
+class Feedback:
+    per_category: dict[str, CategoryStat]
+    overall_failure: float
+    regressions: dict[str, list[str]]  # category -> example ids right (or better) before, wrong (or worse) now
+    upsample: dict[str, int] = field(default_factory=dict)
+    hyperparameter_changes: dict[str, list[Any]] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "per_category": {c: vars(s) for c, s in self.per_category.items()},
+            "overall_failure": self.overall_failure,
+            "regressions": self.regressions,
+            "upsample": self.upsample,
+            "hyperparameter_changes": self.hyperparameter_changes,
+            "reasons": self.reasons,
+        }
+
+
+def _failure(value: float, spec: dict[str, Any]) -> float:
+    lo, hi = spec.get("range") or (0.0, 1.0)
+    lo = 0.0 if lo is None else lo
+    hi = 1.0 if hi is None else hi
+    frac = (value - lo) / (hi - lo) if hi > lo else 0.0
+    frac = min(1.0, max(0.0, frac))
+    return 1.0 - frac if spec.get("direction", "higher") == "higher" else frac
+
+
+def category_stats(rows: list[dict[str, Any]], score: str, spec: dict[str, Any]) -> tuple[dict[str, CategoryStat], float]:
+    by_cat: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        v = (r.get("scores") or {}).get(score)
+        if v is None and r.get("error"):
+            v = (spec.get("range") or [0.0, 1.0])[0 if spec.get("direction", "higher") == "higher" else 1]
+        if v is not None:
+            by_cat[r.get("category") or "(none)"].append(float(v))
+    stats = {}
+    total = []
+    for cat, vals in sorted(by_cat.items()):
+        m = sum(vals) / len(vals)
+        stats[cat] = CategoryStat(m, len(vals), _failure(m, spec))
+        total += vals
+    overall = _failure(sum(total) / len(total), spec) if total else 1.0
+    return stats, overall
+
+
+def regressions(best_rows: list[dict[str, Any]] | None, rows: list[dict[str, Any]], score: str, spec: dict[str, Any],
+                margin: float = 0.0) -> dict[str, list[str]]:
+    if not best_rows:
+        return {}
+    before = {r["id"]: (r.get("scores") or {}).get(score) for r in best_rows}
+    sign = 1.0 if spec.get("direction", "higher") == "higher" else -1.0
+    out: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        b, a = before.get(r["id"]), (r.get("scores") or {}).get(score)
+        if b is not None and a is not None and sign * (b - a) > margin:
+            out[r.get("category") or "(none)"].append(r["id"])
+    return dict(out)
+
+
+def plan_next(pool_rows: list[dict[str, Any]], rows: list[dict[str, Any]], best_rows: list[dict[str, Any]] | None, score: str,
+              spec: dict[str, Any], result: TrainResult, config: TrainConfig, seed: int,
+              max_boost: float = 1.0, current: list[dict[str, Any]] | None = None
+              ) -> tuple[list[dict[str, Any]], TrainConfig, Feedback]:
+    """The next iteration's training rows and config, with the reasons for each change.
+
+    The rows are this iteration's (``current``, default the pool) plus extra copies of pool rows of
+    the categories that failed or regressed, so what helped before is kept.
+    """
+    stats, overall = category_stats(rows, score, spec)
+    regs = regressions(best_rows, rows, score, spec)
+    fb = Feedback(stats, overall, regs)
+
+    by_cat: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in pool_rows:
+        by_cat[category_of(row)].append(row)
+    worst = max((s.failure for s in stats.values()), default=0.0)
+    rng = random.Random(seed)
+    extra: list[dict[str, Any]] = []
+    for cat, s in stats.items():
+        failing = s.failure > overall or cat in regs
+        if not failing or not by_cat.get(cat) or worst <= 0:
+            continue
+        k = max(1, round(len(by_cat[cat]) * max_boost * s.failure / worst))
+        extra += [rng.choice(by_cat[cat]) for _ in range(k)]
+        fb.upsample[cat] = k
+        why = f"{score} {s.mean:.2f} on validation vs {1 - overall:.2f} overall" if s.failure > overall else ""
+        if cat in regs:
+            why += ("; " if why else "") + f"{len(regs[cat])} regression(s) against the best iteration"
+        fb.reasons.append(f"category {cat}: +{k} training examples ({why})")
+    if not fb.upsample:
+        fb.reasons.append("no category fails more than the average: training data unchanged")
+
+    new = config
+    trend = result.val_trend()
+    v = result.val_losses
+    if result.stopped_early and result.best_epoch:
+        new = new.model_copy(update={"epochs": max(1, result.best_epoch)})
+        fb.reasons.append(f"early stopping: best validation loss at epoch {result.best_epoch}; epochs -> {new.epochs}")
+    elif trend == "rising":
+        new = new.model_copy(update={"epochs": max(1, config.epochs - 1)}).scaled_learning_rate(0.5)
+        fb.reasons.append(f"validation loss rose after its minimum ({min(v):.3f} -> {v[-1]:.3f}): overfitting, "
+                          "one epoch fewer and half the learning rate")
+    elif trend == "falling" and config.epochs < MAX_EPOCHS:
+        new = new.model_copy(update={"epochs": config.epochs + 1})
+        fb.reasons.append(f"validation loss still falling at the last epoch ({v[-2]:.3f} -> {v[-1]:.3f}): "
+                          "underfitting, one more epoch")
+    else:
+        fb.reasons.append("validation loss flat or unavailable: hyperparameters unchanged")
+    for key in ("epochs", "learning_rate", "learning_rate_multiplier"):
+        if getattr(new, key) != getattr(config, key):
+            fb.hyperparameter_changes[key] = [getattr(config, key), getattr(new, key)]
+    return list(pool_rows if current is None else current) + extra, new, fb

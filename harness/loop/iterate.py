@@ -1,0 +1,332 @@
+"""The fine-tuning loop: train, evaluate on validation, learn from what regressed, repeat; then
+evaluate the best iteration once on the held-out test split and gate it against the base.
+
+    prepare pool -> base on validation
+    -> for each iteration: write data -> train -> candidate on validation -> compare with best
+                           -> stop (gate passes / no improvement / N) or plan the next data and settings
+    -> best on test, base on test -> gate + HTML/CSV report with lineage -> lineage.json
+
+Every stage writes into the loop's folder and reuses what an earlier, interrupted run of the same
+loop finished (run outputs through the response cache; a training run whose config and data are
+unchanged through its ``train_result.json``), so a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
+from harness.loop.feedback import category_stats, plan_next
+from harness.suite.load import LoadedSuite, load_suite
+from harness.train.base import EpochLoss, Log, TrainConfig, TrainResult, make_config, run_training
+
+
+@dataclass
+class IterateConfig:
+    """Everything `harness iterate` needs; recorded in lineage.json."""
+
+    suite: Path
+    data: Path | None = None
+    base: str = "local"
+    trainer: str | None = None
+    max_iterations: int = 3
+    out_dir: Path | None = None
+    reports_dir: Path = Path("reports")
+    score: str | None = None  # the score iterations are ranked by; default: the first gate's, else the first metric's
+    min_gain: float = 0.0  # an iteration must beat the best so far by more than this to count as an improvement
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides for the first iteration
+    seed: int = 0
+    max_boost: float = 1.0  # extra examples for the worst category, as a share of its pool rows
+    eval_limit: int | None = None
+    allow_contamination: bool = False
+    progress: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.__dict__, default=str))
+
+
+@dataclass
+class Evaluation:
+    model: str
+    split: str
+    directory: Path
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+    def mean(self, score: str) -> float:
+        return float(self.summary["metrics"][score]["mean"])
+
+
+@dataclass
+class Iteration:
+    index: int
+    data: BuiltData
+    config: TrainConfig
+    result: TrainResult
+    validation: Evaluation
+    score: float
+    improved: bool
+    gate_passed: bool
+    reason_next: str = ""
+    feedback: dict[str, Any] | None = None
+
+
+@dataclass
+class LoopOutcome:
+    out_dir: Path
+    lineage_path: Path
+    lineage: dict[str, Any]
+    best: Iteration | None
+    promoted: str | None
+    exit_code: int
+    gate: Any = None  # harness.gate.GateOutcome of the final test-split gate
+
+
+def default_out(suite_name: str, base: str, reports: Path) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("_")[:40] or "model"
+    return reports / "iterate" / f"{suite_name}-{slug}"
+
+
+def primary_score(loaded: LoadedSuite, summary: dict[str, Any]) -> str:
+    names = list(summary["metrics"])
+    for g in loaded.suite.gates:
+        if g.metric in summary["metrics"]:
+            return g.metric
+    if not names:
+        raise HarnessError(f"{loaded.path}: the suite's metrics produced no score to rank iterations by")
+    return names[0]
+
+
+def better(a: float, b: float, direction: str, margin: float = 0.0) -> bool:
+    return a > b + margin if direction != "lower" else a < b - margin
+
+
+# ---------------------------------------------------------------- stages
+
+
+def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, directory: Path) -> Evaluation:
+    from harness.providers.base import ModelSpec
+    from harness.run_record import load_run
+    from harness.runner import RunConfig, run_suite
+
+    outcome = run_suite(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), split=split, limit=cfg.eval_limit,
+                                  reports_dir=cfg.reports_dir, out=directory, progress=cfg.progress))
+    summary, rows = load_run(outcome.directory)
+    return Evaluation(model, split, outcome.directory, summary, rows)
+
+
+def _reuse_training(config: TrainConfig) -> TrainResult | None:
+    """The result of an identical earlier training run in the same folder, if it finished."""
+    from harness.train.base import data_hashes
+
+    path = config.out_dir / "train_result.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if record.get("config") != config.model_dump(mode="json"):
+        return None
+    r = dict(record["result"])
+    if r.get("data_hashes") != data_hashes(config):
+        return None
+    r.pop("val_trend", None)
+    r["epochs"] = [EpochLoss(**e) for e in r["epochs"]]
+    for k in ("out_dir", "metrics_csv", "loss_curve", "adapter"):
+        if r.get(k) is not None:
+            r[k] = Path(r[k])
+    result = TrainResult(**r)
+    if result.adapter is not None and not result.adapter.exists():
+        return None
+    return result
+
+
+def train(config: TrainConfig, log: Log) -> TrainResult:
+    reused = _reuse_training(config)
+    if reused is not None:
+        log(f"training: reusing the finished run in {config.out_dir} (same config and data)")
+        return reused
+    return run_training(config, log)
+
+
+def _gate(loaded: LoadedSuite, baseline: Path, candidate: Path, out: Path, lineage: list[dict[str, Any]] | None = None):
+    from harness.gate import gate_runs
+
+    return gate_runs(loaded.path, baseline, candidate, out, lineage=lineage)
+
+
+def _scores(ev: Evaluation) -> dict[str, float]:
+    return {k: v["mean"] for k, v in ev.summary["metrics"].items()}
+
+
+def _entry(it: Iteration, score: str) -> dict[str, Any]:
+    r = it.result
+    return {
+        "iteration": it.index,
+        "model": r.candidate,
+        "dataset_sha256": it.data.sha256,
+        "data": it.data.to_json(),
+        "changes": "; ".join(it.data.changes.get("reasons", [])) or "first iteration: the prepared pool as is",
+        "hyperparameters": {k: r.hyperparameters.get(k) for k in ("epochs", "learning_rate", "learning_rate_multiplier",
+                                                                    "batch_size", "lora_r", "seed") if k in r.hyperparameters}
+                           or it.config.model_dump(mode="json", include={"epochs", "learning_rate", "batch_size", "seed"}),
+        "adapter": str(r.adapter) if r.adapter else None,
+        "adapter_sha256": r.adapter_sha256,
+        "job_id": r.job_id,
+        "training": {"seconds": r.seconds, "steps": r.steps, "best_epoch": r.best_epoch, "stopped_early": r.stopped_early,
+                     "epochs": [vars(e) for e in r.epochs], "val_trend": r.val_trend(),
+                     "metrics_csv": str(r.metrics_csv) if r.metrics_csv else None,
+                     "loss_curve": str(r.loss_curve) if r.loss_curve else None},
+        "validation_run": str(it.validation.directory),
+        "scores": _scores(it.validation),
+        "score": {"name": score, "value": it.score},
+        "improved": it.improved,
+        "gate_passed_on_validation": it.gate_passed,
+        "reason_next": it.reason_next,
+        "feedback": it.feedback,
+        "promoted": False,
+    }
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
+    from harness.train.driver import default_trainer
+
+    if cfg.max_iterations < 1:
+        raise HarnessError("--max-iterations must be at least 1")
+    loaded = load_suite(cfg.suite)
+    for split in ("validation", loaded.suite.default_split):
+        if split not in loaded.suite.dataset.splits:
+            raise HarnessError(f"{loaded.path}: the loop needs a {split!r} split (dataset.splits); the suite has: "
+                               f"{', '.join(loaded.suite.dataset.splits)}")
+    out = cfg.out_dir or default_out(loaded.suite.name, cfg.base, cfg.reports_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = cfg.trainer or default_trainer(cfg.base)
+    t0 = time.perf_counter()
+
+    first = make_config(TrainConfig, trainer=trainer, base=cfg.base, train_file=Path("-"), out_dir=out,
+                        seed=cfg.seed, **cfg.train)
+    pool: Pool = build_pool(loaded, cfg.data, out / "data", trainer, first.max_length, cfg.seed,
+                            cfg.allow_contamination, log)
+
+    log(f"[base] {cfg.base} on the validation split")
+    base_val = evaluate(cfg, loaded, cfg.base, "validation", out / "runs" / "base-validation")
+    score = cfg.score or primary_score(loaded, base_val.summary)
+    if score not in base_val.summary["metrics"]:
+        raise HarnessError(f"--score {score}: not a score of this suite; it has: {', '.join(base_val.summary['metrics'])}")
+    direction = base_val.summary["metrics"][score].get("direction", "higher")
+    log(f"[base] validation {score} = {base_val.mean(score):.3f}")
+
+    lineage: list[dict[str, Any]] = [{
+        "iteration": 0, "model": cfg.base, "dataset_sha256": None, "changes": "the base model, not fine-tuned",
+        "hyperparameters": {}, "validation_run": str(base_val.directory), "scores": _scores(base_val),
+        "score": {"name": score, "value": base_val.mean(score)}, "reason_next": "", "promoted": False,
+    }]
+    iterations: list[Iteration] = []
+    best: Iteration | None = None
+    best_value, best_rows = base_val.mean(score), base_val.rows
+    rows, config, changes = pool.rows, first.model_copy(update={"validation_file": pool.validation_path}), {}
+    stop = f"reached --max-iterations {cfg.max_iterations}"
+
+    for k in range(1, cfg.max_iterations + 1):
+        it_dir = out / f"iteration-{k}"
+        data = write_training_file(rows, it_dir / "train.jsonl", cfg.seed + k, changes)
+        config = config.model_copy(update={"train_file": data.path, "out_dir": it_dir / "train"})
+        log(f"[iteration {k}] training {trainer} on {data.n_examples} examples "
+            f"(epochs {config.epochs}, data {data.sha256[:12]})")
+        result = train(config, log)
+        log(f"[iteration {k}] {result.candidate} on the validation split")
+        val = evaluate(cfg, loaded, result.candidate, "validation", it_dir / "validation-run")
+        value = val.mean(score)
+        improved = better(value, best_value, direction, cfg.min_gain)
+        gate = _gate(loaded, base_val.directory, val.directory, it_dir / "validation-gate")
+        it = Iteration(k, data, config, result, val, value, improved, gate.passed)
+        iterations.append(it)
+        log(f"[iteration {k}] validation {score} = {value:.3f} (best so far {best_value:.3f}); "
+            f"gate on validation {'passes' if gate.passed else 'blocks'}")
+        previous_best_rows = best_rows
+        if improved:
+            best, best_value, best_rows = it, value, val.rows
+
+        if gate.passed and improved:
+            stop = f"iteration {k} passes the suite's gates on validation"
+        elif not improved:
+            stop = f"iteration {k} brought no improvement on validation {score} ({value:.3f} vs best {best_value:.3f})"
+        elif k == cfg.max_iterations:
+            stop = f"reached --max-iterations {cfg.max_iterations}"
+        else:
+            spec = val.summary["metrics"][score]
+            rows, config, fb = plan_next(pool.rows, val.rows, previous_best_rows, score, spec, result, config,
+                                         seed=cfg.seed + k, max_boost=cfg.max_boost, current=rows)
+            it.feedback = fb.to_json()
+            it.reason_next = "; ".join(fb.reasons)
+            changes = {"from_iteration": k, "upsample": fb.upsample, "hyperparameters": fb.hyperparameter_changes,
+                       "reasons": fb.reasons}
+            log(f"[iteration {k}] next: {it.reason_next}")
+            lineage.append(_entry(it, score))
+            continue
+        it.reason_next = f"stop: {stop}"
+        lineage.append(_entry(it, score))
+        break
+    log(f"[loop] {stop}")
+
+    record: dict[str, Any] = {
+        "kind": "iterate", "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": cfg.to_json(), "trainer": trainer,
+        "suite": {"name": loaded.suite.name, "version": loaded.suite.version, "path": str(loaded.path),
+                  "sha256": loaded.sha256},
+        "pool": {"source": str(pool.source), "train": str(pool.train_path), "categories": dict(pool.categories()),
+                 "validation": str(pool.validation_path) if pool.validation_path else None,
+                 "input_sha256": pool.report["input"]["sha256"]},
+        "score": {"name": score, "direction": direction}, "stop_reason": stop,
+    }
+    gate = None
+    promoted = None
+    if best is None:
+        log(f"[final] no iteration beat the base on validation {score}; nothing to evaluate on the test split or promote")
+        exit_code = 1
+        record["final"] = {"evaluated": False, "reason": "no iteration improved on the base"}
+    else:
+        test = loaded.suite.default_split
+        log(f"[final] best iteration {best.index}: base and candidate on the held-out {test!r} split")
+        base_test = evaluate(cfg, loaded, cfg.base, test, out / "runs" / f"base-{test}")
+        cand_test = evaluate(cfg, loaded, best.result.candidate, test, out / "runs" / f"candidate-{test}")
+        for e in lineage:
+            e["best"] = e["iteration"] == best.index
+        gate = _gate(loaded, base_test.directory, cand_test.directory, out / "report", lineage=lineage)
+        if gate.passed:
+            promoted = best.result.candidate
+            for e in lineage:
+                e["promoted"] = e["iteration"] == best.index
+            if gate.html_path is not None:  # the report shows the promotion too
+                gate = _gate(loaded, base_test.directory, cand_test.directory, out / "report", lineage=lineage)
+        exit_code = gate.exit_code
+        record["final"] = {
+            "evaluated": True, "best_iteration": best.index, "split": test,
+            "base_run": str(base_test.directory), "candidate_run": str(cand_test.directory),
+            "base_scores": _scores(base_test), "candidate_scores": _scores(cand_test),
+            "gate_passed": gate.passed, "report": str(gate.html_path) if gate.html_path else None,
+            "rules": [_rule_json(r) for r in gate.rules],
+        }
+    record["iterations"] = lineage
+    record["promoted"] = promoted
+    record["seconds"] = round(time.perf_counter() - t0, 1)
+    path = out / "lineage.json"
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    return LoopOutcome(out, path, record, best, promoted, exit_code, gate)
+
+
+def _rule_json(rule: Any) -> dict[str, Any]:
+    if hasattr(rule, "to_json"):
+        return rule.to_json()
+    if hasattr(rule, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return json.loads(json.dumps(asdict(rule), default=str))
+    return {"rule": str(rule)}
