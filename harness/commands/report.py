@@ -1,0 +1,33 @@
+"""harness report RUN_A RUN_B ... --out FILE [--suite SUITE]"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write one self-contained HTML report comparing runs",
+                       description="One HTML file with no external resources: metric table with CIs and paired deltas, "
+                                   "charts, and an example-by-example side-by-side filterable by regression, improvement "
+                                   "and category. With --suite, the suite's gates are evaluated and the verdict shown.")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories; the first is the baseline")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="the HTML file to write")
+    p.add_argument("--suite", type=Path, help="evaluate this suite's gates (exactly two runs) and show the verdict")
+    p.add_argument("--category-field", metavar="F", help="dataset field for the per-category breakdown")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from harness.compare import compare_runs
+    from harness.report.html import write_report
+
+    comp = compare_runs(args.runs, category_field=args.category_field)
+    rules = passed = None
+    if args.suite:
+        from harness.gate import decide
+
+        rules, passed, _ = decide(args.suite, comp)
+    write_report(comp, args.out, rules, passed)
+    print(f"report: {args.out}")
+    return 0

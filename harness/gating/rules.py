@@ -1,0 +1,152 @@
+"""Evaluate a suite's gates on a comparison of a baseline (run 0) and a candidate (run 1).
+
+Every rule gives one verdict per scope (the whole split, one category, or each category):
+pass / fail, or advisory-pass / advisory-fail for advisory gates and scores whose metric says
+they may only advise (an uncalibrated judge). Advisory verdicts never block. A figure that
+cannot be computed (no paired examples, no CI) fails: a gate never passes by default.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.compare.comparison import Comparison, ScoreComparison, default_margin, flips, orientation
+from harness.compare.table import fmt
+from harness.suite.schema import Gate
+
+RULE_TEXT = {
+    "min": "candidate mean >= {v}",
+    "max": "candidate mean <= {v}",
+    "non_inferiority_margin": "non-inferior within {v}",
+    "min_improvement": "improves by >= {v}",
+    "max_regressions": "at most {v} regressions",
+}
+
+
+@dataclass
+class RuleResult:
+    name: str
+    score: str
+    category: str | None
+    rule: str
+    figure: float
+    threshold: float
+    verdict: str  # pass | fail | advisory-pass | advisory-fail
+    explanation: str
+    examples: list[str] = field(default_factory=list)  # regressed example ids in the rule's scope
+
+    @property
+    def blocks(self) -> bool:
+        return self.verdict == "fail"
+
+    @property
+    def advisory(self) -> bool:
+        return self.verdict.startswith("advisory")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("figure", "threshold"):
+            if isinstance(d[k], float) and math.isnan(d[k]):
+                d[k] = None
+        return d
+
+
+def rule_name(gate: Gate, category: str | None) -> str:
+    base = gate.name or f"{gate.metric} {RULE_TEXT[gate.rule].format(v=getattr(gate, gate.rule))}"
+    return f"{base} [{category}]" if category is not None else base
+
+
+def _scope(sc: ScoreComparison, category: str | None) -> tuple[float, Any, list[str], list[int] | None]:
+    """(candidate value, paired delta, regressed ids, positions) for the whole split or one category."""
+    if category is None:
+        v = sc.vs_baseline[0]
+        return sc.runs[1].mean, v.delta, v.regressions, None
+    cat = next(c for c in sc.categories if c.category == category)
+    return cat.values[1], cat.deltas[1], cat.regressions[1], None
+
+
+def _positions(comp: Comparison, category: str | None) -> list[int]:
+    cats = comp.aligned.categories
+    return [i for i in range(len(comp.ids)) if category is None or cats[i] == category]
+
+
+def _judge(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | None) -> tuple[float, float, bool, str, list[str]]:
+    rule, value = gate.rule, float(getattr(gate, gate.rule))
+    cand, delta, regressed, _ = _scope(sc, category)
+    where = f" in category {category!r}" if category is not None else ""
+    if rule in ("min", "max"):
+        if math.isnan(cand):
+            return cand, value, False, f"the candidate's {sc.name}{where} could not be computed", regressed
+        ok = cand >= value if rule == "min" else cand <= value
+        op = (">=" if ok else "<") if rule == "min" else ("<=" if ok else ">")
+        return cand, value, ok, f"candidate {sc.name}{where} = {fmt(cand)} {op} {fmt(value)}", regressed
+    if rule in ("non_inferiority_margin", "min_improvement"):
+        sign = orientation(sc.direction)
+        lb = delta.ci_low if sign > 0 else -delta.ci_high
+        what = "(candidate - baseline)" if sign > 0 else "(baseline - candidate), lower is better"
+        threshold = -value if rule == "non_inferiority_margin" else value
+        if lb is None or math.isnan(lb):
+            return float("nan"), threshold, False, f"no 95% CI of the difference{where} ({delta.method}; {delta.n} paired examples)", regressed
+        ok = lb > threshold if rule == "non_inferiority_margin" else lb >= threshold
+        op = (">" if ok else "<=") if rule == "non_inferiority_margin" else (">=" if ok else "<")
+        return lb, threshold, ok, (f"lower bound of the 95% CI of {what}{where} = {fmt(lb, signed=True)} {op} {fmt(threshold, signed=True)} "
+                                   f"(delta {fmt(sign * delta.delta, signed=True)}, n={delta.n})"), regressed
+    # max_regressions
+    if sc.values is None:
+        return float("nan"), value, False, f"{sc.name} is a corpus score: regressions need per-example scores", []
+    margin = gate.regression_margin if "regression_margin" in gate.model_fields_set else default_margin({"binary": sc.binary, "range": sc.range})
+    pos = _positions(comp, category)
+    reg, _ = flips([sc.values[0][i] for i in pos], [sc.values[1][i] for i in pos], sc.direction, margin)
+    ids = [comp.ids[pos[i]] for i in reg]
+    ok = len(ids) <= value
+    kind = "right before, wrong now" if sc.binary else f"worse by more than {margin:g}"
+    return float(len(ids)), value, ok, f"{len(ids)} regressions{where} ({kind}) {'<=' if ok else '>'} {int(value)} allowed", ids
+
+
+def evaluate_gate(gate: Gate, comp: Comparison) -> list[RuleResult]:
+    sc = comp.scores.get(gate.metric)
+    if sc is None:
+        return [RuleResult(rule_name(gate, gate.category if gate.category != "each" else None), gate.metric, None, gate.rule,
+                           float("nan"), float(getattr(gate, gate.rule)), "advisory-fail" if gate.advisory else "fail",
+                           f"the runs have no score {gate.metric!r}; they have: {', '.join(comp.scores)}")]
+    if gate.category == "each":
+        scopes: list[str | None] = [c.category for c in sc.categories]
+        if not scopes:
+            return [RuleResult(rule_name(gate, "each"), sc.name, "each", gate.rule, float("nan"), float(getattr(gate, gate.rule)),
+                               "advisory-fail" if gate.advisory else "fail", "the examples have no categories")]
+    else:
+        scopes = [gate.category]
+    advisory = gate.advisory or bool(sc.advisory_reason)
+    out = []
+    for cat in scopes:
+        if cat is not None and not any(c.category == cat for c in sc.categories):
+            fig, thr, ok, why, ids = float("nan"), float(getattr(gate, gate.rule)), False, f"no example has category {cat!r}", []
+        else:
+            fig, thr, ok, why, ids = _judge(gate, comp, sc, cat)
+        if advisory:
+            why += f" (advisory: {sc.advisory_reason or 'gate marked advisory'})"
+        verdict = ("advisory-" if advisory else "") + ("pass" if ok else "fail")
+        out.append(RuleResult(rule_name(gate, cat), sc.name, cat, gate.rule, fig, thr, verdict, why, ids))
+    return out
+
+
+def evaluate_gates(gates: list[Gate], comp: Comparison) -> list[RuleResult]:
+    if len(comp.runs) != 2:
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"a gate compares exactly two runs (baseline, candidate); got {len(comp.runs)}")
+    return [r for g in gates for r in evaluate_gate(g, comp)]
+
+
+def format_rules(results: list[RuleResult]) -> str:
+    rows = [("verdict", "rule", "figure", "threshold", "why")]
+    for r in results:
+        fig = fmt(r.figure, 0) if r.rule == "max_regressions" else fmt(r.figure, signed=r.rule not in ("min", "max"))
+        thr = fmt(r.threshold, 0) if r.rule == "max_regressions" else fmt(r.threshold, signed=r.rule not in ("min", "max"))
+        rows.append((r.verdict.upper(), r.name, fig, thr, r.explanation))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join([c.ljust(w) for c, w in zip(row[:4], widths, strict=True)] + [row[4]]) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  ---")
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""JUnit XML of a gate: one testcase per rule verdict, a <failure> for each blocking rule.
+CI systems show it as a test report; advisory failures go to <system-out>, never <failure>."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.gating.rules import RuleResult
+
+
+def junit_xml(suite_name: str, results: list[RuleResult]) -> str:
+    failures = sum(r.blocks for r in results)
+    root = ET.Element("testsuites", name="harness gate", tests=str(len(results)), failures=str(failures))
+    ts = ET.SubElement(root, "testsuite", name=f"gate: {suite_name}", tests=str(len(results)), failures=str(failures),
+                       errors="0", skipped="0")
+    for r in results:
+        tc = ET.SubElement(ts, "testcase", classname=f"gate.{suite_name}.{r.score}", name=r.name)
+        detail = r.explanation + (f"\nregressed examples: {', '.join(r.examples)}" if r.examples else "")
+        if r.blocks:
+            f = ET.SubElement(tc, "failure", message=r.explanation, type=r.rule)
+            f.text = detail
+        else:
+            out = ET.SubElement(tc, "system-out")
+            out.text = f"{r.verdict.upper()}: {detail}"
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(suite_name: str, results: list[RuleResult], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(junit_xml(suite_name, results), encoding="utf-8")
+    return path

@@ -1,0 +1,49 @@
+"""A Markdown summary of a gate, fit for $GITHUB_STEP_SUMMARY or a pull-request comment."""
+
+from __future__ import annotations
+
+import math
+
+from harness.compare.comparison import Comparison
+from harness.compare.table import ci, fmt, pval
+from harness.gating.rules import RuleResult
+
+ICON = {"pass": "✅ pass", "fail": "❌ FAIL", "advisory-pass": "ℹ️ advisory pass", "advisory-fail": "⚠️ advisory fail"}
+MAX_IDS = 30
+
+
+def cell(text: object) -> str:
+    """Markdown table cells: no pipes, no newlines, no raw HTML."""
+    s = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return s.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _figure(r: RuleResult, x: float) -> str:
+    if r.rule == "max_regressions":
+        return fmt(x, 0)
+    return fmt(x, signed=r.rule not in ("min", "max"))
+
+
+def gate_markdown(comp: Comparison, results: list[RuleResult], passed: bool) -> str:
+    base, cand = comp.runs[0], comp.runs[1]
+    suite = base.summary["suite"]
+    lines = [f"## Promotion gate: {'✅ PROMOTE' if passed else '❌ BLOCKED'}", "",
+             f"Suite **{cell(suite['name'])}** v{cell(suite.get('version'))}, split `{cell(base.summary['dataset']['split'])}`, "
+             f"{len(comp.ids)} examples. Baseline `{cell(base.model)}`, candidate `{cell(cand.model)}`.", "",
+             "| verdict | rule | figure | threshold | why |", "|---|---|---:|---:|---|"]
+    for r in results:
+        lines.append(f"| {ICON[r.verdict]} | {cell(r.name)} | {_figure(r, r.figure)} | {_figure(r, r.threshold)} | {cell(r.explanation)} |")
+    blocking = [r for r in results if r.verdict in ("fail", "advisory-fail") and r.examples]
+    if blocking:
+        lines += ["", "### Regressed examples of failing rules", ""]
+        for r in blocking:
+            shown = ", ".join(f"`{cell(i)}`" for i in r.examples[:MAX_IDS])
+            more = f" and {len(r.examples) - MAX_IDS} more" if len(r.examples) > MAX_IDS else ""
+            lines.append(f"- **{cell(r.name)}**" + (f" (category `{cell(r.category)}`)" if r.category else "")
+                         + f": {shown}{more}")
+    lines += ["", "### Scores", "", "| score | baseline | candidate | delta (paired 95% CI) | McNemar p |", "|---|---:|---:|---:|---:|"]
+    for name, sc in comp.scores.items():
+        b, c, v = sc.runs[0], sc.runs[1], sc.vs_baseline[0]
+        delta = fmt(v.delta.delta, signed=True) + ("" if math.isnan(v.delta.ci_low) else f" {ci(v.delta.ci_low, v.delta.ci_high, True)}")
+        lines.append(f"| {cell(name)} | {fmt(b.mean)} | {fmt(c.mean)} | {delta} | {pval(v.p_value) or '-'} |")
+    return "\n".join(lines) + "\n"
