@@ -38,6 +38,8 @@ class ModelSpec(BaseModel):
     batch_size: int = Field(8, ge=1, le=512, description="Examples per forward pass (in-process providers).")
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
     max_retries: int = Field(5, ge=0, le=20, description="Retries on 429, 5xx, timeouts and malformed replies.")
+    retry_base_s: float = Field(0.5, gt=0, le=60, description="First retry's backoff ceiling; doubles each retry "
+                                                              "(full jitter) unless the server sends Retry-After.")
     device: str = Field("auto", description="local: cpu, cuda, or auto.")
     label: str | None = Field(None, description="A short name for reports.")
 
