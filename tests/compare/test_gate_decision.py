@@ -141,3 +141,29 @@ def test_gate_errors_exit_2(runs: dict[str, Path], tmp_path: Path, capsys: pytes
     assert main(["gate", str(other), "--baseline", str(runs["right"]), "--candidate", str(runs["broken"])]) == 2
     assert "cannot gate runs of suite 'support-intent'" in capsys.readouterr().err
     assert main(["gate", str(SUITE), "--baseline", str(tmp_path / "missing"), "--candidate", str(runs["broken"])]) == 2
+
+
+def test_lower_is_better_scores_flip_the_sign(runs: dict[str, Path], tmp_path: Path) -> None:
+    """The same drop in a score whose direction is 'lower' is an improvement; rules read it that way."""
+    import shutil
+
+    copies = []
+    for name in ("right", "broken"):
+        d = tmp_path / name
+        shutil.copytree(runs[name], d)
+        summary = json.loads((d / "summary.json").read_text())
+        summary["metrics"]["exact_match"]["direction"] = "lower"
+        (d / "summary.json").write_text(json.dumps(summary))
+        copies.append(d)
+    suite = tmp_suite(tmp_path, "  - {metric: exact_match, min_improvement: 0.05}\n"
+                                "  - {metric: exact_match, max_regressions: 0}\n")
+    out = gate_runs(suite, copies[0], copies[1], tmp_path / "gate")
+    v = out.comparison.scores["exact_match"].vs_baseline[0]
+    assert v.delta.delta == pytest.approx(-len(ids_of(BROKEN)) / len(ROWS))
+    assert v.regressions == [] and sorted(v.improvements) == sorted(ids_of(BROKEN))
+    imp = out.rules[0]
+    assert imp.figure == pytest.approx(-v.delta.ci_high) and imp.verdict == "pass"
+    assert out.passed
+    # and the same runs the other way round: a regression of 15 examples
+    back = gate_runs(suite, copies[1], copies[0], tmp_path / "gate2")
+    assert [r.verdict for r in back.rules] == ["fail", "fail"] and back.rules[1].figure == len(ids_of(BROKEN))
