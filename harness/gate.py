@@ -47,6 +47,10 @@ def decide(suite_path: Path, comp: Comparison) -> tuple[list[RuleResult], bool, 
     ran = comp.runs[0].summary["suite"]["name"]
     if loaded.suite.name != ran:
         raise HarnessError(f"{suite_path}: suite {loaded.suite.name!r} cannot gate runs of suite {ran!r}")
+    if comp.aligned.unmatched:
+        counts = ", ".join(f"{r.label} {len(r.rows)}" for r in comp.runs)
+        raise HarnessError(f"the runs evaluated different examples ({counts}); a gate compares runs of the same examples "
+                           "(the same --limit, or none)")
     rules = evaluate_gates(list(loaded.suite.gates), comp)
     passed = not any(r.blocks for r in rules)
     n_fail = sum(r.blocks for r in rules)

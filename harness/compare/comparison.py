@@ -38,10 +38,10 @@ def flips(base: list[float | None], cand: list[float | None], direction: str, ma
         if b is None:
             reg.append(i)
             continue
-        change = sign * (b - a)
-        if change < -margin and change < 0:
+        change = sign * (b - a)  # > 0: better
+        if change < -margin:
             reg.append(i)
-        elif change > margin and change > 0:
+        elif change > margin:
             imp.append(i)
     return reg, imp
 

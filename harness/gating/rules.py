@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.compare.comparison import Comparison, ScoreComparison, default_margin, flips, orientation
+from harness.compare.paired import PairedDelta
 from harness.compare.table import fmt
 from harness.suite.schema import Gate
 
@@ -58,13 +59,15 @@ def rule_name(gate: Gate, category: str | None) -> str:
     return f"{base} [{category}]" if category is not None else base
 
 
-def _scope(sc: ScoreComparison, category: str | None) -> tuple[float, Any, list[str], list[int] | None]:
-    """(candidate value, paired delta, regressed ids, positions) for the whole split or one category."""
+def _scope(sc: ScoreComparison, category: str | None) -> tuple[float, PairedDelta, list[str]]:
+    """(candidate value, paired delta, regressed ids) over the whole split or within one category."""
     if category is None:
         v = sc.vs_baseline[0]
-        return sc.runs[1].mean, v.delta, v.regressions, None
+        return sc.runs[1].mean, v.delta, v.regressions
     cat = next(c for c in sc.categories if c.category == category)
-    return cat.values[1], cat.deltas[1], cat.regressions[1], None
+    delta = cat.deltas[1]
+    assert delta is not None
+    return cat.values[1], delta, cat.regressions[1]
 
 
 def _positions(comp: Comparison, category: str | None) -> list[int]:
@@ -74,7 +77,7 @@ def _positions(comp: Comparison, category: str | None) -> list[int]:
 
 def _judge(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | None) -> tuple[float, float, bool, str, list[str]]:
     rule, value = gate.rule, float(getattr(gate, gate.rule))
-    cand, delta, regressed, _ = _scope(sc, category)
+    cand, delta, regressed = _scope(sc, category)
     where = f" in category {category!r}" if category is not None else ""
     if rule in ("min", "max"):
         if math.isnan(cand):
@@ -87,7 +90,7 @@ def _judge(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | No
         lb = delta.ci_low if sign > 0 else -delta.ci_high
         what = "(candidate - baseline)" if sign > 0 else "(baseline - candidate), lower is better"
         threshold = -value if rule == "non_inferiority_margin" else value
-        if lb is None or math.isnan(lb):
+        if math.isnan(lb):
             return float("nan"), threshold, False, f"no 95% CI of the difference{where} ({delta.method}; {delta.n} paired examples)", regressed
         ok = lb > threshold if rule == "non_inferiority_margin" else lb >= threshold
         op = (">" if ok else "<=") if rule == "non_inferiority_margin" else (">=" if ok else "<")

@@ -18,6 +18,11 @@ def cell(text: object) -> str:
     return s.replace("<", "&lt;").replace(">", "&gt;")
 
 
+def code(text: object) -> str:
+    """An inline code span: shown literally, so only backticks, pipes and newlines need care."""
+    return "`" + str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
+
+
 def _figure(r: RuleResult, x: float) -> str:
     if r.rule == "max_regressions":
         return fmt(x, 0)
@@ -28,8 +33,8 @@ def gate_markdown(comp: Comparison, results: list[RuleResult], passed: bool) -> 
     base, cand = comp.runs[0], comp.runs[1]
     suite = base.summary["suite"]
     lines = [f"## Promotion gate: {'✅ PROMOTE' if passed else '❌ BLOCKED'}", "",
-             f"Suite **{cell(suite['name'])}** v{cell(suite.get('version'))}, split `{cell(base.summary['dataset']['split'])}`, "
-             f"{len(comp.ids)} examples. Baseline `{cell(base.model)}`, candidate `{cell(cand.model)}`.", "",
+             f"Suite **{cell(suite['name'])}** v{cell(suite.get('version'))}, split {code(base.summary['dataset']['split'])}, "
+             f"{len(comp.ids)} examples. Baseline {code(base.model)}, candidate {code(cand.model)}.", "",
              "| verdict | rule | figure | threshold | why |", "|---|---|---:|---:|---|"]
     for r in results:
         lines.append(f"| {ICON[r.verdict]} | {cell(r.name)} | {_figure(r, r.figure)} | {_figure(r, r.threshold)} | {cell(r.explanation)} |")
@@ -37,9 +42,9 @@ def gate_markdown(comp: Comparison, results: list[RuleResult], passed: bool) -> 
     if blocking:
         lines += ["", "### Regressed examples of failing rules", ""]
         for r in blocking:
-            shown = ", ".join(f"`{cell(i)}`" for i in r.examples[:MAX_IDS])
+            shown = ", ".join(code(i) for i in r.examples[:MAX_IDS])
             more = f" and {len(r.examples) - MAX_IDS} more" if len(r.examples) > MAX_IDS else ""
-            lines.append(f"- **{cell(r.name)}**" + (f" (category `{cell(r.category)}`)" if r.category else "")
+            lines.append(f"- **{cell(r.name)}**" + (f" (category {code(r.category)})" if r.category else "")
                          + f": {shown}{more}")
     lines += ["", "### Scores", "", "| score | baseline | candidate | delta (paired 95% CI) | McNemar p |", "|---|---:|---:|---:|---:|"]
     for name, sc in comp.scores.items():

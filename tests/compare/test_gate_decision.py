@@ -167,3 +167,16 @@ def test_lower_is_better_scores_flip_the_sign(runs: dict[str, Path], tmp_path: P
     # and the same runs the other way round: a regression of 15 examples
     back = gate_runs(suite, copies[1], copies[0], tmp_path / "gate2")
     assert [r.verdict for r in back.rules] == ["fail", "fail"] and back.rules[1].figure == len(ids_of(BROKEN))
+
+
+def test_runs_of_different_example_sets_compare_but_never_gate(runs: dict[str, Path], tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    script = write_script(tmp_path, "right", right)
+    short = tmp_path / "short"
+    assert main(["run", str(SUITE), "--model", f"scripted:{script}", "--limit", "10", "--out", str(short),
+                 "--reports", str(tmp_path / "reports"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(runs["broken"]), str(short), "--out", str(tmp_path / "cmp")]) == 0
+    assert "examples not in every run (left out)" in capsys.readouterr().out
+    assert main(["gate", str(SUITE), "--baseline", str(runs["broken"]), "--candidate", str(short)]) == 2
+    assert "the runs evaluated different examples (baseline 120, candidate 10)" in capsys.readouterr().err
