@@ -143,12 +143,17 @@ def evaluate_gates(gates: list[Gate], comp: Comparison) -> list[RuleResult]:
     return [r for g in gates for r in evaluate_gate(g, comp)]
 
 
+def format_figure(rule: str, x: float) -> str:
+    """Counts as integers, differences signed, means plain."""
+    if rule == "max_regressions":
+        return fmt(x, 0)
+    return fmt(x, signed=rule not in ("min", "max"))
+
+
 def format_rules(results: list[RuleResult]) -> str:
     rows = [("verdict", "rule", "figure", "threshold", "why")]
     for r in results:
-        fig = fmt(r.figure, 0) if r.rule == "max_regressions" else fmt(r.figure, signed=r.rule not in ("min", "max"))
-        thr = fmt(r.threshold, 0) if r.rule == "max_regressions" else fmt(r.threshold, signed=r.rule not in ("min", "max"))
-        rows.append((r.verdict.upper(), r.name, fig, thr, r.explanation))
+        rows.append((r.verdict.upper(), r.name, format_figure(r.rule, r.figure), format_figure(r.rule, r.threshold), r.explanation))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join([c.ljust(w) for c, w in zip(row[:4], widths, strict=True)] + [row[4]]) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  ---")

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from harness.compare.comparison import Comparison
 from harness.compare.table import ci, fmt, pval
+from harness.gating.rules import format_figure
 from harness.report import svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -103,6 +104,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda x: fmt(x) if isinstance(x, (int, float)) else x
+    env.globals["figure"] = format_figure
     base = comp.runs[0].summary
     examples = _examples(comp)
     categories = sorted({e["category"] for e in examples if e["category"]})

@@ -6,7 +6,7 @@ import math
 
 from harness.compare.comparison import Comparison
 from harness.compare.table import ci, fmt, pval
-from harness.gating.rules import RuleResult
+from harness.gating.rules import RuleResult, format_figure
 
 ICON = {"pass": "✅ pass", "fail": "❌ FAIL", "advisory-pass": "ℹ️ advisory pass", "advisory-fail": "⚠️ advisory fail"}
 MAX_IDS = 30
@@ -23,12 +23,6 @@ def code(text: object) -> str:
     return "`" + str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
 
 
-def _figure(r: RuleResult, x: float) -> str:
-    if r.rule == "max_regressions":
-        return fmt(x, 0)
-    return fmt(x, signed=r.rule not in ("min", "max"))
-
-
 def gate_markdown(comp: Comparison, results: list[RuleResult], passed: bool) -> str:
     base, cand = comp.runs[0], comp.runs[1]
     suite = base.summary["suite"]
@@ -37,7 +31,7 @@ def gate_markdown(comp: Comparison, results: list[RuleResult], passed: bool) -> 
              f"{len(comp.ids)} examples. Baseline {code(base.model)}, candidate {code(cand.model)}.", "",
              "| verdict | rule | figure | threshold | why |", "|---|---|---:|---:|---|"]
     for r in results:
-        lines.append(f"| {ICON[r.verdict]} | {cell(r.name)} | {_figure(r, r.figure)} | {_figure(r, r.threshold)} | {cell(r.explanation)} |")
+        lines.append(f"| {ICON[r.verdict]} | {cell(r.name)} | {format_figure(r.rule, r.figure)} | {format_figure(r.rule, r.threshold)} | {cell(r.explanation)} |")
     blocking = [r for r in results if r.verdict in ("fail", "advisory-fail") and r.examples]
     if blocking:
         lines += ["", "### Regressed examples of failing rules", ""]
