@@ -7,7 +7,6 @@ shows as text without running (no dialog, no injected element).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
