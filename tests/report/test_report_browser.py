@@ -7,7 +7,6 @@ shows as text without running (no dialog, no injected element).
 
 from __future__ import annotations
 
-
 import pytest
 
 from harness.gate import gate_runs
