@@ -53,6 +53,8 @@ class RuleResult:
                 d[k] = None
         return d
 
+    to_json = to_dict
+
 
 def rule_name(gate: Gate, category: str | None) -> str:
     base = gate.name or f"{gate.metric} {RULE_TEXT[gate.rule].format(v=getattr(gate, gate.rule))}"

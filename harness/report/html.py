@@ -103,7 +103,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
                   lineage: list[dict[str, Any]] | None = None, title: str | None = None) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = lambda x: fmt(x) if isinstance(x, (int, float)) else x
+    env.filters["num"] = lambda x: "" if x is None else fmt(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
     env.globals["figure"] = format_figure
     base = comp.runs[0].summary
     examples = _examples(comp)
@@ -120,7 +120,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
         suite=base["suite"], dataset=base["dataset"], comp=comp, runs=comp.runs, n=len(comp.ids),
         rules=rules, passed=passed, metric_rows=_metric_rows(comp), charts=charts, examples=examples,
         categories=categories, data=json_for_script(data), lineage=lineage, lineage_cols=lineage_cols,
-        palette=svg.PALETTE, json=lambda x: json.dumps(x, ensure_ascii=False, sort_keys=True),
+        palette=svg.PALETTE, json=lambda x: json.dumps(x, ensure_ascii=False, sort_keys=True, default=str),
     )
 
 

@@ -63,6 +63,10 @@ def test_lineage_table(gated) -> None:
     assert "cancel_order confused with refunds" in lineage and "local?adapter=out/it2" in lineage
     assert "&#34;lr&#34;: 0.0002" in lineage or "&quot;lr&quot;: 0.0002" in lineage
     assert "0.880" in lineage and "aaaaaaaaaaaa" in lineage
+    # what the training loop passes may carry more keys and unscored values
+    extra = [{**LINEAGE[0], "scores": {"accuracy": None}, "training": {"epochs": 2}, "adapter": None}]
+    table = render_report(gated.comparison, lineage=extra).split('id="lineage"')[1].split("</table>")[0]
+    assert "None" not in table and "first fine-tune" in table
     no_lineage = render_report(gated.comparison)
     assert 'id="lineage"' not in no_lineage and 'data-verdict="none"' in no_lineage
 
