@@ -55,7 +55,8 @@ class ResponseCache:
             return
         self.db.execute(
             "INSERT OR REPLACE INTO responses (key, fingerprint, response, created) VALUES (?, ?, ?, ?)",
-            (key, canonical_json(fingerprint), json.dumps(response.to_json(), ensure_ascii=False), time.time()),
+            # vars(): Response holds only JSON values, so this is to_json() without asdict's deep copy
+            (key, canonical_json(fingerprint), json.dumps(vars(response), ensure_ascii=False), time.time()),
         )
 
     def __len__(self) -> int:

@@ -229,3 +229,15 @@ def test_api_run_imports_no_heavy_libraries(srv: FakeOpenAI, tmp_path: Path) -> 
     assert out.returncode == 0, out.stderr
     assert "HEAVY \n" in out.stdout, out.stdout
     assert json.loads((next((tmp_path / "r" / "runs").iterdir()) / "summary.json").read_text())["metrics"]["exact_match"]["mean"] == 1.0
+
+
+def test_sdk_default_transport_gets_the_same_retries(srv: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HARNESS_HTTP_TRANSPORT=httpx: the SDK's own transport; https endpoints always use it."""
+    monkeypatch.setenv("HARNESS_HTTP_TRANSPORT", "httpx")
+    srv.script({"status": 429, "retry_after_ms": "100"}, {"malformed": True}, {"drop": True}, {"delay": 2.0})
+    r = ask(spec(srv, "timeout_s=0.5"))
+    assert (r.text, r.attempts) == ("order_status", 5)
+    p = build_provider(spec(srv))
+    client = p.client()
+    assert type(client._client._transport).__name__ != "StreamsTransport"
+    asyncio.run(p.aclose())
