@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 
 from harness.judge.model import JudgeModel
 from harness.judge.params import JudgeParams
-from harness.judge.prompt import pairwise_messages, prompt_sha256, render_conversation
+from harness.judge.prompt import pairwise_messages, prompt_record, prompt_sha256, render_conversation
 from harness.judge.repeats import repeat_agreement
 from harness.judge.rubric import Rubric
 from harness.judge.verdict import Unparseable, Verdict, read_verdict
@@ -172,6 +172,17 @@ class JudgePairwise(Metric):
         why = ("pairwise judge verdicts have no calibration against human preferences; "
                f"judge {self.judge.spec.display()}, position consistency is reported beside them")
         return {"pairwise_win": why}
+
+    def entry_fields(self) -> dict[str, dict[str, Any]]:
+        """The judge, prompt and criteria (with their sha256) beside the win rate, and the judge's
+        position bias: how often it picked whichever answer was shown first."""
+        p = self.params
+        fields = {"judge": self.judge.record(),
+                  "rubric": {"name": self.rubric.name, "sha256": self.rubric.sha256(), "text": self.rubric.criteria.strip()},
+                  "prompt": prompt_record("pairwise"), "calibration": None,
+                  "baseline": p.baseline_run or p.baseline_model or "reference",
+                  "first_position_rate": self._run.get("first_position_rate")}
+        return {"pairwise_win": fields}
 
     def artifacts(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, Any]:
         p = self.params

@@ -81,6 +81,9 @@ def test_position_bias_is_exposed_by_both_orders(tmp_path: Path) -> None:
     assert m._run["first_position_rate"] == pytest.approx(2 / 6)
     art = m.artifacts(items, rows)
     assert art["baseline"] == f"run {base}" and len(art["prompt_sha256"]) == 64
+    fields = m.entry_fields()["pairwise_win"]
+    assert fields["first_position_rate"] == pytest.approx(2 / 6) and fields["baseline"] == base
+    assert len(fields["rubric"]["sha256"]) == 64 and fields["prompt"]["sha256"] == art["prompt_sha256"]
 
 
 def test_pairwise_missing_baseline_and_unparseable_are_failures(tmp_path: Path) -> None:
@@ -108,3 +111,30 @@ def test_repeats_and_their_agreement() -> None:
     m = judge_metric({"rubric": "support_reply", "samples": 2, "temperature": 0.7}, scripted(lambda r: "?"))
     row = m.score_batch([item(GOOD)])[0]
     assert isinstance(row["judge"], Failure) and isinstance(row["judge_agreement"], Failure)
+
+
+def test_pairwise_against_a_real_baseline_run_directory(tmp_path: Path) -> None:
+    from harness.providers.base import ModelSpec
+    from harness.runner import RunConfig, format_table, run_suite
+
+    rows = [{"id": f"e{i}", "question": f"Q{i}?", "answer": f"A{i}."} for i in range(4)]
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    suite = ("name: pair\nversion: 1\ndataset:\n  splits: {test: test.jsonl}\n  fields: {id: id, input: question, reference: answer}\n"
+             "prompt:\n  messages:\n    - {role: user, content: '{{ question }}'}\nmetrics:\n  - name: METRIC\n")
+    (tmp_path / "base.yaml").write_text(suite.replace("METRIC", "exact_match"))
+    for name, text in (("old", "Old answer"), ("new", "New answer")):
+        (tmp_path / f"{name}.json").write_text(json.dumps({f"e{i}": f"{text} {i}." for i in range(4)}))
+    cfg = dict(reports_dir=tmp_path / "reports", progress=False, bootstrap_resamples=20)
+    base = run_suite(RunConfig(suite=tmp_path / "base.yaml", model=ModelSpec.parse(f"scripted:{tmp_path / 'old.json'}"), **cfg))
+    # a judge that always picks the first answer shown, as a scripted file keyed by request id
+    verdicts = {f"e{i}#pair{o}.0": json.dumps({"reason": "first", "winner": "A"}) for i in range(4) for o in (0, 1)}
+    (tmp_path / "judge.json").write_text(json.dumps(verdicts))
+    (tmp_path / "pair.yaml").write_text(suite.replace(
+        "METRIC", f"judge_pairwise\n    judge: scripted:{tmp_path / 'judge.json'}\n    rubric: coherence\n"
+                  f"    use_logprobs: false\n    baseline_run: {base.directory}"))
+    s = run_suite(RunConfig(suite=tmp_path / "pair.yaml", model=ModelSpec.parse(f"scripted:{tmp_path / 'new.json'}"), **cfg)).summary
+    win, cons = s["metrics"]["pairwise_win"], s["metrics"]["pairwise_consistency"]
+    assert win["mean"] == 0.5 and cons["mean"] == 0.0 and win["first_position_rate"] == 1.0
+    assert win["baseline"] == str(base.directory) and "no calibration" in win["advisory_reason"]
+    assert win["judge"]["model"] == f"scripted:{tmp_path / 'judge.json'}"
+    assert "none (advisory)" in format_table(s)
