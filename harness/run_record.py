@@ -62,8 +62,19 @@ def write_run(cfg: RunConfig, loaded: LoadedSuite, split: Split, fingerprint: di
               results: list[ExampleResult], table: dict[str, Any], artifacts: dict[str, Any],
               timing: dict[str, float]) -> tuple[Path, dict[str, Any]]:
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    directory = cfg.out or cfg.reports_dir / "runs" / f"{loaded.suite.name}-{split.name}-{_slug(cfg.model.display())}-{stamp}"
-    directory.mkdir(parents=True, exist_ok=True)
+    if cfg.out is not None:
+        directory = cfg.out
+        directory.mkdir(parents=True, exist_ok=True)
+    else:  # never overwrite another run: two runs in the same second get -2, -3, ...
+        stem = cfg.reports_dir / "runs" / f"{loaded.suite.name}-{split.name}-{_slug(cfg.model.display())}-{stamp}"
+        directory, n = stem, 1
+        while True:
+            try:
+                directory.mkdir(parents=True)
+                break
+            except FileExistsError:
+                n += 1
+                directory = stem.with_name(f"{stem.name}-{n}")
     n_err = sum(1 for r in results if r.response.error)
     summary: dict[str, Any] = {
         "harness_version": harness.__version__,

@@ -135,3 +135,9 @@ def test_killed_run_resumes_without_redoing_or_losing_work(tmp_path: Path) -> No
     summary, results = load_run(run_dir)
     assert summary["counts"]["generated"] == n - done_before
     assert [r["id"] for r in results] == [r["id"] for r in rows] and all(r["output"] == "order_status" for r in results)
+
+
+def test_runs_in_the_same_second_never_share_a_directory(tiny_suite: Path) -> None:
+    script = write_jsonl(tiny_suite.parent / "out.jsonl", OUTPUTS)
+    dirs = {run(tiny_suite, script)[0] for _ in range(3)}
+    assert len(dirs) == 3 and all((d / "summary.json").is_file() for d in dirs)

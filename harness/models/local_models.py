@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -285,7 +286,9 @@ def _attach_adapter(model, adapter: Path):
     from peft import PeftModel
 
     try:
-        with _quiet_loading():
+        with _quiet_loading(), warnings.catch_warnings():
+            # transformers 5 deprecates an attribute peft still reads; nothing for the user to do
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
     except Exception as e:  # peft raises ValueError, KeyError, RuntimeError (shape mismatch), ...
         raise HarnessError(f"adapter {str(adapter)!r}: cannot load it on this base model: {type(e).__name__}: {e}") from None
