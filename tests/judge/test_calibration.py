@@ -122,3 +122,13 @@ def test_bad_labels_are_reported_together(tmp_path: Path, capsys: pytest.Capture
     assert f"{labels}:1: label: expected true or false" in err and f"{labels}:2: invalid JSON" in err
     assert main(["judge", "calibrate", str(suite), "--labels", str(labels), "--metric", "nope",
                  "--reports", str(tmp_path / "r")]) == 2
+
+
+def test_judge_override_replaces_the_suites_judge_and_is_recorded(tmp_path: Path) -> None:
+    suite, _ = setup(tmp_path)
+    judge_file = str(tmp_path / "judge.json")
+    suite.write_text(suite.read_text().replace(f"scripted:{judge_file}", "local"))  # the suite names the local model
+    cfg = RunConfig(suite=suite, model=ModelSpec.parse(f"scripted:{tmp_path / 'model.json'}"), reports_dir=tmp_path / "reports",
+                    progress=False, bootstrap_resamples=20, judge=f"scripted:{judge_file}")
+    e = run_suite(cfg).summary["metrics"]["judge"]
+    assert e["judge"]["model"] == f"scripted:{judge_file}" and e["mean"] == 0.5
