@@ -302,3 +302,18 @@ def test_cli_reattaches_after_the_driver_is_killed(api: FakeFineTuneAPI, tmp_pat
     record = json.loads((out / "train_record.json").read_text())
     assert record["result"]["job_id"] == job_id and record["config"]["resume"] is True
     assert (out / "metrics.csv").is_file()
+
+
+def test_resume_finds_a_job_whose_id_never_reached_job_json(api: FakeFineTuneAPI, tmp_path: Path) -> None:
+    """A driver killed between the create request and saving its answer: the run id in the job's metadata finds it."""
+    cfg = config(api, tmp_path)
+    first = run_training(cfg, lambda _: None)
+    state_file = cfg.out_dir / "job.json"
+    state = json.loads(state_file.read_text())
+    kept = {k: state[k] for k in ("run_id", "data_hashes", "training_file_id", "validation_file_id", "base")}
+    state_file.write_text(json.dumps(kept))  # what job.json held just before the job was created
+    lines: list[str] = []
+    again = run_training(cfg.model_copy(update={"resume": True}), lines.append)
+    assert len(api.jobs) == 1 and len(api.uploads()) == 2
+    assert f"reattaching to fine-tuning job {first.job_id} (found by run id {kept['run_id']})" in lines
+    assert again.candidate == first.candidate
