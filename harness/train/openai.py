@@ -136,7 +136,10 @@ class OpenAITrainer(Trainer):
         except openai.AuthenticationError as e:
             raise HarnessError(f"the API refused the key in ${spec.api_key_env}: {_message(e)}") from None
         except openai.APIStatusError as e:
-            raise TrainingFailed(f"fine-tuning API error {e.status_code}: {_message(e)}") from None
+            hint = ""
+            if state.data.get("training_file_id") and not state.data.get("job_id"):
+                hint = f"; the uploads are recorded in {state.path}: rerun with --resume to reuse them"
+            raise TrainingFailed(f"fine-tuning API error {e.status_code}: {_message(e)}{hint}") from None
         except openai.APIConnectionError as e:
             where = spec.base_url or os.environ.get("OPENAI_BASE_URL") or "api.openai.com"
             raise TrainingFailed(f"cannot reach the fine-tuning API at {where}: {e}; rerun with --resume to reattach") from None
@@ -159,8 +162,10 @@ class OpenAITrainer(Trainer):
             state.save(job_id=config.job_id)
             return config.job_id
         if state.data and not config.resume:
-            what = (f"job {state.data['job_id']} ({state.data.get('status', 'status unknown')})" if state.data.get("job_id")
-                    else "uploads for a job")
+            status = state.data.get("status")
+            if status in ("failed", "cancelled"):
+                raise HarnessError(f"{state.path}: job {state.data['job_id']} {status} here; choose another --out to start a new job")
+            what = f"job {state.data['job_id']} ({status or 'status unknown'})" if state.data.get("job_id") else "uploads for a job"
             raise HarnessError(f"{state.path}: an earlier run already started {what} here; "
                                "pass --resume to reattach to it, or choose another --out")
         if state.data.get("data_hashes") not in (None, hashes):

@@ -158,17 +158,17 @@ def test_polls_back_off_until_something_changes(api: FakeFineTuneAPI, tmp_path: 
     cfg = config(api, tmp_path, poll_interval_s=0.01, max_poll_interval_s=0.04)
 
     def release_after_polls() -> None:
-        api.wait_for(lambda: len(running_polls()) >= 8, timeout=20)
+        api.wait_for(lambda: len(job_polls()) >= 8, timeout=20)
         api.release()
 
-    def running_polls() -> list:
+    def job_polls() -> list:
         return [c for c in api.calls("GET", "/v1/fine_tuning/jobs/") if c.path.count("/") == 4]
 
     t = threading.Thread(target=release_after_polls)
     t.start()
     run_training(cfg, lambda _: None)
     t.join()
-    polls = running_polls()
+    polls = job_polls()
     gaps = [b.at - a.at for a, b in zip(polls, polls[1:])]
     # polls 3..8 see nothing new: waits grow 0.015, 0.0225, 0.034, then stay at the 0.04 cap
     want = [0.01 * 1.5**k for k in range(1, 4)] + [0.04, 0.04]
@@ -194,6 +194,8 @@ def test_failed_job_names_job_and_reason(api: FakeFineTuneAPI, tmp_path: Path) -
     (job,) = api.jobs.values()
     assert str(e.value) == f"fine-tuning job {job['id']} failed: Training diverged: the loss became NaN at step 2. (code training_error)"
     assert not (tmp_path / "out" / "metrics.csv").exists()
+    with pytest.raises(Exception, match=f"job {job['id']} failed here; choose another --out"):
+        run_training(config(api, tmp_path), lambda _: None)
 
 
 def test_cancelled_job(api: FakeFineTuneAPI, tmp_path: Path) -> None:
@@ -230,7 +232,7 @@ def test_unknown_job_id(api: FakeFineTuneAPI, tmp_path: Path) -> None:
 def test_create_refused_then_resume_reuses_uploads(api: FakeFineTuneAPI, tmp_path: Path) -> None:
     api.inject(500, times=1, method="POST", path="/v1/fine_tuning/jobs")
     cfg = config(api, tmp_path, base=base_spec(api, max_retries="0"))
-    with pytest.raises(TrainingFailed, match="fine-tuning API error 500"):
+    with pytest.raises(TrainingFailed, match="fine-tuning API error 500: .*rerun with --resume to reuse them"):
         run_training(cfg, lambda _: None)
     assert len(api.uploads()) == 2 and not api.jobs
     with pytest.raises(Exception, match="pass --resume"):
