@@ -18,9 +18,14 @@ def main(args: argparse.Namespace) -> int:
         for name, cls in METRICS.items():
             doc = (cls.__doc__ or "").strip().splitlines()
             print(f"{name}: {doc[0] if doc else ''}")
-            for s in cls().scores() if not cls.Params.model_fields or all(
-                    not f.is_required() for f in cls.Params.model_fields.values()) else []:
-                print(f"    {s.name}  ({s.level}, {s.direction} is better, range {s.range})")
+            try:
+                scores = cls().scores()
+            except ValueError:  # pydantic's ValidationError: the metric needs parameters (a schema, a judge...)
+                print("    (scores depend on its parameters; see `harness schema`)")
+                continue
+            for s in scores:
+                print(f"    {s.name}  ({s.level}, {s.direction} is better, range {s.range}"
+                      f"{', pass/fail' if s.binary else ''})")
     else:
         from harness.providers.base import PROVIDERS
 
