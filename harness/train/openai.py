@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from harness.errors import HarnessError, InputProblems
-from harness.train.base import EpochLoss, Log, Trainer, TrainConfig, TrainingFailed, TrainResult, data_hashes, trainer
+from harness.train.base import EpochLoss, Log, Trainer, TrainConfig, TrainingFailed, TrainResult, base_spec, data_hashes, trainer
 from harness.train.curves import MetricsLog, plot_losses
 
 STATE_FILE = "job.json"
@@ -33,24 +33,6 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 API_KEYS = ("messages", "tools", "parallel_tool_calls")  # what the API reads from a training line
 MAX_POLL_FAILURES = 8
 BACKOFF = 1.5
-
-
-def parse_spec(text: str) -> Any:
-    """``openai:MODEL?base_url=...`` as a :class:`ModelSpec`, without loading the openai *provider*:
-    fine-tuning a model does not need the module that generates with it (``ModelSpec.parse``
-    imports the provider to check its name)."""
-    from urllib.parse import parse_qsl
-
-    from pydantic import ValidationError
-
-    from harness.providers.base import ModelSpec
-
-    head, _, query = text.partition("?")
-    provider, _, name = head.partition(":")
-    try:
-        return ModelSpec.model_validate({"provider": provider, "name": name, **dict(parse_qsl(query, keep_blank_values=True))})
-    except ValidationError as e:
-        raise HarnessError("\n".join(f"model {text!r}: {'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
 
 
 def _client(spec: Any) -> Any:
@@ -121,7 +103,7 @@ class OpenAITrainer(Trainer):
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
         import openai
 
-        spec = parse_spec(config.base)
+        spec = base_spec(config.base)
         if spec.provider != "openai":
             raise HarnessError(f"the openai trainer fine-tunes openai models; got base {config.base!r} (try --trainer local)")
         client = _client(spec)
@@ -190,7 +172,7 @@ class OpenAITrainer(Trainer):
         state.save(run_id=run_id, data_hashes=hashes, base=config.base)
         hyper = _hyperparameters(config)
         job = client.fine_tuning.jobs.create(
-            model=parse_spec(config.base).name, training_file=files["training"],
+            model=base_spec(config.base).name, training_file=files["training"],
             validation_file=files["validation"] or openai_omit(), suffix=config.suffix or openai_omit(), seed=config.seed,
             method={"type": "supervised", "supervised": {"hyperparameters": hyper}}, metadata={"harness_run": run_id})
         state.save(job_id=job.id, status=job.status)

@@ -21,9 +21,9 @@ import pytest
 
 from harness.cli import main
 from harness.errors import InputProblems
+from harness.providers.base import ModelSpec
 from harness.testing.fake_finetune_api import FakeFineTuneAPI, Script
 from harness.train.base import TrainConfig, TrainingFailed, run_training
-from harness.train.openai import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 INTENT_SUITE = ROOT / "suites" / "support_intent.yaml"
@@ -112,7 +112,7 @@ def test_success_uploads_creates_polls_and_collects_results(api: FakeFineTuneAPI
     # the candidate is the fine-tuned model on the same endpoint
     assert job["fine_tuned_model"].startswith(f"ft:{BASE}:fake-org:intent:")
     assert result.candidate == f"openai:{job['fine_tuned_model']}?base_url={api.base_url}"
-    spec = parse_spec(result.candidate)
+    spec = ModelSpec.parse(result.candidate)  # what `harness run --model CANDIDATE` does
     assert (spec.provider, spec.name, spec.base_url) == ("openai", job["fine_tuned_model"], api.base_url)
     assert result.job_id == job["id"]
     hp = result.hyperparameters
@@ -246,14 +246,14 @@ def test_create_refused_then_resume_reuses_uploads(api: FakeFineTuneAPI, tmp_pat
 
 def train_args(api: FakeFineTuneAPI, tmp_path: Path, out: Path) -> list[str]:
     return ["train", str(INTENT_SUITE), "--data", str(write_jsonl(tmp_path / "raw.jsonl", RAW)), "--base", base_spec(api),
-            "--out", str(out), "--trainer", "openai", "--epochs", "2", "--batch-size", "4", "--suffix", "si", "--poll-interval", "0.01",
+            "--out", str(out), "--epochs", "2", "--batch-size", "4", "--suffix", "si", "--poll-interval", "0.01",
             "--max-poll-interval", "0.05"]
 
 
 def test_cli_failed_job_exits_non_zero(api: FakeFineTuneAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api.script = Script(outcome="failed", error_code="invalid_training_file",
                         error_message="Training file has 3 examples with identical prompts.", error_param="training_file")
-    code = main(train_args(api, tmp_path, tmp_path / "out"))
+    code = main([*train_args(api, tmp_path, tmp_path / "out"), "--trainer", "openai"])
     err = capsys.readouterr().err
     (job,) = api.jobs.values()
     assert code == 2
@@ -265,7 +265,7 @@ def test_cli_reattaches_after_the_driver_is_killed(api: FakeFineTuneAPI, tmp_pat
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     api.script = Script(hold="running")  # the job runs until the test lets it finish
     out = tmp_path / "out"
-    args = train_args(api, tmp_path, out)
+    args = train_args(api, tmp_path, out)  # no --trainer: an openai base picks the openai trainer
     env = os.environ | {"OPENAI_API_KEY": "test-key", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
