@@ -126,12 +126,13 @@ class OpenAIProvider(Provider):
             try:
                 # The SDK's documented raw call: its auth, headers and status errors, without
                 # the typed-params transform and reply models (1.4 ms of CPU a request here).
-                reply = await post("/chat/completions", cast_to=httpx2.Response, body=body)
+                async with asyncio.timeout(self.spec.timeout_s):  # the whole attempt, on any transport
+                    reply = await post("/chat/completions", cast_to=httpx2.Response, body=body)
                 out = to_response(json.loads(reply.content))
                 out.latency_s, out.attempts = time.perf_counter() - t0, attempt
                 return out
             except Exception as e:  # noqa: BLE001 - classified below; one example never stops a run
-                retryable, wait, reason = classify(e)
+                retryable, wait, reason = classify(e, self.spec.timeout_s)
             if not retryable or attempt > self.spec.max_retries:
                 tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
                 return Response(text=None, error=f"{reason} (after {tries})", attempts=attempt,
@@ -166,17 +167,18 @@ def _logprobs(lp: Any) -> list[dict[str, Any]] | None:
             for t in content]
 
 
-def classify(e: Exception) -> tuple[bool, float | None, str]:
+def classify(e: Exception, timeout_s: float) -> tuple[bool, float | None, str]:
     """(retryable, seconds the server asked us to wait or None, a one-line reason)."""
     import openai
+
+    if isinstance(e, (TimeoutError, openai.APITimeoutError)):
+        return True, None, f"timeout: no reply within {timeout_s:g} s"
 
     if isinstance(e, openai.APIStatusError):
         status = e.status_code
         retryable = status in RETRYABLE_STATUS or status >= 500
         wait = retry_after(e.response.headers) if retryable else None
         return retryable, wait, _line(f"HTTP {status} {type(e).__name__}: {_message(e)}")
-    if isinstance(e, openai.APITimeoutError):
-        return True, None, "timeout: no reply within timeout_s"
     if isinstance(e, openai.APIConnectionError):
         cause = e.__cause__ or e.__context__
         return True, None, _line(f"connection error: {type(cause).__name__ if cause else e.message}")

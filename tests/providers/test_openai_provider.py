@@ -121,6 +121,9 @@ def test_slow_reply_times_out_then_succeeds(srv: FakeOpenAI) -> None:
     r = ask(spec(srv, "timeout_s=0.3"))
     assert (r.text, r.attempts) == ("order_status", 2)
     assert time.perf_counter() - t0 < 2.0
+    srv.script({"delay": 3.0}, {"delay": 3.0})
+    r = ask(spec(srv, "timeout_s=0.3&max_retries=1"))
+    assert r.text is None and r.error == "timeout: no reply within 0.3 s (after 2 attempts)"
 
 
 def test_client_error_fails_at_once_and_exhausted_retries_are_recorded(srv: FakeOpenAI) -> None:
