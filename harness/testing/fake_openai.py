@@ -132,6 +132,7 @@ class FakeOpenAI:
         self.faults.clear()
         self.requests.clear()
         self.count = 0
+        self.connections = 0
         self.max_in_flight = self.in_flight
 
     def chat_requests(self) -> list[Received]:
@@ -225,6 +226,8 @@ class FakeOpenAI:
                 for line in lines[1:]:
                     k, _, v = line.partition(":")
                     headers[k.strip().lower()] = v.strip()
+                if headers.get("expect", "").lower() == "100-continue":  # curl, for bodies over 1 KB
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 try:
                     if "content-length" in headers:
                         raw = await reader.readexactly(int(headers["content-length"]))
