@@ -115,10 +115,10 @@ class OpenAIProvider(Provider):
         return kw
 
     async def complete(self, request: Request) -> Response:
+        post = self.client().post
         import httpx2  # loaded with the SDK by client()
 
         body = self.params(request)
-        post = self.client().post
         t0 = time.perf_counter()
         attempt = 0
         while True:
