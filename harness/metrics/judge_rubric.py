@@ -137,6 +137,9 @@ class JudgeRubric(Metric):
         if entry.get("prompt_sha256") != self.prompt_sha256():
             return "judge was calibrated with a different prompt template; calibrate again"
         value = entry.get("agreement")
+        if not entry.get("n"):
+            return (f"judge {self.judge.spec.display()} gave no parseable verdict on the {entry.get('n_unparseable')} "
+                    f"human-labelled answers of its calibration; its agreement is unknown")
         if value is None or value < self.params.min_kappa:
             return f"judge agreement with human labels is under min_kappa {self.params.min_kappa}: {cal.summary(entry)}"
         return None

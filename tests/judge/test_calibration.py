@@ -132,3 +132,13 @@ def test_judge_override_replaces_the_suites_judge_and_is_recorded(tmp_path: Path
                     progress=False, bootstrap_resamples=20, judge=f"scripted:{judge_file}")
     e = run_suite(cfg).summary["metrics"]["judge"]
     assert e["judge"]["model"] == f"scripted:{judge_file}" and e["mean"] == 0.5
+
+
+def test_a_judge_that_never_parses_stays_advisory(tmp_path: Path) -> None:
+    suite, labels = setup(tmp_path)
+    (tmp_path / "judge.json").write_text(json.dumps({f"{p}{i}#judge0": "Looks good to me!" for p in ("cal-", "e") for i in range(10)}))
+    assert main(["judge", "calibrate", str(suite), "--labels", str(labels), "--reports", str(tmp_path / "reports"),
+                 "--no-progress", "--resamples", "20"]) == 0
+    e = run(tmp_path, suite)["metrics"]["judge"]
+    assert e["n_failed"] == 10 and e["calibration"]["n"] == 0 and e["calibration"]["kappa"] is None
+    assert "gave no parseable verdict on the 10 human-labelled answers" in e["advisory_reason"]
