@@ -157,6 +157,18 @@ METRICS: Registry[type[Metric]] = Registry(
 )
 
 
+# Where each built-in metric lives, so a suite that names two metrics imports two modules.
+for _name, _module in {
+    "exact_match": "match", "normalized_match": "match", "classification": "classification", "rouge": "rouge",
+    "embedding_similarity": "embedding", "contains": "contains", "regex_match": "regex", "choice": "choice",
+    "json_valid": "json_valid", "json_schema": "json_schema", "token_f1": "token_f1", "bleu": "bleu",
+    "question_similarity": "question_similarity", "fact_coverage": "fact_coverage", "perplexity": "perplexity",
+    "repetition": "repetition", "length": "length", "truncation": "length", "judge_rubric": "judge_rubric",
+    "judge_pairwise": "judge_pairwise",
+}.items():
+    METRICS.lazy(_name, f"harness.metrics.{_module}")
+
+
 def metric(name: str):
     """Register a metric class under ``name``: ``@metric("exact_match")``."""
 
