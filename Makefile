@@ -1,9 +1,9 @@
 # The two commands a new user types (see README.md). Each sets itself up first.
 .PHONY: demo test setup bench
 
-demo:  ## the main job: the base model on the support-intent suite's test split
+demo:  ## the main job: the whole fine-tuning loop (base eval, LoRA fine-tune, candidate eval, gate, report)
 	@scripts/setup.sh
-	.venv/bin/harness run suites/support_intent.yaml --model local
+	.venv/bin/harness iterate suites/support_intent.yaml --base local --max-iterations 3
 
 test:  ## the whole test suite, real models and servers on loopback included
 	@scripts/setup.sh --test

@@ -7,6 +7,18 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 want_test=0; [ "${1:-}" = "--test" ] && want_test=1
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
+if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  # Debian's headless Chromium runs the HTML report's browser test; without it that test is skipped.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the report's browser test" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } \
+      || echo "setup: could not install chromium; the browser tests will be skipped" >&2
+  else
+    echo "setup: chromium not found (apt-get install chromium); the browser tests will be skipped" >&2
+  fi
+fi
 stamp=.venv/.harness-installed$([ $want_test = 1 ] && echo -test)
 digest=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then exit 0; fi
