@@ -19,7 +19,8 @@ if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     echo "setup: chromium not found (apt-get install chromium); the browser tests will be skipped" >&2
   fi
 fi
-stamp=.venv/.harness-installed$([ $want_test = 1 ] && echo -test)
+stamp=.venv/.harness-installed
+if [ $want_test = 1 ]; then stamp=$stamp-test; fi
 digest=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then exit 0; fi
 pip=".venv/bin/pip --disable-pip-version-check -q"
