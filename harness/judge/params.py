@@ -30,6 +30,10 @@ class JudgeParams(BaseModel):
     use_logprobs: bool = Field(True, description="Read the grade from token probabilities where the judge's "
                                                  "provider returns them; else parse the verdict.")
     top_logprobs: int = Field(10, ge=1, le=20, description="Alternatives per token asked of the provider.")
+    prefill: bool | None = Field(None, description="Start the judge's reply with the verdict's grade key "
+                                 "('{\"score\": ') and read the grade from the next token's probabilities: one token per "
+                                 "answer, no reason text. Default: on for local judges (small models rarely write a valid "
+                                 "JSON verdict unaided), off for API judges (OpenAI's chat API does not continue a reply).")
     include_request: bool = Field(True, description="Show the judge the prompt the answer responds to.")
     include_reference: bool = Field(True, description="Show the judge the example's reference answer, if any.")
     min_kappa: float = Field(0.6, ge=-1.0, le=1.0, description="Calibration agreement (Cohen's kappa, "
@@ -75,6 +79,9 @@ class JudgeParams(BaseModel):
         if self.rubric is not None:
             return BUILTIN[self.rubric]
         return Rubric("custom", self.criteria or "", self.resolved_scale(), dict(self.levels or {}))
+
+    def use_prefill(self, provider: str) -> bool:
+        return self.prefill if self.prefill is not None else provider == "local"
 
     def settings(self, sample: int) -> GenerationSettings:
         return GenerationSettings(max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed + sample,

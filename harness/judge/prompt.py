@@ -95,14 +95,21 @@ def pairwise_messages(rubric: Rubric, first: str, second: str, conversation: str
     return [("system", SYSTEM), ("user", user)]
 
 
-def prompt_sha256(kind: str) -> str:
+# The start of the judge's reply when the verdict is prefilled (see harness.judge.verdict.read_prefilled):
+# the judge then writes only the grade, read from that token's probabilities.
+PREFILL = {"scale": '{"score": ', "pass_fail": '{"pass": ', "pairwise": '{"winner": "'}
+
+
+def prompt_sha256(kind: str, prefill: str | None = None) -> str:
     """Hash of the prompt template (not of one example's prompt): changes when the wording does."""
     task = RUBRIC_TASK if kind == "rubric" else PAIRWISE_TASK
     payload = {"version": PROMPT_VERSION, "system": SYSTEM, "task": task, "tags": TAGS}
+    if prefill is not None:
+        payload["prefill"] = prefill
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
-def prompt_record(kind: str) -> dict[str, object]:
+def prompt_record(kind: str, prefill: str | None = None) -> dict[str, object]:
     """The prompt template as a run records it: its text and sha256."""
-    return {"version": PROMPT_VERSION, "sha256": prompt_sha256(kind), "system": SYSTEM,
-            "task": RUBRIC_TASK if kind == "rubric" else PAIRWISE_TASK}
+    return {"version": PROMPT_VERSION, "sha256": prompt_sha256(kind, prefill), "system": SYSTEM,
+            "task": RUBRIC_TASK if kind == "rubric" else PAIRWISE_TASK, "prefill": prefill}

@@ -171,3 +171,34 @@ def read_verdict(text: str | None, logprobs: list[dict[str, Any]] | None, kind: 
             probs, mass, _ = found
             return Verdict(label, reason, probs, "logprobs", mass)
     return Verdict(label, reason, {lab: float(lab == label) for lab in labels}, "parsed")
+
+
+def read_prefilled(text: str | None, logprobs: list[dict[str, Any]] | None, kind: Kind, rubric: Rubric | None,
+                   prefill: str) -> Verdict:
+    """The verdict when the judge's reply was started for it with ``prefill`` (``{"score": ``).
+
+    The judge writes only the grade: its first token must be an allowed label (else the verdict
+    is unparseable), and with log-probabilities the grade is the probability-weighted mean over the
+    allowed labels among that token's alternatives. There is no reason text.
+    """
+    if text is None:
+        raise Unparseable("no reply")
+    labels = labels_for(kind, rubric)
+    chosen = _label_of(text, labels)
+    if chosen is None:
+        raise Unparseable(f"after {prefill!r} the judge wrote {_snippet(text)}, not one of {', '.join(labels)}")
+    if not logprobs:
+        return Verdict(chosen, "", {chosen: 1.0}, "parsed")
+    entry = logprobs[0]
+    top = entry.get("top") or entry.get("top_logprobs") or []
+    alts = {str(a.get("token", "")): float(a.get("logprob", -math.inf)) for a in top}
+    alts.setdefault(str(entry.get("token", "")), float(entry.get("logprob", -math.inf)))
+    probs = {lab: 0.0 for lab in labels}
+    for tok, lp in alts.items():
+        lab = _label_of(tok, labels)
+        if lab is not None and lp > -math.inf:
+            probs[lab] += math.exp(lp)
+    mass = math.fsum(probs.values())
+    if mass <= 0:
+        return Verdict(chosen, "", {chosen: 1.0}, "parsed")
+    return Verdict(chosen, "", {k: v / mass for k, v in probs.items()}, "logprobs", mass)

@@ -23,10 +23,10 @@ from pydantic import Field
 from harness.judge import calibration as cal
 from harness.judge.model import JudgeModel
 from harness.judge.params import JudgeParams
-from harness.judge.prompt import prompt_record, prompt_sha256, render_conversation, rubric_messages
+from harness.judge.prompt import PREFILL, prompt_record, prompt_sha256, render_conversation, rubric_messages
 from harness.judge.repeats import repeat_agreement
 from harness.judge.rubric import Rubric
-from harness.judge.verdict import Unparseable, Verdict, kind_of, read_verdict
+from harness.judge.verdict import Unparseable, Verdict, kind_of, read_prefilled, read_verdict
 from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
 from harness.metrics.text import references
 from harness.providers.base import Request
@@ -55,8 +55,13 @@ class JudgeRubric(Metric):
     def agreement_name(self) -> str:
         return f"{self.params.score}_agreement"
 
+    @property
+    def prefill(self) -> str | None:
+        """The start of the judge's reply, when the grade is read from one prefilled token."""
+        return PREFILL[kind_of(self.rubric)] if self.params.use_prefill(self.judge.spec.provider) else None
+
     def prompt_sha256(self) -> str:
-        return prompt_sha256("rubric")
+        return prompt_sha256("rubric", self.prefill)
 
     def scores(self) -> list[ScoreSpec]:
         p, r = self.params, self.rubric
@@ -77,7 +82,18 @@ class JudgeRubric(Metric):
         conversation = render_conversation(item.messages, item.input) if p.include_request else None
         refs = references(item.reference) if p.include_reference else []
         msgs = tuple(rubric_messages(self.rubric, item.output or "", conversation, refs[0] if refs else None))
-        return [Request(msgs, p.settings(s), f"{item.id}#judge{s}") for s in range(p.samples)]
+        if self.prefill is None:
+            return [Request(msgs, p.settings(s), f"{item.id}#judge{s}") for s in range(p.samples)]
+        # The reply is started for the judge; it writes one token, the grade.
+        msgs = (*msgs, ("assistant", self.prefill))
+        return [Request(msgs, p.settings(s).model_copy(update={"max_tokens": 1, "stop": [], "logprobs": True,
+                                                                "top_logprobs": max(p.top_logprobs, 10)}),
+                        f"{item.id}#judge{s}") for s in range(p.samples)]
+
+    def read(self, text: str | None, logprobs: Any) -> Verdict:
+        if self.prefill is not None:
+            return read_prefilled(text, logprobs, kind_of(self.rubric), self.rubric, self.prefill)
+        return read_verdict(text, logprobs, kind_of(self.rubric), self.rubric, self.params.use_logprobs)
 
     def value(self, v: Verdict) -> float:
         if self.rubric.scale == "pass_fail":
@@ -103,7 +119,7 @@ class JudgeRubric(Metric):
                     failures.append(f"judge call failed: {resp.error}")
                     continue
                 try:
-                    v = read_verdict(resp.text, resp.logprobs, kind_of(self.rubric), self.rubric, p.use_logprobs)
+                    v = self.read(resp.text, resp.logprobs)
                 except Unparseable as e:
                     stats["unparseable"] += 1
                     failures.append(f"unparseable verdict: {e}")
@@ -163,7 +179,7 @@ class JudgeRubric(Metric):
                      "kappa": stat.get("value"), "ci_low": stat.get("ci_low"), "ci_high": stat.get("ci_high"),
                      "n": entry.get("n"), "n_unparseable": entry.get("n_unparseable"),
                      "labels_sha256": (entry.get("labels") or {}).get("sha256"), "created": entry.get("created")}
-        fields = {"judge": self.judge.record(), "rubric": self.rubric_record(), "prompt": prompt_record("rubric"),
+        fields = {"judge": self.judge.record(), "rubric": self.rubric_record(), "prompt": prompt_record("rubric", self.prefill),
                   "calibration": calib, "min_kappa": self.params.min_kappa,
                   "grade_method": dict(self._run.get("grade_method", {}))}
         return {s.name: fields for s in self.scores()[:1]}

@@ -339,12 +339,16 @@ def _chat(messages) -> list[dict[str, str]]:
 
 def chat_prompt(tokenizer, messages) -> str:
     """The prompt text for chat messages (dicts or (role, content) pairs), ending where the
-    assistant's answer starts. A tokenizer without a chat template gets the contents, blank-line
-    separated."""
+    assistant's answer starts. A final assistant message is a started reply that the model
+    continues (its text ends the prompt). A tokenizer without a chat template gets the contents,
+    blank-line separated."""
     chat = _chat(messages)
+    prefill = ""
+    if len(chat) > 1 and chat[-1]["role"] == "assistant":  # a started reply: the model continues it
+        prefill, chat = chat[-1]["content"], chat[:-1]
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-    return "\n\n".join(m["content"] for m in chat) + "\n\n"
+        return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) + prefill
+    return "\n\n".join(m["content"] for m in chat) + "\n\n" + prefill
 
 
 def score_continuations(model, tokenizer, prompts_messages: Sequence, continuations: Sequence[str],

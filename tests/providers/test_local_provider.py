@@ -185,3 +185,13 @@ def test_missing_model_path(tmp_path):
     assert str(missing) in str(e.value) and "smollm2" in str(e.value)
     with pytest.raises(HarnessError, match="device"):
         build_provider(ModelSpec(provider="local", device="tpu"))
+
+
+def test_a_final_assistant_message_is_a_started_reply(base):
+    _, tok = base.load()
+    prompt = lm.chat_prompt(tok, [("user", "Grade this."), ("assistant", '{"score": ')])
+    assert prompt.endswith('<|im_start|>assistant\n{"score": ')
+    assert prompt.count("<|im_start|>assistant") == 1
+    (r,) = base.generate_batch([Request(messages=(("user", "What is 2 + 2? Answer with a digit."), ("assistant", "The answer is")),
+                                        settings=GenerationSettings(max_tokens=3))])
+    assert "4" in r.text and not r.text.startswith("The answer is")
