@@ -12,7 +12,13 @@ url="${FAKE_BASE_URL:-http://127.0.0.1:8799/v1}"
 tmp=$(mktemp -d); srv=""
 cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-cmd=("$py" -m harness.cli run "$here/peers_suite.yaml" --model "openai:fake?base_url=$url&concurrency=64"
+# The cases: the rig's folder (run.sh runs this from there), else ../shared/peers beside the checkout.
+cases="${PEERS_DIR:-}"
+[ -n "$cases" ] || { [ -f "$PWD/cases.jsonl" ] && cases=$PWD; } || true
+[ -n "$cases" ] || cases=$(cd "$root/../shared/peers" 2>/dev/null && pwd) || true
+[ -f "$cases/cases.jsonl" ] || { echo "peers_row: cases.jsonl not found (set PEERS_DIR to the rig's folder)" >&2; exit 2; }
+sed "s|^  path: .*|  path: $cases|" "$here/peers_suite.yaml" > "$tmp/peers_suite.yaml"
+cmd=("$py" -m harness.cli run "$tmp/peers_suite.yaml" --model "openai:fake?base_url=$url&concurrency=64"
      --reports "$tmp" --no-progress)
 if [ "${1:-}" = "--standalone" ]; then
   (cd "$root" && exec "$py" -m harness.testing.fake_openai --port 8799 --latency 0.1 >/dev/null 2>&1) & srv=$!
