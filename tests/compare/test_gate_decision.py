@@ -31,8 +31,9 @@ def test_a_run_gated_against_itself_is_promoted(runs: dict[str, Path], tmp_path:
     out = gate_runs(SUITE, runs["right"], runs["right"], tmp_path / "gate")
     assert out.passed and out.exit_code == 0
     assert {r.verdict for r in out.rules} == {"pass"}
-    # support_intent: overall non-inferiority, max regressions, and one non-inferiority verdict per intent
-    assert len(out.rules) == 2 + len({r["intent"] for r in ROWS})
+    # support_intent: an accuracy floor, overall non-inferiority, max regressions, and one
+    # non-inferiority verdict per intent
+    assert len(out.rules) == 3 + len({r["intent"] for r in ROWS})
     assert "PROMOTE" in out.text
     for p in (out.html_path, out.junit_path, out.markdown_path, *out.csv_paths.values()):
         assert p.is_file() and p.parent == tmp_path / "gate"
@@ -65,7 +66,7 @@ def test_breaking_one_intent_blocks_and_the_reports_name_it(runs: dict[str, Path
     root = ET.parse(tmp_path / "ci" / "junit.xml").getroot()
     cases = root.findall(".//testcase")
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
-    assert len(cases) == 2 + len({r["intent"] for r in ROWS})
+    assert len(cases) == 3 + len({r["intent"] for r in ROWS})
     assert f"accuracy non-inferior within 0.1 [{BROKEN}]" in failed
     assert "accuracy at most 5 regressions" in failed  # 15 regressions
     assert root.find("testsuite").get("failures") == str(len(failed))
