@@ -141,10 +141,28 @@ def pydantic_problems(err: ValidationError, model: type[BaseModel], file: str, n
     return out
 
 
-def load_suite(path: str | Path) -> LoadedSuite:
-    """Parse and validate a suite file, raising :class:`InputProblems` with every problem found."""
+def _build_metrics(entries: list[tuple[int, str, dict[str, Any]]], file: str, node: yaml.Node | None,
+                   problems: list[Problem]) -> list[Any]:
+    """Build each (index, name, params) metric; an unknown name or bad parameter becomes a located problem."""
     from harness.metrics.base import METRICS, build_metric
 
+    metrics = []
+    for i, metric_name, params in entries:
+        loc = ("metrics", i)
+        try:
+            cls = METRICS.get(metric_name)
+        except UnknownName as e:
+            problems.append(Problem(file, format_loc(loc + ("name",)), str(e), line=_yaml_line(node, loc + ("name",))))
+            continue
+        try:
+            metrics.append(build_metric(metric_name, params))
+        except ValidationError as e:
+            problems.extend(pydantic_problems(e, cls.Params, file, node, prefix=loc))
+    return metrics
+
+
+def load_suite(path: str | Path) -> LoadedSuite:
+    """Parse and validate a suite file, raising :class:`InputProblems` with every problem found."""
     path = Path(path)
     problems: list[Problem] = []
     data, node = _read_yaml(path, problems)
@@ -161,20 +179,15 @@ def load_suite(path: str | Path) -> LoadedSuite:
     try:
         suite = Suite.model_validate(data)
     except ValidationError as e:
-        raise InputProblems(pydantic_problems(e, Suite, name, node)) from None
+        # The metrics are still checked, so one pass reports the schema's problems and theirs.
+        problems = pydantic_problems(e, Suite, name, node)
+        raw = data.get("metrics")
+        entries = [(i, m["name"], {k: v for k, v in m.items() if k != "name"}) for i, m in enumerate(raw)
+                   if isinstance(m, dict) and isinstance(m.get("name"), str)] if isinstance(raw, list) else []
+        _build_metrics(entries, name, node, problems)
+        raise InputProblems(sorted(problems, key=lambda p: (p.line or 0))) from None
 
-    metrics = []
-    for i, entry in enumerate(suite.metrics):
-        loc = ("metrics", i)
-        try:
-            cls = METRICS.get(entry.name)
-        except UnknownName as e:
-            problems.append(Problem(name, format_loc(loc + ("name",)), str(e), line=_yaml_line(node, loc + ("name",))))
-            continue
-        try:
-            metrics.append(build_metric(entry.name, entry.params()))
-        except ValidationError as e:
-            problems.extend(pydantic_problems(e, cls.Params, name, node, prefix=loc))
+    metrics = _build_metrics([(i, m.name, m.params()) for i, m in enumerate(suite.metrics)], name, node, problems)
 
     produced: dict[str, str] = {}
     for i, m in enumerate(metrics):

@@ -47,11 +47,16 @@ def test_all_problems_reported_together_with_lines(tmp_path: Path) -> None:
             types: [rouge9]
     """))
     f = str(bad)
-    assert problems_of(bad) == [
+    got = problems_of(bad)
+    # the schema's problems and the metrics' own, in file order, from one pass
+    assert got[:3] == [
         f"{f}:5: dataset.formt: unknown key 'formt'; allowed: path, format, splits, fields",
         f"{f}:8: prompt.messages[0].role: got 'robot'; expected 'system', 'user' or 'assistant'",
         f"{f}:11: generation.max_tokens: Input should be greater than or equal to 1",
     ]
+    assert got[3].startswith(f"{f}:13: metrics[0].name: unknown metric 'rouge_l'. Did you mean: rouge")
+    assert got[4] == f"{f}:15: metrics[1].types[0]: got 'rouge9'; expected 'rouge1', 'rouge2' or 'rougeL'"
+    assert len(got) == 5
 
 
 def test_metric_problems_name_choices(tmp_path: Path) -> None:
