@@ -6,7 +6,8 @@ of that category. Never from the test split: the pool is built without it (see l
 
 Settings: validation loss that rose after its minimum means overfitting (fewer epochs, half the
 learning rate); validation loss still falling at the last epoch means underfitting (one more
-epoch); early stopping keeps the epoch count at the best epoch.
+epoch), and so does a single epoch whose candidate failed the gate (no trend to read yet); early
+stopping keeps the epoch count at the best epoch.
 """
 
 from __future__ import annotations
@@ -137,6 +138,12 @@ def plan_next(pool_rows: list[dict[str, Any]], rows: list[dict[str, Any]], best_
         new = new.model_copy(update={"epochs": config.epochs + 1})
         fb.reasons.append(f"validation loss still falling at the last epoch ({v[-2]:.3f} -> {v[-1]:.3f}): "
                           "underfitting, one more epoch")
+    elif len(v) == 1 and config.epochs == 1 and not result.stopped_early:
+        # One epoch shows no trend; a candidate that fails its gate after one pass is taken as
+        # underfitting until a second epoch's validation loss says otherwise.
+        new = new.model_copy(update={"epochs": 2})
+        fb.reasons.append(f"one epoch gives no validation-loss trend (loss {v[0]:.3f}) and the gate blocks: "
+                          "underfitting assumed, one more epoch")
     else:
         fb.reasons.append("validation loss flat or unavailable: hyperparameters unchanged")
     for key in ("epochs", "learning_rate", "learning_rate_multiplier"):
