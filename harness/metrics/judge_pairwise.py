@@ -24,10 +24,10 @@ from pydantic import Field, model_validator
 
 from harness.judge.model import JudgeModel
 from harness.judge.params import JudgeParams
-from harness.judge.prompt import pairwise_messages, prompt_record, prompt_sha256, render_conversation
+from harness.judge.prompt import PREFILL, pairwise_messages, prompt_record, prompt_sha256, render_conversation
 from harness.judge.repeats import repeat_agreement
 from harness.judge.rubric import Rubric
-from harness.judge.verdict import Unparseable, Verdict, read_verdict
+from harness.judge.verdict import Unparseable, Verdict, read_prefilled, read_verdict
 from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
 from harness.metrics.text import references
 from harness.providers.base import Request
@@ -60,6 +60,11 @@ class JudgePairwise(Metric):
     @cached_property
     def judge(self) -> JudgeModel:
         return JudgeModel(self.params.judge)
+
+    @property
+    def prefill(self) -> str | None:
+        """The start of the judge's reply (``{"winner": "``) when the winner is read from one token."""
+        return PREFILL["pairwise"] if self.params.use_prefill(self.judge.spec.provider) else None
 
     def scores(self) -> list[ScoreSpec]:
         out = [ScoreSpec("pairwise_win", description="candidate's expected score against the baseline (win 1, tie 0.5), both orders"),
@@ -107,7 +112,18 @@ class JudgePairwise(Metric):
         against_reference = p.baseline_model is None and p.baseline_run is None
         refs = references(item.reference) if p.include_reference and not against_reference else []
         msgs = tuple(pairwise_messages(self.rubric, first, second, conversation, refs[0] if refs else None))
-        return [Request(msgs, p.settings(s), f"{item.id}#pair{order}.{s}") for s in range(p.samples)]
+        if self.prefill is None:
+            return [Request(msgs, p.settings(s), f"{item.id}#pair{order}.{s}") for s in range(p.samples)]
+        # The reply is started for the judge; it writes one token, the winner.
+        msgs = (*msgs, ("assistant", self.prefill))
+        return [Request(msgs, p.settings(s).model_copy(update={"max_tokens": 1, "stop": [], "logprobs": True,
+                                                                "top_logprobs": max(p.top_logprobs, 10)}),
+                        f"{item.id}#pair{order}.{s}") for s in range(p.samples)]
+
+    def read(self, text: str | None, logprobs: Any) -> Verdict:
+        if self.prefill is not None:
+            return read_prefilled(text, logprobs, "pairwise", None, self.prefill)
+        return read_verdict(text, logprobs, "pairwise", None, self.params.use_logprobs)
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         p = self.params
@@ -139,7 +155,7 @@ class JudgePairwise(Metric):
                     failure = failure or f"judge call failed: {r.error}"
                     continue
                 try:
-                    v = read_verdict(r.text, r.logprobs, "pairwise", None, p.use_logprobs)
+                    v = self.read(r.text, r.logprobs)
                 except Unparseable as e:
                     stats["unparseable"] += 1
                     failure = failure or f"unparseable verdict: {e}"
@@ -179,7 +195,7 @@ class JudgePairwise(Metric):
         p = self.params
         fields = {"judge": self.judge.record(),
                   "rubric": {"name": self.rubric.name, "sha256": self.rubric.sha256(), "text": self.rubric.criteria.strip()},
-                  "prompt": prompt_record("pairwise"), "calibration": None,
+                  "prompt": prompt_record("pairwise", self.prefill), "calibration": None,
                   "baseline": p.baseline_run or p.baseline_model or "reference",
                   "first_position_rate": self._run.get("first_position_rate")}
         return {"pairwise_win": fields}
@@ -189,7 +205,7 @@ class JudgePairwise(Metric):
         baseline = ("model " + p.baseline_model) if p.baseline_model else ("run " + p.baseline_run) if p.baseline_run else "reference"
         return {"judge": self.judge.record(), "baseline": baseline,
                 "rubric": {"name": self.rubric.name, "sha256": self.rubric.sha256()},
-                "prompt_sha256": prompt_sha256("pairwise"), **self._run}
+                "prompt_sha256": prompt_sha256("pairwise", self.prefill), **self._run}
 
 
 def _majority(labels: list[str]) -> str:

@@ -61,7 +61,8 @@ class OpenAIProvider(Provider):
             return key
         if self.base_url:
             return PLACEHOLDER_KEY
-        raise HarnessError(f"openai provider: no API key: set {self.spec.api_key_env} (or OPENAI_API_KEY), or give "
+        env = self.spec.api_key_env + ("" if self.spec.api_key_env == "OPENAI_API_KEY" else " (or OPENAI_API_KEY)")
+        raise HarnessError(f"openai provider: no API key: set {env}, or give "
                            "base_url for an OpenAI-compatible server, e.g. 'openai:NAME?base_url=http://127.0.0.1:8080/v1'")
 
     def fingerprint(self) -> dict[str, Any]:

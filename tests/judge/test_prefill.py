@@ -57,3 +57,39 @@ def test_local_judges_prefill_api_and_scripted_judges_do_not():
     assert local.prompt_sha256() != api.prompt_sha256()
     off = build_metric("judge_rubric", {"judge": "local", "rubric": "support_reply", "prefill": False})
     assert off.requests(item)[0].messages[-1][0] == "user"
+
+
+def test_local_pairwise_judges_prefill_both_orders():
+    item = Item(id="e1", input="Where is my order?", output="It ships today.", reference="It shipped yesterday.",
+                messages=[{"role": "user", "content": "Where is my order?"}])
+    local = build_metric("judge_pairwise", {"judge": "local", "rubric": "support_reply"})
+    reqs = local._requests(item, "It ships today.", "It shipped yesterday.", 0) + local._requests(item, "x", "y", 1)
+    assert [r.messages[-1] for r in reqs] == [("assistant", '{"winner": "')] * 2
+    assert all(r.settings.max_tokens == 1 and r.settings.logprobs for r in reqs)
+    api = build_metric("judge_pairwise", {"judge": "openai:gpt-4o-mini?base_url=http://127.0.0.1:9/v1", "rubric": "support_reply"})
+    assert api._requests(item, "a", "b", 0)[0].messages[-1][0] == "user"
+    assert local.entry_fields()["pairwise_win"]["prompt"]["prefill"] == '{"winner": "'
+    assert local.entry_fields()["pairwise_win"]["prompt"]["sha256"] != api.entry_fields()["pairwise_win"]["prompt"]["sha256"]
+
+
+def test_prefilled_pairwise_reads_the_winner_from_one_tokens_probabilities(tmp_path):
+    from judge_helpers import LogprobJudge, item as judge_item, judge_metric
+
+    run = tmp_path / "baseline"
+    run.mkdir()
+    (run / "results.jsonl").write_text('{"id": "1", "output": "We will look into it."}\n')
+    # After '{"winner": "' the judge's token: A 0.6, B 0.3, "t" (tie) 0.1; the same whichever order.
+    logprobs = [{"token": "A", "logprob": lp(0.6), "top": [{"token": "A", "logprob": lp(0.6)},
+                                                           {"token": "B", "logprob": lp(0.3)},
+                                                           {"token": "t", "logprob": lp(0.1)}]}]
+    m = judge_metric({"rubric": "support_reply", "baseline_run": str(run), "prefill": True},
+                     LogprobJudge("A", logprobs), "judge_pairwise")
+    (row,) = m.score_batch([judge_item("Sorry! Send a photo and your order number.", id="1")])
+    # candidate first: 0.6 + 0.1/2; candidate second: 0.3 + 0.1/2; a judge that favours position A
+    assert row["pairwise_win"] == pytest.approx((0.65 + 0.35) / 2)
+    assert row["pairwise_consistency"] == 0.0
+    assert m._run["first_position_rate"] == 1.0 and m._run["grade_method"] == {"logprobs": 2, "parsed": 0}
+    bad = judge_metric({"rubric": "support_reply", "baseline_run": str(run), "prefill": True},
+                       LogprobJudge("The", [{"token": "The", "logprob": -0.1, "top": []}]), "judge_pairwise")
+    (row,) = bad.score_batch([judge_item("Sorry!", id="1")])
+    assert row["pairwise_win"].reason.startswith("""unparseable verdict: after '{"winner": "' the judge wrote 'The'""")

@@ -67,7 +67,7 @@ def test_fine_tuned_id_survives_parsing_and_key_is_never_fingerprinted(monkeypat
 
 
 def test_missing_key_and_name_are_clear_errors() -> None:
-    with pytest.raises(HarnessError, match="set OPENAI_API_KEY .*or give base_url"):
+    with pytest.raises(HarnessError, match="no API key: set OPENAI_API_KEY, or give base_url"):
         build_provider(ModelSpec.parse("openai:gpt-4o-mini"))
     with pytest.raises(HarnessError, match="name the model"):
         build_provider(ModelSpec.parse("openai?base_url=http://127.0.0.1:9/v1"))
