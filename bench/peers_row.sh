@@ -14,8 +14,9 @@ cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 # The cases: the rig's folder (run.sh runs this from there), else ../shared/peers beside the checkout.
 cases="${PEERS_DIR:-}"
-[ -n "$cases" ] || { [ -f "$PWD/cases.jsonl" ] && cases=$PWD; } || true
-[ -n "$cases" ] || cases=$(cd "$root/../shared/peers" 2>/dev/null && pwd) || true
+if [ -z "$cases" ]; then
+  if [ -f "$PWD/cases.jsonl" ]; then cases=$PWD; else cases="$root/../shared/peers"; fi
+fi
 [ -f "$cases/cases.jsonl" ] || { echo "peers_row: cases.jsonl not found (set PEERS_DIR to the rig's folder)" >&2; exit 2; }
 sed "s|^  path: .*|  path: $cases|" "$here/peers_suite.yaml" > "$tmp/peers_suite.yaml"
 cmd=("$py" -m harness.cli run "$tmp/peers_suite.yaml" --model "openai:fake?base_url=$url&concurrency=64"

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.judge.rubric import BUILTIN, Rubric
+from harness.providers.base import Request
 from harness.suite.schema import GenerationSettings
 
 ScaleParam = Literal["pass_fail"] | Annotated[int, Field(ge=2, le=10)]
@@ -86,6 +87,15 @@ class JudgeParams(BaseModel):
     def settings(self, sample: int) -> GenerationSettings:
         return GenerationSettings(max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed + sample,
                                   logprobs=self.use_logprobs, top_logprobs=self.top_logprobs if self.use_logprobs else 0)
+
+    def requests(self, messages: tuple[tuple[str, str], ...], id_prefix: str, prefill: str | None) -> list[Request]:
+        """One judge request per sample (ids ``<id_prefix><sample>``). With ``prefill`` the reply is
+        started for the judge and it writes one token, the grade, with its alternatives' probabilities."""
+        if prefill is None:
+            return [Request(messages, self.settings(s), f"{id_prefix}{s}") for s in range(self.samples)]
+        one_token = {"max_tokens": 1, "stop": [], "logprobs": True, "top_logprobs": max(self.top_logprobs, 10)}
+        return [Request((*messages, ("assistant", prefill)), self.settings(s).model_copy(update=one_token), f"{id_prefix}{s}")
+                for s in range(self.samples)]
 
 
 def override_judge(metrics: list, judge: str) -> list:

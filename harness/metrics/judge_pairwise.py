@@ -112,13 +112,7 @@ class JudgePairwise(Metric):
         against_reference = p.baseline_model is None and p.baseline_run is None
         refs = references(item.reference) if p.include_reference and not against_reference else []
         msgs = tuple(pairwise_messages(self.rubric, first, second, conversation, refs[0] if refs else None))
-        if self.prefill is None:
-            return [Request(msgs, p.settings(s), f"{item.id}#pair{order}.{s}") for s in range(p.samples)]
-        # The reply is started for the judge; it writes one token, the winner.
-        msgs = (*msgs, ("assistant", self.prefill))
-        return [Request(msgs, p.settings(s).model_copy(update={"max_tokens": 1, "stop": [], "logprobs": True,
-                                                                "top_logprobs": max(p.top_logprobs, 10)}),
-                        f"{item.id}#pair{order}.{s}") for s in range(p.samples)]
+        return p.requests(msgs, f"{item.id}#pair{order}.", self.prefill)
 
     def read(self, text: str | None, logprobs: Any) -> Verdict:
         if self.prefill is not None:

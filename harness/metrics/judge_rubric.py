@@ -82,13 +82,7 @@ class JudgeRubric(Metric):
         conversation = render_conversation(item.messages, item.input) if p.include_request else None
         refs = references(item.reference) if p.include_reference else []
         msgs = tuple(rubric_messages(self.rubric, item.output or "", conversation, refs[0] if refs else None))
-        if self.prefill is None:
-            return [Request(msgs, p.settings(s), f"{item.id}#judge{s}") for s in range(p.samples)]
-        # The reply is started for the judge; it writes one token, the grade.
-        msgs = (*msgs, ("assistant", self.prefill))
-        return [Request(msgs, p.settings(s).model_copy(update={"max_tokens": 1, "stop": [], "logprobs": True,
-                                                                "top_logprobs": max(p.top_logprobs, 10)}),
-                        f"{item.id}#judge{s}") for s in range(p.samples)]
+        return p.requests(msgs, f"{item.id}#judge", self.prefill)
 
     def read(self, text: str | None, logprobs: Any) -> Verdict:
         if self.prefill is not None:
