@@ -30,11 +30,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args()
 
+    from harness.core.settings import GenerationSettings
     from harness.data.examples import load_split
     from harness.providers.base import ModelSpec, build_provider
     from harness.runner import build_requests
     from harness.suite.load import load_suite
-    from harness.suite.schema import GenerationSettings
 
     loaded = load_suite(ROOT / "suites" / "support_intent.yaml")
     split = load_split(loaded.suite.dataset, loaded.dataset_dir(), "test", loaded.suite.prompt)

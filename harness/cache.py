@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.providers.base import Request, Response, canonical_json
+from harness.core.hashing import canonical_json
+from harness.core.types import Request, Response
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from harness import __version__
-from harness.errors import HarnessError, InputProblems
+from harness.core.errors import HarnessError, InputProblems
 
 # Subcommands are the modules of harness.commands with an ``add_parser``; order of the help text.
 ORDER = ("run", "validate", "compare", "gate", "report", "judge", "data", "train", "iterate", "list", "schema")

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.compare.comparison import Comparison, compare_runs
 from harness.compare.table import format_comparison
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.gating.rules import RuleResult, evaluate_gates, format_rules
 
 EXIT_PROMOTE, EXIT_BLOCKED = 0, 1

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.errors import HarnessError
-from harness.metrics.base import Failure
+from harness.core.errors import HarnessError
+from harness.core.types import Failure
 
 if TYPE_CHECKING:
     from harness.data.examples import Split

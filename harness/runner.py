@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import ResponseCache, request_key
-from harness.data.examples import Example, Split, load_split, render_messages
-from harness.metrics.base import Failure, Item, Metric, RunContext, ScoreValue
-from harness.providers.base import ModelSpec, Provider, Request, Response, build_provider
+from harness.core.types import (
+    Example,
+    Failure,
+    Item,
+    Request,
+    Response,
+    RunContext,
+    ScoreValue,
+)
+from harness.data.examples import Split, load_split, render_messages
+from harness.metrics.base import Metric
+from harness.providers.base import ModelSpec, Provider, build_provider
 from harness.stats import bootstrap_ci, mean_ci
 from harness.suite.load import LoadedSuite, load_suite
 
@@ -195,7 +204,7 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
     loaded = load_suite(cfg.suite)
     split_name = cfg.split or loaded.suite.default_split
     if split_name not in loaded.suite.dataset.splits:
-        from harness.errors import HarnessError
+        from harness.core.errors import HarnessError
 
         raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
     split: Split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
@@ -214,7 +223,7 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
     t_score = time.perf_counter()
     items = to_items(examples, requests, responses)
     if cfg.judge:
-        from harness.judge.params import override_judge
+        from harness.metrics.base import override_judge
 
         loaded.metrics = override_judge(loaded.metrics, cfg.judge)
     context = RunContext(cache_path=cfg.cache or cfg.reports_dir / "cache.sqlite", reports_dir=cfg.reports_dir,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.core.text import words
 from harness.data.examples import load_split
 from harness.metrics.fact_coverage import fact_alternatives, stated
-from harness.metrics.tokens import words
 from harness.suite.load import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]

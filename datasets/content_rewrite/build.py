@@ -125,7 +125,7 @@ SPLIT = ["train"] * 12 + ["validation"] * 4 + ["test"] * 4
 d = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(d.parents[1]))
 from harness.metrics.fact_coverage import fact_alternatives, stated  # noqa: E402
-from harness.metrics.tokens import words  # noqa: E402
+from harness.core.text import words  # noqa: E402
 
 out = {"train": [], "validation": [], "test": []}
 bad = []

@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from harness.compare import compare_runs
     from harness.compare.table import format_comparison
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
     from harness.report.csv import write_csvs
     from harness.report.html import write_report
 

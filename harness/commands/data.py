@@ -79,8 +79,8 @@ def validate_main(args: argparse.Namespace) -> int:
 def prepare_main(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from harness.core.errors import HarnessError
     from harness.data.prepare import PrepareConfig, format_report, prepare_data
-    from harness.errors import HarnessError
 
     try:
         cfg = PrepareConfig(input=args.input, out_dir=args.out, format=args.format, input_field=args.input_field,

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from harness.commands.common import add_output_options
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,14 +49,14 @@ def pick_metric(metrics: list, wanted: str | None, suite: Path):
 
 
 def calibrate_main(args: argparse.Namespace) -> int:
+    from harness.core.types import RunContext
     from harness.judge import calibration as cal
-    from harness.metrics.base import RunContext
     from harness.suite.load import load_suite
 
     loaded = load_suite(args.suite)
     metrics = loaded.metrics
     if args.judge:
-        from harness.judge.params import override_judge
+        from harness.metrics.base import override_judge
 
         metrics = override_judge(metrics, args.judge)
     m = pick_metric(metrics, args.metric, args.suite)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.commands.common import add_model_options, add_output_options, model_from_args
+from harness.commands.common import (
+    add_model_options,
+    add_output_options,
+    model_from_args,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

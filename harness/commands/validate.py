@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.errors import HarnessError, InputProblems, Problem
+from harness.core.errors import InputProblems, Problem
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -10,7 +10,14 @@ from typing import Any
 
 from harness.compare.align import Aligned, Run, align, load_runs
 from harness.compare.categories import CategoryScore, category_breakdown
-from harness.compare.paired import RESAMPLES, SEED, PairedDelta, mcnemar_exact, paired_mean_diff, paired_statistic_diff
+from harness.compare.paired import (
+    RESAMPLES,
+    SEED,
+    PairedDelta,
+    mcnemar_exact,
+    paired_mean_diff,
+    paired_statistic_diff,
+)
 from harness.compare.scores import ScoreView, score_view
 
 DEFAULT_MARGIN_FRACTION = 0.1  # continuous scores: a drop of 10% of the score's range counts as a regression

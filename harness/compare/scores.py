@@ -39,7 +39,8 @@ def example_view(aligned: Aligned, run: int, score: str) -> ScoreView:
 
 def corpus_view(aligned: Aligned, run: int, score: str, entry: dict[str, Any]) -> ScoreView:
     """Rebuild the metric from the run's recorded suite and let it compute the score on any subset."""
-    from harness.metrics.base import Failure, Item, build_metric
+    from harness.core.types import Failure, Item
+    from harness.metrics.base import build_metric
     from harness.suite.schema import Suite
 
     summary = aligned.runs[run].summary

@@ -9,25 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputProblems, Problem
+from harness.core.errors import InputProblems, Problem
+from harness.core.types import Example
 from harness.suite.schema import TEMPLATE_VAR, DatasetSpec, PromptSpec
 
 ROLES = ("system", "user", "assistant", "tool")
-
-
-@dataclass
-class Example:
-    id: str
-    record: dict[str, Any]
-    line: int
-    input: str | None = None
-    reference: Any = None
-    category: str | None = None
-    messages: list[dict[str, str]] = field(default_factory=list)  # chat format: the prompt turns
 
 
 @dataclass

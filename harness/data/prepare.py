@@ -22,10 +22,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.data.contamination import DEFAULT_NGRAM, DEFAULT_THRESHOLD, Overlap, find_overlaps, suite_test_texts
+from harness.core.errors import HarnessError, InputProblems, Problem
+from harness.data.contamination import (
+    DEFAULT_NGRAM,
+    DEFAULT_THRESHOLD,
+    Overlap,
+    find_overlaps,
+    suite_test_texts,
+)
 from harness.data.dedup import near_duplicates
 from harness.data.validate import DEFAULT_MAX_TOKENS, example_problems, token_counter
-from harness.errors import HarnessError, InputProblems, Problem
 from harness.suite.schema import PromptSpec
 
 REPORT_EXAMPLES = 20  # dropped examples listed in the report per reason
@@ -111,7 +117,8 @@ def _str(v: Any) -> str:
 
 def read_records(cfg: PrepareConfig) -> tuple[list[Record], str]:
     """Read and convert every line; raises InputProblems listing every bad one."""
-    from harness.data.examples import Example, _read_csv, _read_jsonl, render_messages
+    from harness.core.types import Example
+    from harness.data.examples import _read_csv, _read_jsonl, render_messages
 
     name = str(cfg.input)
     if not cfg.input.is_file():  # before the format is sniffed from the first line

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, Problem
+from harness.core.errors import HarnessError, Problem
 
 ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_KEYS = {

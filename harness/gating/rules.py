@@ -12,7 +12,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.compare.comparison import Comparison, ScoreComparison, default_margin, flips, orientation
+from harness.compare.comparison import (
+    Comparison,
+    ScoreComparison,
+    default_margin,
+    flips,
+    orientation,
+)
 from harness.compare.paired import PairedDelta
 from harness.compare.table import fmt
 from harness.suite.schema import Gate
@@ -139,7 +145,7 @@ def evaluate_gate(gate: Gate, comp: Comparison) -> list[RuleResult]:
 
 def evaluate_gates(gates: list[Gate], comp: Comparison) -> list[RuleResult]:
     if len(comp.runs) != 2:
-        from harness.errors import HarnessError
+        from harness.core.errors import HarnessError
 
         raise HarnessError(f"a gate compares exactly two runs (baseline, candidate); got {len(comp.runs)}")
     return [r for g in gates for r in evaluate_gate(g, comp)]

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import InputProblems, Problem
+from harness.core.errors import InputProblems, Problem
+from harness.core.types import Failure
 from harness.judge.agreement import accuracy, cohen_kappa, spearman, with_ci
 from harness.judge.rubric import Rubric
-from harness.metrics.base import Failure
 
 if TYPE_CHECKING:
-    from harness.metrics.base import ScoreValue
+    from harness.core.types import ScoreValue
 
 STORE_DIR = "calibration"
 
@@ -169,9 +169,9 @@ def agreement(human: list[int], judge: list[ScoreValue], rubric: Rubric, resampl
 def calibrate(metric: Any, loaded: Any, labels_path: Path, store: CalibrationStore, resamples: int = 1000) -> dict[str, Any]:
     """Grade the labelled answers with ``metric`` (a judge_rubric metric bound to a run context),
     compute agreement and store it. Returns the stored entry."""
+    from harness.core.hashing import hash_path
+    from harness.core.types import Item
     from harness.data.examples import load_split, render_messages
-    from harness.metrics.base import Item
-    from harness.providers.base import hash_path
 
     rubric: Rubric = metric.rubric
     labels = load_labels(labels_path, rubric)

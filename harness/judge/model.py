@@ -11,8 +11,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from harness.metrics.base import RunContext
-from harness.providers.base import ModelSpec, Provider, Request, Response, build_provider, canonical_json
+from harness.core.hashing import canonical_json
+from harness.core.types import Request, Response, RunContext
+from harness.providers.base import ModelSpec, Provider, build_provider
 
 
 class JudgeModel:

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.core.settings import GenerationSettings
+from harness.core.types import Request
 from harness.judge.rubric import BUILTIN, Rubric
-from harness.providers.base import Request
-from harness.suite.schema import GenerationSettings
 
 ScaleParam = Literal["pass_fail"] | Annotated[int, Field(ge=2, le=10)]
 
@@ -43,7 +43,7 @@ class JudgeParams(BaseModel):
     @field_validator("judge")
     @classmethod
     def _judge_parses(cls, v: str) -> str:
-        from harness.errors import HarnessError
+        from harness.core.errors import HarnessError
         from harness.providers.base import ModelSpec
 
         try:
@@ -96,15 +96,3 @@ class JudgeParams(BaseModel):
         one_token = {"max_tokens": 1, "stop": [], "logprobs": True, "top_logprobs": max(self.top_logprobs, 10)}
         return [Request((*messages, ("assistant", prefill)), self.settings(s).model_copy(update=one_token), f"{id_prefix}{s}")
                 for s in range(self.samples)]
-
-
-def override_judge(metrics: list, judge: str) -> list:
-    """The suite's metrics with every judge metric's model replaced by ``judge`` (``--judge``)."""
-    from harness.metrics.base import build_metric
-
-    out = []
-    for m in metrics:
-        if isinstance(m.params, JudgeParams):
-            m = build_metric(m.name, {**m.params.model_dump(by_alias=True, exclude_unset=True), "judge": judge})
-        out.append(m)
-    return out

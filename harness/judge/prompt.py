@@ -12,8 +12,8 @@ import hashlib
 import re
 from collections.abc import Sequence
 
+from harness.core.hashing import canonical_json
 from harness.judge.rubric import Rubric
-from harness.providers.base import canonical_json
 
 PROMPT_VERSION = 1
 TAGS = ("conversation", "reference", "answer", "answer_a", "answer_b")

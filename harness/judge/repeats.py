@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import combinations
 
-from harness.metrics.base import Failure
+from harness.core.types import Failure
 
 
 def repeat_agreement(labels: Sequence[str]) -> float | Failure:

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-from harness.providers.base import canonical_json
+from harness.core.hashing import canonical_json
 
 Scale = Literal["pass_fail"] | int
 

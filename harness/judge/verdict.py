@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from harness.core.text import strip_fences
 from harness.judge.rubric import Rubric
-from harness.metrics.tokens import strip_fences
 
 Kind = Literal["scale", "pass_fail", "pairwise"]
 KEYS: dict[str, str] = {"scale": "score", "pass_fail": "pass", "pairwise": "winner"}

@@ -20,11 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
-from harness.loop.feedback import category_stats, plan_next
+from harness.loop.feedback import plan_next
 from harness.suite.load import LoadedSuite, load_suite
-from harness.train.base import EpochLoss, Log, TrainConfig, TrainResult, make_config, run_training
+from harness.train.base import (
+    EpochLoss,
+    Log,
+    TrainConfig,
+    TrainResult,
+    make_config,
+    run_training,
+)
 
 
 @dataclass

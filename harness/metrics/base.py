@@ -9,12 +9,13 @@ A score that cannot be computed is a :class:`Failure` with a reason, never a sil
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.registry import Registry
+from harness.core.registry import Registry
+from harness.core.types import Item, RunContext, ScoreValue
 
 
 class NoParams(BaseModel):
@@ -39,42 +40,6 @@ class ScoreSpec:
             "binary": self.binary,
             "description": self.description,
         }
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A score that could not be computed, and why."""
-
-    reason: str
-
-
-@dataclass
-class Item:
-    """What a metric sees of one example after generation."""
-
-    id: str
-    output: str | None
-    reference: Any
-    input: str | None = None
-    category: str | None = None
-    record: dict[str, Any] = field(default_factory=dict)
-    messages: list[dict[str, str]] = field(default_factory=list)
-    logprobs: list[dict[str, Any]] | None = None
-    error: str | None = None  # the generation failed; output is None
-    finish_reason: str | None = None  # the provider's: "stop", "length" (cut at max_tokens), ...
-
-
-ScoreValue = float | Failure
-
-
-@dataclass
-class RunContext:
-    """What a metric may need from the run beyond the examples (a judge needs the cache)."""
-
-    cache_path: Any = None  # pathlib.Path of the SQLite response cache
-    reports_dir: Any = None
-    progress: bool = False
-    suite_path: Any = None
 
 
 class Metric:
@@ -182,3 +147,15 @@ def metric(name: str):
 def build_metric(name: str, params: dict[str, Any]) -> Metric:
     cls = METRICS.get(name)
     return cls(cls.Params.model_validate(params))
+
+
+def override_judge(metrics: list, judge: str) -> list:
+    """The suite's metrics with every judge metric's model replaced by ``judge`` (``--judge``)."""
+    from harness.judge.params import JudgeParams
+
+    out = []
+    for m in metrics:
+        if isinstance(m.params, JudgeParams):
+            m = build_metric(m.name, {**m.params.model_dump(by_alias=True, exclude_unset=True), "judge": judge})
+        out.append(m)
+    return out

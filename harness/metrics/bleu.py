@@ -21,7 +21,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 from harness.metrics.text import references
 
 MAX_N = 4

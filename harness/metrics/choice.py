@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 
 NO_CHOICE = "(no choice)"
 

@@ -13,9 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.core.text import parse_json
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 from harness.metrics.jsonschema_lite import SchemaError, check_schema, validate
-from harness.metrics.tokens import parse_json
 
 
 class JsonSchemaParams(BaseModel):

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
-from harness.metrics.tokens import parse_json
+from harness.core.text import parse_json
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 
 
 class JsonValidParams(BaseModel):

@@ -22,15 +22,21 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from harness.core.types import Failure, Item, Request, ScoreValue
 from harness.judge.model import JudgeModel
 from harness.judge.params import JudgeParams
-from harness.judge.prompt import PREFILL, pairwise_messages, prompt_record, prompt_sha256, render_conversation
+from harness.judge.prompt import (
+    PREFILL,
+    pairwise_messages,
+    prompt_record,
+    prompt_sha256,
+    render_conversation,
+)
 from harness.judge.repeats import repeat_agreement
 from harness.judge.rubric import Rubric
 from harness.judge.verdict import Unparseable, Verdict, read_prefilled, read_verdict
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.metrics.base import Metric, ScoreSpec, metric
 from harness.metrics.text import references
-from harness.providers.base import Request
 
 FLIP = {"A": "B", "B": "A", "tie": "tie"}
 

@@ -20,16 +20,28 @@ from typing import Any
 
 from pydantic import Field
 
+from harness.core.types import Failure, Item, Request, ScoreValue
 from harness.judge import calibration as cal
 from harness.judge.model import JudgeModel
 from harness.judge.params import JudgeParams
-from harness.judge.prompt import PREFILL, prompt_record, prompt_sha256, render_conversation, rubric_messages
+from harness.judge.prompt import (
+    PREFILL,
+    prompt_record,
+    prompt_sha256,
+    render_conversation,
+    rubric_messages,
+)
 from harness.judge.repeats import repeat_agreement
 from harness.judge.rubric import Rubric
-from harness.judge.verdict import Unparseable, Verdict, kind_of, read_prefilled, read_verdict
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.judge.verdict import (
+    Unparseable,
+    Verdict,
+    kind_of,
+    read_prefilled,
+    read_verdict,
+)
+from harness.metrics.base import Metric, ScoreSpec, metric
 from harness.metrics.text import references
-from harness.providers.base import Request
 
 
 class JudgeRubricParams(JudgeParams):

@@ -16,8 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
-from harness.metrics.tokens import words
+from harness.core.text import words
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 
 
 class LengthParams(BaseModel):

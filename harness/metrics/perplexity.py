@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
-
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 
 EMPTY_CHAT = [{"role": "user", "content": ""}]
 
@@ -32,7 +32,7 @@ class PerplexityParams(BaseModel):
     @field_validator("model")
     @classmethod
     def _parses(cls, v: str) -> str:
-        from harness.errors import HarnessError
+        from harness.core.errors import HarnessError
         from harness.providers.base import ModelSpec
 
         try:
@@ -58,7 +58,7 @@ class Perplexity(Metric):
 
     @cached_property
     def provider(self) -> Any:
-        from harness.errors import HarnessError
+        from harness.core.errors import HarnessError
         from harness.providers.base import ModelSpec, build_provider
 
         p = build_provider(ModelSpec.parse(self.params.model))

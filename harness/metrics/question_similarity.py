@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 
 
 class QuestionSimilarityParams(BaseModel):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
-from harness.metrics.tokens import ngrams, words
+from harness.core.text import ngrams, words
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 
 
 class RepetitionParams(BaseModel):

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 from harness.metrics.text import references
 
 RougeType = Literal["rouge1", "rouge2", "rougeL"]

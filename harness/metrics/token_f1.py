@@ -13,7 +13,8 @@ import string
 import unicodedata
 from collections import Counter
 
-from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.core.types import Failure, Item, ScoreValue
+from harness.metrics.base import Metric, ScoreSpec, metric
 from harness.metrics.text import references
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)

@@ -7,7 +7,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 

@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.providers.base import hash_path
+from harness.core.errors import HarnessError
+from harness.core.hashing import hash_path
 
 DEFAULT_LOCAL_MODEL = "smollm2"
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"

@@ -8,20 +8,17 @@ implement :meth:`Provider.generate_batch` and the runner feeds them batches.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import HarnessError
-from harness.registry import Registry
-from harness.suite.schema import GenerationSettings
+from harness.core.errors import HarnessError
+from harness.core.registry import Registry
+from harness.core.types import Request, Response
 
 
 class ModelSpec(BaseModel):
@@ -75,40 +72,6 @@ class ModelSpec(BaseModel):
             return self.label
         s = f"{self.provider}:{self.name}" if self.name else self.provider
         return s + (f"+{Path(self.adapter).name}" if self.adapter else "")
-
-
-@dataclass(frozen=True)
-class Request:
-    """One chat request; ``example_id`` is for scripted providers and logs, not the cache key."""
-
-    messages: tuple[tuple[str, str], ...]
-    settings: GenerationSettings
-    example_id: str = ""
-
-    def chat(self) -> list[dict[str, str]]:
-        return [{"role": r, "content": c} for r, c in self.messages]
-
-    def cache_payload(self) -> dict[str, Any]:
-        return {"messages": self.messages, "settings": self.settings.model_dump(mode="json")}
-
-
-@dataclass
-class Response:
-    text: str | None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    latency_s: float | None = None
-    finish_reason: str | None = None
-    logprobs: list[dict[str, Any]] | None = None  # per generated token: {token, logprob, top: [{token, logprob}]}
-    error: str | None = None  # set when every attempt failed; such responses are never cached
-    attempts: int = 1
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Response:
-        return cls(**d)
 
 
 class Provider:
@@ -184,20 +147,3 @@ def provider(name: str):
 
 def build_provider(spec: ModelSpec) -> Provider:
     return PROVIDERS.get(spec.provider)(spec)
-
-
-def hash_path(path: str | Path) -> str:
-    """sha256 over a file, or over a folder's files (relative names and bytes), sorted."""
-    p = Path(path)
-    h = hashlib.sha256()
-    files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
-    for f in files:
-        h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

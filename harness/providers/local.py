@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.hashing import canonical_json, hash_path
+from harness.core.types import Request, Response
 from harness.models import local_models as lm
-from harness.providers.base import ModelSpec, Provider, Request, Response, canonical_json, hash_path, provider
+from harness.providers.base import ModelSpec, Provider, provider
 
 
 @provider("local")

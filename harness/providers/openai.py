@@ -30,8 +30,9 @@ import random
 import time
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.providers.base import ModelSpec, Provider, Request, Response, provider
+from harness.core.errors import HarnessError
+from harness.core.types import Request, Response
+from harness.providers.base import ModelSpec, Provider, provider
 
 OPENAI_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "unused"  # a self-hosted server named by base_url usually checks no key

@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.providers.base import ModelSpec, Provider, Request, Response, hash_path, provider
+from harness.core.errors import HarnessError
+from harness.core.hashing import hash_path
+from harness.core.types import Request, Response
+from harness.providers.base import ModelSpec, Provider, provider
 
 Script = Mapping[str, str] | Callable[[Request], str]
 

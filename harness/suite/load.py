@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from harness.errors import InputProblems, Problem, UnknownName
+from harness.core.errors import InputProblems, Problem, UnknownName
 from harness.suite.schema import Suite
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.core.settings import GenerationSettings
+
 TEMPLATE_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -66,18 +68,6 @@ class PromptSpec(Strict):
         for m in self.messages or []:
             found.update(TEMPLATE_VAR.findall(m.content))
         return found
-
-
-class GenerationSettings(Strict):
-    """Decoding settings, recorded in every run and part of every cache key."""
-
-    max_tokens: int = Field(256, ge=1, le=32768)
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    stop: list[str] = Field(default_factory=list, max_length=4, description="Stop sequences (at most 4).")
-    seed: int | None = Field(0, description="Sampling seed, where the provider supports one.")
-    logprobs: bool = Field(False, description="Ask for token log-probabilities where the provider has them.")
-    top_logprobs: int = Field(0, ge=0, le=20)
 
 
 class MetricEntry(BaseModel):

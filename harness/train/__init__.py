@@ -5,6 +5,15 @@
     result.candidate  # "local:smollm2?adapter=..." -- evaluate it like any model spec
 """
 
-from harness.train.base import TRAINERS, EpochLoss, Trainer, TrainConfig, TrainingFailed, TrainResult, run_training, trainer
+from harness.train.base import (
+    TRAINERS,
+    EpochLoss,
+    TrainConfig,
+    Trainer,
+    TrainingFailed,
+    TrainResult,
+    run_training,
+    trainer,
+)
 
 __all__ = ["TRAINERS", "EpochLoss", "TrainConfig", "TrainResult", "Trainer", "TrainingFailed", "run_training", "trainer"]

@@ -17,8 +17,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.errors import HarnessError, InputProblems
-from harness.registry import Registry
+from harness.core.errors import HarnessError, InputProblems
+from harness.core.registry import Registry
 
 Log = Callable[[str], None]
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.core.errors import HarnessError
 from harness.data.prepare import PrepareConfig, PrepareResult, prepare_data
-from harness.errors import HarnessError
 from harness.suite.load import LoadedSuite, load_suite
 from harness.train.base import Log, TrainConfig, TrainResult, base_spec, run_training
 

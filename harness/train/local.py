@@ -21,8 +21,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from harness.errors import HarnessError, InputProblems, Problem
-from harness.train.base import EpochLoss, Log, Trainer, TrainConfig, TrainResult, data_hashes, trainer
+from harness.core.errors import HarnessError, InputProblems, Problem
+from harness.train.base import (
+    EpochLoss,
+    Log,
+    TrainConfig,
+    Trainer,
+    TrainResult,
+    data_hashes,
+    trainer,
+)
 from harness.train.curves import MetricsLog, plot_losses
 
 DEFAULT_LR = 5e-4
@@ -253,7 +261,7 @@ class LocalTrainer(Trainer):
         with warnings.catch_warnings():  # peft looks for a config named `name` to see if the vocabulary grew; it did not
             warnings.simplefilter("ignore", UserWarning)
             model.save_pretrained(str(adapter))
-        from harness.providers.base import hash_path
+        from harness.core.hashing import hash_path
 
         curve = plot_losses(metrics.rows, config.out_dir / "loss_curve", title=f"LoRA on {name}")
         ckpt = [{"epoch": e.epoch, "step": e.steps, "train_loss": e.train_loss, "val_loss": e.val_loss,

@@ -24,8 +24,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from harness.errors import HarnessError, InputProblems
-from harness.train.base import EpochLoss, Log, Trainer, TrainConfig, TrainingFailed, TrainResult, base_spec, data_hashes, trainer
+from harness.core.errors import HarnessError, InputProblems
+from harness.train.base import (
+    EpochLoss,
+    Log,
+    TrainConfig,
+    Trainer,
+    TrainingFailed,
+    TrainResult,
+    base_spec,
+    data_hashes,
+    trainer,
+)
 from harness.train.curves import MetricsLog, plot_losses
 
 STATE_FILE = "job.json"

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.compare import compare_runs
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from tests.compare.gate_fixtures import BROKEN, ROWS, breaks, ids_of, make_run, right
 
 

@@ -10,7 +10,17 @@ import pytest
 
 from harness.cli import main
 from harness.gate import gate_runs
-from tests.compare.gate_fixtures import BROKEN, ROOT, ROWS, SUITE, breaks, ids_of, make_run, right, write_script
+from tests.compare.gate_fixtures import (
+    BROKEN,
+    ROOT,
+    ROWS,
+    SUITE,
+    breaks,
+    ids_of,
+    make_run,
+    right,
+    write_script,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,11 @@ import random
 
 import pytest
 
-from harness.compare.paired import mcnemar_exact, paired_mean_diff, paired_statistic_diff
+from harness.compare.paired import (
+    mcnemar_exact,
+    paired_mean_diff,
+    paired_statistic_diff,
+)
 
 
 @pytest.mark.parametrize(("b", "c", "expected"), [

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.core.errors import InputProblems
 from harness.data.examples import load_split, render_messages
-from harness.errors import InputProblems
 from harness.suite.load import load_suite
 from tests.conftest import INTENT_SUITE
 

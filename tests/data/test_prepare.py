@@ -11,7 +11,13 @@ import pytest
 
 from harness.cli import main
 from harness.data.dedup import near_duplicates
-from harness.data.prepare import ContaminationFound, PrepareConfig, format_report, normalize_text, prepare_data
+from harness.data.prepare import (
+    ContaminationFound,
+    PrepareConfig,
+    format_report,
+    normalize_text,
+    prepare_data,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 INTENT_SUITE = ROOT / "suites" / "support_intent.yaml"

@@ -8,8 +8,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from harness.metrics.base import Item, RunContext, build_metric
-from harness.providers.base import ModelSpec, Provider, Request, Response
+from harness.core.types import Item, Request, Response, RunContext
+from harness.metrics.base import build_metric
+from harness.providers.base import ModelSpec, Provider
 from harness.providers.scripted import ScriptedProvider
 
 ANSWER = re.compile(r"<answer>\n(.*?)\n</answer>", re.S)

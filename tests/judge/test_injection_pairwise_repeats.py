@@ -7,12 +7,19 @@ import json
 from pathlib import Path
 
 import pytest
+from judge_helpers import (
+    PAIR,
+    fenced_answer,
+    item,
+    judge_metric,
+    rule_grade,
+    rule_judge,
+    scripted,
+)
 
+from harness.core.types import Failure
 from harness.judge.prompt import escape, rubric_messages
 from harness.judge.rubric import BUILTIN
-from harness.metrics.base import Failure
-
-from judge_helpers import PAIR, fenced_answer, item, judge_metric, rule_grade, rule_judge, scripted
 
 POOR = "Okay, noted."
 GOOD = "I'm so sorry! Please reply with a photo and your order number, and we'll send a free replacement."

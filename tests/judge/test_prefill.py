@@ -6,10 +6,11 @@ import math
 
 import pytest
 
+from harness.core.types import Item
 from harness.judge.prompt import PREFILL
 from harness.judge.rubric import BUILTIN
 from harness.judge.verdict import Unparseable, read_prefilled
-from harness.metrics.base import Item, build_metric
+from harness.metrics.base import build_metric
 
 RUBRIC = BUILTIN["support_reply"]
 
@@ -73,7 +74,8 @@ def test_local_pairwise_judges_prefill_both_orders():
 
 
 def test_prefilled_pairwise_reads_the_winner_from_one_tokens_probabilities(tmp_path):
-    from judge_helpers import LogprobJudge, item as judge_item, judge_metric
+    from judge_helpers import LogprobJudge, judge_metric
+    from judge_helpers import item as judge_item
 
     run = tmp_path / "baseline"
     run.mkdir()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from judge_helpers import LogprobJudge, item, judge_metric, lp, scripted
 
+from harness.core.types import Failure
 from harness.judge.rubric import BUILTIN, Rubric
 from harness.judge.verdict import Unparseable, parse_verdict, read_verdict
-from harness.metrics.base import Failure
-
-from judge_helpers import LogprobJudge, item, judge_metric, lp, scripted
 
 R5 = BUILTIN["support_reply"]
 PF = BUILTIN["grounded_answer"]

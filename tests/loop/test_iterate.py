@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.loop.iterate import IterateConfig, iterate
 from harness.train.base import EpochLoss, Trainer, TrainResult, data_hashes, trainer
 

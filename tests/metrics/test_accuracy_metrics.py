@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from harness.metrics.base import Failure, Item, build_metric
+from harness.core.types import Failure, Item
+from harness.metrics.base import build_metric
 
 LONG = "lorem ipsum " * 20_000  # 240k characters
 

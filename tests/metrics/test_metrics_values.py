@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from harness.metrics.base import Failure, Item, build_metric
+from harness.core.types import Failure, Item
+from harness.metrics.base import build_metric
 from harness.metrics.classification import NO_LABEL, macro_f1
 
 

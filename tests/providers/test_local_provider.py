@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.hashing import hash_path
+from harness.core.settings import GenerationSettings
+from harness.core.types import Request
 from harness.models import local_models as lm
-from harness.providers.base import ModelSpec, Request, build_provider, hash_path
-from harness.suite.schema import GenerationSettings
+from harness.providers.base import ModelSpec, build_provider
 
 pytestmark = pytest.mark.slow
 

@@ -94,8 +94,9 @@ def test_harness_run_through_llamacpp_server(server_url: str, tmp_path: Path, ca
 def test_logprobs_from_llamacpp_are_read(server_url: str) -> None:
     import asyncio
 
-    from harness.providers.base import ModelSpec, Request, build_provider
-    from harness.suite.schema import GenerationSettings
+    from harness.core.settings import GenerationSettings
+    from harness.core.types import Request
+    from harness.providers.base import ModelSpec, build_provider
 
     async def go():
         p = build_provider(ModelSpec.parse(f"openai:smollm2?base_url={server_url}&timeout_s=60"))

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.providers.base import ModelSpec, Request, Response, build_provider, canonical_json
+from harness.core.errors import HarnessError
+from harness.core.hashing import canonical_json
+from harness.core.settings import GenerationSettings
+from harness.core.types import Request, Response
+from harness.providers.base import ModelSpec, build_provider
 from harness.run_record import load_run
-from harness.suite.schema import GenerationSettings
 from harness.testing.fake_openai import FakeOpenAI
 from tests.conftest import ROOT, write_jsonl
 

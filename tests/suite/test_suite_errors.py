@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import InputProblems
+from harness.core.errors import InputProblems
 from harness.suite.load import load_suite
-from tests.conftest import INTENT_SUITE, dedent, write_jsonl, INTENT_ROWS
+from tests.conftest import INTENT_ROWS, INTENT_SUITE, dedent, write_jsonl
 
 
 def problems_of(path: Path) -> list[str]:

@@ -75,7 +75,7 @@ def test_trains_lowers_loss_saves_adapter_and_is_deterministic(tmp_path):
 
 
 def test_refuses_an_api_base(tmp_path):
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
 
     cfg = TrainConfig(trainer="local", base="openai:gpt-4o-mini", train_file=chat_file(tmp_path / "t.jsonl", 2),
                       out_dir=tmp_path / "o")

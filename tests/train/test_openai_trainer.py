@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import InputProblems
+from harness.core.errors import InputProblems
 from harness.providers.base import ModelSpec
 from harness.testing.fake_finetune_api import FakeFineTuneAPI, Script
 from harness.train.base import TrainConfig, TrainingFailed, run_training

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from harness.errors import UnknownName
+from harness.core.errors import UnknownName
 
 T = TypeVar("T")
 _plugins_loaded = False

@@ -1,4 +1,4 @@
-"""Word tokens and fenced-JSON helpers shared by the metrics of the metrics issue."""
+"""Word tokens and fenced-JSON helpers shared by metrics and judges."""
 
 from __future__ import annotations
 

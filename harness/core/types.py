@@ -1,0 +1,90 @@
+"""The records that flow through a run: an example, the request made for it, the response,
+what a metric sees of it (Item), and a score that could not be computed (Failure)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.core.settings import GenerationSettings
+
+
+@dataclass
+class Example:
+    id: str
+    record: dict[str, Any]
+    line: int
+    input: str | None = None
+    reference: Any = None
+    category: str | None = None
+    messages: list[dict[str, str]] = field(default_factory=list)  # chat format: the prompt turns
+
+
+@dataclass(frozen=True)
+class Request:
+    """One chat request; ``example_id`` is for scripted providers and logs, not the cache key."""
+
+    messages: tuple[tuple[str, str], ...]
+    settings: GenerationSettings
+    example_id: str = ""
+
+    def chat(self) -> list[dict[str, str]]:
+        return [{"role": r, "content": c} for r, c in self.messages]
+
+    def cache_payload(self) -> dict[str, Any]:
+        return {"messages": self.messages, "settings": self.settings.model_dump(mode="json")}
+
+
+@dataclass
+class Response:
+    text: str | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    finish_reason: str | None = None
+    logprobs: list[dict[str, Any]] | None = None  # per generated token: {token, logprob, top: [{token, logprob}]}
+    error: str | None = None  # set when every attempt failed; such responses are never cached
+    attempts: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Response:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A score that could not be computed, and why."""
+
+    reason: str
+
+
+@dataclass
+class Item:
+    """What a metric sees of one example after generation."""
+
+    id: str
+    output: str | None
+    reference: Any
+    input: str | None = None
+    category: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] | None = None
+    error: str | None = None  # the generation failed; output is None
+    finish_reason: str | None = None  # the provider's: "stop", "length" (cut at max_tokens), ...
+
+
+ScoreValue = float | Failure
+
+
+@dataclass
+class RunContext:
+    """What a metric may need from the run beyond the examples (a judge needs the cache)."""
+
+    cache_path: Any = None  # pathlib.Path of the SQLite response cache
+    reports_dir: Any = None
+    progress: bool = False
+    suite_path: Any = None
