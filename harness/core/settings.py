@@ -6,9 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class GenerationSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     """Decoding settings, recorded in every run and part of every cache key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_tokens: int = Field(256, ge=1, le=32768)
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding.")
