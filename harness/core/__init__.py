@@ -10,4 +10,6 @@ the other (an import cycle is a type in the wrong place; tests/test_architecture
     settings  GenerationSettings (decoding settings, part of every cache key)
     types     Example, Request, Response, Item, Failure, RunContext
     text      word tokens, n-grams, fenced JSON
+    io        atomic writes (temp file + rename): a failed write never damages an earlier file
+    csvsafe   CSV cells neutralised against formula injection
 """

@@ -43,3 +43,19 @@ class UnknownName(HarnessError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class EnvironmentFailure(HarnessError):
+    """The machine, not the input, failed: a full disk, a read-only or unwritable folder, a file
+    that cannot be read. Exit code 4, so that CI can tell it from a blocked gate (1) or bad input (2)."""
+
+    exit_code = 4
+
+    @classmethod
+    def from_os_error(cls, e: OSError, doing: str) -> EnvironmentFailure:
+        """One line: what we were doing, on which file, and the OS's reason (ENOSPC, EACCES, EROFS...)."""
+        import errno
+
+        code = errno.errorcode.get(e.errno or 0, "")
+        where = f" {e.filename}" if e.filename else ""
+        return cls(f"{doing}{where}: {e.strerror or e}" + (f" ({code})" if code else ""))
