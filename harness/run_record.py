@@ -5,32 +5,95 @@
         results.jsonl  one line per example: input, prompt, output, reference, scores, latency, tokens, error
         results.csv    the same, flat, one column per score
         summary.csv    one row per score: mean, 95% CI, n, failures, direction
+
+The records' schemas are harness.records.run (RunSummary, ExampleRow, with ``format_version``).
+The folder is prepared (checked writable, locked) before the first request, and its four files
+are staged and renamed into place together, so a failed write never damages an earlier run.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import platform
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import harness
-from harness.core.errors import HarnessError
+from harness.core.csvsafe import safe_row
 from harness.core.types import Failure
+from harness.records.base import FORMAT_VERSION
+from harness.records.files import FolderLock, ensure_writable, staged
+from harness.records.run import ExampleResult, ExampleRow, RunSummary, read_run
 
-if TYPE_CHECKING:
-    from harness.data.examples import Split
-    from harness.runner import ExampleResult, RunConfig
-    from harness.suite.load import LoadedSuite
+class _Model(Protocol):
+    def display(self) -> str: ...
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
+
+
+class RunTarget(Protocol):
+    """What the record needs of the runner's RunConfig (kept structural: the record does not import the runner)."""
+
+    model: _Model
+    limit: int | None
+    reports_dir: Path
+    out: Path | None
+    cache: Path | None
+
+
+class LoadedSuite(Protocol):
+    """harness.suite.load.LoadedSuite as the record sees it (structural: no import of the suite layer)."""
+
+    suite: Any
+    path: Path
+    sha256: str
+
+
+class Split(Protocol):
+    """harness.data.examples.Split as the record sees it."""
+
+    name: str
+    path: Path
+    sha256: str
+    examples: list[Any]
+
+
+@dataclass
+class PreparedRun:
+    """The run's folder, created, proven writable and locked before any request is made."""
+
+    directory: Path
+    lock: FolderLock
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60] or "model"
+
+
+def prepare_run_dir(cfg: RunTarget, suite_name: str, split_name: str) -> PreparedRun:
+    """Call before generation: an unwritable --out or reports folder fails here (exit 4), not after
+    every request has been paid for; a second run on the same --out is refused while this one lives."""
+    ensure_writable(cfg.reports_dir, "reports folder")
+    if cfg.cache is not None:
+        ensure_writable(cfg.cache.parent, "cache folder")
+    if cfg.out is not None:
+        directory = ensure_writable(cfg.out, "--out folder")
+    else:  # never overwrite another run: two runs in the same second get -2, -3, ...
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        stem = ensure_writable(cfg.reports_dir / "runs", "runs folder") / f"{suite_name}-{split_name}-{_slug(cfg.model.display())}-{stamp}"
+        directory, n = stem, 1
+        while True:
+            try:
+                directory.mkdir()
+                break
+            except FileExistsError:
+                n += 1
+                directory = stem.with_name(f"{stem.name}-{n}")
+    return PreparedRun(directory, FolderLock(directory))
 
 
 def _versions() -> dict[str, str]:
@@ -47,36 +110,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _num(x: Any) -> Any:
-    """JSON has no NaN: store null."""
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _num(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_num(v) for v in x]
-    return x
-
-
-def write_run(cfg: RunConfig, loaded: LoadedSuite, split: Split, fingerprint: dict[str, Any],
+def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: dict[str, Any],
               results: list[ExampleResult], table: dict[str, Any], artifacts: dict[str, Any],
-              timing: dict[str, float]) -> tuple[Path, dict[str, Any]]:
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    if cfg.out is not None:
-        directory = cfg.out
-        directory.mkdir(parents=True, exist_ok=True)
-    else:  # never overwrite another run: two runs in the same second get -2, -3, ...
-        stem = cfg.reports_dir / "runs" / f"{loaded.suite.name}-{split.name}-{_slug(cfg.model.display())}-{stamp}"
-        directory, n = stem, 1
-        while True:
-            try:
-                directory.mkdir(parents=True)
-                break
-            except FileExistsError:
-                n += 1
-                directory = stem.with_name(f"{stem.name}-{n}")
+              timing: dict[str, float], prepared: PreparedRun | None = None) -> tuple[Path, dict[str, Any]]:
+    prepared = prepared or prepare_run_dir(cfg, loaded.suite.name, split.name)
     n_err = sum(1 for r in results if r.response.error)
-    summary: dict[str, Any] = {
+    summary = RunSummary.model_validate({  # NaN -> null happens here, once (records.base)
+        "format_version": FORMAT_VERSION,
         "harness_version": harness.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": sys.argv,
@@ -87,72 +127,68 @@ def write_run(cfg: RunConfig, loaded: LoadedSuite, split: Split, fingerprint: di
                     "category_field": loaded.suite.dataset.fields.category},
         "model": {"display": cfg.model.display(), "spec": cfg.model.model_dump(mode="json"), "fingerprint": fingerprint},
         "generation": loaded.suite.generation.model_dump(mode="json"),
-        "metrics": _num(table),
-        "artifacts": _num(artifacts),
+        "metrics": table,
+        "artifacts": artifacts,
         "counts": {"examples": len(results), "errors": n_err, "cached": sum(r.cached for r in results),
                    "generated": sum(not r.cached for r in results)},
         "tokens": {"input": sum(r.response.input_tokens or 0 for r in results),
                    "output": sum(r.response.output_tokens or 0 for r in results)},
         "timing": timing,
         "environment": _versions(),
-    }
-    score_names = list(table)
-    rows = [_result_row(r) for r in results]
-    with open(directory / "results.jsonl", "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    with open(directory / "summary.json", "w", encoding="utf-8") as fh:
-        json.dump(summary, fh, indent=2, ensure_ascii=False)
-    _write_results_csv(directory / "results.csv", rows, score_names)
-    _write_summary_csv(directory / "summary.csv", summary["metrics"])
-    return directory, summary
+    })
+    data = summary.model_dump(mode="json")
+    rows = [_result_row(r).model_dump(mode="json") for r in results]
+    directory = prepared.directory
+    try:
+        with staged(directory, "writing the run") as st:
+            with st.open("results.jsonl") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            with st.open("results.csv", newline="") as fh:
+                _write_results_csv(fh, rows, list(data["metrics"]))
+            with st.open("summary.csv", newline="") as fh:
+                _write_summary_csv(fh, data["metrics"])
+            st.write_text("summary.json", json.dumps(data, indent=2, ensure_ascii=False))  # renamed last: the index
+    finally:
+        prepared.lock.release()
+    return directory, data
 
 
-def _result_row(r: ExampleResult) -> dict[str, Any]:
+def _result_row(r: ExampleResult) -> ExampleRow:
     ex, resp = r.example, r.response
     scores = {k: (None if isinstance(v, Failure) else v) for k, v in r.scores.items()}
     errors = {k: v.reason for k, v in r.scores.items() if isinstance(v, Failure)}
-    return {
+    return ExampleRow.model_validate({
         "id": ex.id, "line": ex.line, "category": ex.category, "input": ex.input,
         "prompt": r.request.chat(), "output": resp.text, "reference": ex.reference,
         "scores": scores, "score_errors": errors, "latency_s": resp.latency_s,
         "input_tokens": resp.input_tokens, "output_tokens": resp.output_tokens,
         "finish_reason": resp.finish_reason, "error": resp.error, "attempts": resp.attempts, "cached": r.cached,
-    }
+    })
 
 
-def _write_results_csv(path: Path, rows: list[dict[str, Any]], score_names: list[str]) -> None:
+def _write_results_csv(fh: Any, rows: list[dict[str, Any]], score_names: list[str]) -> None:
     cols = ["id", "category", "input", "reference", "output", "error", "latency_s", "input_tokens", "output_tokens",
             "finish_reason", "cached"]
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(cols + score_names)
-        for row in rows:
-            ref = row["reference"]
-            flat = {**row, "reference": ref if isinstance(ref, str) or ref is None else json.dumps(ref, ensure_ascii=False)}
-            w.writerow([flat.get(c) for c in cols] + [row["scores"].get(s) for s in score_names])
+    w = csv.writer(fh)
+    w.writerow(cols + score_names)
+    for row in rows:
+        ref = row["reference"]
+        flat = {**row, "reference": ref if isinstance(ref, str) or ref is None else json.dumps(ref, ensure_ascii=False)}
+        w.writerow(safe_row([flat.get(c) for c in cols] + [row["scores"].get(s) for s in score_names]))
 
 
-def _write_summary_csv(path: Path, metrics: dict[str, Any]) -> None:
+def _write_summary_csv(fh: Any, metrics: dict[str, Any]) -> None:
     cols = ["score", "metric", "mean", "ci_low", "ci_high", "n", "n_failed", "direction", "level", "binary", "ci_method"]
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(cols)
-        for name, e in metrics.items():
-            w.writerow([name] + [e.get(c) for c in cols[1:]])
+    w = csv.writer(fh)
+    w.writerow(cols)
+    for name, e in metrics.items():
+        w.writerow(safe_row([name] + [e.get(c) for c in cols[1:]]))
 
 
 def load_run(directory: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Read a run directory back: (summary, per-example rows)."""
-    d = Path(directory)
-    if not (d / "summary.json").is_file():
-        raise HarnessError(f"{d}: not a run directory (no summary.json); give a folder under reports/runs/")
-    summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
-    rows = []
-    with open(d / "results.jsonl", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{d / 'results.jsonl'}:{n}: invalid JSON: {e.msg}") from None
-    return summary, rows
+    """Read a run directory back, validated: (summary, per-example rows) as plain dicts.
+
+    Prefer :func:`harness.records.run.read_run` for the typed RunRecord."""
+    record = read_run(directory)
+    return record.summary_dict(), record.rows()

@@ -28,6 +28,7 @@ from harness.core.types import (
 from harness.data.examples import Split, load_split, render_messages
 from harness.metrics.base import Metric
 from harness.providers.base import ModelSpec, Provider, build_provider
+from harness.records.run import ExampleResult
 from harness.stats import bootstrap_ci, mean_ci
 from harness.suite.load import LoadedSuite, load_suite
 
@@ -48,15 +49,6 @@ class RunConfig:
     progress: bool = True
     bootstrap_resamples: int = 1000
     judge: str | None = None  # replaces the judge model of every judge metric (recorded in the summary)
-
-
-@dataclass
-class ExampleResult:
-    example: Example
-    request: Request
-    response: Response
-    cached: bool
-    scores: dict[str, ScoreValue] = field(default_factory=dict)
 
 
 @dataclass
@@ -198,7 +190,7 @@ def _top_reasons(reasons: list[str], k: int = 5) -> dict[str, int]:
 
 
 def run_suite(cfg: RunConfig) -> RunOutcome:
-    from harness.run_record import write_run
+    from harness.run_record import prepare_run_dir, write_run
 
     t0 = time.perf_counter()
     loaded = load_suite(cfg.suite)
@@ -210,6 +202,7 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
     split: Split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
     examples = split.examples[: cfg.limit] if cfg.limit else split.examples
     requests = build_requests(loaded, examples)
+    prepared = prepare_run_dir(cfg, loaded.suite.name, split_name)  # unwritable/locked --out fails before any request
     provider = build_provider(cfg.model)
     fingerprint = provider.fingerprint()
     cache = ResponseCache(cfg.cache or cfg.reports_dir / "cache.sqlite")
@@ -236,7 +229,7 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
     results = [ExampleResult(ex, req, resp, c, sc)
                for ex, req, resp, c, sc in zip(examples, requests, responses, cached, per_example, strict=True)]
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
-    directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing)
+    directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing, prepared)
     return RunOutcome(directory, summary, results)
 
 

@@ -1,0 +1,153 @@
+"""A run directory's records: summary.json (RunSummary) and results.jsonl (one ExampleRow a line)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict
+
+from harness.core.errors import HarnessError
+from harness.core.types import Example, Request, Response, ScoreValue
+from harness.records.base import Record, VersionedRecord, parse_json, read_text, validate
+
+
+@dataclass
+class ExampleResult:
+    """One example as the runner finished it (in memory); written as an ExampleRow."""
+
+    example: Example
+    request: Request
+    response: Response
+    cached: bool
+    scores: dict[str, ScoreValue] = field(default_factory=dict)
+
+
+class MetricEntry(Record):
+    """One score's aggregate. Metrics add their own fields (a judge's ``calibration``, an
+    ``advisory_reason``; see Metric.entry_fields), so extra fields are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    metric: str
+    name: str
+    direction: str
+    range: list[float | None]
+    level: str
+    binary: bool
+    description: str = ""
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    ci_method: str | None = None
+    n_failed: int = 0
+    failure_reasons: dict[str, int] = {}
+
+
+class SuiteInfo(Record):
+    name: str
+    version: int | str | None = None
+    path: str
+    sha256: str
+    spec: dict[str, Any]
+
+
+class DatasetInfo(Record):
+    split: str
+    path: str
+    sha256: str
+    n_examples: int
+    limit: int | None = None
+    n_evaluated: int
+    category_field: str | None = None
+
+
+class ModelInfo(Record):
+    display: str
+    spec: dict[str, Any]
+    fingerprint: dict[str, Any]
+
+
+class Counts(Record):
+    examples: int
+    errors: int
+    cached: int
+    generated: int
+
+
+class Tokens(Record):
+    input: int
+    output: int
+
+
+class RunSummary(VersionedRecord):
+    harness_version: str
+    created: str
+    command: list[str]
+    suite: SuiteInfo
+    dataset: DatasetInfo
+    model: ModelInfo
+    generation: dict[str, Any]
+    metrics: dict[str, MetricEntry]
+    artifacts: dict[str, Any] = {}
+    counts: Counts
+    tokens: Tokens
+    timing: dict[str, float]
+    environment: dict[str, str] = {}
+
+
+class ExampleRow(Record):
+    id: str
+    line: int | None = None
+    category: str | None = None
+    input: Any = None
+    prompt: list[dict[str, Any]] = []
+    output: str | None = None
+    reference: Any = None
+    scores: dict[str, float | None] = {}
+    score_errors: dict[str, str] = {}
+    latency_s: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+    attempts: int | None = None
+    cached: bool = False
+
+
+@dataclass
+class RunRecord:
+    """A run directory read back and validated."""
+
+    directory: Path
+    summary: RunSummary
+    results: list[ExampleRow]
+
+    def summary_dict(self) -> dict[str, Any]:
+        return self.summary.model_dump(mode="json")
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [r.model_dump(mode="json") for r in self.results]
+
+
+def read_run(directory: str | Path) -> RunRecord:
+    """Read and validate a run directory; a problem is one line naming the file (and line) and the field."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise HarnessError(f"{d}: no such run directory; give a folder under reports/runs/")
+    s_path, r_path = d / "summary.json", d / "results.jsonl"
+    if not s_path.exists():
+        raise HarnessError(f"{d}: not a run directory (no summary.json); give a folder under reports/runs/")
+    summary = validate(RunSummary, parse_json(read_text(s_path, "a run directory has one"), s_path), str(s_path))
+    text = read_text(r_path, "summary.json is there but the per-example results are not: rerun the run "
+                             "(cached responses make it cheap) or copy the whole directory")
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            rows.append(validate(ExampleRow, parse_json(line, r_path, n), f"{r_path}:{n}"))
+    if len(rows) != summary.counts.examples:
+        raise HarnessError(f"{r_path}: {len(rows)} example rows, but {s_path.name} counts {summary.counts.examples} "
+                           "(a partial copy or an interrupted write?); rerun the run")
+    return RunRecord(d, summary, rows)
