@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a gate blocks promotion; 2 bad input or usage (every problem is
 printed, one line each); 3 a run finished but some examples failed (rerun to retry them);
-130 interrupted (finished work is cached).
+4 the machine failed: a full disk, a read-only or unwritable folder, a file the OS cannot read
+(never 1, which CI reads as "gate blocked"); 130 interrupted (finished work is cached).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import importlib
 import sys
 
 from harness import __version__
-from harness.core.errors import HarnessError, InputProblems
+from harness.core.errors import EnvironmentFailure, HarnessError, InputProblems
 
 # Subcommands are the modules of harness.commands with an ``add_parser``; order of the help text.
 ORDER = ("run", "validate", "compare", "gate", "report", "judge", "data", "train", "iterate", "list", "schema")
@@ -52,9 +53,30 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except UnicodeDecodeError as e:  # a reader that did not name its file; the located ones raise HarnessError
+        print(f"error: a file is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8", file=sys.stderr)
+        return 2
+    except OSError as e:  # the last resort: one line and exit 4, never a traceback and exit 1
+        err = EnvironmentFailure.from_os_error(e, "file system error")
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except Exception as e:
+        if _is_storage_error(e):
+            print(f"error: the response cache failed: {e} (a full disk or a read-only folder?)", file=sys.stderr)
+            return EnvironmentFailure.exit_code
+        raise
     except KeyboardInterrupt:
         print("\ninterrupted: finished responses are cached; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _is_storage_error(e: Exception) -> bool:
+    """SQLite reports a full disk or a read-only file as OperationalError, not OSError."""
+    import sqlite3
+
+    text = str(e).lower()
+    return isinstance(e, sqlite3.OperationalError) and any(
+        w in text for w in ("disk is full", "readonly", "read-only", "unable to open", "disk i/o error"))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""The promotion decision in one call: compare baseline and candidate runs, evaluate the suite's
-gates, write every report (HTML, CSV, JUnit XML, Markdown, JSON).
+"""The promotion decision in one call: compare baseline and candidate runs, decide on the suite's
+gates (harness.gating, pure), render every report format (harness.report) and write them together.
 
     from harness.gate import gate_runs
     outcome = gate_runs(Path("suites/support_intent.yaml"), base_dir, cand_dir, Path("reports/gate"))
@@ -8,83 +8,92 @@ gates, write every report (HTML, CSV, JUnit XML, Markdown, JSON).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.compare.comparison import Comparison, compare_runs
-from harness.compare.table import format_comparison
 from harness.core.errors import HarnessError
-from harness.gating.rules import RuleResult, evaluate_gates, format_rules
+from harness.gating.decision import decide_gates
+from harness.records.gate import EXIT_BLOCKED, EXIT_PROMOTE, GateDecision, RuleRecord
+from harness.report.registry import GATE_FORMATS, ReportInput, render, write_reports
 
-EXIT_PROMOTE, EXIT_BLOCKED = 0, 1
+__all__ = ["EXIT_BLOCKED", "EXIT_PROMOTE", "GateOutcome", "decide", "gate_runs"]
 
 
 @dataclass
 class GateOutcome:
-    passed: bool
-    exit_code: int
-    rules: list[RuleResult]
+    decision: GateDecision
     comparison: Comparison
     text: str
-    html_path: Path
-    junit_path: Path
-    markdown_path: Path
-    json_path: Path
-    csv_paths: dict[str, Path] = field(default_factory=dict)
+    out_dir: Path | None = None
+    files: dict[str, dict[str, Path]] = field(default_factory=dict)  # format -> file name -> path
 
     @property
-    def blocking(self) -> list[RuleResult]:
+    def passed(self) -> bool:
+        return self.decision.passed
+
+    @property
+    def exit_code(self) -> int:
+        return self.decision.exit_code
+
+    @property
+    def rules(self) -> list[RuleRecord]:
+        return self.decision.rules
+
+    @property
+    def blocking(self) -> list[RuleRecord]:
         return [r for r in self.rules if r.blocks]
 
+    def path_of(self, fmt: str) -> Path | None:
+        return next(iter(self.files.get(fmt, {}).values()), None)
 
-def decide(suite_path: Path, comp: Comparison) -> tuple[list[RuleResult], bool, str]:
-    """The rules' verdicts on a comparison, whether the candidate may be promoted, and the printed text."""
+    @property
+    def html_path(self) -> Path | None:
+        return self.path_of("html")
+
+    @property
+    def junit_path(self) -> Path | None:
+        return self.path_of("junit")
+
+    @property
+    def markdown_path(self) -> Path | None:
+        return self.path_of("markdown")
+
+    @property
+    def json_path(self) -> Path | None:
+        return self.path_of("json")
+
+    @property
+    def csv_paths(self) -> dict[str, Path]:
+        return {name.removeprefix("comparison_").removesuffix(".csv"): p for name, p in self.files.get("csv", {}).items()}
+
+
+def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | None = None) -> GateDecision:
+    """The suite's gates on a comparison: load the suite, check it is the one the runs were made with, decide."""
     from harness.suite.load import load_suite
 
     loaded = load_suite(suite_path)
     ran = comp.runs[0].summary["suite"]["name"]
     if loaded.suite.name != ran:
         raise HarnessError(f"{suite_path}: suite {loaded.suite.name!r} cannot gate runs of suite {ran!r}")
-    if comp.aligned.unmatched:
-        counts = ", ".join(f"{r.label} {len(r.rows)}" for r in comp.runs)
-        raise HarnessError(f"the runs evaluated different examples ({counts}); a gate compares runs of the same examples "
-                           "(the same --limit, or none)")
-    rules = evaluate_gates(list(loaded.suite.gates), comp)
-    passed = not any(r.blocks for r in rules)
-    n_fail = sum(r.blocks for r in rules)
-    n_adv = sum(r.verdict == "advisory-fail" for r in rules)
-    verdict = ("PROMOTE: every blocking rule passed" if passed else f"BLOCKED: {n_fail} rule(s) failed") + (
-        f" ({n_adv} advisory rule(s) failed, not blocking)" if n_adv else "")
-    if not rules:
-        verdict += " (the suite has no gates)"
-    text = "\n\n".join([format_comparison(comp), format_rules(rules) if rules else "no gates", verdict])
-    return rules, passed, text
+    return decide_gates(list(loaded.suite.gates), comp, str(suite_path), lineage)
 
 
-def gate_runs(suite_path: Path, baseline_dir: Path, candidate_dir: Path, out_dir: Path,
-              lineage: list[dict[str, Any]] | None = None) -> GateOutcome:
+def gate_comparison(suite_path: Path, comp: Comparison, out_dir: Path | None,
+                    lineage: list[dict[str, Any]] | None = None, formats: tuple[str, ...] | list[str] = GATE_FORMATS) -> GateOutcome:
+    """Decide on an existing comparison (the loop reuses its own) and write the reports to ``out_dir``."""
+    from harness.report.text import gate_text
+
+    decision = decide(Path(suite_path), comp, lineage)
+    inp = ReportInput(comp, decision)
+    rendered = render(inp, formats)  # every format rendered (and an unknown one refused) before any file is written
+    files = write_reports(rendered, Path(out_dir)) if out_dir is not None else {}
+    return GateOutcome(decision, comp, gate_text(inp), Path(out_dir) if out_dir is not None else None, files)
+
+
+def gate_runs(suite_path: Path, baseline_dir: Path, candidate_dir: Path, out_dir: Path | None,
+              lineage: list[dict[str, Any]] | None = None, formats: tuple[str, ...] | list[str] = GATE_FORMATS) -> GateOutcome:
     """Gate ``candidate_dir`` against ``baseline_dir`` (run directories) on ``suite_path``'s gates; reports go to ``out_dir``."""
-    from harness.report.csv import write_csvs
-    from harness.report.html import write_report
-    from harness.report.junit import write_junit
-    from harness.report.markdown import gate_markdown
-
     comp = compare_runs([Path(baseline_dir), Path(candidate_dir)], labels=["baseline", "candidate"])
-    rules, passed, text = decide(Path(suite_path), comp)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    suite_name = comp.runs[0].summary["suite"]["name"]
-    record = {"passed": passed, "exit_code": EXIT_PROMOTE if passed else EXIT_BLOCKED, "suite_file": str(suite_path),
-              "rules": [r.to_dict() for r in rules], "comparison": comp.to_dict(), "lineage": lineage}
-    json_path = out_dir / "gate.json"
-    json_path.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
-    md_path = out_dir / "gate_summary.md"
-    md_path.write_text(gate_markdown(comp, rules, passed), encoding="utf-8")
-    return GateOutcome(
-        passed=passed, exit_code=EXIT_PROMOTE if passed else EXIT_BLOCKED, rules=rules, comparison=comp, text=text,
-        html_path=write_report(comp, out_dir / "report.html", rules, passed, lineage),
-        junit_path=write_junit(suite_name, rules, out_dir / "gate_junit.xml"), markdown_path=md_path,
-        json_path=json_path, csv_paths=write_csvs(comp, out_dir),
-    )
+    return gate_comparison(suite_path, comp, out_dir, lineage, formats)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -18,30 +17,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (reports/runs/...); the first is the baseline")
     p.add_argument("--out", type=Path, help="folder for the comparison files (default: REPORTS/comparisons/<suite>-<time>)")
     p.add_argument("--category-field", metavar="F", help="dataset field for the per-category breakdown (default: the suite's)")
+    p.add_argument("--format", action="append", metavar="NAME", dest="formats",
+                   help="report format to write (repeatable; default: json, csv, html); any registered reporter")
     p.add_argument("--reports", type=Path, default=Path(os.environ.get("HARNESS_REPORTS", "reports")), help=argparse.SUPPRESS)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from harness.compare import compare_runs
-    from harness.compare.table import format_comparison
     from harness.core.errors import HarnessError
-    from harness.report.csv import write_csvs
-    from harness.report.html import write_report
+    from harness.records.files import ensure_writable
+    from harness.report.registry import COMPARE_FORMATS, ReportInput, render, write_reports
+    from harness.report.text import gate_text
 
     if len(args.runs) < 2:
         raise HarnessError("compare needs at least two run directories: the baseline first, then candidates")
+    if args.out is not None:
+        ensure_writable(args.out, "--out folder", create=False)
     comp = compare_runs(args.runs, category_field=args.category_field)
-    print(format_comparison(comp))
+    inp = ReportInput(comp)
+    rendered = render(inp, args.formats or COMPARE_FORMATS)
+    print(gate_text(inp))
     for name, sc in comp.scores.items():
         for v in sc.vs_baseline:
             if v.regressions:
                 shown = ", ".join(v.regressions[:10]) + (f" ... (+{len(v.regressions) - 10})" if len(v.regressions) > 10 else "")
                 print(f"{name}: {len(v.regressions)} regression(s) in {v.label}: {shown}")
     out = args.out or args.reports / "comparisons" / f"{comp.runs[0].summary['suite']['name']}-{time.strftime('%Y%m%dT%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "comparison.json").write_text(json.dumps(comp.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-    write_csvs(comp, out)
-    write_report(comp, out / "report.html")
+    write_reports(rendered, out)
     print(f"comparison files: {out}")
     return 0

@@ -1,14 +1,14 @@
 """harness gate SUITE --baseline X --candidate Y [--out DIR] [--junit FILE] [--markdown FILE] [--html FILE]
 
 X and Y are run directories, or model specs that are run first (e.g. --baseline local
---candidate 'local?adapter=out/adapter'). Exit 0: promote; 1: a gate blocks; 2: bad input.
+--candidate 'local?adapter=out/adapter'). Exit 0: promote; 1: a gate blocks; 2: bad input;
+4: a report cannot be written (checked before any run or decision).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write the JUnit XML here")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary here")
     p.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report here")
+    p.add_argument("--format", action="append", metavar="NAME", dest="formats",
+                   help="report format to write (repeatable; default: json, html, junit, markdown, csv); "
+                        "any registered reporter, e.g. text")
     add_output_options(p)
     p.set_defaults(func=main)
 
@@ -55,21 +58,52 @@ def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Pa
     return outcome.directory
 
 
+EXTRA = (("junit", "junit"), ("markdown", "markdown"), ("html", "html"))  # flag -> the format it copies
+
+
 def main(args: argparse.Namespace) -> int:
     from harness.gate import gate_runs
+    from harness.records.files import check_output_file, ensure_writable
+    from harness.report.registry import GATE_FORMATS, REPORTERS
 
     out = args.out or args.reports / "gates" / f"{args.suite.stem}-{time.strftime('%Y%m%dT%H%M%S')}"
+    formats = list(dict.fromkeys(["json", *(args.formats or GATE_FORMATS)]))
+    for name in formats:
+        REPORTERS.get(name)  # an unknown format: exit 2 with the closest names, before any work
+    # Every destination is checked before a model runs or the decision is printed: a bad --junit
+    # path must not turn a decided gate into a crash after the verdict (exit 4, one line).
+    ensure_writable(out, "--out folder", create=False)
+    for flag, fmt in EXTRA:
+        dst = getattr(args, flag)
+        if dst is not None:
+            check_output_file(dst, f"--{flag}")
+            formats += [fmt] if fmt not in formats else []
     base = resolve_run(args.baseline, "baseline", args, out)
     cand = resolve_run(args.candidate, "candidate", args, out)
-    outcome = gate_runs(args.suite, base, cand, out)
-    for src, dst in ((outcome.junit_path, args.junit), (outcome.markdown_path, args.markdown), (outcome.html_path, args.html)):
-        if dst is not None:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file:
-        with open(summary_file, "a", encoding="utf-8") as fh:
-            fh.write(outcome.markdown_path.read_text(encoding="utf-8") + "\n")
+    outcome = gate_runs(args.suite, base, cand, out, formats=formats)
+    _copy_extras(args, outcome)
     print(outcome.text)
-    print(f"reports: {out} (report.html, gate_junit.xml, gate_summary.md, gate.json, comparison_*.csv)")
+    names = ", ".join(n for files in outcome.files.values() for n in files)
+    print(f"reports: {out} ({names})")
     return outcome.exit_code
+
+
+def _copy_extras(args: argparse.Namespace, outcome) -> None:  # noqa: ANN001 - GateOutcome, imported lazily
+    from harness.core.errors import EnvironmentFailure
+    from harness.core.io import atomic_write_text
+
+    for flag, fmt in EXTRA:
+        dst, src = getattr(args, flag), outcome.path_of(fmt)
+        if dst is not None and src is not None:
+            try:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(dst, src.read_text(encoding="utf-8"))
+            except OSError as e:
+                raise EnvironmentFailure.from_os_error(e, f"writing --{flag}") from None
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file and outcome.markdown_path is not None:
+        try:
+            with open(summary_file, "a", encoding="utf-8") as fh:
+                fh.write(outcome.markdown_path.read_text(encoding="utf-8") + "\n")
+        except OSError as e:
+            raise EnvironmentFailure.from_os_error(e, "appending to $GITHUB_STEP_SUMMARY") from None

@@ -20,14 +20,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from harness.compare import compare_runs
-    from harness.report.html import write_report
+    from harness.core.io import atomic_write_text
+    from harness.records.files import check_output_file
+    from harness.report.html import html_report
+    from harness.report.registry import ReportInput
 
+    check_output_file(args.out, "--out")  # before the comparison's bootstraps, not after
     comp = compare_runs(args.runs, category_field=args.category_field)
-    rules = passed = None
+    decision = None
     if args.suite:
         from harness.gate import decide
 
-        rules, passed, _ = decide(args.suite, comp)
-    write_report(comp, args.out, rules, passed)
+        decision = decide(args.suite, comp)
+    (text,) = html_report(ReportInput(comp, decision)).values()
+    try:
+        atomic_write_text(args.out, text)
+    except OSError as e:
+        from harness.core.errors import EnvironmentFailure
+
+        raise EnvironmentFailure.from_os_error(e, "writing the report") from None
     print(f"report: {args.out}")
     return 0

@@ -3,7 +3,6 @@ run), McNemar for pass/fail scores, regressions and improvements, per-category b
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,9 @@ from harness.compare.paired import (
     paired_statistic_diff,
 )
 from harness.compare.scores import ScoreView, score_view
+from harness.records.base import FORMAT_VERSION
+from harness.records.base import nan_if_none as _nan
+from harness.records.comparison import ComparisonRecord
 
 DEFAULT_MARGIN_FRACTION = 0.1  # continuous scores: a drop of 10% of the score's range counts as a regression
 
@@ -94,7 +96,7 @@ class ScoreComparison:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("values")
-        return _clean(d)
+        return d  # NaN becomes null in ComparisonRecord
 
 
 @dataclass
@@ -112,9 +114,11 @@ class Comparison:
     def ids(self) -> list[str]:
         return self.aligned.ids
 
-    def to_dict(self) -> dict[str, Any]:
+    def record(self) -> ComparisonRecord:
+        """The typed, versioned record of this comparison (comparison.json; inside gate.json)."""
         first = self.runs[0].summary
-        return _clean({
+        return ComparisonRecord.model_validate({
+            "format_version": FORMAT_VERSION,
             "suite": {k: first["suite"].get(k) for k in ("name", "version", "sha256", "path")},
             "dataset": {k: first["dataset"].get(k) for k in ("split", "sha256", "path")},
             "runs": [{"label": r.label, "directory": str(r.directory), "model": r.model} for r in self.runs],
@@ -126,20 +130,8 @@ class Comparison:
             "scores": {k: v.to_dict() for k, v in self.scores.items()},
         })
 
-
-def _clean(x: Any) -> Any:
-    """JSON has no NaN: null."""
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
-
-
-def _nan(x: Any) -> float:
-    return float("nan") if x is None else float(x)
+    def to_dict(self) -> dict[str, Any]:
+        return self.record().model_dump(mode="json")
 
 
 def _compare_score(aligned: Aligned, name: str, resamples: int, seed: int) -> ScoreComparison:

@@ -55,7 +55,27 @@ def _read_jsonl(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str
     return rows
 
 
+def _first_bad_utf8(path: Path) -> tuple[int, str]:
+    """The line and reason of the first bytes that are not UTF-8 (csv reads in chunks, so its error has no line)."""
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return n, f"{e.reason} at byte {e.start} of the line"
+    return 1, "invalid UTF-8"
+
+
 def _read_csv(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        return _read_csv_utf8(path, problems)
+    except UnicodeDecodeError:
+        line, why = _first_bad_utf8(path)
+        problems.append(Problem(str(path), "", f"not UTF-8 ({why}); save the file as UTF-8", line=line))
+        return []
+
+
+def _read_csv_utf8(path: Path, problems: list[Problem]) -> list[tuple[int, dict[str, Any]]]:
     import csv
 
     with open(path, encoding="utf-8", newline="") as fh:

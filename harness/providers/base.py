@@ -49,7 +49,14 @@ class ModelSpec(BaseModel):
         if text.endswith((".yaml", ".yml")) and p.is_file():
             import yaml
 
-            data = yaml.safe_load(p.read_text()) or {}
+            try:
+                data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            except UnicodeDecodeError as e:
+                raise HarnessError(f"{text}: not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8") from None
+            except yaml.YAMLError as e:
+                mark = getattr(e, "problem_mark", None)
+                where = f"{text}:{mark.line + 1}" if mark is not None else text
+                raise HarnessError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
             if not isinstance(data, dict):
                 raise HarnessError(f"{text}: expected a mapping of model settings")
         else:

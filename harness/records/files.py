@@ -19,15 +19,26 @@ from harness.core.errors import EnvironmentFailure, HarnessError
 LOCK_NAME = ".harness.lock"
 
 
-def ensure_writable(directory: Path, what: str = "output folder") -> Path:
-    """Create ``directory`` and prove a file can be written there (catches read-only mounts, which
-    root's permission checks do not); exit 4 with the OS's reason otherwise."""
+def ensure_writable(directory: Path, what: str = "output folder", create: bool = True) -> Path:
+    """Prove a file can be written in ``directory`` (catches read-only mounts, which root's
+    permission checks do not); exit 4 with the OS's reason otherwise. With ``create=False`` a
+    missing folder is not made: the probe goes to its nearest existing parent, so a command that
+    later fails on its input leaves no empty folder behind."""
+    probe_dir = directory
+    if not create:
+        while not probe_dir.exists() and probe_dir != probe_dir.parent:
+            probe_dir = probe_dir.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory, prefix=".harness-probe-"):
+        if create:
+            directory.mkdir(parents=True, exist_ok=True)
+        elif probe_dir.exists() and not probe_dir.is_dir():
+            raise FileExistsError(17, "exists and is not a folder", str(probe_dir))
+        with tempfile.TemporaryFile(dir=probe_dir, prefix=".harness-probe-"):
             pass
     except FileExistsError:
-        raise EnvironmentFailure(f"{what} {directory}: exists and is not a folder") from None
+        raise EnvironmentFailure(f"{what} {directory}: a file is in the way (not a folder)") from None
+    except NotADirectoryError:
+        raise EnvironmentFailure(f"{what} {directory}: a file is in the way (not a folder)") from None
     except OSError as e:
         raise EnvironmentFailure.from_os_error(e, f"{what} {directory} is not writable:") from None
     return directory
@@ -123,7 +134,7 @@ def check_output_file(path: Path, what: str) -> None:
     """A file the command will write later (a --junit path): fail now, before the work, if it cannot be."""
     if path.is_dir():
         raise EnvironmentFailure(f"{what} {path}: is a folder; give a file path")
-    ensure_writable(path.parent, f"{what} {path}: folder")
+    ensure_writable(path.parent, f"{what} {path}: folder", create=False)
 
 
 __all__ = ["FolderLock", "HarnessError", "Staged", "check_output_file", "ensure_writable", "staged"]

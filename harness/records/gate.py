@@ -25,6 +25,10 @@ class RuleRecord(Record):
     def blocks(self) -> bool:
         return self.verdict == "fail"
 
+    @property
+    def advisory(self) -> bool:
+        return self.verdict.startswith("advisory")
+
 
 class GateDecision(VersionedRecord):
     passed: bool

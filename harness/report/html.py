@@ -21,6 +21,7 @@ from harness.compare.comparison import Comparison
 from harness.compare.table import ci, fmt, pval
 from harness.gating.rules import format_figure
 from harness.report import svg
+from harness.report.registry import ReportInput, reporter
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TOKEN = re.compile(r"\s+|[^\s]+")
@@ -124,8 +125,8 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
     )
 
 
-def write_report(comp: Comparison, path: Path, rules: list[Any] | None = None, passed: bool | None = None,
-                 lineage: list[dict[str, Any]] | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(comp, rules, passed, lineage), encoding="utf-8")
-    return path
+@reporter("html")
+def html_report(inp: ReportInput) -> dict[str, str]:
+    d = inp.decision
+    return {"report.html": render_report(inp.comparison, d.rules if d else None, d.passed if d else None,
+                                         inp.lineage, inp.title)}

@@ -4,12 +4,13 @@ CI systems show it as a test report; advisory failures go to <system-out>, never
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
+from collections.abc import Sequence
 
-from harness.gating.rules import RuleResult
+from harness.records.gate import RuleRecord
+from harness.report.registry import ReportInput, reporter
 
 
-def junit_xml(suite_name: str, results: list[RuleResult]) -> str:
+def junit_xml(suite_name: str, results: Sequence[RuleRecord]) -> str:
     failures = sum(r.blocks for r in results)
     root = ET.Element("testsuites", name="harness gate", tests=str(len(results)), failures=str(failures))
     ts = ET.SubElement(root, "testsuite", name=f"gate: {suite_name}", tests=str(len(results)), failures=str(failures),
@@ -27,7 +28,8 @@ def junit_xml(suite_name: str, results: list[RuleResult]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_junit(suite_name: str, results: list[RuleResult], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit_xml(suite_name, results), encoding="utf-8")
-    return path
+@reporter("junit")
+def junit_report(inp: ReportInput) -> dict[str, str]:
+    if inp.decision is None:  # no gate, no test cases
+        return {}
+    return {"gate_junit.xml": junit_xml(inp.decision.comparison.suite["name"], inp.decision.rules)}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from harness.compare.comparison import Comparison
 from harness.compare.table import ci, fmt, pval
-from harness.gating.rules import RuleResult, format_figure
+from harness.gating.rules import format_figure
+from harness.records.gate import RuleRecord
+from harness.report.registry import ReportInput, reporter
 
 ICON = {"pass": "✅ pass", "fail": "❌ FAIL", "advisory-pass": "ℹ️ advisory pass", "advisory-fail": "⚠️ advisory fail"}
 MAX_IDS = 30
@@ -23,7 +26,7 @@ def code(text: object) -> str:
     return "`" + str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
 
 
-def gate_markdown(comp: Comparison, results: list[RuleResult], passed: bool) -> str:
+def gate_markdown(comp: Comparison, results: Sequence[RuleRecord], passed: bool) -> str:
     base, cand = comp.runs[0], comp.runs[1]
     suite = base.summary["suite"]
     lines = [f"## Promotion gate: {'✅ PROMOTE' if passed else '❌ BLOCKED'}", "",
@@ -46,3 +49,10 @@ def gate_markdown(comp: Comparison, results: list[RuleResult], passed: bool) -> 
         delta = fmt(v.delta.delta, signed=True) + ("" if math.isnan(v.delta.ci_low) else f" {ci(v.delta.ci_low, v.delta.ci_high, True)}")
         lines.append(f"| {cell(name)} | {fmt(b.mean)} | {fmt(c.mean)} | {delta} | {pval(v.p_value) or '-'} |")
     return "\n".join(lines) + "\n"
+
+
+@reporter("markdown")
+def markdown_report(inp: ReportInput) -> dict[str, str]:
+    if inp.decision is None:
+        return {}
+    return {"gate_summary.md": gate_markdown(inp.comparison, inp.decision.rules, inp.decision.passed)}

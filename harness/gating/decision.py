@@ -1,0 +1,37 @@
+"""The promotion decision, pure: a suite's gates and a comparison in, a GateDecision out.
+
+Nothing here reads or writes a file; harness.gate loads the suite and the runs, and the
+reporters (harness.report) render the decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from harness.compare.comparison import Comparison
+from harness.core.errors import HarnessError
+from harness.gating.rules import evaluate_gates
+from harness.records.base import FORMAT_VERSION
+from harness.records.gate import EXIT_BLOCKED, EXIT_PROMOTE, GateDecision
+from harness.suite.schema import Gate
+
+
+def check_same_examples(comp: Comparison) -> None:
+    if comp.aligned.unmatched:
+        counts = ", ".join(f"{r.label} {len(r.rows)}" for r in comp.runs)
+        raise HarnessError(f"the runs evaluated different examples ({counts}); a gate compares runs of the same examples "
+                           "(the same --limit, or none)")
+
+
+def decide_gates(gates: Sequence[Gate], comp: Comparison, suite_file: str,
+                 lineage: list[dict[str, Any]] | None = None) -> GateDecision:
+    """Every rule's verdict; the candidate may be promoted when no blocking rule failed."""
+    check_same_examples(comp)
+    rules = evaluate_gates(list(gates), comp)
+    passed = not any(r.blocks for r in rules)
+    return GateDecision.model_validate({
+        "format_version": FORMAT_VERSION, "passed": passed, "exit_code": EXIT_PROMOTE if passed else EXIT_BLOCKED,
+        "suite_file": suite_file, "rules": [r.to_dict() for r in rules], "comparison": comp.to_dict(),
+        "lineage": lineage,
+    })
