@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import HarnessError
+from harness.core.errors import EnvironmentFailure, HarnessError
+from harness.core.io import atomic_write_text
 from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
 from harness.loop.feedback import plan_next
+from harness.records.base import FORMAT_VERSION
+from harness.records.lineage import LineageRecord
 from harness.suite.load import LoadedSuite, load_suite
 from harness.train.base import (
     EpochLoss,
@@ -160,7 +163,7 @@ def train(config: TrainConfig, log: Log) -> TrainResult:
     return run_training(config, log)
 
 
-def _gate(loaded: LoadedSuite, baseline: Path, candidate: Path, out: Path, lineage: list[dict[str, Any]] | None = None):
+def _gate(loaded: LoadedSuite, baseline: Path, candidate: Path, out: Path | None, lineage: list[dict[str, Any]] | None = None):
     from harness.gate import gate_runs
 
     return gate_runs(loaded.path, baseline, candidate, out, lineage=lineage)
@@ -306,34 +309,32 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
         cand_test = evaluate(cfg, loaded, best.result.candidate, test, out / "runs" / f"candidate-{test}")
         for e in lineage:
             e["best"] = e["iteration"] == best.index
-        gate = _gate(loaded, base_test.directory, cand_test.directory, out / "report", lineage=lineage)
+        gate = _gate(loaded, base_test.directory, cand_test.directory, None, lineage=lineage)  # decide; no files yet
         if gate.passed:
             promoted = best.result.candidate
             for e in lineage:
                 e["promoted"] = e["iteration"] == best.index
-            if gate.html_path is not None:  # the report shows the promotion too
-                gate = _gate(loaded, base_test.directory, cand_test.directory, out / "report", lineage=lineage)
+        # The reports are written once, showing the promotion; the comparison (its 2,000-resample
+        # bootstraps) is the one just made, not recomputed.
+        from harness.gate import gate_comparison
+
+        gate = gate_comparison(loaded.path, gate.comparison, out / "report", lineage=lineage)
         exit_code = gate.exit_code
         record["final"] = {
             "evaluated": True, "best_iteration": best.index, "split": test,
             "base_run": str(base_test.directory), "candidate_run": str(cand_test.directory),
             "base_scores": _scores(base_test), "candidate_scores": _scores(cand_test),
             "gate_passed": gate.passed, "report": str(gate.html_path) if gate.html_path else None,
-            "rules": [_rule_json(r) for r in gate.rules],
+            "rules": [r.model_dump(mode="json") for r in gate.rules],
         }
     record["iterations"] = lineage
     record["promoted"] = promoted
     record["seconds"] = round(time.perf_counter() - t0, 1)
+    record["format_version"] = FORMAT_VERSION
+    lineage_record = LineageRecord.model_validate(json.loads(json.dumps(record, default=str)))
     path = out / "lineage.json"
-    path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    return LoopOutcome(out, path, record, best, promoted, exit_code, gate)
-
-
-def _rule_json(rule: Any) -> dict[str, Any]:
-    if hasattr(rule, "to_json"):
-        return rule.to_json()
-    if hasattr(rule, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return json.loads(json.dumps(asdict(rule), default=str))
-    return {"rule": str(rule)}
+    try:
+        atomic_write_text(path, lineage_record.to_json() + "\n")
+    except OSError as e:
+        raise EnvironmentFailure.from_os_error(e, "writing lineage.json") from None
+    return LoopOutcome(out, path, lineage_record.model_dump(mode="json"), best, promoted, exit_code, gate)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict
-
 from harness.records.base import Record, VersionedRecord
 
 
 class LineageEntry(Record):
-    """One iteration (0 is the base model). Later fields (``best``, ``promoted``) are set as the loop ends."""
-
-    model_config = ConfigDict(extra="allow")  # trainers add their own details (adapter paths, losses)
+    """One iteration (0 is the base model, which has no training fields). ``best`` and ``promoted``
+    are set as the loop ends."""
 
     iteration: int
     model: str
@@ -25,6 +22,14 @@ class LineageEntry(Record):
     reason_next: str = ""
     promoted: bool = False
     best: bool | None = None
+    data: dict[str, Any] | None = None
+    adapter: str | None = None
+    adapter_sha256: str | None = None
+    job_id: str | None = None
+    training: dict[str, Any] | None = None
+    improved: bool | None = None
+    gate_passed_on_validation: bool | None = None
+    feedback: dict[str, Any] | None = None
 
 
 class LineageRecord(VersionedRecord):
