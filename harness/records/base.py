@@ -96,7 +96,9 @@ def parse_json(text: str, path: Path, line: int | None = None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         at = f"{path}:{line}" if line else f"{path}:{e.lineno}"
-        hint = " (the file ends early: truncated by a full disk or a killed write?)" if e.pos >= len(text.rstrip()) else ""
+        tail = text.rstrip()
+        cut = e.pos >= len(tail) or not tail.endswith(("}", "]")) or e.msg.startswith("Unterminated")
+        hint = " (the file ends early: truncated by a full disk or a killed write?)" if cut else ""
         raise HarnessError(f"{at}: invalid JSON: {e.msg}{hint}") from None
 
 
