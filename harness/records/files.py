@@ -86,10 +86,12 @@ class Staged:
     def __init__(self, directory: Path):
         self.directory = directory
         self._pending: list[tuple[Path, Path]] = []
+        self.current: Path | None = None  # the file being written, for an error without a file name (write())
 
     @contextlib.contextmanager
     def open(self, name: str, newline: str | None = None) -> Iterator[IO[str]]:
         target = self.directory / name
+        self.current = target
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
         self._pending.append((Path(tmp), target))
         os.fchmod(fd, 0o644)
@@ -124,6 +126,8 @@ def staged(directory: Path, doing: str = "writing") -> Iterator[Staged]:
         st.commit()
     except OSError as e:
         st.discard()
+        if e.filename is None and st.current is not None:
+            e.filename = str(st.current)
         raise EnvironmentFailure.from_os_error(e, doing) from None
     except BaseException:
         st.discard()

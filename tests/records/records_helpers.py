@@ -38,11 +38,14 @@ def remount_read_only(where: Path) -> None:
 
 
 def fill(directory: Path) -> None:
-    """Fill the file system under ``directory`` until the OS says ENOSPC."""
-    with open(directory / "filler", "wb") as fh:
-        try:
+    """Fill the file system under ``directory`` until the OS says ENOSPC (unbuffered: nothing left to flush)."""
+    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for size in (4096, 512, 1):
             while True:
-                fh.write(b"x" * 1024)
-                fh.flush()
-        except OSError:
-            pass
+                try:
+                    os.write(fd, b"x" * size)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
