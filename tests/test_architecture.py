@@ -102,3 +102,10 @@ def test_no_import_cycle_between_harness_packages():
 
 def test_core_imports_nothing_else_of_the_harness():
     assert import_graph()["core"] <= set(), f"harness.core imports {sorted(import_graph()['core'])}"
+
+
+def test_the_run_record_and_the_records_do_not_import_the_runner():
+    g = import_graph()
+    assert "runner" not in g["run_record"] and "runner" not in g["records"]
+    assert g["records"] <= {"core"}, f"harness.records imports {sorted(g['records'])}"
+    assert not [c for c in cycles(g) if "run_record" in c or "records" in c or "gating" in c or "report" in c]

@@ -9,6 +9,7 @@ cannot be computed (no paired examples, no CI) fails: a gate never passes by def
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from harness.compare.comparison import (
 )
 from harness.compare.paired import PairedDelta
 from harness.compare.table import fmt
+from harness.records.gate import RuleRecord
 from harness.suite.schema import Gate
 
 RULE_TEXT = {
@@ -53,13 +55,7 @@ class RuleResult:
         return self.verdict.startswith("advisory")
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("figure", "threshold"):
-            if isinstance(d[k], float) and math.isnan(d[k]):
-                d[k] = None
-        return d
-
-    to_json = to_dict
+        return asdict(self)  # NaN figures become null in harness.records.gate.RuleRecord
 
 
 def rule_name(gate: Gate, category: str | None) -> str:
@@ -158,7 +154,7 @@ def format_figure(rule: str, x: float) -> str:
     return fmt(x, signed=rule not in ("min", "max"))
 
 
-def format_rules(results: list[RuleResult]) -> str:
+def format_rules(results: Sequence[RuleResult | RuleRecord]) -> str:
     rows = [("verdict", "rule", "figure", "threshold", "why")]
     for r in results:
         rows.append((r.verdict.upper(), r.name, format_figure(r.rule, r.figure), format_figure(r.rule, r.threshold), r.explanation))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from typing import Any
 
 from harness.compare.comparison import Comparison
 from harness.core.csvsafe import safe_row
+from harness.records.base import nan_to_none
 from harness.report.registry import ReportInput, reporter
 
 
@@ -17,8 +17,7 @@ def _text(x: Any) -> Any:
     return x if x is None or isinstance(x, str) else json.dumps(x, ensure_ascii=False)
 
 
-def _num(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+_num = nan_to_none  # an empty cell for a score that could not be computed
 
 
 def examples_csv(comp: Comparison) -> str:
