@@ -34,6 +34,7 @@ def main(args: argparse.Namespace) -> int:
         decision = decide(args.suite, comp)
     (text,) = html_report(ReportInput(comp, decision)).values()
     try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(args.out, text)
     except OSError as e:
         from harness.core.errors import EnvironmentFailure

@@ -43,8 +43,12 @@ class Record(BaseModel):
     def _nan_to_none(cls, data: Any) -> Any:
         return nan_to_none(data) if isinstance(data, dict) else data
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (null where a figure could not be computed)."""
+        return self.model_dump(mode="json")
+
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False)
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
 
 class VersionedRecord(Record):
