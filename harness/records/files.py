@@ -40,7 +40,10 @@ def ensure_writable(directory: Path, what: str = "output folder", create: bool =
     except NotADirectoryError:
         raise EnvironmentFailure(f"{what} {directory}: a file is in the way (not a folder)") from None
     except OSError as e:
-        raise EnvironmentFailure.from_os_error(e, f"{what} {directory} is not writable:") from None
+        import errno
+
+        code = errno.errorcode.get(e.errno or 0, "")
+        raise EnvironmentFailure(f"{what} {directory} is not writable: {e.strerror or e}" + (f" ({code})" if code else "")) from None
     return directory
 
 
@@ -138,7 +141,7 @@ def check_output_file(path: Path, what: str) -> None:
     """A file the command will write later (a --junit path): fail now, before the work, if it cannot be."""
     if path.is_dir():
         raise EnvironmentFailure(f"{what} {path}: is a folder; give a file path")
-    ensure_writable(path.parent, f"{what} {path}: folder", create=False)
+    ensure_writable(path.parent, f"{what} {path}: its folder", create=False)
 
 
 __all__ = ["FolderLock", "HarnessError", "Staged", "check_output_file", "ensure_writable", "staged"]
