@@ -24,8 +24,9 @@ from harness.core.errors import EnvironmentFailure, HarnessError
 from harness.core.io import atomic_write_text
 from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
 from harness.loop.feedback import plan_next
-from harness.records.base import FORMAT_VERSION
+from harness.records.base import FORMAT_VERSION, nan_if_none
 from harness.records.lineage import LineageRecord
+from harness.records.run import RunRecord, read_run
 from harness.suite.load import LoadedSuite, load_suite
 from harness.train.base import (
     EpochLoss,
@@ -65,12 +66,19 @@ class IterateConfig:
 class Evaluation:
     model: str
     split: str
-    directory: Path
-    summary: dict[str, Any]
-    rows: list[dict[str, Any]]
+    record: RunRecord
+    summary: dict[str, Any] = field(init=False)  # plain data for the feedback planner
+    rows: list[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.summary, self.rows = self.record.summary_dict(), self.record.rows()
+
+    @property
+    def directory(self) -> Path:
+        return self.record.directory
 
     def mean(self, score: str) -> float:
-        return float(self.summary["metrics"][score]["mean"])
+        return nan_if_none(self.record.summary.metrics[score].mean)
 
 
 @dataclass
@@ -122,13 +130,11 @@ def better(a: float, b: float, direction: str, margin: float = 0.0) -> bool:
 
 def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, directory: Path) -> Evaluation:
     from harness.providers.base import ModelSpec
-    from harness.run_record import load_run
     from harness.runner import RunConfig, run_suite
 
     outcome = run_suite(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), split=split, limit=cfg.eval_limit,
                                   reports_dir=cfg.reports_dir, out=directory, progress=cfg.progress))
-    summary, rows = load_run(outcome.directory)
-    return Evaluation(model, split, outcome.directory, summary, rows)
+    return Evaluation(model, split, read_run(outcome.directory))
 
 
 def _reuse_training(config: TrainConfig) -> TrainResult | None:
@@ -169,8 +175,8 @@ def _gate(loaded: LoadedSuite, baseline: Path, candidate: Path, out: Path | None
     return gate_runs(loaded.path, baseline, candidate, out, lineage=lineage)
 
 
-def _scores(ev: Evaluation) -> dict[str, float]:
-    return {k: v["mean"] for k, v in ev.summary["metrics"].items()}
+def _scores(ev: Evaluation) -> dict[str, float | None]:
+    return {k: v.mean for k, v in ev.record.summary.metrics.items()}
 
 
 def _entry(it: Iteration, score: str) -> dict[str, Any]:
@@ -228,9 +234,10 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
     log(f"[base] {cfg.base} on the validation split")
     base_val = evaluate(cfg, loaded, cfg.base, "validation", out / "runs" / "base-validation")
     score = cfg.score or primary_score(loaded, base_val.summary)
-    if score not in base_val.summary["metrics"]:
-        raise HarnessError(f"--score {score}: not a score of this suite; it has: {', '.join(base_val.summary['metrics'])}")
-    direction = base_val.summary["metrics"][score].get("direction", "higher")
+    metrics = base_val.record.summary.metrics
+    if score not in metrics:
+        raise HarnessError(f"--score {score}: not a score of this suite; it has: {', '.join(metrics)}")
+    direction = metrics[score].direction
     log(f"[base] validation {score} = {base_val.mean(score):.3f}")
 
     lineage: list[dict[str, Any]] = [{
