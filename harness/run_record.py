@@ -30,6 +30,7 @@ from harness.records.base import FORMAT_VERSION
 from harness.records.files import FolderLock, ensure_writable, staged
 from harness.records.run import ExampleResult, ExampleRow, RunSummary, read_run
 
+
 class _Model(Protocol):
     def display(self) -> str: ...
     def model_dump(self, *, mode: str) -> dict[str, Any]: ...

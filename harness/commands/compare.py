@@ -27,7 +27,12 @@ def main(args: argparse.Namespace) -> int:
     from harness.compare import compare_runs
     from harness.core.errors import HarnessError
     from harness.records.files import ensure_writable
-    from harness.report.registry import COMPARE_FORMATS, ReportInput, render, write_reports
+    from harness.report.registry import (
+        COMPARE_FORMATS,
+        ReportInput,
+        render,
+        write_reports,
+    )
     from harness.report.text import gate_text
 
     if len(args.runs) < 2:

@@ -88,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def _copy_extras(args: argparse.Namespace, outcome) -> None:  # noqa: ANN001 - GateOutcome, imported lazily
+def _copy_extras(args: argparse.Namespace, outcome) -> None:
     from harness.core.errors import EnvironmentFailure
     from harness.core.io import atomic_write_text
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from harness.records.base import Record, VersionedRecord
 
 
@@ -30,16 +32,16 @@ class VsBaselineRecord(Record):
     p_value: float | None = None
     discordant: list[int] | None = None
     margin: float = 0.0
-    regressions: list[str] = []
-    improvements: list[str] = []
+    regressions: list[str] = Field(default_factory=list)
+    improvements: list[str] = Field(default_factory=list)
 
 
 class CategoryRecord(Record):
     category: str
     n: int
     values: list[float | None]
-    deltas: list[DeltaRecord | None] = []
-    regressions: list[list[str]] = []
+    deltas: list[DeltaRecord | None] = Field(default_factory=list)
+    regressions: list[list[str]] = Field(default_factory=list)
 
 
 class ScoreRecord(Record):
@@ -51,7 +53,7 @@ class ScoreRecord(Record):
     range: list[float | None]
     runs: list[RunScoreRecord]
     vs_baseline: list[VsBaselineRecord]
-    categories: list[CategoryRecord] = []
+    categories: list[CategoryRecord] = Field(default_factory=list)
     advisory_reason: str | None = None
     note: str = ""
 
@@ -68,7 +70,7 @@ class ComparisonRecord(VersionedRecord):
     runs: list[RunRef]
     baseline: str
     n_examples: int
-    unmatched_examples: dict[str, int] = {}
+    unmatched_examples: dict[str, int] = Field(default_factory=dict)
     category_field: str | None = None
     bootstrap: dict[str, Any]
     scores: dict[str, ScoreRecord]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from harness.records.base import Record, VersionedRecord
 from harness.records.comparison import ComparisonRecord
 
@@ -19,7 +21,7 @@ class RuleRecord(Record):
     threshold: float | None
     verdict: str  # pass | fail | advisory-pass | advisory-fail
     explanation: str
-    examples: list[str] = []
+    examples: list[str] = Field(default_factory=list)
 
     @property
     def blocks(self) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from harness.records.base import Record, VersionedRecord
 
 
@@ -15,10 +17,10 @@ class LineageEntry(Record):
     model: str
     dataset_sha256: str | None = None
     changes: Any = None
-    hyperparameters: dict[str, Any] = {}
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
     validation_run: str | None = None
-    scores: dict[str, float | None] = {}
-    score: dict[str, Any] = {}
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    score: dict[str, Any] = Field(default_factory=dict)
     reason_next: str = ""
     promoted: bool = False
     best: bool | None = None

@@ -6,11 +6,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from harness.core.errors import HarnessError
 from harness.core.types import Example, Request, Response, ScoreValue
-from harness.records.base import Record, VersionedRecord, parse_json, read_text, validate
+from harness.records.base import (
+    Record,
+    VersionedRecord,
+    parse_json,
+    read_text,
+    validate,
+)
 
 
 @dataclass
@@ -43,7 +49,7 @@ class MetricEntry(Record):
     n: int
     ci_method: str | None = None
     n_failed: int = 0
-    failure_reasons: dict[str, int] = {}
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class SuiteInfo(Record):
@@ -91,11 +97,11 @@ class RunSummary(VersionedRecord):
     model: ModelInfo
     generation: dict[str, Any]
     metrics: dict[str, MetricEntry]
-    artifacts: dict[str, Any] = {}
+    artifacts: dict[str, Any] = Field(default_factory=dict)
     counts: Counts
     tokens: Tokens
     timing: dict[str, float]
-    environment: dict[str, str] = {}
+    environment: dict[str, str] = Field(default_factory=dict)
 
 
 class ExampleRow(Record):
@@ -103,11 +109,11 @@ class ExampleRow(Record):
     line: int | None = None
     category: str | None = None
     input: Any = None
-    prompt: list[dict[str, Any]] = []
+    prompt: list[dict[str, Any]] = Field(default_factory=list)
     output: str | None = None
     reference: Any = None
-    scores: dict[str, float | None] = {}
-    score_errors: dict[str, str] = {}
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    score_errors: dict[str, str] = Field(default_factory=dict)
     latency_s: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None

@@ -15,7 +15,14 @@ import pytest
 
 from harness.cli import main
 from harness.records.files import FolderLock
-from tests.records.records_helpers import FIXTURES, SUITE, copy_runs, fill, mount_tmpfs, remount_read_only
+from tests.records.records_helpers import (
+    FIXTURES,
+    SUITE,
+    copy_runs,
+    fill,
+    mount_tmpfs,
+    remount_read_only,
+)
 
 BASE_SCRIPT, CAND_SCRIPT = FIXTURES / "base.jsonl", FIXTURES / "cand.jsonl"
 

@@ -11,7 +11,13 @@ import pytest
 from harness.cli import main
 from harness.core.errors import HarnessError
 from harness.gate import gate_runs
-from harness.records import FORMAT_VERSION, GateDecision, RunRecord, read_record, read_run
+from harness.records import (
+    FORMAT_VERSION,
+    GateDecision,
+    RunRecord,
+    read_record,
+    read_run,
+)
 from harness.run_record import load_run
 from tests.records.records_helpers import FIXTURES, SUITE, copy_runs
 
