@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from harness.commands.common import add_output_options
+from harness.commands.common import add_output_options, add_trust_options, positive_int, with_trust
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,13 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", required=True, metavar="RUN|MODEL", help="a run directory, or a model spec to run first")
     p.add_argument("--candidate", required=True, metavar="RUN|MODEL", help="a run directory, or a model spec to run first")
     p.add_argument("--split", help="split to run model specs on (default: the suite's default_split)")
-    p.add_argument("--limit", type=int, metavar="N", help="run model specs on the first N examples only")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="run model specs on the first N examples only")
     p.add_argument("--out", type=Path, help="folder for the reports (default: REPORTS/gates/<suite>-<time>)")
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write the JUnit XML here")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary here")
     p.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report here")
     add_output_options(p)
-    p.set_defaults(func=main)
+    add_trust_options(p)
+    p.set_defaults(func=with_trust(main))
 
 
 def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Path:
