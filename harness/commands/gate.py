@@ -44,10 +44,25 @@ def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Pa
     path = Path(text)
     if path.is_dir():
         return path
+    head = text.split("?", 1)[0]
+    is_model_file = path.is_file() and text.endswith((".yaml", ".yml"))
+    if not is_model_file and (path.exists() or ("/" in head and ":" not in head.split("/", 1)[0])):
+        # A path (a model spec holds a slash only after "provider:" or in its ?query), not a model:
+        # say what is wrong with it rather than "unknown provider 'runs/nosuch'".
+        from harness.core.errors import HarnessError
+
+        what = "is not a run directory (a folder with summary.json and results.jsonl)" if path.exists() else "no such run directory"
+        raise HarnessError(f"--{role} {text}: {what}")
     from harness.providers.base import ModelSpec
     from harness.runner import RunConfig, run_suite
 
-    cfg = RunConfig(suite=args.suite, model=ModelSpec.parse(text), split=args.split, limit=args.limit,
+    from harness.core.errors import HarnessError, UnknownName
+
+    try:
+        model = ModelSpec.parse(text)
+    except UnknownName as e:
+        raise HarnessError(f"--{role} {text}: no such run directory, and not a model spec: {e}") from None
+    cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
                     reports_dir=args.reports, out=out / f"{role}-run", cache=args.cache, progress=not args.no_progress)
     outcome = run_suite(cfg)
     print(f"{role}: ran {outcome.summary['model']['display']} -> {outcome.directory}")

@@ -110,7 +110,8 @@ def load_suite(path: str | Path, data_root: str | Path | None = None) -> LoadedS
     :func:`harness.suite.confine.project_root`)."""
     path = Path(path)
     problems: list[Problem] = []
-    sources = read_chain(path, problems)
+    root = project_root(path, data_root)
+    sources = read_chain(path, problems, root)
     if sources is None:
         raise InputProblems(problems)
     data = merged(sources)
@@ -127,7 +128,7 @@ def load_suite(path: str | Path, data_root: str | Path | None = None) -> LoadedS
 
     metrics = _build_metrics([(i, m.name, m.params()) for i, m in enumerate(suite.metrics)], sources, problems)
     _cross_check(suite, metrics, sources, problems)
-    _check_paths(suite, metrics, sources, path, data_root, problems)
+    _check_paths(suite, metrics, sources, path, root, problems)
     if problems:
         raise InputProblems(problems)
     digest = hashlib.sha256(suite.model_dump_json().encode()).hexdigest()
@@ -158,10 +159,9 @@ def _cross_check(suite: Suite, metrics: list[Any], sources: Sources, problems: l
             problems.append(sources.problem(("prompt", "messages", i, "content"), bad))
 
 
-def _check_paths(suite: Suite, metrics: list[Any], sources: Sources, path: Path, data_root: str | Path | None,
+def _check_paths(suite: Suite, metrics: list[Any], sources: Sources, path: Path, root: Path,
                  problems: list[Problem]) -> None:
     """Split files exist, and every path the suite names stays inside the project root."""
-    root = project_root(path, data_root)
     base = path.parent / suite.dataset.path
     if not inside(base, root):
         problems.append(sources.problem(("dataset", "path"), outside_message(base, root)))

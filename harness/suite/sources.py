@@ -120,8 +120,10 @@ def read_yaml(path: Path, problems: list[Problem], named_at: Problem | None = No
     return Source(path, data, node)
 
 
-def read_chain(path: Path, problems: list[Problem]) -> Sources | None:
-    """The suite file and every file it includes, transitively; None when one cannot be read."""
+def read_chain(path: Path, problems: list[Problem], root: Path | None = None) -> Sources | None:
+    """The suite file and every file it includes, transitively; None when one cannot be read.
+    An included file outside ``root`` is refused before it is read (its text could end up in an
+    error message in a public CI log)."""
     first = read_yaml(path, problems)
     if first is None:
         return None
@@ -138,6 +140,11 @@ def read_chain(path: Path, problems: list[Problem]) -> Sources | None:
         if target.resolve() in seen:
             chain = " -> ".join(str(s.path) for s in sources.chain) + f" -> {target}"
             problems.append(Problem(str(cur.path), "include", f"include cycle: {chain}", line=line))
+            return None
+        if root is not None and not target.resolve().is_relative_to(root):
+            from harness.suite.confine import outside_message
+
+            problems.append(Problem(str(cur.path), "include", outside_message(target, root), line=line))
             return None
         missing = Problem(str(cur.path), "include", f"no such suite file: {target}", line=line)
         nxt = read_yaml(target, problems, named_at=missing)
