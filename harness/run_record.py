@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
+from harness.core.csvsafe import safe_row
 from harness.core.errors import HarnessError
 from harness.core.types import Failure
 
@@ -126,20 +127,20 @@ def _write_results_csv(path: Path, rows: list[dict[str, Any]], score_names: list
             "finish_reason", "cached"]
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(cols + score_names)
+        w.writerow(safe_row(cols + score_names))
         for row in rows:
             ref = row["reference"]
             flat = {**row, "reference": ref if isinstance(ref, str) or ref is None else json.dumps(ref, ensure_ascii=False)}
-            w.writerow([flat.get(c) for c in cols] + [row["scores"].get(s) for s in score_names])
+            w.writerow(safe_row([flat.get(c) for c in cols] + [row["scores"].get(s) for s in score_names]))
 
 
 def _write_summary_csv(path: Path, metrics: dict[str, Any]) -> None:
     cols = ["score", "metric", "mean", "ci_low", "ci_high", "n", "n_failed", "direction", "level", "binary", "ci_method"]
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(cols)
+        w.writerow(safe_row(cols))
         for name, e in metrics.items():
-            w.writerow([name] + [e.get(c) for c in cols[1:]])
+            w.writerow(safe_row([name] + [e.get(c) for c in cols[1:]]))
 
 
 def load_run(directory: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -12,7 +12,12 @@ import shutil
 import time
 from pathlib import Path
 
-from harness.commands.common import add_output_options, add_trust_options, positive_int, with_trust
+from harness.commands.common import (
+    add_output_options,
+    add_trust_options,
+    positive_int,
+    with_trust,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,10 +58,9 @@ def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Pa
 
         what = "is not a run directory (a folder with summary.json and results.jsonl)" if path.exists() else "no such run directory"
         raise HarnessError(f"--{role} {text}: {what}")
+    from harness.core.errors import HarnessError, UnknownName
     from harness.providers.base import ModelSpec
     from harness.runner import RunConfig, run_suite
-
-    from harness.core.errors import HarnessError, UnknownName
 
     try:
         model = ModelSpec.parse(text)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.commands.common import add_output_options, add_trust_options, positive_int, with_trust
+from harness.commands.common import (
+    add_output_options,
+    add_trust_options,
+    positive_int,
+    with_trust,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.compare.comparison import Comparison
+from harness.core.csvsafe import safe_row
 
 
 def _text(x: Any) -> Any:
@@ -28,14 +29,14 @@ def write_examples_csv(comp: Comparison, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(header)
+        w.writerow(safe_row(header))
         for i, ex_id in enumerate(comp.ids):
             first = comp.aligned.rows[0][i]
             row = [ex_id, comp.aligned.categories[i], _text(first.get("input")), _text(first.get("reference"))]
             for r in range(len(comp.runs)):
                 res = comp.aligned.rows[r][i]
                 row += [res.get("output")] + [res.get("scores", {}).get(n) for n in names]
-            w.writerow(row)
+            w.writerow(safe_row(row))
     return path
 
 
@@ -48,7 +49,7 @@ def write_summary_csv(comp: Comparison, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(SUMMARY_COLUMNS)
+        w.writerow(safe_row(SUMMARY_COLUMNS))
         for name, sc in comp.scores.items():
             for r, rs in enumerate(sc.runs):
                 v = sc.vs_baseline[r - 1] if r else None

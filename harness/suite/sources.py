@@ -97,11 +97,8 @@ def read_yaml(path: Path, problems: list[Problem], named_at: Problem | None = No
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         problems.append(named_at or Problem(name, "", "no such suite file"))
-        return None
-    except IsADirectoryError:
-        problems.append(named_at or Problem(name, "", "is a folder, not a suite file"))
         return None
     except UnicodeDecodeError as e:
         problems.append(Problem(name, "", f"not UTF-8 text ({e.reason} at byte {e.start})"))
