@@ -133,7 +133,7 @@ def read_chain(path: Path, problems: list[Problem], root: Path | None = None) ->
         if not isinstance(inc, str) or not inc.strip():
             problems.append(Problem(str(cur.path), "include", "expected the path of another suite file", line=line))
             return None
-        target = cur.path.parent / inc  # relative to the file that names it
+        target = Path(os.path.normpath(cur.path.parent / inc))  # relative to the file that names it
         if target.resolve() in seen:
             chain = " -> ".join(str(s.path) for s in sources.chain) + f" -> {target}"
             problems.append(Problem(str(cur.path), "include", f"include cycle: {chain}", line=line))
