@@ -83,9 +83,8 @@ def _yaml_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 def _has(data: Any, loc: tuple[Any, ...]) -> bool:
     for part in loc:
-        if isinstance(data, dict) and isinstance(part, str) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        if (isinstance(data, dict) and isinstance(part, str) and part in data) or (
+                isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
             data = data[part]
         else:
             return False

@@ -219,6 +219,6 @@ def test_a_missing_template_column_is_one_error_for_the_template(tmp_path: Path,
     suite.write_text(INTENT_SUITE.replace("{{ text }}", "{{ txet }}").replace("input: text", "input: txet"))
     assert main(["validate", str(suite)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err == [f"{tmp_path / 'test.jsonl'}:1: missing field 'txet' (used in dataset.fields.input, "
-                   "prompt.messages[0].content) in 200 of 200 examples, first on line 1; that record has: id, text, intent",
+    assert err == [(f"{tmp_path / 'test.jsonl'}:1: missing field 'txet' (used in dataset.fields.input, "
+                    "prompt.messages[0].content) in 200 of 200 examples, first on line 1; that record has: id, text, intent"),
                    "1 problem found"]
