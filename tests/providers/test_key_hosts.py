@@ -143,3 +143,18 @@ def test_a_suite_judge_on_loopback_gets_the_placeholder(srv: FakeOpenAI, tiny_su
                  "--allow-key-host", "127.0.0.1"]) == 0
     judged = {r.headers["authorization"] for r in srv.chat_requests() if r.body["model"] == "judge2"}
     assert judged == {"Bearer sk-judge"}
+
+
+def test_a_model_yaml_named_by_a_suite_cannot_name_the_key_variable_either(srv: FakeOpenAI, tmp_path: Path) -> None:
+    judge_file = tmp_path / "judge.yaml"
+    judge_file.write_text(f"provider: openai\nname: judge\nbase_url: {srv.url}\napi_key_env: AWS_SECRET_ACCESS_KEY\n")
+    (tmp_path / "test.jsonl").write_text("")
+    suite = judge_suite(tmp_path, str(judge_file))
+    from harness.core.errors import InputProblems
+    from harness.suite.load import load_suite
+
+    with pytest.raises(InputProblems) as e:
+        load_suite(suite)
+    assert any("a suite cannot choose the API key's environment variable (api_key_env=AWS_SECRET_ACCESS_KEY)" in str(p)
+               for p in e.value.problems)
+    assert srv.chat_requests() == []
