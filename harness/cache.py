@@ -28,7 +28,12 @@ CREATE TABLE IF NOT EXISTS responses (
 
 
 def request_key(fingerprint: dict[str, Any], request: Request) -> str:
-    payload = canonical_json({"model": fingerprint, "request": request.cache_payload()})
+    """The cache key: the model and what was asked; plus the example id for providers whose answer
+    depends on it (``fingerprint["keyed_by"] == "example_id"``: the scripted provider)."""
+    req = request.cache_payload()
+    if fingerprint.get("keyed_by") == "example_id":
+        req = {**req, "example_id": request.example_id}
+    payload = canonical_json({"model": fingerprint, "request": req})
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

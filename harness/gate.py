@@ -77,6 +77,7 @@ def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | N
     ran = comp.runs[0].summary["suite"]["name"]
     if loaded.suite.name != ran:
         raise HarnessError(f"{suite_path}: suite {loaded.suite.name!r} cannot gate runs of suite {ran!r}")
+    _check_same_suite(suite_path, loaded, comp)
     return decide_gates(list(loaded.suite.gates), comp, str(suite_path), lineage)
 
 
@@ -90,6 +91,33 @@ def gate_comparison(suite_path: Path, comp: Comparison, out_dir: Path | None,
     rendered = render(inp, formats)  # every format rendered (and an unknown one refused) before any file is written
     files = write_reports(rendered, Path(out_dir)) if out_dir is not None else {}
     return GateOutcome(decision, comp, gate_text(inp), Path(out_dir) if out_dir is not None else None, files)
+
+
+def _evaluation_part(spec: dict[str, Any]) -> dict[str, Any]:
+    """What makes two runs the same evaluation: the suite without its gates, description, include
+    line and the dataset's folder (where the data lies, not what it is: the runs' dataset hashes
+    are compared with each other)."""
+    out = {k: v for k, v in spec.items() if k not in ("gates", "description", "include")}
+    out["dataset"] = {k: v for k, v in (spec.get("dataset") or {}).items() if k != "path"}
+    return out
+
+
+def _check_same_suite(suite_path: Path, loaded: Any, comp: Comparison) -> None:
+    """Refuse runs made with another suite of the same name (its sha256 is of the merged suite, so a
+    changed include'd file counts). Only the gates may differ: they judge the same evaluation."""
+    run = comp.runs[0]
+    ran_sha = run.summary["suite"].get("sha256")
+    if ran_sha == loaded.sha256:
+        return
+    ran_spec = run.summary["suite"].get("spec")
+    here = loaded.suite.model_dump(mode="json")
+    if isinstance(ran_spec, dict) and _evaluation_part(ran_spec) == _evaluation_part(here):
+        return
+    differ = sorted(k for k in set(here) | set(ran_spec or {}) if k not in ("gates", "description", "include")
+                    and (here.get(k) != (ran_spec or {}).get(k)))
+    raise HarnessError(f"{suite_path}: not the suite the runs were made with: sha256 {loaded.sha256[:12]} here, "
+                       f"{str(ran_sha)[:12]} in {run.directory}/summary.json" + (f" (they differ in: {', '.join(differ)})" if differ else "")
+                       + "; rerun the models with this suite, or gate with the suite file they used")
 
 
 def gate_runs(suite_path: Path, baseline_dir: Path, candidate_dir: Path, out_dir: Path | None,

@@ -172,7 +172,7 @@ def _write_results_csv(fh: Any, rows: list[dict[str, Any]], score_names: list[st
     cols = ["id", "category", "input", "reference", "output", "error", "latency_s", "input_tokens", "output_tokens",
             "finish_reason", "cached"]
     w = csv.writer(fh)
-    w.writerow(cols + score_names)
+    w.writerow(safe_row(cols + score_names))
     for row in rows:
         ref = row["reference"]
         flat = {**row, "reference": ref if isinstance(ref, str) or ref is None else json.dumps(ref, ensure_ascii=False)}
@@ -182,7 +182,7 @@ def _write_results_csv(fh: Any, rows: list[dict[str, Any]], score_names: list[st
 def _write_summary_csv(fh: Any, metrics: dict[str, Any]) -> None:
     cols = ["score", "metric", "mean", "ci_low", "ci_high", "n", "n_failed", "direction", "level", "binary", "ci_method"]
     w = csv.writer(fh)
-    w.writerow(cols)
+    w.writerow(safe_row(cols))
     for name, e in metrics.items():
         w.writerow(safe_row([name] + [e.get(c) for c in cols[1:]]))
 

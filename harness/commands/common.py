@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.providers.base import ModelSpec
@@ -34,3 +36,53 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                    help="folder for run directories and the response cache (default: reports)")
     p.add_argument("--cache", type=Path, help="SQLite response cache (default: REPORTS/cache.sqlite)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts such as --limit: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number (1 or more), got {n}; "
+                                         "leave the option out to use every example")
+    return n
+
+
+def add_trust_options(p: argparse.ArgumentParser, keys: bool = True) -> None:
+    """What the person running the command (never a suite) decides: which hosts may receive an
+    API key, and the folder a suite's data and adapter paths must stay inside."""
+    if keys:
+        p.add_argument("--allow-key-host", action="append", default=[], metavar="HOST",
+                       help="also send the API key to HOST (or HOST:PORT); by default only api.openai.com receives it. "
+                            "Repeatable; adds to $HARNESS_KEY_HOSTS (comma-separated)")
+    p.add_argument("--data-root", type=Path, metavar="DIR",
+                   help="folder a suite's dataset and adapter paths must stay inside (default: the top of the suite's "
+                        "git repository, or the suite's folder outside one); also $HARNESS_DATA_ROOT")
+
+
+def with_trust(main: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a command's ``main`` with its --allow-key-host / --data-root in the environment, where
+    providers and the suite loader read them (judges and subprocesses included), and put the
+    environment back afterwards so one command in a process does not widen the next one's trust."""
+
+    @functools.wraps(main)
+    def run(args: argparse.Namespace) -> int:
+        saved = {k: os.environ.get(k) for k in ("HARNESS_KEY_HOSTS", "HARNESS_DATA_ROOT")}
+        try:
+            from harness.providers.keys import allow_hosts
+
+            if getattr(args, "allow_key_host", None):
+                allow_hosts(args.allow_key_host)
+            if getattr(args, "data_root", None) is not None:
+                os.environ["HARNESS_DATA_ROOT"] = str(args.data_root.resolve())
+            return main(args)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    return run

@@ -12,7 +12,12 @@ import os
 import time
 from pathlib import Path
 
-from harness.commands.common import add_output_options
+from harness.commands.common import (
+    add_output_options,
+    add_trust_options,
+    positive_int,
+    with_trust,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", required=True, metavar="RUN|MODEL", help="a run directory, or a model spec to run first")
     p.add_argument("--candidate", required=True, metavar="RUN|MODEL", help="a run directory, or a model spec to run first")
     p.add_argument("--split", help="split to run model specs on (default: the suite's default_split)")
-    p.add_argument("--limit", type=int, metavar="N", help="run model specs on the first N examples only")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="run model specs on the first N examples only")
     p.add_argument("--out", type=Path, help="folder for the reports (default: REPORTS/gates/<suite>-<time>)")
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write the JUnit XML here")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary here")
@@ -35,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="report format to write (repeatable; default: json, html, junit, markdown, csv); "
                         "any registered reporter, e.g. text")
     add_output_options(p)
-    p.set_defaults(func=main)
+    add_trust_options(p)
+    p.set_defaults(func=with_trust(main))
 
 
 def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Path:
@@ -46,10 +52,24 @@ def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Pa
     path = Path(text)
     if path.is_dir():
         return path
+    head = text.split("?", 1)[0]
+    is_model_file = path.is_file() and text.endswith((".yaml", ".yml"))
+    if not is_model_file and (path.exists() or ("/" in head and ":" not in head.split("/", 1)[0])):
+        # A path (a model spec holds a slash only after "provider:" or in its ?query), not a model:
+        # say what is wrong with it rather than "unknown provider 'runs/nosuch'".
+        from harness.core.errors import HarnessError
+
+        what = "is not a run directory (a folder with summary.json and results.jsonl)" if path.exists() else "no such run directory"
+        raise HarnessError(f"--{role} {text}: {what}")
+    from harness.core.errors import HarnessError, UnknownName
     from harness.providers.base import ModelSpec
     from harness.runner import RunConfig, run_suite
 
-    cfg = RunConfig(suite=args.suite, model=ModelSpec.parse(text), split=args.split, limit=args.limit,
+    try:
+        model = ModelSpec.parse(text)
+    except UnknownName as e:
+        raise HarnessError(f"--{role} {text}: no such run directory, and not a model spec: {e}") from None
+    cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
                     reports_dir=args.reports, out=out / f"{role}-run", cache=args.cache, progress=not args.no_progress)
     outcome = run_suite(cfg)
     print(f"{role}: ran {outcome.summary['model']['display']} -> {outcome.directory}")

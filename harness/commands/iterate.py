@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.commands.common import add_output_options
+from harness.commands.common import (
+    add_output_options,
+    add_trust_options,
+    positive_int,
+    with_trust,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score", metavar="NAME", help="score that ranks iterations (default: the first gate's)")
     p.add_argument("--min-gain", type=float, default=0.0, metavar="X",
                    help="an iteration must beat the best so far by more than X (default 0)")
-    p.add_argument("--eval-limit", type=int, metavar="N", help="evaluate only the first N examples of each split")
+    p.add_argument("--eval-limit", type=positive_int, metavar="N", help="evaluate only the first N examples of each split")
     p.add_argument("--allow-contamination", action="store_true",
                    help="drop training examples that overlap the test split instead of refusing")
     h = p.add_argument_group("first iteration's hyperparameters (later ones follow the loop's feedback)")
@@ -43,7 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--poll-interval", type=float, metavar="S", help="openai: first wait between job polls")
     add_output_options(p)
-    p.set_defaults(func=main)
+    add_trust_options(p)
+    p.set_defaults(func=with_trust(main))
 
 
 def main(args: argparse.Namespace) -> int:

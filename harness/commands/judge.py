@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.commands.common import add_output_options
+from harness.commands.common import add_output_options, add_trust_options, with_trust
 from harness.core.errors import HarnessError
 
 
@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--judge", metavar="MODEL", help="calibrate this judge model instead of the suite's (as for run --judge)")
     c.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000)")
     add_output_options(c)
-    c.set_defaults(func=calibrate_main)
+    add_trust_options(c)
+    c.set_defaults(func=with_trust(calibrate_main))
 
 
 def pick_metric(metrics: list, wanted: str | None, suite: Path):

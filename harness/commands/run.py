@@ -8,7 +8,10 @@ from pathlib import Path
 from harness.commands.common import (
     add_model_options,
     add_output_options,
+    add_trust_options,
     model_from_args,
+    positive_int,
+    with_trust,
 )
 
 
@@ -20,12 +23,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("suite", type=Path, help="suite YAML file")
     add_model_options(p)
     p.add_argument("--split", help="dataset split (default: the suite's default_split)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N examples")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N examples")
     p.add_argument("--judge", metavar="MODEL", help="judge model for the suite's judge metrics, replacing theirs "
                                                     "(as for --model, e.g. openai:gpt-4o-mini); recorded in the summary")
     p.add_argument("--out", type=Path, help="write the run here instead of reports/runs/<name>")
     add_output_options(p)
-    p.set_defaults(func=main)
+    add_trust_options(p)
+    p.set_defaults(func=with_trust(main))
 
 
 def main(args: argparse.Namespace) -> int:

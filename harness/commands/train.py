@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.commands.common import add_trust_options, with_trust
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="fine-tune a base model once on a suite's training data",
@@ -42,7 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--job-id", metavar="ID", help="reattach to this job")
     o.add_argument("--poll-interval", type=float, metavar="S", help="first wait between polls (default 5 s)")
     o.add_argument("--max-poll-interval", type=float, metavar="S", help="longest wait between polls as they back off (default 60 s)")
-    p.set_defaults(func=main)
+    add_trust_options(p)
+    p.set_defaults(func=with_trust(main))
 
 
 def main(args: argparse.Namespace) -> int:

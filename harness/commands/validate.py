@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.commands.common import add_trust_options, with_trust
 from harness.core.errors import InputProblems, Problem
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check suites and their datasets without running a model")
     p.add_argument("suites", type=Path, nargs="+", help="suite YAML files")
-    p.set_defaults(func=main)
+    add_trust_options(p, keys=False)
+    p.set_defaults(func=with_trust(main))
 
 
 def main(args: argparse.Namespace) -> int:

@@ -54,8 +54,9 @@ def check_comparable(runs: list[Run]) -> None:
     """Refuse runs that did not evaluate the same thing; the message names what differs."""
     base = runs[0]
     for r in runs[1:]:
-        for what, get in (("suite", lambda s: s["suite"]["sha256"]), ("dataset", lambda s: s["dataset"]["sha256"]),
-                          ("split", lambda s: s["dataset"]["split"])):
+        # The split before the dataset: another split is another file, and "different split" says why.
+        for what, get in (("suite", lambda s: s["suite"]["sha256"]), ("split", lambda s: s["dataset"]["split"]),
+                          ("dataset", lambda s: s["dataset"]["sha256"])):
             a, b = get(base.summary), get(r.summary)
             if a != b:
                 shown = (a, b) if what == "split" else (str(a)[:12], str(b)[:12])

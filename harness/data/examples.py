@@ -135,6 +135,8 @@ def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | N
     variables = prompt.variables() if prompt else set()
     examples: list[Example] = []
     seen: dict[str, int] = {}
+    absent: dict[str, tuple[int, list[str]]] = {}  # column -> (first line lacking it, that record's fields)
+    absent_n: dict[str, int] = {}
     for line, rec in rows:
         if spec.format == "chat":
             errs = _chat_problems(rec)
@@ -142,10 +144,11 @@ def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | N
                 problems.append(Problem(str(path), "", msg, line=line))
             if errs:
                 continue
-        missing = [f"{col!r} (dataset.fields.{role})" for role, col in needed.items() if col not in rec]
-        missing += [f"{v!r} (used in the prompt template)" for v in sorted(variables) if v not in rec]
+        missing = [col for col in dict.fromkeys((*needed.values(), *sorted(variables))) if col not in rec]
         if missing:
-            problems.append(Problem(str(path), "", f"missing field {', '.join(missing)}; the record has: {', '.join(rec) or 'no fields'}", line=line))
+            for col in missing:  # one problem per column, not one per example (a typo would give thousands)
+                absent.setdefault(col, (line, list(rec)))
+                absent_n[col] = absent_n.get(col, 0) + 1
             continue
         ex_id = _text(rec[f.id]) if f.id else hashlib.sha1(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:12]
         if ex_id in seen:
@@ -168,11 +171,22 @@ def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | N
         if f.category:
             ex.category = _text(rec[f.category])
         examples.append(ex)
+    for col, (first, fields) in absent.items():
+        problems.append(Problem(str(path), "", f"missing field {col!r} ({_uses(col, needed, prompt)}) in {absent_n[col]} of "
+                                f"{len(rows)} examples, first on line {first}; that record has: {', '.join(fields) or 'no fields'}",
+                                line=first))
     if not rows and not problems:
         problems.append(Problem(str(path), "", "no examples in this split"))
     if problems:
-        raise InputProblems(problems)
+        raise InputProblems(sorted(problems, key=lambda p: p.line or 0))
     return Split(split, path, hashlib.sha256(data).hexdigest(), examples)
+
+
+def _uses(col: str, needed: dict[str, str], prompt: PromptSpec | None) -> str:
+    """Where the suite uses a column: its dataset.fields roles and the template messages naming it."""
+    where = [f"dataset.fields.{role}" for role, c in needed.items() if c == col]
+    where += [f"prompt.messages[{i}].content" for i, m in enumerate(prompt.messages or []) if col in TEMPLATE_VAR.findall(m.content)] if prompt else []
+    return "used in " + ", ".join(where)
 
 
 def render_messages(prompt: PromptSpec, ex: Example) -> list[tuple[str, str]]:

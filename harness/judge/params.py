@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harness.core.settings import GenerationSettings
 from harness.core.types import Request
 from harness.judge.rubric import BUILTIN, Rubric
 
 ScaleParam = Literal["pass_fail"] | Annotated[int, Field(ge=2, le=10)]
+
+
+def suite_model_spec(text: str, trusted: bool = False) -> Any:
+    """Parse a model spec written in a suite (a judge, a pairwise baseline): a ValueError names what is wrong.
+
+    A suite may not choose which environment variable holds the API key: a pull request can
+    change suites, and reading ``api_key_env=AWS_SECRET_ACCESS_KEY`` would hand that secret to
+    whatever server the suite names. The key variable comes from the command line (``--judge``,
+    ``trusted``) or the provider's default; which hosts receive it is the user's allow-list."""
+    from harness.core.errors import HarnessError
+    from harness.providers.base import ModelSpec
+
+    try:
+        spec = ModelSpec.parse(text)
+    except HarnessError as e:
+        raise ValueError(str(e)) from None
+    if not trusted and "api_key_env" in spec.model_fields_set:
+        raise ValueError(f"a suite cannot choose the API key's environment variable (api_key_env={spec.api_key_env}); "
+                         "drop api_key_env here and give the judge with its key on the command line "
+                         "(--judge 'openai:NAME?api_key_env=VAR')")
+    return spec
 
 
 class JudgeParams(BaseModel):
@@ -42,14 +70,8 @@ class JudgeParams(BaseModel):
 
     @field_validator("judge")
     @classmethod
-    def _judge_parses(cls, v: str) -> str:
-        from harness.core.errors import HarnessError
-        from harness.providers.base import ModelSpec
-
-        try:
-            ModelSpec.parse(v)
-        except HarnessError as e:
-            raise ValueError(str(e)) from None
+    def _judge_parses(cls, v: str, info: ValidationInfo) -> str:
+        suite_model_spec(v, trusted=bool(info.context and info.context.get("command_line")))
         return v
 
     @model_validator(mode="after")

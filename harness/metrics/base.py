@@ -144,9 +144,10 @@ def metric(name: str):
     return deco
 
 
-def build_metric(name: str, params: dict[str, Any]) -> Metric:
+def build_metric(name: str, params: dict[str, Any], context: dict[str, Any] | None = None) -> Metric:
+    """``context`` reaches the params' validators: ``{"command_line": True}`` marks values the user typed."""
     cls = METRICS.get(name)
-    return cls(cls.Params.model_validate(params))
+    return cls(cls.Params.model_validate(params, context=context))
 
 
 def override_judge(metrics: list, judge: str) -> list:
@@ -156,6 +157,7 @@ def override_judge(metrics: list, judge: str) -> list:
     out = []
     for m in metrics:
         if isinstance(m.params, JudgeParams):
-            m = build_metric(m.name, {**m.params.model_dump(by_alias=True, exclude_unset=True), "judge": judge})
+            m = build_metric(m.name, {**m.params.model_dump(by_alias=True, exclude_unset=True), "judge": judge},
+                             context={"command_line": True})
         out.append(m)
     return out

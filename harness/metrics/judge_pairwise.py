@@ -20,11 +20,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.core.types import Failure, Item, Request, ScoreValue
 from harness.judge.model import JudgeModel
-from harness.judge.params import JudgeParams
+from harness.judge.params import JudgeParams, suite_model_spec
 from harness.judge.prompt import (
     PREFILL,
     pairwise_messages,
@@ -44,6 +44,13 @@ FLIP = {"A": "B", "B": "A", "tie": "tie"}
 class JudgePairwiseParams(JudgeParams):
     baseline_model: str | None = Field(None, description="Compare against this model's answers (generated with the suite's prompt).")
     baseline_run: str | None = Field(None, description="Or: against the outputs in this run directory (results.jsonl), by example id.")
+
+    @field_validator("baseline_model")
+    @classmethod
+    def _baseline_parses(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None:
+            suite_model_spec(v, trusted=bool(info.context and info.context.get("command_line")))
+        return v
 
     @model_validator(mode="after")
     def _one_baseline(self) -> JudgePairwiseParams:

@@ -4,8 +4,9 @@
 through as is) or ``openai:NAME?base_url=http://127.0.0.1:8080/v1&concurrency=64`` for vLLM,
 llama.cpp's server and the like. The endpoint is ``base_url``, else ``OPENAI_BASE_URL``, else
 api.openai.com; the key is read from the environment variable ``api_key_env`` (default
-``OPENAI_API_KEY``) when the client is made and is never stored, logged or fingerprinted. A
-server named by ``base_url`` may need no key: a placeholder is sent.
+``OPENAI_API_KEY``, no fallback) when the client is made and is never stored, logged or
+fingerprinted. It is sent only to api.openai.com or a host the user allowed (``--allow-key-host``,
+``HARNESS_KEY_HOSTS``); any other server gets a placeholder (see :mod:`harness.providers.keys`).
 
 Retries are ours, not the SDK's (its ``max_retries`` is 0), so every attempt is counted on the
 :class:`Response`: 429, 408/409, 5xx, timeouts (``timeout_s`` per attempt), connection errors and
@@ -32,10 +33,11 @@ from typing import Any
 
 from harness.core.errors import HarnessError
 from harness.core.types import Request, Response
+from harness.providers import keys
 from harness.providers.base import ModelSpec, Provider, provider
 
 OPENAI_URL = "https://api.openai.com/v1"
-PLACEHOLDER_KEY = "unused"  # a self-hosted server named by base_url usually checks no key
+PLACEHOLDER_KEY = keys.PLACEHOLDER_KEY
 BACKOFF_CAP_S = 30.0
 RETRY_AFTER_CAP_S = 60.0
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -57,14 +59,8 @@ class OpenAIProvider(Provider):
         self._client: Any = None
 
     def _api_key(self) -> str:
-        key = os.environ.get(self.spec.api_key_env) or os.environ.get("OPENAI_API_KEY")
-        if key:
-            return key
-        if self.base_url:
-            return PLACEHOLDER_KEY
-        env = self.spec.api_key_env + ("" if self.spec.api_key_env == "OPENAI_API_KEY" else " (or OPENAI_API_KEY)")
-        raise HarnessError(f"openai provider: no API key: set {env}, or give "
-                           "base_url for an OpenAI-compatible server, e.g. 'openai:NAME?base_url=http://127.0.0.1:8080/v1'")
+        """The key for this endpoint, by the one rule in :mod:`harness.providers.keys` (never stored)."""
+        return keys.api_key(self.base_url or OPENAI_URL, self.spec.api_key_env, official=self.base_url is None)
 
     def fingerprint(self) -> dict[str, Any]:
         return {"provider": "openai", "name": self.spec.name, "base_url": self.base_url or OPENAI_URL}

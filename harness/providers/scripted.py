@@ -65,7 +65,9 @@ class ScriptedProvider(Provider):
         return script
 
     def fingerprint(self) -> dict[str, Any]:
-        fp: dict[str, Any] = {"provider": "scripted", "name": self.spec.name}
+        # keyed_by: a script answers by example id, not by prompt, so the cache key must carry the
+        # id too, or two examples with the same prompt would get each other's output on a rerun.
+        fp: dict[str, Any] = {"provider": "scripted", "name": self.spec.name, "keyed_by": "example_id"}
         if self.spec.name and Path(self.spec.name).is_file():
             fp["sha256"] = hash_path(self.spec.name)
         else:

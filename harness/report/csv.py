@@ -47,7 +47,7 @@ def summary_csv(comp: Comparison) -> str:
     """One row per (score, run); the delta columns are empty for the baseline."""
     with io.StringIO(newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(SUMMARY_COLUMNS)
+        w.writerow(safe_row(SUMMARY_COLUMNS))
         for name, sc in comp.scores.items():
             for r, rs in enumerate(sc.runs):
                 v = sc.vs_baseline[r - 1] if r else None

@@ -13,6 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.core.settings import GenerationSettings
 
 TEMPLATE_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+TEMPLATE_ANY = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+
+
+def template_problems(text: str) -> list[str]:
+    """Template syntax other than ``{{ column }}`` (filters, attributes, expressions, tags): it would be
+    sent to the model literally, so it is an error rather than a silent surprise."""
+    return [f"unsupported template syntax {m.group(0)!r}: templates only substitute a column, written "
+            "{{ column }} (no filters, attributes, expressions or tags); transform the data instead"
+            for m in TEMPLATE_ANY.finditer(text) if not TEMPLATE_VAR.fullmatch(m.group(0))]
 
 
 class Strict(BaseModel):

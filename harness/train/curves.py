@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.core.csvsafe import neutralise
+
 COLUMNS = ("kind", "step", "epoch", "train_loss", "val_loss", "learning_rate", "elapsed_s")
 
 
@@ -30,7 +32,7 @@ class MetricsLog:
     def log(self, **row: Any) -> None:
         row = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
         self.rows.append(row)
-        self._w.writerow({k: row.get(k, "") for k in COLUMNS})
+        self._w.writerow({k: neutralise(row.get(k, "")) for k in COLUMNS})
         self._fh.flush()
 
     def close(self) -> None:

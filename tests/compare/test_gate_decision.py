@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -21,6 +22,12 @@ from tests.compare.gate_fixtures import (
     right,
     write_script,
 )
+
+
+@pytest.fixture(autouse=True)
+def _data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tmp suites include the repository's suite and read its data: a data root above both (--data-root)."""
+    monkeypatch.setenv("HARNESS_DATA_ROOT", os.path.commonpath([tmp_path, ROOT]))
 
 
 @pytest.fixture(scope="module")

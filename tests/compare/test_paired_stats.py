@@ -11,6 +11,7 @@ from harness.compare.paired import (
     paired_mean_diff,
     paired_statistic_diff,
 )
+from tests.deps import requires_module
 
 
 @pytest.mark.parametrize(("b", "c", "expected"), [
@@ -26,7 +27,7 @@ def test_mcnemar_exact_matches_hand_computation(b: int, c: int, expected: float)
 
 
 def test_mcnemar_matches_scipy_binomtest_and_survives_large_counts() -> None:
-    stats = pytest.importorskip("scipy.stats")
+    stats = requires_module("scipy.stats", "pip install scipy")
     for b, c in [(3, 11), (17, 30), (40, 41)]:
         assert mcnemar_exact(b, c) == pytest.approx(stats.binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-9)
     assert 0 < mcnemar_exact(900, 1100) < 1e-5  # 2000 discordant pairs: no float overflow

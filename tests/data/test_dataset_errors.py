@@ -39,7 +39,8 @@ def test_bad_jsonl_lines_each_located(tmp_path: Path) -> None:
     assert got[0].startswith(f"{data}:2: invalid JSON: ")
     assert got[1:] == [
         f"{data}:4: expected a JSON object, got list",
-        f"{data}:5: missing field 'text' (dataset.fields.input), 'text' (used in the prompt template); the record has: id, intent",
+        (f"{data}:5: missing field 'text' (used in dataset.fields.input, prompt.messages[0].content) in 1 of 4 examples, "
+         "first on line 5; that record has: id, intent"),
         f"{data}:6: duplicate id 'a' (first seen on line 1)",
     ]
 
@@ -134,6 +135,7 @@ def test_cli_validate_reports_bad_dataset_line_exit_2(tmp_path: Path, tiny_suite
     p.write_text(p.read_text() + '{"id": "e9", "text": "x"}\n')
     assert main(["validate", str(tiny_suite)]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"{p}:5: missing field 'intent' (dataset.fields.reference), 'intent' (dataset.fields.category); the record has: id, text",
+        (f"{p}:5: missing field 'intent' (used in dataset.fields.reference, dataset.fields.category) in 1 of 5 examples, "
+         "first on line 5; that record has: id, text"),
         "1 problem found",
     ]

@@ -4,6 +4,7 @@ exactly when the training file holds enough examples of it. Real training is tes
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -48,8 +49,10 @@ class CountingTrainer(Trainer):
 
 
 @pytest.fixture()
-def suite(tmp_path: Path) -> Path:
+def suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """support_intent with a strict gate (95% accuracy), so one fine-tune is not enough."""
+    # The suite is in tmp and its data in the repository: a data root above both (--data-root).
+    monkeypatch.setenv("HARNESS_DATA_ROOT", os.path.commonpath([tmp_path, REPO]))
     text = (REPO / "suites" / "support_intent.yaml").read_text()
     text = text.replace("path: ../datasets/support_intent", f"path: {DATA}")
     head, _ = text.split("gates:")

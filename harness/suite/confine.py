@@ -1,0 +1,79 @@
+"""Keep the files a suite reads inside its project.
+
+Why: a pull request can change a suite, and CI runs it. A ``dataset.path`` of ``../../../../etc``
+(or a symlink committed into the repository that points out of it) would send any file on the
+runner to the model and copy its lines into results.jsonl and the CSVs. So every path a suite
+names (dataset folder, split files, adapter and model folders, run directories, scripted output
+files) must resolve, symlinks followed, inside the project root: the top of the suite's git
+repository (the nearest folder upwards holding ``.git``, a folder or a worktree's file), or the
+suite's own folder outside a repository, or what the user gave as ``--data-root`` /
+``HARNESS_DATA_ROOT``. Paths the user types on the command line (``--model``, ``--adapter``)
+are the user's choice and are not checked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+DATA_ROOT_ENV = "HARNESS_DATA_ROOT"
+
+
+def project_root(suite_path: Path, data_root: str | Path | None = None) -> Path:
+    given = data_root if data_root is not None else os.environ.get(DATA_ROOT_ENV) or None
+    if given is not None:
+        return Path(given).resolve()
+    folder = suite_path.resolve().parent
+    for cand in (folder, *folder.parents):
+        if (cand / ".git").exists():
+            return cand
+    return folder
+
+
+def inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root)
+
+
+def outside_message(path: Path, root: Path) -> str:
+    shown = path.resolve()
+    via = f" (through a symlink: {path})" if shown != Path(os.path.abspath(path)) else ""
+    return (f"{shown}{via} is outside the project root {root}; a suite may read only files inside it "
+            f"(move the data into the repository, or run with --data-root DIR)")
+
+
+def metric_paths(metrics: list[Any]) -> Iterator[tuple[int, str, Path]]:
+    """(metric index, parameter, path) for every file or folder a suite's metric parameters name:
+    judge and baseline model specs (adapter, a local model folder, a scripted outputs file),
+    pairwise ``baseline_run`` and embedding model folders. Relative ones resolve from the
+    working directory, as the code that reads them does."""
+    for i, m in enumerate(metrics):
+        params = getattr(m, "params", None)
+        if params is None:
+            continue
+        for key in ("judge", "baseline_model", "model", "baseline_run"):
+            value = getattr(params, key, None)
+            if not isinstance(value, str) or not value:
+                continue
+            if key == "baseline_run":
+                yield i, key, Path(value)
+                continue
+            for p in _spec_paths(value):
+                yield i, key, p
+
+
+def _spec_paths(text: str) -> list[Path]:
+    from harness.core.errors import HarnessError
+    from harness.providers.base import ModelSpec
+
+    try:
+        spec = ModelSpec.parse(text)
+    except HarnessError:  # not a model spec (an embedding model's name or folder)
+        return [Path(text)] if Path(text).exists() else []
+    found = [Path(spec.adapter)] if spec.adapter else []
+    if spec.provider in ("local", "scripted") and spec.name and Path(spec.name).exists():
+        found.append(Path(spec.name))
+    if text.endswith((".yaml", ".yml")) and Path(text).is_file():
+        found.append(Path(text))
+    return found
