@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from harness.compare.paired import PairedDelta, paired_mean_diff, paired_statistic_diff
 from harness.compare.scores import ScoreView
+from harness.stats.bootstrap import evaluate, restrict
 
 
 @dataclass
@@ -25,25 +26,19 @@ def group_positions(categories: list[str | None]) -> dict[str, list[int]]:
     return dict(sorted(groups.items()))
 
 
-def _restricted(view: ScoreView, positions: list[int]):
-    stat = view.stat
-    assert stat is not None
-    return lambda idx: stat([positions[i] for i in idx])
-
-
 def category_breakdown(views: list[ScoreView], categories: list[str | None], regressions: list[list[int]],
                        ids: list[str], resamples: int, seed: int) -> list[CategoryScore]:
     """``regressions[r]``: positions where run r regressed against the baseline (empty for the baseline)."""
     out = []
     for cat, pos in group_positions(categories).items():
-        vals = [v.stat(pos) if v.stat else float("nan") for v in views]
+        vals = [evaluate(restrict(v.stat, pos), len(pos)) if v.stat else float("nan") for v in views]
         deltas: list[PairedDelta | None] = [None]
         for v in views[1:]:
             base = views[0]
             if base.values is not None and v.values is not None:
                 deltas.append(paired_mean_diff([base.values[i] for i in pos], [v.values[i] for i in pos], resamples, seed))
             elif base.stat and v.stat:
-                deltas.append(paired_statistic_diff(len(pos), _restricted(base, pos), _restricted(v, pos), resamples, seed))
+                deltas.append(paired_statistic_diff(len(pos), restrict(base.stat, pos), restrict(v.stat, pos), resamples, seed))
             else:
                 deltas.append(PairedDelta(float("nan"), float("nan"), float("nan"), 0, "none"))
         in_cat = set(pos)

@@ -4,15 +4,12 @@ and the exact McNemar test for pass/fail scores."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
+from harness.stats.bootstrap import RESAMPLES, SEED, Statistic, bootstrap_ci, evaluate, mean_of, paired_ci
 
-RESAMPLES = 2000
-SEED = 0
-
-Statistic = Callable[[list[int]], float]
+__all__ = ["RESAMPLES", "SEED", "PairedDelta", "mcnemar_exact", "paired_mean_diff", "paired_statistic_diff"]
 
 
 @dataclass(frozen=True)
@@ -26,42 +23,28 @@ class PairedDelta:
     method: str
 
 
-def resample_indices(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
-    """The same resampled positions for every run: that is what makes the bootstrap paired."""
-    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-
-
-def _percentiles(stats: np.ndarray) -> tuple[float, float]:
-    stats = stats[~np.isnan(stats)]
-    if stats.size == 0:
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(stats, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
 def paired_mean_diff(a: Sequence[float | None], b: Sequence[float | None], resamples: int = RESAMPLES,
                      seed: int = SEED) -> PairedDelta:
     """Mean of per-example differences b - a over examples scored in both runs, bootstrapped."""
-    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None
-             and not (math.isnan(x) or math.isnan(y))]
-    if not pairs:
+    d = [y - x for x, y in zip(a, b, strict=True) if x is not None and y is not None
+         and not (math.isnan(x) or math.isnan(y))]
+    if not d:
         return PairedDelta(float("nan"), float("nan"), float("nan"), 0, "paired-bootstrap")
-    d = np.array([y - x for x, y in pairs], dtype=float)
-    idx = resample_indices(len(d), resamples, seed)
-    lo, hi = _percentiles(d[idx].mean(axis=1))
-    return PairedDelta(float(d.mean()), lo, hi, len(d), f"paired-bootstrap-{resamples}")
+    diff = mean_of(d)
+    lo, hi = bootstrap_ci(len(d), diff, resamples, seed)
+    return PairedDelta(diff.value(), lo, hi, len(d), f"paired-bootstrap-{resamples}")
 
 
 def paired_statistic_diff(n: int, stat_a: Statistic, stat_b: Statistic, resamples: int = RESAMPLES,
                           seed: int = SEED) -> PairedDelta:
-    """A corpus statistic (macro-F1, ...) recomputed on each resample of both runs: stat_b - stat_a."""
+    """A corpus statistic (macro-F1, ...) of both runs on the same resamples: stat_b - stat_a.
+
+    Each statistic is sufficient statistics summed per resample (vectorised) or, for a metric without
+    them, a function recomputed on each resample's indices."""
     if n == 0:
         return PairedDelta(float("nan"), float("nan"), float("nan"), 0, "paired-bootstrap-corpus")
-    full = list(range(n))
-    delta = stat_b(full) - stat_a(full)
-    idx = resample_indices(n, resamples, seed)
-    stats = np.array([stat_b(row) - stat_a(row) for row in idx.tolist()], dtype=float)
-    lo, hi = _percentiles(stats)
+    delta = evaluate(stat_b, n) - evaluate(stat_a, n)
+    lo, hi = paired_ci(n, stat_a, stat_b, resamples, seed)
     return PairedDelta(float(delta), lo, hi, n, f"paired-bootstrap-{resamples}-recomputed")
 
 
