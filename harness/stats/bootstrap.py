@@ -8,7 +8,7 @@ A statistic is one of two kinds:
   of per-class true/predicted/correct counts; corpus BLEU of n-gram counts and lengths). Each block of
   resampled indices becomes a count matrix ``C[r, j]`` (how often example j is in resample r, by
   ``np.bincount``), and ``C @ rows`` gives every resample's sums in one matrix product, for all the
-  statistics of a comparison at once.
+  statistics of a call at once (with one to three columns, summing ``rows[idx]`` is cheaper and used instead).
 - a function of the resampled indices (``list[int] -> float``): the fallback for scores that have
   no sufficient statistics, called once per resample (slow: keep it for small or rare cases).
 
@@ -28,6 +28,8 @@ import numpy as np
 RESAMPLES = 2000
 SEED = 0
 BLOCK_CELLS = 1 << 22  # resamples x examples per count-matrix block: 32 MB of float64
+GATHER_COLUMNS = 3  # up to this many statistics columns, sum gathered values instead (measured: 0.13 s vs 0.43 s
+                    # a column for 2,000 x 20,000 on the 2-core dev machine)
 
 Recompute = Callable[[list[int]], float]
 
@@ -108,8 +110,11 @@ def replicates(n: int, stats: Sequence[Statistic], resamples: int = RESAMPLES, s
     pos = 0
     for idx in resample_blocks(n, resamples, seed):
         m = idx.shape[0]
-        if summed:
-            sums = count_matrix(idx, n) @ stacked  # (m, K): every resample's sums of every statistic
+        if summed:  # (m, K): every resample's sums of every statistic
+            if stacked.shape[1] <= GATHER_COLUMNS:  # a mean or two: gathering is cheaper than a count matrix
+                sums = np.stack([stacked[:, c][idx].sum(axis=1) for c in range(stacked.shape[1])], axis=1)
+            else:
+                sums = count_matrix(idx, n) @ stacked
             for (j, s), a, b in zip(summed, edges[:-1], edges[1:], strict=True):
                 out[j, pos:pos + m] = s.score(sums[:, a:b])
         for j, fn in other:

@@ -102,10 +102,12 @@ def test_vectorised_paths_equal_recomputing_the_corpus_score_on_each_resample() 
 
 def test_resamples_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
     values = [float(i % 7) for i in range(500)]
-    whole = bs.replicates(500, [bs.mean_of(values)], resamples=300, seed=2)
+    stats = [bs.mean_of(values), bs.mean_of(values[::-1])]  # 4 columns: the count-matrix path
+    whole = bs.replicates(500, stats, resamples=300, seed=2)
+    gathered = bs.replicates(500, stats[:1], resamples=300, seed=2)  # 2 columns: the gather path
     monkeypatch.setattr(bs, "BLOCK_CELLS", 500 * 7)  # 7 resamples a block
-    blocks = bs.replicates(500, [bs.mean_of(values)], resamples=300, seed=2)
-    assert np.allclose(whole, blocks, atol=1e-12)
+    blocks = bs.replicates(500, stats, resamples=300, seed=2)
+    assert np.allclose(whole, blocks, atol=1e-12) and np.allclose(whole[0], gathered[0], atol=1e-12)
     idx = np.random.default_rng(2).integers(0, 500, size=(300, 500))
     assert np.allclose(whole[0], np.array(values)[idx].mean(axis=1), atol=1e-12)
 
