@@ -20,6 +20,7 @@ tests/stats/reference_bootstrap.py. CPU time on the shared machine moves with th
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -29,10 +30,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.compare.paired import paired_statistic_diff  # noqa: E402
-from harness.metrics.base import Item, build_metric  # noqa: E402
-from harness.stats.bootstrap import bootstrap_ci  # noqa: E402
-from tests.stats import reference_bootstrap as old  # noqa: E402
+from harness.compare.paired import paired_statistic_diff
+from harness.metrics.base import Item, build_metric
+from harness.stats.bootstrap import bootstrap_ci
+from tests.stats import reference_bootstrap as old
 
 LABELS = ["billing", "cancel_order", "order_status", "refund_request", "shipping"]
 
@@ -80,7 +81,7 @@ def main() -> None:
     print(f"paired bootstrap of macro-F1, {n} examples, 2 runs")
     print(f"{'procedure':<64} {'wall s':>8} {'cpu s':>8}   value [95% CI]")
     for name, (d, lo, hi), w, c in rows:
-        value = "   -   " if d != d else f"{d:+.4f}"  # a run's CI: the bench prints only the interval
+        value = "   -   " if math.isnan(d) else f"{d:+.4f}"  # a run's CI: the bench prints only the interval
         print(f"{name:<64} {w:8.2f} {c:8.2f}   {value} [{lo:+.4f}, {hi:+.4f}]")
 
 

@@ -74,8 +74,8 @@ def svg_plot(series: dict[str, list[tuple[float, float]]], title: str, w: int = 
     def sy(y: float) -> float:
         return top + (y1 - y) / (y1 - y0) * (h - top - bottom)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-           f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+            f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11">'),
            f'<title>{escape(title)}</title>',
            f'<rect width="{w}" height="{h}" fill="white"/>',
            f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="13">{escape(title)}</text>',

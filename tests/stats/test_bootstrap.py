@@ -75,17 +75,24 @@ def test_paired_mean_difference_equals_the_old_numpy_bootstrap() -> None:
     from harness.compare.paired import paired_mean_diff
 
     rng = random.Random(5)
-    a = [float(rng.random() < 0.6) if rng.random() > 0.02 else None for _ in range(3000)]
-    b = [float(rng.random() < 0.65) if rng.random() > 0.02 else None for _ in range(3000)]
-    new = paired_mean_diff(a, b)
+    a = [float(rng.random() < 0.6) for _ in range(3000)]
+    b = [float(rng.random() < 0.65) for _ in range(3000)]
+    new = paired_mean_diff(a, b)  # every example scored in both: the same resamples as before, equal to rounding
     assert (new.delta, new.ci_low, new.ci_high) == pytest.approx(old.paired_mean_diff(a, b), abs=1e-12)
+    # 2% unscored in each run: the old procedure resampled only the 2,880-odd pairs, the new one resamples all
+    # 3,000 positions (shared by every score of a comparison) and averages the pairs drawn: Monte-Carlo equal
+    a = [x if rng.random() > 0.02 else None for x in a]
+    b = [x if rng.random() > 0.02 else None for x in b]
+    new, (delta, lo, hi) = paired_mean_diff(a, b), old.paired_mean_diff(a, b)
+    assert new.delta == pytest.approx(delta, abs=1e-12) and new.n == sum(x is not None and y is not None for x, y in zip(a, b))
+    assert new.ci_low == pytest.approx(lo, abs=0.1 * (hi - lo)) and new.ci_high == pytest.approx(hi, abs=0.1 * (hi - lo))
 
 
 def test_vectorised_paths_equal_recomputing_the_corpus_score_on_each_resample() -> None:
     """For every metric with sufficient statistics: the summed path gives corpus() of each resample."""
     refs, outs = predictions(120, 0.6, seed=4)
     rng = random.Random(9)
-    words = "the order was refunded to your card today please wait".split()
+    words = ["the", "order", "was", "refunded", "to", "your", "card", "today", "please", "wait"]
     cases = [
         (build_metric("classification", {"labels": LABELS}), items_of(refs, outs), "macro_f1"),
         (build_metric("bleu", {}), [Item(id=str(i), output=" ".join(rng.choice(words) for _ in range(rng.randint(0, 9))),
@@ -95,7 +102,7 @@ def test_vectorised_paths_equal_recomputing_the_corpus_score_on_each_resample() 
     for m, items, name in cases:
         fast = m.corpus_statistic(items, [], name)
         assert isinstance(fast, bs.Summed)
-        slow = lambda idx, m=m, items=items, name=name: m.corpus([items[i] for i in idx], []).get(name)  # noqa: E731
+        slow = lambda idx, m=m, items=items, name=name: m.corpus([items[i] for i in idx], []).get(name)
         reps = bs.replicates(len(items), [fast, slow], resamples=60, seed=11)
         assert np.allclose(reps[0], reps[1], atol=1e-12, equal_nan=True), name
 
