@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
 from harness.metrics.text import references
 
@@ -67,13 +69,21 @@ class Bleu(Metric):
         return [ScoreSpec("bleu", description="sacreBLEU sentence BLEU (13a, exp smoothing, effective order) / 100"),
                 ScoreSpec("corpus_bleu", level="corpus", description="sacreBLEU corpus BLEU (13a, no smoothing) / 100")]
 
+    def __init__(self, params: BaseModel | None = None):
+        super().__init__(params)
+        # score(), corpus() and the corpus bootstrap all need each example's counts: compute them once
+        self._seen: dict[tuple[str, tuple[str, ...]], BLEUScore] = {}
+
     def _score(self, it: Item) -> BLEUScore | Failure:
         if it.output is None:
             return Failure(f"no output: {it.error}")
-        refs = references(it.reference)
+        refs = tuple(references(it.reference))
         if not refs:
             return Failure("example has no reference")
-        return sentence_score(it.output, refs)
+        key = (it.output, refs)
+        if key not in self._seen:
+            self._seen[key] = sentence_score(it.output, refs)
+        return self._seen[key]
 
     def score(self, item: Item) -> dict[str, ScoreValue]:
         s = self._score(item)
