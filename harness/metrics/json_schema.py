@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -55,8 +56,18 @@ def schema_validator(schema: Any) -> Any:
     return cls(schema)
 
 
+@lru_cache(maxsize=256)
+def _validator_of(text: str) -> Any:
+    return schema_validator(json.loads(text))
+
+
+def cached_validator(schema: Any) -> Any:
+    """schema_validator, once per distinct schema: checking against the metaschema costs about a millisecond."""
+    return _validator_of(json.dumps(schema, sort_keys=True, default=str))  # YAML dates: as the text they were
+
+
 def check_schema(schema: Any) -> None:
-    schema_validator(schema)
+    cached_validator(schema)
 
 
 def _cut(message: str) -> str:
@@ -67,7 +78,7 @@ def validate(instance: Any, schema: Any) -> list[str]:
     """Every violation as "JSON path: message", shallowest first ([] when the instance conforms)."""
     from referencing.exceptions import Unresolvable
 
-    validator = schema_validator(schema)
+    validator = cached_validator(schema)
     try:
         errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.path), list(map(str, e.path))))
     except Unresolvable as e:
