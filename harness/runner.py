@@ -29,7 +29,7 @@ from harness.data.examples import Split, load_split, render_messages
 from harness.metrics.base import Metric
 from harness.providers.base import ModelSpec, Provider, build_provider
 from harness.records.run import ExampleResult
-from harness.stats import bootstrap_ci, mean_ci
+from harness.stats import mean_ci
 from harness.suite.load import LoadedSuite, load_suite
 
 DEFAULT_REPORTS = Path("reports")
@@ -47,7 +47,7 @@ class RunConfig:
     out: Path | None = None  # exact run directory; default reports/runs/<suite>-<split>-<model>-<time>
     cache: Path | None = None  # default reports/cache.sqlite
     progress: bool = True
-    bootstrap_resamples: int = 1000
+    bootstrap_resamples: int = 2000  # = harness.stats.bootstrap.RESAMPLES (not imported: numpy)
     judge: str | None = None  # replaces the judge model of every judge metric (recorded in the summary)
 
 
@@ -133,7 +133,7 @@ def score(metrics: Sequence[Metric], items: Sequence[Item]) -> list[dict[str, Sc
 
 
 def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
-              resamples: int = 1000) -> tuple[dict[str, Any], dict[str, Any]]:
+              resamples: int = 2000) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each score's mean (or corpus value) with a 95% CI, and each metric's artifacts."""
     table: dict[str, Any] = {}
     artifacts: dict[str, Any] = {}
@@ -149,6 +149,10 @@ def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Seq
                 entry["n_failed"] = len(failed)
                 entry["failure_reasons"] = _top_reasons(failed)
             else:
+                from harness.stats.bootstrap import (
+                    bootstrap_ci,  # numpy: only when a corpus score needs it
+                )
+
                 value = m.corpus(items, per_example).get(spec.name, float("nan"))
                 lo, hi = bootstrap_ci(len(items), m.corpus_statistic(items, per_example, spec.name), resamples=resamples)
                 n_ok = sum(1 for it in items if it.output is not None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.compare.paired import PairedDelta, paired_mean_diff, paired_statistic_diff
+from harness.compare.paired import PairedDelta
 from harness.compare.scores import ScoreView
+from harness.stats.bootstrap import evaluate, restrict
 
 
 @dataclass
@@ -25,28 +26,14 @@ def group_positions(categories: list[str | None]) -> dict[str, list[int]]:
     return dict(sorted(groups.items()))
 
 
-def _restricted(view: ScoreView, positions: list[int]):
-    stat = view.stat
-    assert stat is not None
-    return lambda idx: stat([positions[i] for i in idx])
-
-
 def category_breakdown(views: list[ScoreView], categories: list[str | None], regressions: list[list[int]],
-                       ids: list[str], resamples: int, seed: int) -> list[CategoryScore]:
-    """``regressions[r]``: positions where run r regressed against the baseline (empty for the baseline)."""
+                       ids: list[str], deltas: dict[str, list[PairedDelta | None]]) -> list[CategoryScore]:
+    """``regressions[r]``: positions where run r regressed against the baseline (empty for the baseline);
+    ``deltas[category]``: each run's paired difference to the baseline there (harness.compare.deltas)."""
     out = []
     for cat, pos in group_positions(categories).items():
-        vals = [v.stat(pos) if v.stat else float("nan") for v in views]
-        deltas: list[PairedDelta | None] = [None]
-        for v in views[1:]:
-            base = views[0]
-            if base.values is not None and v.values is not None:
-                deltas.append(paired_mean_diff([base.values[i] for i in pos], [v.values[i] for i in pos], resamples, seed))
-            elif base.stat and v.stat:
-                deltas.append(paired_statistic_diff(len(pos), _restricted(base, pos), _restricted(v, pos), resamples, seed))
-            else:
-                deltas.append(PairedDelta(float("nan"), float("nan"), float("nan"), 0, "none"))
+        vals = [evaluate(restrict(v.stat, pos), len(pos)) if v.stat else float("nan") for v in views]
         in_cat = set(pos)
         regs = [[ids[i] for i in r if i in in_cat] for r in regressions]
-        out.append(CategoryScore(cat, len(pos), vals, deltas, regs))
+        out.append(CategoryScore(cat, len(pos), vals, deltas[cat], regs))
     return out

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.compare.align import Aligned, Run, align, load_runs
-from harness.compare.categories import CategoryScore, category_breakdown
-from harness.compare.paired import (
-    RESAMPLES,
-    SEED,
-    PairedDelta,
-    mcnemar_exact,
-    paired_mean_diff,
-    paired_statistic_diff,
+from harness.compare.categories import (
+    CategoryScore,
+    category_breakdown,
+    group_positions,
 )
+from harness.compare.deltas import Deltas, comparison_deltas
+from harness.compare.paired import RESAMPLES, SEED, PairedDelta, mcnemar_exact
 from harness.compare.scores import ScoreView, score_view
 from harness.records.base import FORMAT_VERSION
 from harness.records.base import nan_if_none as _nan
@@ -134,10 +132,13 @@ class Comparison:
         return self.record().model_dump(mode="json")
 
 
-def _compare_score(aligned: Aligned, name: str, resamples: int, seed: int) -> ScoreComparison:
+def _views(aligned: Aligned, name: str) -> list[ScoreView]:
+    return [score_view(aligned, r, name, run.summary["metrics"][name]) for r, run in enumerate(aligned.runs)]
+
+
+def _compare_score(aligned: Aligned, name: str, views: list[ScoreView], deltas: Deltas) -> ScoreComparison:
     entries = [r.summary["metrics"][name] for r in aligned.runs]
     entry = entries[0]
-    views: list[ScoreView] = [score_view(aligned, r, name, e) for r, e in enumerate(entries)]
     runs = [RunScore(run.label, _nan(e.get("mean")), _nan(e.get("ci_low")), _nan(e.get("ci_high")), int(e.get("n") or 0),
                      int(e.get("n_failed") or 0)) for run, e in zip(aligned.runs, entries, strict=True)]
     example_level = all(v.values is not None for v in views)
@@ -147,12 +148,11 @@ def _compare_score(aligned: Aligned, name: str, resamples: int, seed: int) -> Sc
     note = ""
     for r in range(1, len(views)):
         base, cand = views[0], views[r]
+        delta = deltas.top[name][r]  # bootstrapped with every other score's, on the same resamples
         if example_level:
-            assert base.values is not None and cand.values is not None
-            delta = paired_mean_diff(base.values, cand.values, resamples, seed)
+            assert base.values is not None and cand.values is not None and delta is not None
             reg, imp = flips(base.values, cand.values, entry["direction"], margin)
-        elif base.stat and cand.stat:
-            delta = paired_statistic_diff(len(aligned.ids), base.stat, cand.stat, resamples, seed)
+        elif delta is not None:
             reg, imp = [], []
         else:
             note = base.why or cand.why
@@ -171,7 +171,7 @@ def _compare_score(aligned: Aligned, name: str, resamples: int, seed: int) -> Sc
     if not example_level and views[0].stat is None:
         cats: list[CategoryScore] = []
     else:
-        cats = category_breakdown(views, aligned.categories, reg_positions, aligned.ids, resamples, seed)
+        cats = category_breakdown(views, aligned.categories, reg_positions, aligned.ids, deltas.categories.get(name, {}))
     reason = next((e.get("advisory_reason") for e in entries if e.get("advisory_reason")), None)
     return ScoreComparison(name, entry.get("metric", ""), entry.get("direction", "higher"), entry.get("level", "example"),
                            bool(entry.get("binary")), list(entry.get("range") or [None, None]), runs, vs, cats, reason, note,
@@ -180,7 +180,10 @@ def _compare_score(aligned: Aligned, name: str, resamples: int, seed: int) -> Sc
 
 def compare_aligned(aligned: Aligned, resamples: int = RESAMPLES, seed: int = SEED) -> Comparison:
     names = [n for n in aligned.runs[0].summary["metrics"] if all(n in r.summary["metrics"] for r in aligned.runs[1:])]
-    return Comparison(aligned, {n: _compare_score(aligned, n, resamples, seed) for n in names}, resamples, seed)
+    views = {n: _views(aligned, n) for n in names}
+    with_categories = {n for n, vs in views.items() if all(v.values is not None for v in vs) or vs[0].stat is not None}
+    deltas = comparison_deltas(views, len(aligned.ids), group_positions(aligned.categories), with_categories, resamples, seed)
+    return Comparison(aligned, {n: _compare_score(aligned, n, views[n], deltas) for n in names}, resamples, seed)
 
 
 def compare_runs(directories: list[Path], category_field: str | None = None, labels: list[str] | None = None,

@@ -1,18 +1,27 @@
 """Paired statistics for two runs on the same examples: a paired-bootstrap CI of the difference
+(harness.stats.bootstrap; every difference of a comparison from one pass over the same resamples)
 and the exact McNemar test for pass/fail scores."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-RESAMPLES = 2000
-SEED = 0
+from harness.stats.bootstrap import (
+    RESAMPLES,
+    SEED,
+    Statistic,
+    Summed,
+    evaluate,
+    percentile_ci,
+    replicates,
+)
 
-Statistic = Callable[[list[int]], float]
+__all__ = ["RESAMPLES", "SEED", "Pair", "PairedDelta", "corpus_pair", "mcnemar_exact", "mean_pair", "paired_deltas",
+           "paired_mean_diff", "paired_statistic_diff"]
 
 
 @dataclass(frozen=True)
@@ -26,53 +35,86 @@ class PairedDelta:
     method: str
 
 
-def resample_indices(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
-    """The same resampled positions for every run: that is what makes the bootstrap paired."""
-    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+@dataclass(frozen=True)
+class Pair:
+    """One paired difference to bootstrap: ``stats`` are (difference,) for a mean of per-example
+    differences, or (baseline, candidate) for a corpus score; ``delta`` and ``n`` on all examples."""
+
+    stats: tuple[Statistic, ...]
+    delta: float
+    n: int
+    method: str
 
 
-def _percentiles(stats: np.ndarray) -> tuple[float, float]:
-    stats = stats[~np.isnan(stats)]
-    if stats.size == 0:
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(stats, [2.5, 97.5])
-    return float(lo), float(hi)
+def mean_pair(a: Sequence[float | None], b: Sequence[float | None]) -> Pair:
+    """The mean of b - a over the examples scored in both runs (a ratio of sums over all positions, so
+    it shares the comparison's resamples; a resample's mean is over its examples scored in both)."""
+    x = np.array([np.nan if v is None else v for v in a], dtype=float).reshape(-1)
+    y = np.array([np.nan if v is None else v for v in b], dtype=float).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"paired scores of different lengths: {x.size} and {y.size}")
+    ok = ~(np.isnan(x) | np.isnan(y))
+    n = int(ok.sum())
+    if n == 0:
+        return Pair((), float("nan"), 0, "paired-bootstrap")
+    from harness.stats.bootstrap import ratio_of_sums
+
+    d = Summed(np.column_stack([np.where(ok, y - x, 0.0), ok.astype(float)]), ratio_of_sums)
+    return Pair((d,), d.value(), n, "paired-bootstrap-{R}")
+
+
+def corpus_pair(n: int, stat_a: Statistic, stat_b: Statistic) -> Pair:
+    """A corpus statistic (macro-F1, ...) of both runs on the same resamples: stat_b - stat_a. Each is
+    sufficient statistics summed per resample (vectorised) or a function recomputed per resample."""
+    if n == 0:
+        return Pair((), float("nan"), 0, "paired-bootstrap-corpus")
+    return Pair((stat_a, stat_b), evaluate(stat_b, n) - evaluate(stat_a, n), n, "paired-bootstrap-{R}-recomputed")
+
+
+def paired_deltas(n: int, pairs: Sequence[Pair], resamples: int = RESAMPLES, seed: int = SEED) -> list[PairedDelta]:
+    """Every pair's difference and 95% CI from one pass over the same ``resamples`` resamples of n positions."""
+    stats = [s for p in pairs for s in p.stats]
+    reps = replicates(n, stats, resamples, seed) if stats else np.empty((0, resamples))
+    out, k = [], 0
+    for p in pairs:
+        if not p.stats:
+            out.append(PairedDelta(float("nan"), float("nan"), float("nan"), 0, p.method))
+            continue
+        r = reps[k] if len(p.stats) == 1 else reps[k + 1] - reps[k]
+        k += len(p.stats)
+        lo, hi = percentile_ci(r)
+        out.append(PairedDelta(float(p.delta), lo, hi, p.n, p.method.format(R=resamples)))
+    return out
 
 
 def paired_mean_diff(a: Sequence[float | None], b: Sequence[float | None], resamples: int = RESAMPLES,
                      seed: int = SEED) -> PairedDelta:
     """Mean of per-example differences b - a over examples scored in both runs, bootstrapped."""
-    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None
-             and not (math.isnan(x) or math.isnan(y))]
-    if not pairs:
-        return PairedDelta(float("nan"), float("nan"), float("nan"), 0, "paired-bootstrap")
-    d = np.array([y - x for x, y in pairs], dtype=float)
-    idx = resample_indices(len(d), resamples, seed)
-    lo, hi = _percentiles(d[idx].mean(axis=1))
-    return PairedDelta(float(d.mean()), lo, hi, len(d), f"paired-bootstrap-{resamples}")
+    return paired_deltas(len(a), [mean_pair(a, b)], resamples, seed)[0]
 
 
 def paired_statistic_diff(n: int, stat_a: Statistic, stat_b: Statistic, resamples: int = RESAMPLES,
                           seed: int = SEED) -> PairedDelta:
-    """A corpus statistic (macro-F1, ...) recomputed on each resample of both runs: stat_b - stat_a."""
-    if n == 0:
-        return PairedDelta(float("nan"), float("nan"), float("nan"), 0, "paired-bootstrap-corpus")
-    full = list(range(n))
-    delta = stat_b(full) - stat_a(full)
-    idx = resample_indices(n, resamples, seed)
-    stats = np.array([stat_b(row) - stat_a(row) for row in idx.tolist()], dtype=float)
-    lo, hi = _percentiles(stats)
-    return PairedDelta(float(delta), lo, hi, n, f"paired-bootstrap-{resamples}-recomputed")
+    """A corpus statistic of both runs on the same resamples: stat_b - stat_a, bootstrapped."""
+    return paired_deltas(n, [corpus_pair(n, stat_a, stat_b)], resamples, seed)[0]
 
 
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value: b and c are the discordant counts (right->wrong, wrong->right).
 
     Under the null each discordant pair is a fair coin: p = min(1, 2 * P(X <= min(b, c))), X ~ Bin(b + c, 1/2).
+    Up to 1,000 discordant pairs the tail is summed in exact integers; beyond, in floats from log-gamma
+    (relative error below 1e-10; the integer sum took seconds for thousands of pairs, and importing scipy for
+    its CDF costs more than the whole bootstrap).
     """
     n = b + c
     if n == 0:
         return 1.0
     k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n  # exact integers: no overflow for large n
+    if n <= 1000:
+        tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    else:
+        logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)]
+        top = max(logs)
+        tail = math.exp(top) * math.fsum(math.exp(x - top) for x in logs)
     return min(1.0, 2 * tail)

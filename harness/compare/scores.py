@@ -1,40 +1,30 @@
 """Each run's view of one score over the aligned examples: per-example values, or a corpus statistic
-recomputed from per-example predictions (macro-F1 and the like)."""
+built from per-example predictions (macro-F1 and the like) for the bootstrap."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from harness.compare.align import Aligned
-
-Statistic = Callable[[list[int]], float]
+from harness.stats.bootstrap import Statistic, evaluate, mean_of
 
 
 @dataclass
 class ScoreView:
-    """values[i] for example-level scores (None: not scored); stat(positions) for any score, or None
-    when a corpus score cannot be recomputed (``why`` says why)."""
+    """values[i] for example-level scores (None: not scored); ``stat``, the score as a bootstrap
+    statistic (harness.stats.bootstrap), or None when a corpus score cannot be rebuilt (``why`` says why)."""
 
     values: list[float | None] | None
     stat: Statistic | None
     why: str = ""
 
 
-def _mean_stat(values: list[float | None]) -> Statistic:
-    def stat(idx: list[int]) -> float:
-        got = [values[i] for i in idx if values[i] is not None]
-        return math.fsum(got) / len(got) if got else float("nan")  # type: ignore[arg-type]
-
-    return stat
-
-
 def example_view(aligned: Aligned, run: int, score: str) -> ScoreView:
     values = [row.get("scores", {}).get(score) for row in aligned.rows[run]]
     values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
-    return ScoreView(values, _mean_stat(values))
+    return ScoreView(values, mean_of(values))
 
 
 def corpus_view(aligned: Aligned, run: int, score: str, entry: dict[str, Any]) -> ScoreView:
@@ -56,7 +46,7 @@ def corpus_view(aligned: Aligned, run: int, score: str, entry: dict[str, Any]) -
         per_example = [{k: (Failure(r.get("score_errors", {}).get(k, "not scored")) if v is None else v)
                         for k, v in r.get("scores", {}).items()} for r in rows]
         stat = metric.corpus_statistic(items, per_example, score)
-        stat(list(range(len(items))))  # fail here, not on the thousandth resample
+        evaluate(stat, len(items))  # fail here, not on the thousandth resample
     except Exception as e:  # noqa: BLE001 - a metric that cannot be rebuilt is reported, not fatal
         return ScoreView(None, None, f"cannot recompute {score} per resample: {type(e).__name__}: {e}")
     return ScoreView(None, stat)

@@ -8,14 +8,17 @@ A score that cannot be computed is a :class:`Failure` with a reason, never a sil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.registry import Registry
 from harness.core.types import Item, RunContext, ScoreValue
+
+if TYPE_CHECKING:  # numpy only where a corpus score is bootstrapped
+    from harness.stats.bootstrap import Statistic, Summed
 
 
 class NoParams(BaseModel):
@@ -77,16 +80,24 @@ class Metric:
         return [self.score(it) for it in items]
 
     def corpus(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, float]:
-        """Corpus-level scores (macro-F1, ...). Also called on bootstrap resamples for their CI."""
+        """Corpus-level scores (macro-F1, ...) on all the examples."""
         return {}
 
-    def corpus_statistic(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
-                         name: str) -> Callable[[list[int]], float]:
-        """A function of resampled example indices -> the corpus score, for its bootstrap CI.
+    def corpus_stats(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
+                     name: str) -> Summed | None:
+        """The vectorised bootstrap path of a corpus score: per-example sufficient statistics (one row
+        per item, zeros for an item that does not count) and a function from their column sums to the
+        score, as a :class:`harness.stats.bootstrap.Summed`. None: the metric has none, and the
+        bootstrap recomputes :meth:`corpus` on every resample instead (slow)."""
+        return None
 
-        The default recomputes :meth:`corpus` on each resample; override with a precomputed
-        fast path when :meth:`corpus` is costly (it runs a thousand times).
-        """
+    def corpus_statistic(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
+                         name: str) -> Statistic:
+        """The corpus score as a bootstrap statistic: :meth:`corpus_stats` when the metric has them,
+        else a function of resampled example indices that recomputes :meth:`corpus`."""
+        fast = self.corpus_stats(items, per_example, name)
+        if fast is not None:
+            return fast
         return lambda idx: self.corpus([items[i] for i in idx], [per_example[i] for i in idx]).get(name, float("nan"))
 
     def artifacts(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, Any]:

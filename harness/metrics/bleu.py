@@ -1,144 +1,108 @@
-"""BLEU against the reference(s), per example (smoothed sentence BLEU) and over the corpus.
+"""BLEU against the reference(s), per example and over the corpus, computed by sacreBLEU with its defaults
+(``13a`` tokenizer, case-sensitive, n-grams 1..4, closest reference length):
 
-sacrebleu is not a dependency of the harness, so this reimplements its defaults and says so:
-
-- tokenisation: sacrebleu's ``13a`` tokenizer (the mteval-v13a rules), case-sensitive;
-- n-grams 1..4, clipped counts against the maximum count over the references;
-- brevity penalty with the reference length closest to the output's (shorter one on a tie);
-- corpus BLEU: counts summed over the corpus first, no smoothing (sacrebleu ``corpus_bleu``);
-- sentence BLEU: ``exp`` smoothing (Chen & Cherry 2014 method 3: the k-th n-gram order with no
-  match gets precision 1 / (2^k * total)) and effective order (orders with no n-grams in the output
-  are left out), as sacrebleu ``sentence_bleu``.
+- ``bleu``: sentence BLEU with ``exp`` smoothing and effective order (``BLEU(effective_order=True)
+  .sentence_score``), as sacreBLEU recommends for sentences;
+- ``corpus_bleu``: n-gram counts summed over the corpus first, then BLEU with no smoothing
+  (``corpus_bleu(..., smooth_method="none")``: its default "exp" differs only when some n-gram order
+  has no match in the whole corpus, where ours is 0); the bootstrap sums the same per-example counts.
 
 Scores are sacreBLEU's divided by 100, in [0, 1].
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from functools import cache
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
 
 from harness.core.types import Failure, Item, ScoreValue
 from harness.metrics.base import Metric, ScoreSpec, metric
 from harness.metrics.text import references
 
+if TYPE_CHECKING:
+    import numpy as np
+    from sacrebleu.metrics.bleu import BLEU, BLEUScore
+
+    from harness.stats.bootstrap import Summed
+
 MAX_N = 4
-_13A = [
-    (re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),  # most punctuation and symbols
-    (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),  # period and comma unless preceded by a digit
-    (re.compile(r"([\.,])([^0-9])"), r" \1 \2"),  # ... unless followed by a digit
-    (re.compile(r"([0-9])(-)"), r"\1 \2 "),  # dash after a digit
-]
 
 
-def tokenize_13a(line: str) -> list[str]:
-    line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
-    if "&" in line:
-        line = line.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-    line = f" {line} "
-    for rx, repl in _13A:
-        line = rx.sub(repl, line)
-    return line.split()
+@cache
+def _sentence_bleu() -> BLEU:
+    from sacrebleu.metrics.bleu import BLEU
+
+    return BLEU(effective_order=True)  # smooth_method="exp" is the default
 
 
-def _counts(tokens: list[str]) -> Counter[tuple[str, ...]]:
-    c: Counter[tuple[str, ...]] = Counter()
-    for n in range(1, MAX_N + 1):
-        for i in range(len(tokens) - n + 1):
-            c[tuple(tokens[i : i + n])] += 1
-    return c
+def sentence_score(output: str, refs: Sequence[str]) -> BLEUScore:
+    """sacreBLEU's sentence score; it also carries the sufficient statistics (counts, totals, lengths)."""
+    return _sentence_bleu().sentence_score(output, list(refs))
 
 
-@dataclass(frozen=True)
-class BleuStats:
-    """Sufficient statistics of one output: matches and totals per order, lengths."""
-
-    correct: tuple[int, ...]
-    total: tuple[int, ...]
-    sys_len: int
-    ref_len: int
-
-    def __add__(self, o: BleuStats) -> BleuStats:
-        return BleuStats(tuple(a + b for a, b in zip(self.correct, o.correct)), tuple(a + b for a, b in zip(self.total, o.total)),
-                         self.sys_len + o.sys_len, self.ref_len + o.ref_len)
+def stats_row(s: BLEUScore) -> list[float]:
+    """[correct 1..4, total 1..4, output length, reference length, 1 (counted)]."""
+    return [*s.counts, *s.totals, s.sys_len, s.ref_len, 1.0]
 
 
-ZERO = BleuStats((0,) * MAX_N, (0,) * MAX_N, 0, 0)
+def corpus_bleu_from_sums(sums: np.ndarray) -> np.ndarray:
+    """sacreBLEU's ``compute_bleu(smooth_method="none")`` / 100 on each row of summed statistics; NaN where
+    no example counted. No smoothing: any order with no n-gram or no match makes the score 0."""
+    import numpy as np
 
-
-def bleu_stats(output: str, refs: Sequence[str]) -> BleuStats:
-    hyp = tokenize_13a(output)
-    ref_toks = [tokenize_13a(r) for r in refs]
-    max_ref: Counter[tuple[str, ...]] = Counter()
-    for rt in ref_toks:
-        max_ref |= _counts(rt)  # element-wise max
-    hyp_counts = _counts(hyp)
-    correct = [0] * MAX_N
-    total = [max(0, len(hyp) - n) for n in range(MAX_N)]
-    for gram, k in hyp_counts.items():
-        correct[len(gram) - 1] += min(k, max_ref[gram])
-    ref_len = min((abs(len(rt) - len(hyp)), len(rt)) for rt in ref_toks)[1]
-    return BleuStats(tuple(correct), tuple(total), len(hyp), ref_len)
-
-
-def bleu_from_stats(s: BleuStats, smooth: bool) -> float:
-    """sacrebleu's compute_bleu with smooth_method 'exp' + effective order (smooth) or 'none'."""
-    if s.sys_len == 0:
-        return 0.0
-    bp = 1.0 if s.sys_len >= s.ref_len else math.exp(1 - s.ref_len / s.sys_len)
-    logs = []
-    factor = 1.0
-    for c, t in zip(s.correct, s.total):
-        if t == 0:
-            if smooth:
-                break  # effective order: leave out orders the output is too short for
-            return 0.0
-        if c == 0:
-            if not smooth:
-                return 0.0
-            factor *= 2
-            logs.append(math.log(1 / (factor * t)))
-        else:
-            logs.append(math.log(c / t))
-    return bp * math.exp(sum(logs) / len(logs)) if logs else 0.0
+    correct, total = sums[:, :MAX_N], sums[:, MAX_N:2 * MAX_N]
+    sys_len, ref_len, seen = sums[:, 2 * MAX_N], sums[:, 2 * MAX_N + 1], sums[:, 2 * MAX_N + 2]
+    ok = (correct > 0).all(axis=1) & (total > 0).all(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p = np.log(np.where(ok[:, None], correct / np.where(total > 0, total, 1.0), 1.0)).mean(axis=1)
+        bp = np.where(sys_len >= ref_len, 1.0, np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1.0)))
+    return np.where(seen > 0, np.where(ok, bp * np.exp(log_p), 0.0), np.nan)
 
 
 @metric("bleu")
 class Bleu(Metric):
-    """Sentence BLEU (exp-smoothed) per example and corpus BLEU, sacreBLEU defaults, in [0, 1]."""
+    """Sentence BLEU (exp-smoothed, effective order) per example and corpus BLEU, sacreBLEU, in [0, 1]."""
 
     def scores(self) -> list[ScoreSpec]:
-        return [ScoreSpec("bleu", description="sentence BLEU (13a, exp smoothing, effective order) / 100"),
-                ScoreSpec("corpus_bleu", level="corpus", description="corpus BLEU (13a, no smoothing) / 100")]
+        return [ScoreSpec("bleu", description="sacreBLEU sentence BLEU (13a, exp smoothing, effective order) / 100"),
+                ScoreSpec("corpus_bleu", level="corpus", description="sacreBLEU corpus BLEU (13a, no smoothing) / 100")]
 
-    def _stats(self, it: Item) -> BleuStats | Failure:
+    def __init__(self, params: BaseModel | None = None):
+        super().__init__(params)
+        # score(), corpus() and the corpus bootstrap all need each example's counts: compute them once
+        self._seen: dict[tuple[str, tuple[str, ...]], BLEUScore] = {}
+
+    def _score(self, it: Item) -> BLEUScore | Failure:
         if it.output is None:
             return Failure(f"no output: {it.error}")
-        refs = references(it.reference)
+        refs = tuple(references(it.reference))
         if not refs:
             return Failure("example has no reference")
-        return bleu_stats(it.output, refs)
+        key = (it.output, refs)
+        if key not in self._seen:
+            self._seen[key] = sentence_score(it.output, refs)
+        return self._seen[key]
 
     def score(self, item: Item) -> dict[str, ScoreValue]:
-        s = self._stats(item)
-        return {"bleu": s if isinstance(s, Failure) else bleu_from_stats(s, smooth=True)}
+        s = self._score(item)
+        return {"bleu": s if isinstance(s, Failure) else s.score / 100}
 
     def corpus(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, float]:
-        return {"corpus_bleu": self.corpus_statistic(items, per_example, "corpus_bleu")(list(range(len(items))))}
+        stat = self.corpus_stats(items, per_example, "corpus_bleu")
+        return {"corpus_bleu": stat.value()}
 
-    def corpus_statistic(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
-                         name: str) -> Callable[[list[int]], float]:
-        stats = [self._stats(it) for it in items]
-        ok = [s if isinstance(s, BleuStats) else None for s in stats]
+    def corpus_stats(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
+                     name: str) -> Summed:
+        import numpy as np
 
-        def stat(idx: list[int]) -> float:
-            total, seen = ZERO, False
-            for i in idx:
-                if ok[i] is not None:
-                    total, seen = total + ok[i], True
-            return bleu_from_stats(total, smooth=False) if seen else float("nan")
+        from harness.stats.bootstrap import Summed
 
-        return stat
+        rows = np.zeros((len(items), 2 * MAX_N + 3))
+        for j, it in enumerate(items):
+            s = self._score(it)
+            if not isinstance(s, Failure):
+                rows[j] = stats_row(s)
+        return Summed(rows, corpus_bleu_from_sums)

@@ -1,7 +1,7 @@
-"""metrics.csv (one row per logged step or epoch) and the loss-curve image.
+"""metrics.csv (one row per logged step or epoch) and the loss curve, loss_curve.svg.
 
-The image is a PNG when matplotlib is installed, else a small self-contained SVG: matplotlib is
-not a dependency of the harness, and a loss curve should not need one.
+One chart path, whatever is installed: a small self-contained SVG drawn here, like the report's
+charts (harness/report/svg.py), with no chart library and every label escaped.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from markupsafe import escape
 
 from harness.core.csvsafe import neutralise
 
@@ -50,31 +52,12 @@ def _series(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[float, float
 
 
 def plot_losses(rows: Sequence[dict[str, Any]], stem: Path, title: str = "loss") -> Path | None:
-    """Write stem.png (matplotlib) or stem.svg; None when there is nothing to draw."""
+    """Write stem.svg (train and validation loss by step); None when there is nothing to draw."""
     series = _series(rows)
     if not any(series.values()):
         return None
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        path = stem.with_suffix(".svg")
-        path.write_text(svg_plot(series, title), encoding="utf-8")
-        return path
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, pts in series.items():
-        if pts:
-            ax.plot(*zip(*pts, strict=True), marker="o" if name == "validation" else None, label=name)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    path = stem.with_suffix(".png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = stem.with_suffix(".svg")
+    path.write_text(svg_plot(series, title), encoding="utf-8")
     return path
 
 
@@ -93,9 +76,11 @@ def svg_plot(series: dict[str, list[tuple[float, float]]], title: str, w: int = 
     def sy(y: float) -> float:
         return top + (y1 - y) / (y1 - y0) * (h - top - bottom)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+            f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11">'),
+           f'<title>{escape(title)}</title>',
            f'<rect width="{w}" height="{h}" fill="white"/>',
-           f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="13">{_esc(title)}</text>',
+           f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="13">{escape(title)}</text>',
            f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="black"/>',
            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="black"/>']
     for i in range(5):
@@ -115,7 +100,3 @@ def svg_plot(series: dict[str, list[tuple[float, float]]], title: str, w: int = 
         out.append(f'<text x="{w - right - 80}" y="{top + 14 * (n + 1)}" fill="{colors[name]}">{name}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
-
-
-def _esc(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -27,12 +27,18 @@ def test_kappa_by_hand_and_against_sklearn() -> None:
     # quadratic weights on 1..3: pairs (1,1) (2,3) (3,3); disagreement 1; expected 15/3 -> 1 - 1/5
     assert cohen_kappa([1, 2, 3], [1, 3, 3], [1, 2, 3], "quadratic") == pytest.approx(0.8)
     assert cohen_kappa_score([1, 2, 3], [1, 3, 3], weights="quadratic") == pytest.approx(0.8)
+    # linear weights |i - j|: observed disagreement 1; expected (1/3)(4 + 3 + 2) = 3 -> 1 - 1/3
+    assert cohen_kappa([1, 2, 3], [1, 3, 3], [1, 2, 3], "linear") == pytest.approx(2 / 3)
+    assert cohen_kappa([1, 1, 2], [1, 1, 2], [1, 2, 3]) == 1.0  # a category nobody used changes nothing
     a = [1, 2, 3, 4, 5, 3, 2, 4, 5, 1, 2, 3]
     b = [1, 3, 3, 4, 4, 2, 2, 5, 5, 2, 1, 3]
     cats = [1, 2, 3, 4, 5]
     assert cohen_kappa(a, b, cats) == pytest.approx(cohen_kappa_score(a, b, labels=cats))
     assert cohen_kappa(a, b, cats, "quadratic") == pytest.approx(cohen_kappa_score(a, b, labels=cats, weights="quadratic"))
     assert spearman(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    # ranks with ties: a -> 1, 2.5, 2.5, 4; b -> 1, 2, 3, 4; rho = Pearson of the ranks = 0.9487 (= 3 / sqrt(10))
+    assert spearman([1, 2, 2, 3], [10, 20, 30, 40]) == pytest.approx(3 / 10**0.5)
+    assert spearman([1, 1, 1], [1, 2, 3]) != spearman([1, 1, 1], [1, 2, 3])  # NaN: one side constant
     assert cohen_kappa([1, 1], [1, 1], [0, 1]) != cohen_kappa([1, 1], [1, 1], [0, 1])  # NaN: no chance variation
 
 

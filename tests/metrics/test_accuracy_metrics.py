@@ -110,6 +110,47 @@ def test_json_schema() -> None:
         build_metric("json_schema", {"schema": {"type": "object"}, "schema_field": "s"})
 
 
+def test_json_schema_drafts_and_schema_errors_at_suite_load(tmp_path) -> None:
+    from harness.core.errors import InputProblems
+    from harness.suite.load import load_suite
+    from tests.conftest import INTENT_ROWS, dedent, write_jsonl
+
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "array", "items": [{"type": "integer"}],
+              "additionalItems": False}  # draft-07's tuple form: [1] conforms, [1, 2] does not
+    assert one("json_schema", {"schema": draft7}, "[1]") == 1.0
+    assert one("json_schema", {"schema": draft7}, "[1, 2]") == 0.0
+    assert one("json_schema", {"schema": {"type": "string", "format": "email"}}, '"not an email"') == 1.0  # annotation
+    m = build_metric("json_schema", {"schema": SCHEMA})
+    assert m.violations(item('{"name": "Zoë", "age": -1}')) == ["$.age: -1 is less than the minimum of 0"]
+    remote = {"$ref": "https://example.invalid/schema.json"}  # never fetched: the example fails with the reason
+    got = one("json_schema", {"schema": remote}, "{}")
+    assert isinstance(got, Failure) and "not fetched" in got.reason
+    write_jsonl(tmp_path / "test.jsonl", INTENT_ROWS)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(dedent("""
+        name: bad
+        version: 1
+        dataset:
+          splits: {test: test.jsonl}
+        prompt:
+          messages:
+            - role: user
+              content: "{{ text }}"
+        metrics:
+          - name: json_schema
+            schema: {type: object, properties: {age: {type: integr}}}
+          - name: json_schema
+            schema: {$schema: "https://example.org/my-draft", type: object}
+    """))
+    with pytest.raises(InputProblems) as e:
+        load_suite(bad)
+    got = [str(p) for p in e.value.problems]
+    assert len(got) == 2, got
+    assert got[0].startswith(f"{bad}:11: metrics[0].schema: $.properties.age.type: 'integr' is not one of ['array', 'boolean', 'integer'")
+    assert got[0].endswith("(checked against Draft202012)")
+    assert got[1].startswith(f"{bad}:13: metrics[1].schema: $schema 'https://example.org/my-draft' is not a JSON Schema draft")
+
+
 def test_token_f1_squad() -> None:
     # pred tokens [cat, sat, on, mat], gold [cat, sat]: P = 2/4, R = 1, F1 = 2/3
     assert one("token_f1", {}, "The cat sat on the mat.", "a cat sat") == pytest.approx(2 / 3)

@@ -9,7 +9,7 @@ import pytest
 
 from harness.core.types import Failure, Item
 from harness.metrics.base import build_metric
-from harness.metrics.classification import NO_LABEL, macro_f1
+from harness.metrics.classification import NO_LABEL
 
 
 def item(output: str | None, reference, **kw) -> Item:
@@ -69,16 +69,27 @@ def test_classification_accuracy_macro_f1_confusion() -> None:
     assert art["per_class"]["cancel_order"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
 
 
-def test_fast_macro_f1_equals_scikit_learn() -> None:
+def test_vectorised_macro_f1_equals_scikit_learn() -> None:
+    """The bootstrap's sufficient statistics give scikit-learn's macro-F1 on any multiset of examples."""
+    import numpy as np
     from sklearn.metrics import f1_score
 
+    m = build_metric("classification", {"labels": LABELS, "extract": "exact"})
     rng = random.Random(7)
     for _ in range(50):
         n = rng.randint(1, 40)
         t = [rng.choice(LABELS) for _ in range(n)]
         p = [rng.choice(LABELS + [NO_LABEL]) for _ in range(n)]
+        items = [item(pi, ti) for ti, pi in zip(t, p)] + [item(None, LABELS[0], error="timeout"), item("x", "not a label")]
+        stat = m.corpus_statistic(items, m.score_batch(items), "macro_f1")
         want = f1_score(t, p, labels=sorted(set(t)), average="macro", zero_division=0)
-        assert macro_f1(list(zip(t, p))) == pytest.approx(want)
+        assert stat.value() == pytest.approx(want)
+        assert m.corpus(items, [])["macro_f1"] == pytest.approx(want)
+        idx = [rng.randrange(n) for _ in range(n)]  # one resample, with repeats: sums weighted by counts
+        counts = np.bincount(idx, minlength=len(items))[None, :].astype(float)
+        sub_t, sub_p = [t[i] for i in idx], [p[i] for i in idx]
+        want = f1_score(sub_t, sub_p, labels=sorted(set(sub_t)), average="macro", zero_division=0)
+        assert stat.score(counts @ stat.rows)[0] == pytest.approx(want)
 
 
 def test_rouge_hand_computed() -> None:

@@ -41,6 +41,52 @@ def test_bleu_hand_computed() -> None:
     assert m.score(item("Ça coûte 5 €.", "Ça coûte 5 €."))["bleu"] == pytest.approx(1.0)
 
 
+# sacreBLEU's own test cases (sacrebleu test/test_sentence_bleu.py, issue #98 and #141; test/test_bleu.py README corpus)
+SB_REF, SB_SYS = "producţia de zahăr brut se exprimă în zahăr alb;", "Producția de zahăr primă va fi exprimată în ceea ce privește zahărul alb;"
+SB_HYPS = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."]
+SB_REFS = [["The dog bit the man.", "It was not unexpected.", "The man bit him first."],
+           ["The dog had bit the man.", "No one was surprised.", "The man had bitten the dog."]]
+
+
+def test_bleu_equals_sacrebleu_on_its_own_test_sentences() -> None:
+    import sacrebleu
+
+    m = build_metric("bleu", {})
+    assert m.score(item(SB_SYS, SB_REF))["bleu"] == pytest.approx(0.08493, abs=1e-5)  # exp smoothing, effective order
+    assert m.score(item("this is a cat", "okay thanks"))["bleu"] == 0.0  # no match at all: 0 even smoothed (#141)
+    assert m.score(item("test", "a test"))["bleu"] == pytest.approx(sacrebleu.sentence_bleu("test", ["a test"]).score / 100)
+    items = [item(h, [r0, r1]) for h, r0, r1 in zip(SB_HYPS, *SB_REFS, strict=True)]  # two references each
+    assert m.corpus(items, m.score_batch(items))["corpus_bleu"] == pytest.approx(0.48530827, abs=1e-8)
+    assert sacrebleu.corpus_bleu(SB_HYPS, SB_REFS, smooth_method="none").score == pytest.approx(48.530827, abs=1e-6)
+    empty = [item("", [r0, r1]) for r0, r1 in zip(*SB_REFS, strict=True)]
+    assert m.corpus(empty, [])["corpus_bleu"] == 0.0  # empty outputs count, and score 0
+    for it in items:
+        want = sacrebleu.sentence_bleu(it.output, it.reference, smooth_method="exp", use_effective_order=True).score / 100
+        assert m.score(it)["bleu"] == pytest.approx(want)
+
+
+def test_corpus_bleu_bootstrap_sums_equal_sacrebleu_on_resamples() -> None:
+    """The vectorised path: summed per-example counts give sacreBLEU's corpus BLEU of the resampled corpus."""
+    import random
+
+    import numpy as np
+    import sacrebleu
+
+    m = build_metric("bleu", {})
+    rng = random.Random(3)
+    words = "the dog bit man it was not a surprise had just bitten him .".split()
+    refs = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) for _ in range(30)]
+    hyps = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 12))) for _ in range(30)]
+    items = [item(h, r) for h, r in zip(hyps, refs, strict=True)] + [item(None, "x", error="timeout")]
+    stat = m.corpus_statistic(items, [], "corpus_bleu")
+    for _ in range(20):
+        idx = [rng.randrange(30) for _ in range(30)]
+        counts = np.bincount(idx, minlength=len(items))[None, :].astype(float)
+        # corpus_bleu's default smoothing is "exp"; the metric declares none (an order without a match gives 0)
+        want = sacrebleu.corpus_bleu([hyps[i] for i in idx], [[refs[i] for i in idx]], smooth_method="none").score / 100
+        assert stat.score(counts @ stat.rows)[0] == pytest.approx(want, abs=1e-12)
+
+
 # ------------------------------------------------------------------ facts
 
 def test_fact_coverage() -> None:

@@ -1,13 +1,12 @@
-"""Small, dependency-free statistics: means with 95% intervals, and bootstrap intervals.
+"""Means with 95% intervals: Wilson for pass/fail scores, Student-t otherwise.
 
-Pure Python on purpose: a run against an API must not pay numpy/scipy start-up to report a mean.
+Pure Python on purpose: a run against an API must not pay numpy start-up to report a mean.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 Z975 = 1.959963984540054
@@ -64,20 +63,3 @@ def mean_ci(values: Sequence[float], binary: bool = False) -> Estimate:
     var = math.fsum((v - m) ** 2 for v in values) / (n - 1)
     half = t_quantile_975(n - 1) * math.sqrt(var / n)
     return Estimate(m, m - half, m + half, n, "t")
-
-
-def bootstrap_ci(n: int, statistic: Callable[[list[int]], float], resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% CI of ``statistic(indices)`` over resampled example indices."""
-    if n == 0:
-        return float("nan"), float("nan")
-    rng = random.Random(seed)
-    stats = []
-    for _ in range(resamples):
-        idx = [rng.randrange(n) for _ in range(n)]
-        v = statistic(idx)
-        if not math.isnan(v):
-            stats.append(v)
-    if not stats:
-        return float("nan"), float("nan")
-    stats.sort()
-    return stats[int(0.025 * (len(stats) - 1))], stats[int(math.ceil(0.975 * (len(stats) - 1)))]
