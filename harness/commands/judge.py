@@ -49,6 +49,7 @@ def pick_metric(metrics: list, wanted: str | None, suite: Path):
 
 
 def calibrate_main(args: argparse.Namespace) -> int:
+    from harness.calibrate import calibrate
     from harness.core.types import RunContext
     from harness.judge import calibration as cal
     from harness.suite.load import load_suite
@@ -60,10 +61,10 @@ def calibrate_main(args: argparse.Namespace) -> int:
 
         metrics = override_judge(metrics, args.judge)
     m = pick_metric(metrics, args.metric, args.suite)
-    m.bind(RunContext(cache_path=args.cache or args.reports / "cache.sqlite", reports_dir=args.reports,
-                      progress=not args.no_progress, suite_path=loaded.path))
+    context = RunContext(cache_path=args.cache or args.reports / "cache.sqlite", reports_dir=args.reports,
+                         progress=not args.no_progress, suite_path=loaded.path)
     store = cal.CalibrationStore(cal.store_path(args.reports))
-    entry = cal.calibrate(m, loaded, args.labels, store, resamples=args.resamples)
+    entry = calibrate(m, loaded, args.labels, store, context, resamples=args.resamples)  # EndpointDown: exit 3
     print(f"judge {m.judge.spec.display()}  rubric {m.rubric.name} (sha256 {entry['rubric_sha256'][:12]})  "
           f"labels {args.labels} ({entry['labels']['n']})")
     for key in ("quadratic_weighted_kappa", "cohen_kappa", "spearman", "accuracy", "exact_accuracy"):
