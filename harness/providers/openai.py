@@ -131,7 +131,7 @@ class OpenAIProvider(Provider):
         parts = urlsplit(self.base_url or OPENAI_URL)
         host = parts.hostname or ""
         host = f"[{host}]" if ":" in host else host
-        return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
+        return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path.rstrip("/"), "", ""))
 
 
 def _sdk() -> Any:
