@@ -4,7 +4,8 @@ Grades a human-labelled set of answers with the suite's judge metric, reports th
 with the people (Cohen's kappa, quadratic-weighted on a 1..N scale, with Spearman; kappa and
 accuracy for pass/fail; bootstrap 95% intervals) and stores it under REPORTS/calibration/, keyed by
 the rubric's sha256 and the judge's fingerprint. Runs read it back: an uncalibrated judge, or one
-under its ``min_kappa``, only advises.
+under its ``min_kappa``, only advises. When the judge's endpoint is down (its circuit breaker opened)
+nothing is stored and the exit code is 3.
 """
 
 from __future__ import annotations
