@@ -56,13 +56,16 @@ class ResponseCache:
                 out[key] = Response.from_json(json.loads(blob))
         return out
 
-    def put(self, key: str, fingerprint: dict[str, Any], response: Response) -> None:
+    def put(self, key: str, fingerprint: dict[str, Any] | str, response: Response) -> None:
+        """Store a successful response (a failed one is skipped). ``fingerprint`` may be given as its
+        canonical JSON, so that a run of many puts serialises it once."""
         if response.error is not None:
             return
+        fp = fingerprint if isinstance(fingerprint, str) else canonical_json(fingerprint)
         self.db.execute(
             "INSERT OR REPLACE INTO responses (key, fingerprint, response, created) VALUES (?, ?, ?, ?)",
             # vars(): Response holds only JSON values, so this is to_json() without asdict's deep copy
-            (key, canonical_json(fingerprint), json.dumps(vars(response), ensure_ascii=False), time.time()),
+            (key, fp, json.dumps(vars(response), ensure_ascii=False), time.time()),
         )
 
     def __len__(self) -> int:

@@ -1,21 +1,22 @@
-"""`harness run`: load suite -> load data -> generate (cached) -> score -> aggregate -> write.
+"""`harness run`: load suite -> load data -> generate (engine) -> score -> aggregate -> write.
 
 Each stage is a small function taking what the previous one made, so the work reads top to
-bottom in :func:`run_suite`.
+bottom in :func:`run_suite_async`. One :class:`~harness.engine.Engine` serves the whole run: the
+candidate's generation and every judge's, with one cache, one limit per model and the circuit
+breaker. :func:`run_suite` is the same from synchronous code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.cache import ResponseCache, request_key
+from harness.cache import ResponseCache
 from harness.core.types import (
     Example,
     Failure,
@@ -26,6 +27,7 @@ from harness.core.types import (
     ScoreValue,
 )
 from harness.data.examples import Split, load_split, render_messages
+from harness.engine import Engine
 from harness.metrics.base import Metric
 from harness.providers.base import ModelSpec, Provider, build_provider
 from harness.records.run import ExampleResult
@@ -56,6 +58,7 @@ class RunOutcome:
     directory: Path
     summary: dict[str, Any]
     results: list[ExampleResult]
+    endpoint_down: str | None = None  # "endpoint down: URL (...)": the breaker stopped sending; a rerun resumes
 
     @property
     def n_errors(self) -> int:
@@ -70,43 +73,17 @@ def build_requests(loaded: LoadedSuite, examples: Sequence[Example]) -> list[Req
     return [Request(tuple(render_messages(s.prompt, ex)), s.generation, ex.id) for ex in examples]
 
 
-async def _generate(provider: Provider, fingerprint: dict[str, Any], requests: list[Request], cache: ResponseCache,
-                    progress: bool, desc: str) -> tuple[list[Response], list[bool]]:
-    keys = [request_key(fingerprint, r) for r in requests]
-    hits = cache.get_many(keys)
-    responses: list[Response | None] = [hits.get(k) for k in keys]
-    cached = [r is not None for r in responses]
-    todo = [i for i, r in enumerate(responses) if r is None]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(requests), initial=len(requests) - len(todo), desc=desc, unit="ex",
-                   file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
-    errors = 0
-    try:
-        if todo:
-            async for j, resp in provider.stream([requests[i] for i in todo]):
-                i = todo[j]
-                responses[i] = resp
-                cache.put(keys[i], fingerprint, resp)
-                if resp.error:
-                    errors += 1
-                if bar is not None:
-                    bar.update(1)
-                    if errors:
-                        bar.set_postfix(errors=errors, refresh=False)
-    finally:
-        if bar is not None:
-            bar.close()
-        await provider.aclose()
-    return [r for r in responses if r is not None], cached
-
-
-def generate(provider: Provider, requests: list[Request], cache: ResponseCache, progress: bool = True,
+def generate(provider: Provider, requests: list[Request], cache: ResponseCache | None, progress: bool = True,
              desc: str = "generate") -> tuple[list[Response], list[bool]]:
-    """Responses for every request: cached ones read back, the rest generated and stored as they finish."""
-    return asyncio.run(_generate(provider, provider.fingerprint(), requests, cache, progress, desc))
+    """Responses for every request, from synchronous code: cached ones read back, the rest generated
+    and stored as they finish. In async code: ``await Engine(cache).generate(provider, requests)``."""
+
+    async def go() -> tuple[list[Response], list[bool]]:
+        async with Engine(cache, progress) as engine:
+            g = await engine.generate(provider, requests, desc)
+        return g.responses, g.cached
+
+    return asyncio.run(go())
 
 
 def to_items(examples: Sequence[Example], requests: Sequence[Request], responses: Sequence[Response]) -> list[Item]:
@@ -118,12 +95,13 @@ def to_items(examples: Sequence[Example], requests: Sequence[Request], responses
     ]
 
 
-def score(metrics: Sequence[Metric], items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
-    """Per-example scores of every metric. A metric that raises is recorded on every example."""
+async def score(metrics: Sequence[Metric], items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
+    """Per-example scores of every metric (a judge awaits the engine bound in its context). A
+    metric that raises is recorded on every example."""
     per_example: list[dict[str, ScoreValue]] = [{} for _ in items]
     for m in metrics:
         try:
-            batch = m.score_batch(items)
+            batch = await m.ascore_batch(items)
         except Exception as e:  # noqa: BLE001 - a broken metric must not lose the generated outputs
             reason = f"metric {m.name} failed: {type(e).__name__}: {e}"
             batch = [{s.name: Failure(reason) for s in m.scores() if s.level == "example"} for _ in items]
@@ -194,6 +172,12 @@ def _top_reasons(reasons: list[str], k: int = 5) -> dict[str, int]:
 
 
 def run_suite(cfg: RunConfig) -> RunOutcome:
+    """:func:`run_suite_async` from synchronous code (not from inside a running event loop)."""
+    return asyncio.run(run_suite_async(cfg))
+
+
+async def run_suite_async(cfg: RunConfig) -> RunOutcome:
+    """The whole run in the running event loop: a notebook, a server or another harness can await it."""
     from harness.run_record import prepare_run_dir, write_run
 
     t0 = time.perf_counter()
@@ -209,32 +193,29 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
     prepared = prepare_run_dir(cfg, loaded.suite.name, split_name)  # unwritable/locked --out fails before any request
     provider = build_provider(cfg.model)
     fingerprint = provider.fingerprint()
-    cache = ResponseCache(cfg.cache or cfg.reports_dir / "cache.sqlite")
-    t_gen = time.perf_counter()
-    try:
-        responses, cached = asyncio.run(
-            _generate(provider, fingerprint, requests, cache, cfg.progress, f"{loaded.suite.name} | {cfg.model.display()}")
-        )
-    finally:
-        cache.close()
-    t_score = time.perf_counter()
-    items = to_items(examples, requests, responses)
     if cfg.judge:
         from harness.metrics.base import override_judge
 
         loaded.metrics = override_judge(loaded.metrics, cfg.judge)
-    context = RunContext(cache_path=cfg.cache or cfg.reports_dir / "cache.sqlite", reports_dir=cfg.reports_dir,
-                         progress=cfg.progress, suite_path=loaded.path)
-    for m in loaded.metrics:
-        m.bind(context)
-    per_example = score(loaded.metrics, items)
+    cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"
+    async with Engine.at(cache_path, cfg.progress) as engine:
+        t_gen = time.perf_counter()
+        gen = await engine.generate(provider, requests, f"{loaded.suite.name} | {cfg.model.display()}")
+        t_score = time.perf_counter()
+        items = to_items(examples, requests, gen.responses)
+        context = RunContext(cache_path=cache_path, reports_dir=cfg.reports_dir, progress=cfg.progress,
+                             suite_path=loaded.path, engine=engine, generation=loaded.suite.generation)
+        for m in loaded.metrics:
+            m.bind(context)
+        per_example = await score(loaded.metrics, items)
+        down = engine.down()
     table, artifacts = aggregate(loaded.metrics, items, per_example, cfg.bootstrap_resamples)
     t_end = time.perf_counter()
     results = [ExampleResult(ex, req, resp, c, sc)
-               for ex, req, resp, c, sc in zip(examples, requests, responses, cached, per_example, strict=True)]
+               for ex, req, resp, c, sc in zip(examples, requests, gen.responses, gen.cached, per_example, strict=True)]
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
     directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing, prepared)
-    return RunOutcome(directory, summary, results)
+    return RunOutcome(directory, summary, results, "; ".join(down) or None)
 
 
 def format_table(summary: dict[str, Any]) -> str:

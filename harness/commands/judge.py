@@ -4,7 +4,8 @@ Grades a human-labelled set of answers with the suite's judge metric, reports th
 with the people (Cohen's kappa, quadratic-weighted on a 1..N scale, with Spearman; kappa and
 accuracy for pass/fail; bootstrap 95% intervals) and stores it under REPORTS/calibration/, keyed by
 the rubric's sha256 and the judge's fingerprint. Runs read it back: an uncalibrated judge, or one
-under its ``min_kappa``, only advises.
+under its ``min_kappa``, only advises. When the judge's endpoint is down (its circuit breaker opened)
+nothing is stored and the exit code is 3.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def pick_metric(metrics: list, wanted: str | None, suite: Path):
 
 
 def calibrate_main(args: argparse.Namespace) -> int:
+    from harness.calibrate import calibrate
     from harness.core.types import RunContext
     from harness.judge import calibration as cal
     from harness.suite.load import load_suite
@@ -61,10 +63,10 @@ def calibrate_main(args: argparse.Namespace) -> int:
 
         metrics = override_judge(metrics, args.judge)
     m = pick_metric(metrics, args.metric, args.suite)
-    m.bind(RunContext(cache_path=args.cache or args.reports / "cache.sqlite", reports_dir=args.reports,
-                      progress=not args.no_progress, suite_path=loaded.path))
+    context = RunContext(cache_path=args.cache or args.reports / "cache.sqlite", reports_dir=args.reports,
+                         progress=not args.no_progress, suite_path=loaded.path)
     store = cal.CalibrationStore(cal.store_path(args.reports))
-    entry = cal.calibrate(m, loaded, args.labels, store, resamples=args.resamples)
+    entry = calibrate(m, loaded, args.labels, store, context, resamples=args.resamples)  # EndpointDown: exit 3
     print(f"judge {m.judge.spec.display()}  rubric {m.rubric.name} (sha256 {entry['rubric_sha256'][:12]})  "
           f"labels {args.labels} ({entry['labels']['n']})")
     for key in ("quadratic_weighted_kappa", "cohen_kappa", "spearman", "accuracy", "exact_accuracy"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from harness.commands.common import (
@@ -27,6 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge", metavar="MODEL", help="judge model for the suite's judge metrics, replacing theirs "
                                                     "(as for --model, e.g. openai:gpt-4o-mini); recorded in the summary")
     p.add_argument("--out", type=Path, help="write the run here instead of reports/runs/<name>")
+    p.add_argument("--max-connection-errors", type=_count, metavar="N",
+                   help="circuit breaker: after N consecutive connection errors the endpoint is taken as down, the "
+                        "rest is not sent and the run exits 3; a rerun resumes (default 20, 0: never)")
     add_output_options(p)
     add_trust_options(p)
     p.set_defaults(func=with_trust(main))
@@ -35,7 +39,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from harness.runner import RunConfig, format_table, run_suite
 
-    cfg = RunConfig(suite=args.suite, model=model_from_args(args), split=args.split, limit=args.limit,
+    model = model_from_args(args)
+    if args.max_connection_errors is not None:
+        model = model.model_copy(update={"max_connection_errors": args.max_connection_errors})
+    cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
                     reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
                     judge=args.judge)
     outcome = run_suite(cfg)
@@ -44,7 +51,18 @@ def main(args: argparse.Namespace) -> int:
           f"examples={s['counts']['examples']} (cached {s['counts']['cached']}, errors {s['counts']['errors']})")
     print(format_table(s))
     print(f"run directory: {outcome.directory}")
+    if outcome.endpoint_down:
+        not_sent = sum(1 for r in outcome.results if r.response.attempts == 0 and r.response.error)
+        print(f"{outcome.endpoint_down}; {not_sent} example(s) not attempted; rerun to resume", file=sys.stderr)
+        return 3
     if outcome.n_errors:
         print(f"{outcome.n_errors} example(s) failed (see 'error' in results.jsonl); rerun to retry them")
         return 3
     return 0
+
+
+def _count(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive number, got {text}")
+    return n

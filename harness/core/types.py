@@ -82,9 +82,11 @@ ScoreValue = float | Failure
 
 @dataclass
 class RunContext:
-    """What a metric may need from the run beyond the examples (a judge needs the cache)."""
+    """What a metric may need from the run beyond the examples (a judge needs the engine)."""
 
-    cache_path: Any = None  # pathlib.Path of the SQLite response cache
+    cache_path: Any = None  # pathlib.Path of the SQLite response cache (used when there is no engine)
     reports_dir: Any = None
     progress: bool = False
     suite_path: Any = None
+    engine: Any = None  # the run's harness.engine.Engine: judges generate through it (core imports nothing of ours)
+    generation: GenerationSettings | None = None  # the suite's generation settings (a pairwise baseline model uses them)

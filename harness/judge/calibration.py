@@ -1,5 +1,6 @@
-"""Judge calibration: grade a human-labelled set with a suite's judge metric, measure agreement,
-and keep the result in a store keyed by the rubric's sha256 and the judge model's fingerprint.
+"""Judge calibration's parts: the labels file, agreement with human grades, and the store keyed by
+the rubric's sha256 and the judge model's fingerprint (read by the judge_rubric metric). The
+workflow that grades a labelled set with a suite's metric is :mod:`harness.calibrate`.
 
 Labels file (JSONL), one judged answer a line::
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,58 +166,14 @@ def agreement(human: list[int], judge: list[ScoreValue], rubric: Rubric, resampl
     return out
 
 
-def calibrate(metric: Any, loaded: Any, labels_path: Path, store: CalibrationStore, resamples: int = 1000) -> dict[str, Any]:
-    """Grade the labelled answers with ``metric`` (a judge_rubric metric bound to a run context),
-    compute agreement and store it. Returns the stored entry."""
-    from harness.core.hashing import hash_path
-    from harness.core.types import Item
-    from harness.data.examples import load_split, render_messages
-
-    rubric: Rubric = metric.rubric
-    labels = load_labels(labels_path, rubric)
-    examples = {}
-    for split in loaded.suite.dataset.splits:
-        for ex in load_split(loaded.suite.dataset, loaded.dataset_dir(), split, loaded.suite.prompt).examples:
-            examples.setdefault(ex.id, ex)
-    unknown = [Problem(str(labels_path), "example", f"no example {lab.example!r} in the suite's splits", line=lab.line)
-               for lab in labels if lab.example not in examples]
-    if unknown:
-        raise InputProblems(unknown)
-    items = []
-    for lab in labels:
-        ex = examples[lab.example]
-        msgs = [{"role": r, "content": c} for r, c in render_messages(loaded.suite.prompt, ex)]
-        items.append(Item(id=lab.id, output=lab.output, reference=ex.reference, input=ex.input, category=ex.category,
-                          record=ex.record, messages=msgs))
-    per = metric.score_batch(items)
-    scores = [row[metric.params.score] for row in per]
-    result = agreement([lab.grade for lab in labels], scores, rubric, resamples)
-    entry = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "suite": {"name": loaded.suite.name, "version": loaded.suite.version, "path": str(loaded.path)},
-        "metric": metric.name, "score": metric.params.score,
-        "rubric": {"name": rubric.name, "scale": rubric.scale}, "rubric_sha256": rubric.sha256(),
-        "prompt_sha256": metric.prompt_sha256(),
-        "judge": metric.judge.record(),
-        "labels": {"path": str(labels_path), "sha256": hash_path(labels_path), "n": len(labels)},
-        **result,
-        "items": [{"id": lab.id, "label": lab.grade,
-                   "judge": None if isinstance(s, Failure) else s,
-                   "failure": s.reason if isinstance(s, Failure) else None} for lab, s in zip(labels, scores)],
-    }
-    entry = _finite(entry)
-    store.put(entry)
-    return entry
-
-
-def _finite(x: Any) -> Any:
+def finite(x: Any) -> Any:
     """JSON has no NaN: store null."""
     if isinstance(x, float) and math.isnan(x):
         return None
     if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
+        return {k: finite(v) for k, v in x.items()}
     if isinstance(x, list):
-        return [_finite(v) for v in x]
+        return [finite(v) for v in x]
     return x
 
 

@@ -1,4 +1,4 @@
-"""The judge model: any ModelSpec the harness can run, called through the response cache.
+"""The judge model: any ModelSpec the harness can run, called through the run's engine.
 
 There is no default judge: a judge metric names its model (``judge: local``), and the spec and
 fingerprint are recorded in every run and calibration that uses it.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from harness.core.hashing import canonical_json
 from harness.core.types import Request, Response, RunContext
+from harness.engine import Engine
 from harness.providers.base import ModelSpec, Provider, build_provider
 
 
@@ -36,17 +36,13 @@ class JudgeModel:
         return {"model": self.spec_text, "display": self.spec.display(), "spec": self.spec.model_dump(mode="json"),
                 "fingerprint": self.fingerprint(), "fingerprint_sha256": self.fingerprint_sha256()}
 
-    def run(self, requests: list[Request], context: RunContext, desc: str = "judge") -> list[Response]:
-        """Responses in request order; cached ones are read back, new ones stored as they finish."""
-        from harness.cache import ResponseCache
-        from harness.runner import generate
-
+    async def generate(self, requests: list[Request], context: RunContext, desc: str = "judge") -> list[Response]:
+        """Responses in request order, through the run's engine (``context.engine``): its cache, its
+        limits, its breakers. Without one (a metric scored on its own), through an engine on
+        ``context.cache_path`` made for this call."""
         if not requests:
             return []
-        path = Path(context.cache_path) if context.cache_path else Path(":memory:")
-        cache = ResponseCache(path)
-        try:
-            responses, _ = generate(self.provider, requests, cache, progress=bool(context.progress), desc=desc)
-        finally:
-            cache.close()
-        return responses
+        if context.engine is not None:
+            return (await context.engine.generate(self.provider, requests, desc)).responses
+        async with Engine.at(context.cache_path, progress=bool(context.progress)) as engine:
+            return (await engine.generate(self.provider, requests, desc)).responses

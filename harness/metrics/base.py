@@ -79,6 +79,11 @@ class Metric:
         """Per-example scores. Override to batch expensive work (embeddings, model calls)."""
         return [self.score(it) for it in items]
 
+    async def ascore_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
+        """What the runner awaits. Override instead of :meth:`score_batch` when scoring calls a
+        model (a judge): generate with ``await self.context.engine.generate(...)``."""
+        return self.score_batch(items)
+
     def corpus(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, float]:
         """Corpus-level scores (macro-F1, ...) on all the examples."""
         return {}

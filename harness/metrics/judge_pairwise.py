@@ -2,7 +2,8 @@
 
 The baseline is the example's reference answer (default), the outputs of an earlier run
 (``baseline_run``), or a model (``baseline_model``) whose answers are generated with the suite's own
-prompt and settings through the response cache (after a run of that model, they are cache hits).
+prompt and settings (given by the runner in the RunContext) through the run's engine and its
+response cache (after a run of that model, they are cache hits).
 
 Each pair is judged twice, candidate first and baseline first. ``pairwise_win`` is the candidate's
 expected score over both orders (win 1, tie 0.5, loss 0; probability-weighted where the judge's
@@ -13,6 +14,7 @@ at which the judge picked the first position.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Sequence
@@ -88,7 +90,7 @@ class JudgePairwise(Metric):
 
     # ------------------------------------------------------------ baseline answers
 
-    def baselines(self, items: Sequence[Item]) -> list[str | Failure]:
+    async def baselines(self, items: Sequence[Item]) -> list[str | Failure]:
         p = self.params
         if p.baseline_run is not None:
             path = Path(p.baseline_run) / "results.jsonl"
@@ -98,22 +100,20 @@ class JudgePairwise(Metric):
             return [rows[it.id]["output"] if it.id in rows and rows[it.id].get("output") is not None
                     else Failure(f"baseline run has no output for example {it.id!r}") for it in items]
         if p.baseline_model is not None:
-            return self._generate_baseline(items)
+            return await self._generate_baseline(items)
         out: list[str | Failure] = []
         for it in items:
             refs = references(it.reference)
             out.append(refs[0] if refs else Failure("example has no reference to compare with"))
         return out
 
-    def _generate_baseline(self, items: Sequence[Item]) -> list[str | Failure]:
-        from harness.suite.load import load_suite
-
-        if self.context.suite_path is None:
+    async def _generate_baseline(self, items: Sequence[Item]) -> list[str | Failure]:
+        settings = self.context.generation  # the suite's, given by the runner
+        if settings is None:
             return [Failure("baseline_model needs the suite's generation settings; run through `harness run`")] * len(items)
-        settings = load_suite(self.context.suite_path).suite.generation
         base = JudgeModel(self.params.baseline_model)  # type: ignore[arg-type]
         reqs = [Request(tuple((m["role"], m["content"]) for m in it.messages), settings, it.id) for it in items]
-        resps = base.run(reqs, self.context, desc=f"baseline {base.spec.display()}")
+        resps = await base.generate(reqs, self.context, desc=f"baseline {base.spec.display()}")
         return [r.text if r.text is not None else Failure(f"baseline generation failed: {r.error}") for r in resps]
 
     # ------------------------------------------------------------ judging
@@ -133,10 +133,14 @@ class JudgePairwise(Metric):
         return read_verdict(text, logprobs, "pairwise", None, self.params.use_logprobs)
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
+        """For a caller outside an event loop; the runner awaits :meth:`ascore_batch`."""
+        return asyncio.run(self.ascore_batch(items))
+
+    async def ascore_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         p = self.params
         names = [s.name for s in self.scores()]
         out: list[dict[str, ScoreValue]] = [{} for _ in items]
-        base = self.baselines(items)
+        base = await self.baselines(items)
         todo = []
         for i, (it, b) in enumerate(zip(items, base)):
             why = Failure(f"no output: {it.error}") if it.output is None else (b if isinstance(b, Failure) else None)
@@ -148,7 +152,7 @@ class JudgePairwise(Metric):
         for i in todo:
             cand, b = items[i].output or "", base[i]
             reqs += self._requests(items[i], cand, b, 0) + self._requests(items[i], b, cand, 1)  # type: ignore[arg-type]
-        resps = self.judge.run(reqs, self.context, desc=f"judge pairwise | {self.judge.spec.display()}")
+        resps = await self.judge.generate(reqs, self.context, desc=f"judge pairwise | {self.judge.spec.display()}")
         stats = {"first_position_picks": 0, "verdicts": 0, "unparseable": 0, "judge_errors": 0,
                  "grade_method": {"logprobs": 0, "parsed": 0}}
         per = 2 * p.samples

@@ -13,6 +13,7 @@ show the judge (spec, fingerprint), the prompt and rubric sha256 and the calibra
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from functools import cached_property
@@ -107,6 +108,10 @@ class JudgeRubric(Metric):
         return v.expected({str(g): float(g) for g in self.rubric.grades})
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
+        """For a caller outside an event loop; the runner awaits :meth:`ascore_batch`."""
+        return asyncio.run(self.ascore_batch(items))
+
+    async def ascore_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         p = self.params
         out: list[dict[str, ScoreValue]] = [{} for _ in items]
         todo = [i for i, it in enumerate(items) if it.output is not None]
@@ -115,7 +120,7 @@ class JudgeRubric(Metric):
                 f = Failure(f"no output: {it.error}")
                 out[i] = {p.score: f, **({self.agreement_name: f} if p.samples > 1 else {})}
         reqs = [r for i in todo for r in self.requests(items[i])]
-        responses = self.judge.run(reqs, self.context, desc=f"judge {self.rubric.name} | {self.judge.spec.display()}")
+        responses = await self.judge.generate(reqs, self.context, desc=f"judge {self.rubric.name} | {self.judge.spec.display()}")
         stats = {"grade_method": {"logprobs": 0, "parsed": 0}, "unparseable": 0, "judge_errors": 0, "mass": [], "verdicts": {}}
         for k, i in enumerate(todo):
             verdicts, failures = [], []

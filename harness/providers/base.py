@@ -1,15 +1,15 @@
 """The model-provider extension point: one small interface, found through a registry.
 
-A provider turns chat requests into responses. API providers implement :meth:`Provider.complete`
-for one request and the runner keeps ``concurrency`` of them in flight; in-process providers
-implement :meth:`Provider.generate_batch` and the runner feeds them batches.
+A provider only translates: a chat request into one call of its model, and a failed call into a
+:class:`~harness.providers.retry.Fault` (retry or not, after how long). Scheduling, concurrency,
+retries, the response cache and the circuit breaker are the engine's (:mod:`harness.engine`).
+API providers implement :meth:`Provider.complete` (one attempt) and :meth:`Provider.classify`;
+in-process providers implement :meth:`Provider.generate_batch` and the engine feeds them batches.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.core.errors import HarnessError
 from harness.core.registry import Registry
 from harness.core.types import Request, Response
+from harness.providers.retry import Fault
 
 
 class ModelSpec(BaseModel):
@@ -34,9 +35,12 @@ class ModelSpec(BaseModel):
     concurrency: int = Field(16, ge=1, le=1024, description="Requests in flight at once (API providers).")
     batch_size: int = Field(8, ge=1, le=512, description="Examples per forward pass (in-process providers).")
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
-    max_retries: int = Field(5, ge=0, le=20, description="Retries on 429, 5xx, timeouts and malformed replies.")
-    retry_base_s: float = Field(0.5, gt=0, le=60, description="First retry's backoff ceiling; doubles each retry "
-                                                              "(full jitter) unless the server sends Retry-After.")
+    max_retries: int = Field(5, ge=0, le=20, description="Retries on 408/409/429, 5xx, timeouts, connection errors "
+                                                          "and malformed replies.")
+    retry_base_s: float = Field(0.5, gt=0, le=60, description="First retry's backoff; doubles each retry up to 8 s, less "
+                                                              "0-25% jitter, unless the server sends Retry-After.")
+    max_connection_errors: int = Field(20, ge=0, description="Circuit breaker: after this many consecutive connection "
+                                                             "errors the endpoint is down and the rest is not sent; 0: never.")
     device: str = Field("auto", description="local: cpu, cuda, or auto.")
     label: str | None = Field(None, description="A short name for reports.")
 
@@ -93,44 +97,27 @@ class Provider:
         """What identifies this model's behaviour; part of every cache key. Never includes keys."""
         return {"provider": self.spec.provider, "name": self.spec.name}
 
+    def endpoint(self) -> str:
+        """Where requests go, for messages ("endpoint down: ..."); never holds a key."""
+        return self.spec.display()
+
     # Implement one of the two:
     async def complete(self, request: Request) -> Response:
+        """One attempt. Raise on failure (the engine asks :meth:`classify` and retries); a Response
+        with ``error`` set is final."""
         raise NotImplementedError
 
     def generate_batch(self, requests: Sequence[Request]) -> list[Response]:
+        """In-process generation of a batch, in order (run in a worker thread by the engine)."""
         raise NotImplementedError
+
+    def classify(self, error: Exception) -> Fault:
+        """What a failed :meth:`complete` means: retry or not, after how long. Default: not retried."""
+        return Fault(" ".join(f"{type(error).__name__}: {error}".split())[:300], retry=False)
 
     @property
     def batched(self) -> bool:
         return type(self).generate_batch is not Provider.generate_batch
-
-    async def stream(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Response]]:
-        """Yield (index, response) as each finishes."""
-        if self.batched:
-            size = self.spec.batch_size
-            for start in range(0, len(requests), size):
-                chunk = requests[start : start + size]
-                t0 = time.perf_counter()
-                outs = await asyncio.to_thread(self.generate_batch, chunk)
-                per = (time.perf_counter() - t0) / max(1, len(chunk))
-                for i, r in enumerate(outs):
-                    if r.latency_s is None:
-                        r.latency_s = per
-                    yield start + i, r
-            return
-        sem = asyncio.Semaphore(self.spec.concurrency)
-
-        async def one(i: int, req: Request) -> tuple[int, Response]:
-            async with sem:
-                return i, await self.complete(req)
-
-        tasks = [asyncio.create_task(one(i, r)) for i, r in enumerate(requests)]
-        try:
-            for fut in asyncio.as_completed(tasks):
-                yield await fut
-        finally:
-            for t in tasks:
-                t.cancel()
 
     async def aclose(self) -> None:
         """Release connections or memory."""

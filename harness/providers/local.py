@@ -1,4 +1,4 @@
-"""The ``local`` provider: an in-process transformers causal LM, fed batches by the runner.
+"""The ``local`` provider: an in-process transformers causal LM, fed batches by the engine.
 
 ``local`` or ``local:smollm2`` is SmolLM2-135M-Instruct (float32); ``local:PATH`` a Hugging Face
 model folder; ``?adapter=FOLDER`` adds a LoRA adapter (a fine-tuned candidate). Loading and model

@@ -8,13 +8,13 @@ api.openai.com; the key is read from the environment variable ``api_key_env`` (d
 fingerprinted. It is sent only to api.openai.com or a host the user allowed (``--allow-key-host``,
 ``HARNESS_KEY_HOSTS``); any other server gets a placeholder (see :mod:`harness.providers.keys`).
 
-Retries are ours, not the SDK's (its ``max_retries`` is 0), so every attempt is counted on the
-:class:`Response`: 429, 408/409, 5xx, timeouts (``timeout_s`` per attempt), connection errors and
-malformed replies (bad JSON, no choices) are retried up to ``max_retries`` times with exponential
-backoff and full jitter (``retry_base_s`` doubling, capped at 30 s), or after the server's
-``Retry-After`` / ``retry-after-ms`` (capped at 60 s). Other 4xx fail at once. A request that
-still fails gives a Response with ``error`` set, never an exception: one bad example does not
-stop a run. ``latency_s`` is the wall time over all attempts.
+This provider makes one attempt per :meth:`OpenAIProvider.complete` (the SDK's ``max_retries``
+is 0) and :meth:`OpenAIProvider.classify` says what a failure means; the engine
+(:mod:`harness.engine`) retries by the policy of :mod:`harness.providers.retry` (the SDK's rules:
+408/409/429/5xx unless ``x-should-retry`` says otherwise, ``retry-after-ms`` / ``Retry-After``,
+exponential backoff with jitter), so every attempt is counted on the :class:`Response`. Timeouts
+(``timeout_s`` per attempt), connection errors and malformed replies (bad JSON, no choices) are
+retried too; connection errors also count toward the engine's circuit breaker.
 
 For ``http://`` endpoints the SDK sends through :class:`harness.providers._http.StreamsTransport`
 (HTTP/1.1 keep-alive over asyncio streams), a third of the default transport's CPU per request;
@@ -27,20 +27,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
-import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from harness.core.errors import HarnessError
 from harness.core.types import Request, Response
 from harness.providers import keys
 from harness.providers.base import ModelSpec, Provider, provider
+from harness.providers.retry import Fault, http_fault
 
 OPENAI_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = keys.PLACEHOLDER_KEY
-BACKOFF_CAP_S = 30.0
-RETRY_AFTER_CAP_S = 60.0
-RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 
 class InvalidReply(Exception):
@@ -113,31 +110,24 @@ class OpenAIProvider(Provider):
         return kw
 
     async def complete(self, request: Request) -> Response:
-        post = self.client().post
+        """One attempt; raises on any failure (see :meth:`classify`)."""
         import httpx2  # loaded with the SDK by client()
 
-        body = self.params(request)
-        t0 = time.perf_counter()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                # The SDK's documented raw call: its auth, headers and status errors, without
-                # the typed-params transform and reply models (1.4 ms of CPU a request here).
-                async with asyncio.timeout(self.spec.timeout_s):  # the whole attempt, on any transport
-                    reply = await post("/chat/completions", cast_to=httpx2.Response, body=body)
-                out = to_response(json.loads(reply.content))
-                out.latency_s, out.attempts = time.perf_counter() - t0, attempt
-                return out
-            except Exception as e:  # noqa: BLE001 - classified below; one example never stops a run
-                retryable, wait, reason = classify(e, self.spec.timeout_s)
-            if not retryable or attempt > self.spec.max_retries:
-                tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
-                return Response(text=None, error=f"{reason} (after {tries})", attempts=attempt,
-                                latency_s=time.perf_counter() - t0)
-            if wait is None:  # full jitter: uniform in [0, base * 2^(attempt-1)], capped
-                wait = random.uniform(0.0, min(BACKOFF_CAP_S, self.spec.retry_base_s * 2 ** (attempt - 1)))
-            await asyncio.sleep(wait)
+        # The SDK's documented raw call: its auth, headers and status errors, without the
+        # typed-params transform and reply models (1.4 ms of CPU a request here).
+        async with asyncio.timeout(self.spec.timeout_s):  # the whole attempt, on any transport
+            reply = await self.client().post("/chat/completions", cast_to=httpx2.Response, body=self.params(request))
+        return to_response(json.loads(reply.content))
+
+    def classify(self, error: Exception) -> Fault:
+        return classify(error, self.spec.timeout_s)
+
+    def endpoint(self) -> str:
+        """The base URL without user, password, query or fragment: safe to print."""
+        parts = urlsplit(self.base_url or OPENAI_URL)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path.rstrip("/"), "", ""))
 
 
 def _sdk() -> Any:
@@ -185,45 +175,21 @@ def _logprobs(lp: Any) -> list[dict[str, Any]] | None:
             for t in content]
 
 
-def classify(e: Exception, timeout_s: float) -> tuple[bool, float | None, str]:
-    """(retryable, seconds the server asked us to wait or None, a one-line reason)."""
+def classify(e: Exception, timeout_s: float) -> Fault:
+    """One failed attempt as a Fault: HTTP errors by the shared policy's rules, timeouts, connection
+    errors and malformed replies retried, anything else not."""
     import openai
 
     if isinstance(e, (TimeoutError, openai.APITimeoutError)):
-        return True, None, f"timeout: no reply within {timeout_s:g} s"
-
+        return Fault(f"timeout: no reply within {timeout_s:g} s", retry=True)
     if isinstance(e, openai.APIStatusError):
-        status = e.status_code
-        retryable = status in RETRYABLE_STATUS or status >= 500
-        wait = retry_after(e.response.headers) if retryable else None
-        return retryable, wait, _line(f"HTTP {status} {type(e).__name__}: {_message(e)}")
+        return http_fault(e.status_code, e.response.headers, _line(f"HTTP {e.status_code} {type(e).__name__}: {_message(e)}"))
     if isinstance(e, openai.APIConnectionError):
         cause = e.__cause__ or e.__context__
-        return True, None, _line(f"connection error: {type(cause).__name__ if cause else e.message}")
+        return Fault(_line(f"connection error: {type(cause).__name__ if cause else e.message}"), retry=True, connection=True)
     if isinstance(e, (openai.APIResponseValidationError, InvalidReply, ValueError, KeyError, TypeError)):  # bad JSON: ValueError
-        return True, None, _line(f"malformed reply: {type(e).__name__}: {e}")
-    return False, None, _line(f"{type(e).__name__}: {e}")
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), capped; None if absent."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) * scale
-        except ValueError:
-            if name != "retry-after":
-                continue
-            from email.utils import parsedate_to_datetime
-
-            try:
-                seconds = parsedate_to_datetime(value).timestamp() - time.time()
-            except (TypeError, ValueError):
-                continue
-        return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
-    return None
+        return Fault(_line(f"malformed reply: {type(e).__name__}: {e}"), retry=True)
+    return Fault(_line(f"{type(e).__name__}: {e}"), retry=False)
 
 
 def _message(e: Any) -> str:

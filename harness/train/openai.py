@@ -53,7 +53,10 @@ def _client(spec: Any) -> Any:
     key = os.environ.get(spec.api_key_env)
     if not key:
         raise HarnessError(f"the openai trainer needs an API key in ${spec.api_key_env}")
-    return openai.OpenAI(api_key=key, base_url=spec.base_url, timeout=spec.timeout_s, max_retries=spec.max_retries)
+    from harness.providers.retry import RetryPolicy
+
+    # The SDK's retry loop, making the harness's one policy's decisions (harness.providers.retry).
+    return RetryPolicy.from_spec(spec).sdk_client(openai.OpenAI, api_key=key, base_url=spec.base_url, timeout=spec.timeout_s)
 
 
 class JobState:

@@ -148,3 +148,18 @@ def test_a_judge_that_never_parses_stays_advisory(tmp_path: Path) -> None:
     e = run(tmp_path, suite)["metrics"]["judge"]
     assert e["n_failed"] == 10 and e["calibration"]["n"] == 0 and e["calibration"]["kappa"] is None
     assert "gave no parseable verdict on the 10 human-labelled answers" in e["advisory_reason"]
+
+
+def test_a_judge_whose_endpoint_is_down_stores_nothing_and_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.testing.fake_openai import FakeOpenAI
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    suite, labels = setup(tmp_path)
+    with FakeOpenAI() as gone:  # a port nothing listens on any more
+        url = gone.url
+    assert main(["judge", "calibrate", str(suite), "--labels", str(labels), "--reports", str(tmp_path / "reports"),
+                 "--no-progress", "--judge", f"openai:judge?base_url={url}&max_connection_errors=3&retry_base_s=0.01"]) == 3
+    err = capsys.readouterr().err
+    assert f"endpoint down: {url} (3 consecutive connection errors); nothing stored" in err
+    assert not (tmp_path / "reports" / "calibration").exists()

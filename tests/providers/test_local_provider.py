@@ -11,6 +11,7 @@ from harness.core.errors import HarnessError
 from harness.core.hashing import hash_path
 from harness.core.settings import GenerationSettings
 from harness.core.types import Request
+from harness.engine import Engine
 from harness.models import local_models as lm
 from harness.providers.base import ModelSpec, build_provider
 from tests.deps import requires_module, requires_package
@@ -64,16 +65,17 @@ def test_answers_capital_of_france(base):
     assert r.input_tokens > 0 and 0 < r.output_tokens <= 24
 
 
-def test_batch_answers_in_order_through_stream(base):
-    """Four prompts, batch_size 2 (the base class's batching path), each answer its own."""
+def test_batch_answers_in_order_through_the_engine(base):
+    """Four prompts, batch_size 2 (the engine's batching path), each answer its own."""
     requests = [req(q, max_tokens=24) for q, _ in QA]
 
     async def collect():
-        return [pair async for pair in base.stream(requests)]
+        async with Engine() as engine:
+            return (await engine.generate(base, requests)).responses
 
-    pairs = asyncio.run(collect())
-    assert [i for i, _ in pairs] == [0, 1, 2, 3]
-    for (_, r), (_, answer) in zip(pairs, QA):
+    responses = asyncio.run(collect())
+    assert len(responses) == 4
+    for r, (_, answer) in zip(responses, QA):
         assert answer in r.text, r.text
         others = [a for _, a in QA if a != answer and a != "Au"]
         assert not any(o in r.text for o in others), r.text

@@ -18,6 +18,7 @@ from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json
 from harness.core.settings import GenerationSettings
 from harness.core.types import Request, Response
+from harness.engine import Engine
 from harness.providers.base import ModelSpec, build_provider
 from harness.run_record import load_run
 from harness.testing.fake_openai import FakeOpenAI
@@ -43,12 +44,12 @@ def spec(srv: FakeOpenAI, query: str = "") -> ModelSpec:
 
 
 def ask(spec_: ModelSpec, text: str = "where is my parcel", **settings) -> Response:
+    """One request through the engine (no cache): the provider's attempts and the engine's retries."""
+
     async def go() -> Response:
-        p = build_provider(spec_)
-        try:
-            return await p.complete(Request((("user", text),), GenerationSettings(**settings), "x"))
-        finally:
-            await p.aclose()
+        async with Engine() as engine:
+            g = await engine.generate(build_provider(spec_), [Request((("user", text),), GenerationSettings(**settings), "x")])
+        return g.responses[0]
 
     return asyncio.run(go())
 
@@ -152,14 +153,13 @@ def test_concurrency_is_bounded(srv: FakeOpenAI) -> None:
     p = build_provider(spec(srv, "concurrency=5"))
     reqs = [Request((("user", f"q{i}"),), GenerationSettings(), f"e{i}") for i in range(40)]
 
-    async def go() -> list[tuple[int, Response]]:
-        try:
-            return [x async for x in p.stream(reqs)]
-        finally:
-            await p.aclose()
+    async def go() -> list[Response]:
+        async with Engine() as engine:
+            return (await engine.generate(p, reqs)).responses
 
     out = asyncio.run(go())
-    assert sorted(i for i, _ in out) == list(range(40)) and all(r.text == "order_status" for _, r in out)
+    assert len(out) == 40 and all(r.text == "order_status" for r in out)
+    assert sorted(q.body["messages"][0]["content"] for q in srv.chat_requests()) == sorted(f"q{i}" for i in range(40))
     assert srv.max_in_flight == 5
 
 

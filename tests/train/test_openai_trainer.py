@@ -215,6 +215,22 @@ def test_rate_limit_on_create_is_honoured(api: FakeFineTuneAPI, tmp_path: Path) 
     assert len(api.jobs) == 1 and result.candidate.startswith("openai:ft:")
 
 
+def test_client_retries_by_the_shared_policy(api: FakeFineTuneAPI) -> None:
+    """The trainer's SDK client makes the harness's retry decisions (harness.providers.retry): the
+    spec's retries and backoff, x-should-retry honoured; two 500s on create are retried."""
+    import httpx2
+
+    from harness.providers.base import ModelSpec
+    from harness.train.openai import _client
+
+    client = _client(ModelSpec.parse(base_spec(api, max_retries="3", retry_base_s="0.01")))
+    assert client.max_retries == 3 and type(client).__name__ == "PolicyOpenAI"
+    assert client._should_retry(httpx2.Response(503, headers={"x-should-retry": "false"})) is False
+    api.inject(500, times=2, method="POST", path="/v1/files")
+    client.files.create(file=("a.jsonl", b'{"messages": []}\n'), purpose="fine-tune")
+    assert [c.status for c in api.calls("POST", "/v1/files")] == [500, 500, 200]
+
+
 def test_server_errors_while_polling_are_waited_out(api: FakeFineTuneAPI, tmp_path: Path) -> None:
     api.inject(500, times=2, method="GET")  # the first two polls; the SDK does not retry (max_retries=0)
     lines: list[str] = []

@@ -1,0 +1,212 @@
+"""The engine: every model call of a process goes through one of these.
+
+``await engine.generate(provider, requests)`` reads cached responses back, sends the rest (at most
+``concurrency`` in flight per model, or one batch at a time for an in-process model), retries by
+the shared policy (:mod:`harness.providers.retry`), stops sending to an endpoint that is down
+(:mod:`harness.engine.breaker`), stores each response in the cache as it arrives and shows
+progress. The candidate's generation, judges, baselines and calibration share one engine, so
+they share its cache, its limits and its breakers.
+
+A failure is a Response with ``error`` set, never an exception: one bad example does not stop a
+run. Failed responses are not cached, so a rerun retries exactly them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.cache import ResponseCache, request_key
+from harness.core.errors import HarnessError
+from harness.core.hashing import canonical_json
+from harness.core.types import Request, Response
+from harness.engine.breaker import CircuitBreaker
+from harness.providers.base import Provider
+from harness.providers.retry import RetryPolicy
+
+NOT_ATTEMPTED = "not attempted"
+
+
+class EndpointDown(HarnessError):
+    """A model's endpoint refused every connection; what could not be sent is left for a rerun. Exit 3."""
+
+    exit_code = 3
+
+
+@dataclass
+class Generation:
+    """Responses in request order, which came from the cache, and whether the endpoint went down."""
+
+    responses: list[Response]
+    cached: list[bool]
+    not_attempted: int = 0  # requests never sent because the breaker had opened
+    endpoint_down: str | None = None  # the breaker's message, when it opened
+
+
+class Engine:
+    """One scheduler: the response cache, a concurrency limit and a circuit breaker per model."""
+
+    def __init__(self, cache: ResponseCache | None = None, progress: bool = False):
+        self.cache = cache
+        self.progress = progress
+        self._owned_cache: ResponseCache | None = None
+        self._limits: dict[Any, asyncio.Semaphore] = {}
+        self._breakers: dict[Any, CircuitBreaker] = {}
+        self._providers: dict[int, Provider] = {}
+
+    @classmethod
+    def at(cls, cache_path: str | Path | None, progress: bool = False) -> Engine:
+        """An engine with its own cache at ``cache_path`` (None: no cache), closed with the engine."""
+        engine = cls(ResponseCache(cache_path) if cache_path else None, progress)
+        engine._owned_cache = engine.cache
+        return engine
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every provider this engine sent through (their clients belong to this event loop)."""
+        providers, self._providers = list(self._providers.values()), {}
+        try:
+            for p in providers:
+                await p.aclose()
+        finally:
+            if self._owned_cache is not None:
+                self._owned_cache.close()
+                self._owned_cache = None
+
+    def down(self) -> list[str]:
+        """One line per endpoint whose breaker opened."""
+        return [b.message() for b in self._breakers.values() if b.open]
+
+    # ------------------------------------------------------------ generation
+
+    async def generate(self, provider: Provider, requests: Sequence[Request], desc: str = "generate") -> Generation:
+        self._providers.setdefault(id(provider), provider)
+        fingerprint = provider.fingerprint()
+        cache = self.cache
+        keys = [request_key(fingerprint, r) for r in requests] if cache is not None else []
+        hits = cache.get_many(keys) if cache is not None else {}
+        responses: list[Response | None] = [hits.get(k) for k in keys] if cache is not None else [None] * len(requests)
+        cached = [r is not None for r in responses]
+        todo = [i for i, r in enumerate(responses) if r is None]
+        breaker = self._breaker(provider)
+        bar = _bar(len(requests), len(requests) - len(todo), desc) if self.progress else None
+        errors = 0
+        try:
+            if todo:
+                stored = canonical_json(fingerprint)
+                async for j, resp in self._send(provider, [requests[i] for i in todo], breaker):
+                    i = todo[j]
+                    responses[i] = resp
+                    if cache is not None:
+                        cache.put(keys[i], stored, resp)
+                    if bar is not None:
+                        errors += resp.error is not None
+                        bar.update(1)
+                        if errors:
+                            bar.set_postfix(errors=errors, refresh=False)
+        finally:
+            if bar is not None:
+                bar.close()
+        done = [r for r in responses if r is not None]
+        not_attempted = sum(1 for r in done if r.attempts == 0 and r.error is not None)
+        return Generation(done, cached, not_attempted, breaker.message() if breaker.open else None)
+
+    def _breaker(self, provider: Provider) -> CircuitBreaker:
+        key = provider.spec
+        if key not in self._breakers:
+            self._breakers[key] = CircuitBreaker(provider.endpoint(), provider.spec.max_connection_errors)
+        return self._breakers[key]
+
+    def _limit(self, provider: Provider) -> asyncio.Semaphore:
+        """One limit per model spec: a judge and a candidate on the same model share it."""
+        key = provider.spec
+        if key not in self._limits:
+            self._limits[key] = asyncio.Semaphore(1 if provider.batched else provider.spec.concurrency)
+        return self._limits[key]
+
+    def _send(self, provider: Provider, requests: Sequence[Request], breaker: CircuitBreaker) -> AsyncIterator[tuple[int, Response]]:
+        """(index, response) as each finishes."""
+        if provider.batched:
+            return self._batches(provider, requests)
+        return self._calls(provider, requests, breaker)
+
+    async def _batches(self, provider: Provider, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Response]]:
+        size, lock = provider.spec.batch_size, self._limit(provider)
+        for start in range(0, len(requests), size):
+            chunk = requests[start : start + size]
+            async with lock:
+                t0 = time.perf_counter()
+                outs = await asyncio.to_thread(provider.generate_batch, chunk)
+                per = (time.perf_counter() - t0) / max(1, len(chunk))
+            for i, r in enumerate(outs):
+                if r.latency_s is None:
+                    r.latency_s = per
+                yield start + i, r
+
+    async def _calls(self, provider: Provider, requests: Sequence[Request],
+                     breaker: CircuitBreaker) -> AsyncIterator[tuple[int, Response]]:
+        sem, policy = self._limit(provider), RetryPolicy.from_spec(provider.spec)
+
+        async def one(i: int, req: Request) -> tuple[int, Response]:
+            async with sem:
+                return i, await attempts(provider, req, policy, breaker)
+
+        tasks = [asyncio.create_task(one(i, r)) for i, r in enumerate(requests)]
+        try:
+            for fut in asyncio.as_completed(tasks):
+                yield await fut
+        finally:
+            for t in tasks:
+                t.cancel()
+
+
+async def attempts(provider: Provider, request: Request, policy: RetryPolicy, breaker: CircuitBreaker) -> Response:
+    """One request through the retry policy: the first success, or the last failure as a Response."""
+    t0 = time.perf_counter()
+    attempt = 0
+    fault = None  # the last attempt's classified failure
+    while True:
+        if breaker.open:
+            if attempt == 0:
+                return Response(text=None, error=f"{NOT_ATTEMPTED}: {breaker.message()}", attempts=0)
+            reason = fault.reason if fault is not None else "failed"
+            return Response(text=None, error=f"{reason} (after {_tries(attempt)}; stopped: {breaker.message()})",
+                            attempts=attempt, latency_s=time.perf_counter() - t0)
+        attempt += 1
+        try:
+            out = await provider.complete(request)
+        except Exception as e:  # noqa: BLE001 - classified by the provider; one example never stops a run
+            fault = provider.classify(e)
+        else:
+            breaker.reply()
+            out.latency_s, out.attempts = time.perf_counter() - t0, attempt
+            return out
+        if fault.connection:
+            breaker.connection_error()
+        else:
+            breaker.reply()
+        wait = policy.delay(attempt, fault)
+        if wait is None:
+            return Response(text=None, error=f"{fault.reason} (after {_tries(attempt)})", attempts=attempt,
+                            latency_s=time.perf_counter() - t0)
+        await breaker.sleep(wait)
+
+
+def _tries(n: int) -> str:
+    return f"{n} attempt{'s' if n != 1 else ''}"
+
+
+def _bar(total: int, initial: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="ex", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
