@@ -102,6 +102,8 @@ class Response:
     logprobs: list[dict[str, Any]] | None = None  # per generated token: {token, logprob, top: [{token, logprob}]}
     error: str | None = None  # set when every attempt failed; such responses are never cached
     attempts: int = 1
+    model: str | None = None  # the model id the API reported (a dated snapshot for an alias), where it says
+    system_fingerprint: str | None = None  # the backend configuration the API reported, where it says
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
