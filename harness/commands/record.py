@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "outputs.jsonl and chat.jsonl (a chat dataset a suite can read). Answers go through "
                                    "the response cache: a killed recording, rerun, redoes nothing. Exit 3 when some "
                                    "inputs failed (rerun to retry them), 2 on bad input.")
-    p.add_argument("suite", type=Path, nargs="?", help="suite YAML file (or give --inputs)")
+    p.add_argument("suite", type=Path, nargs="?", help="suite YAML file; with --inputs, its prompt and settings render "
+                                                       "each input (the template's columns must be in the file)")
     p.add_argument("--split", help="dataset split (default: the suite's default_split)")
     p.add_argument("--inputs", type=Path, metavar="FILE",
                    help="unlabelled inputs: chat JSONL, or JSONL/CSV with a text column (--field)")
@@ -43,17 +44,19 @@ def main(args: argparse.Namespace) -> int:
     from harness.record.retiring import warn_if_retiring
     from harness.suite.schema import GenerationSettings
 
-    if (args.suite is None) == (args.inputs is None):
-        raise HarnessError("record: give a SUITE or --inputs FILE (one of them)")
+    if args.suite is None and args.inputs is None:
+        raise HarnessError("record: give a SUITE, --inputs FILE, or both (the inputs asked with the suite's prompt)")
     if args.suite is not None and any(v is not None for v in (args.max_tokens, args.temperature, args.system)):
-        raise HarnessError("record: --max-tokens, --temperature and --system apply to --inputs; a suite sets its own")
+        raise HarnessError("record: --max-tokens, --temperature and --system apply to --inputs alone; a suite sets its own")
+    if args.suite is not None and args.inputs is not None and args.split:
+        raise HarnessError("record: --split reads the suite's data; with --inputs the inputs are the data")
     spec = model_from_args(args)
     assert spec is not None
     gen = None
     if args.inputs is not None:
         over = {k: v for k, v in (("max_tokens", args.max_tokens), ("temperature", args.temperature)) if v is not None}
         gen = GenerationSettings(**over)
-    source = args.suite.stem + (f"-{args.split}" if args.split else "") if args.suite else args.inputs.stem
+    source = args.inputs.stem if args.inputs else args.suite.stem + (f"-{args.split}" if args.split else "")
     out = args.out or args.reports / "recordings" / f"{_slug(source)}-{_slug(spec.display())}"
     warn_if_retiring(spec)
     cfg = RecordConfig(model=spec, out=out, suite=args.suite, split=args.split, inputs=args.inputs, field=args.field,

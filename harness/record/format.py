@@ -58,6 +58,9 @@ class InputsSource(Strict):
     format: Literal["chat", "jsonl", "csv"]
     field: str | None = Field(None, description="The text column (jsonl/csv); None for chat.")
     system: str | None = Field(None, description="System message sent before each input (jsonl/csv).")
+    suite_path: str | None = Field(None, description="A suite whose prompt and settings rendered each input.")
+    prompt_sha256: str | None = Field(None, description="That suite's prompt hash.")
+    generation_sha256: str | None = Field(None, description="That suite's generation settings hash.")
 
 
 class RecordingHeader(Strict):

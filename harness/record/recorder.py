@@ -89,14 +89,46 @@ def _input_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request],
     inputs = read_inputs(cfg.inputs, cfg.field, cfg.system, cfg.id_field)
     settings = cfg.generation or GenerationSettings()
     items = inputs.items[: cfg.limit] if cfg.limit else inputs.items
+    hashes: dict[str, str] = {}
+    if cfg.suite is not None:  # the suite's own prompt and settings, so its candidates are asked the same
+        loaded, hashes = _render_with_suite(cfg, items)
+        settings = loaded.suite.generation
     rows, reqs = [], []
     for it in items:
         reqs.append(Request(tuple((m["role"], m["content"]) for m in it.messages), settings, it.id))
         rows.append({"id": it.id, "line": it.line, "input": it.text, "category": None, "reference": None,
                      "messages": it.messages})
     source = InputsSource(path=str(cfg.inputs), sha256=inputs.sha256, format=inputs.format,
-                          field=None if inputs.format == "chat" else cfg.field, system=cfg.system)
+                          field=None if inputs.format == "chat" else cfg.field, system=cfg.system,
+                          suite_path=str(cfg.suite) if cfg.suite else None, prompt_sha256=hashes.get("prompt_sha256"),
+                          generation_sha256=hashes.get("generation_sha256"))
     return rows, reqs, settings, source
+
+
+def _render_with_suite(cfg: RecordConfig, items: list[Any]) -> tuple[Any, dict[str, str]]:
+    """Render each input as the suite would (its template's columns must be in every record)."""
+    from harness.data.examples import Example, render_messages
+    from harness.errors import InputProblems, Problem
+    from harness.suite.load import load_suite
+
+    loaded = load_suite(cfg.suite)  # type: ignore[arg-type]
+    prompt = loaded.suite.prompt
+    problems = []
+    for it in items:
+        if prompt.from_dataset:
+            system = [{"role": "system", "content": prompt.system}] if prompt.system is not None else []
+            it.messages = system + [m for m in it.messages if not (system and m["role"] == "system")]
+            continue
+        missing = sorted(v for v in prompt.variables() if v not in it.record)
+        if missing:
+            problems.append(Problem(str(cfg.inputs), "", f"missing field {', '.join(map(repr, missing))} (used in the "
+                                                         f"prompt of {cfg.suite}); the record has: {', '.join(it.record)}",
+                                    line=it.line))
+            continue
+        it.messages = [{"role": r, "content": c} for r, c in render_messages(prompt, Example(it.id, it.record, it.line))]
+    if problems:
+        raise InputProblems(problems)
+    return loaded, suite_hashes(loaded)
 
 
 def _fill(row: dict[str, Any], resp: Response, cached: bool) -> dict[str, Any]:
@@ -111,9 +143,9 @@ def record(cfg: RecordConfig) -> RecordOutcome:
     from harness.providers.base import build_provider
     from harness.runner import generate
 
-    if (cfg.suite is None) == (cfg.inputs is None):
-        raise HarnessError("record: give a SUITE or --inputs FILE (one of them)")
-    if cfg.suite is not None:
+    if cfg.suite is None and cfg.inputs is None:
+        raise HarnessError("record: give a SUITE, --inputs FILE, or both (the inputs asked with the suite's prompt)")
+    if cfg.inputs is None:
         rows, reqs, settings, source = _suite_rows(cfg)
     else:
         rows, reqs, settings, source = _input_rows(cfg)
@@ -127,7 +159,7 @@ def record(cfg: RecordConfig) -> RecordOutcome:
     rows = [_fill(r, resp, c) for r, resp, c in zip(rows, responses, cached, strict=True)]
     ok = [r for r in rows if r["output"] is not None]
     header = RecordingHeader(
-        kind="suite" if cfg.suite is not None else "inputs",
+        kind="inputs" if cfg.inputs is not None else "suite",
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         harness_version=harness.__version__,
         model={"display": cfg.model.display(), "spec": cfg.model.model_dump(mode="json"), "fingerprint": fingerprint},

@@ -127,6 +127,23 @@ def test_bad_inputs_are_located(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert e in err, err
 
 
-def test_record_needs_one_source(tiny_suite: Path) -> None:
+def test_record_needs_a_source(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["record", "--model", "scripted:x"]) == 2
-    assert main(["record", str(tiny_suite), "--inputs", "x.jsonl", "--model", "scripted:x"]) == 2
+    assert main(["record", str(tiny_suite), "--inputs", "x.jsonl", "--split", "test", "--model", "scripted:x"]) == 2
+    assert "--split reads the suite's data" in capsys.readouterr().err
+
+
+def test_inputs_asked_with_the_suites_prompt(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pool = write_jsonl(tiny_suite.parent / "pool.jsonl", [{"body": "no text column"}])
+    base = ["--out", str(tiny_suite.parent / "r"), "--cache", str(tiny_suite.parent / "c.sqlite"), "--no-progress"]
+    with FakeOpenAI(answer=label_answer) as srv:
+        model = f"openai:m?base_url={srv.url}"
+        assert main(["record", str(tiny_suite), "--inputs", str(pool), "--field", "body", "--model", model, *base]) == 2
+        assert "pool.jsonl:1: missing field 'text' (used in the prompt of" in capsys.readouterr().err
+        pool.write_text('{"text": "where is it"}\n{"text": "stop it"}\n')
+        assert main(["record", str(tiny_suite), "--inputs", str(pool), "--model", model, *base]) == 0
+        sent = [r.body for r in srv.chat_requests()]
+    assert sent[0]["messages"] == [{"role": "user", "content": "Classify: where is it"}] and sent[0]["max_tokens"] == 8
+    h = load_recording(tiny_suite.parent / "r").header
+    assert h.kind == "inputs" and h.inputs is not None and h.inputs.suite_path == str(tiny_suite)
+    assert h.inputs.prompt_sha256 is not None and h.generation["max_tokens"] == 8
