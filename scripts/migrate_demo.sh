@@ -14,9 +14,16 @@ H=${HARNESS:-.venv/bin/harness}
 PY=${PYTHON:-.venv/bin/python}
 OUT=${MIGRATE_OUT:-reports/migrate}
 PORT=${MIGRATE_PORT:-8765}
-LINEAGE=reports/iterate/support-intent-local/lineage.json
+LINEAGE=${MIGRATE_LINEAGE:-reports/iterate/support-intent-local/lineage.json}
+# A quick smoke of the plumbing (not the demo's figures): MIGRATE_LIMIT=N asks only N inputs per
+# recording and run, MIGRATE_MAX_STEPS=N caps the replacement's fine-tune.
+LIMIT=(${MIGRATE_LIMIT:+--limit "$MIGRATE_LIMIT"})
+EVAL_LIMIT=(${MIGRATE_LIMIT:+--eval-limit "$MIGRATE_LIMIT"})
+STEPS=(${MIGRATE_MAX_STEPS:+--max-steps "$MIGRATE_MAX_STEPS"})
 SERVED=ft:gpt-4o-mini-2024-07-18:northwind:support-intent:demo
-RETIRING="openai:${SERVED}?base_url=http://127.0.0.1:${PORT}/v1&concurrency=1"
+# One request at a time, and a long timeout: the server answers serially, and a client that gave up
+# on a slow answer and asked again would queue work behind work it no longer waits for.
+RETIRING="openai:${SERVED}?base_url=http://127.0.0.1:${PORT}/v1&concurrency=1&timeout_s=900"
 
 if [[ ! -f $LINEAGE ]]; then
   echo "migrate-demo: $LINEAGE not found; run 'make demo' first (its promoted adapter plays the retiring model)" >&2
@@ -50,7 +57,8 @@ echo "== what is retiring"
 "$H" models --base-url "http://127.0.0.1:$PORT/v1"
 
 echo "== record the retiring model on the test split and on an unlabelled pool"
-"$H" record suites/support_intent.yaml --split test --model "$RETIRING" --out "$OUT/retiring-test" --no-progress
+"$H" record suites/support_intent.yaml --split test --model "$RETIRING" --out "$OUT/retiring-test" --no-progress \
+  "${LIMIT[@]}"
 "$PY" - "$OUT/pool.jsonl" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open("datasets/support_intent/train.jsonl")]
@@ -59,19 +67,19 @@ with open(sys.argv[1], "w") as fh:
         fh.write(json.dumps({"id": "pool-" + r["id"], "text": r["text"]}) + "\n")
 EOF
 "$H" record suites/support_intent.yaml --inputs "$OUT/pool.jsonl" --id-field id --model "$RETIRING" \
-  --out "$OUT/retiring-pool" --no-progress
+  --out "$OUT/retiring-pool" --no-progress "${LIMIT[@]}"
 
 echo "== distil: the retiring model's answers on the pool become training data (cleaned, deduplicated, checked)"
 "$H" data prepare --from-recording "$OUT/retiring-pool" --out "$OUT/distilled" --suite suites/support_intent.yaml \
   --category-field intent --category-from-output --tokenizer smollm2
 "$H" iterate suites/support_intent.yaml --data "$OUT/distilled/distilled.jsonl" --base local --max-iterations 1 \
-  --out "$OUT/replacement" || [[ $? -eq 1 ]]  # its own gate is against the base; the migration gate follows
+  --out "$OUT/replacement" "${EVAL_LIMIT[@]}" "${STEPS[@]}" || [[ $? -eq 1 ]]  # its own gate is against the base; the migration gate follows
 NEW=$("$PY" -c "import json,sys; its=json.load(open('$OUT/replacement/lineage.json'))['iterations']; print([e for e in its if e.get('adapter')][-1]['adapter'])")
 
 echo "== base, retiring and replacement on the migration suite (ground truth + agreement with the recording)"
-"$H" run suites/support_intent_migrate.yaml --model local --out "$OUT/runs/base" --no-progress
-"$H" run suites/support_intent_migrate.yaml --model "$RETIRING" --out "$OUT/runs/retiring" --no-progress
-"$H" run suites/support_intent_migrate.yaml --model "local?adapter=$NEW" --out "$OUT/runs/replacement" --no-progress
+"$H" run suites/support_intent_migrate.yaml --model local --out "$OUT/runs/base" --no-progress "${LIMIT[@]}"
+"$H" run suites/support_intent_migrate.yaml --model "$RETIRING" --out "$OUT/runs/retiring" --no-progress "${LIMIT[@]}"
+"$H" run suites/support_intent_migrate.yaml --model "local?adapter=$NEW" --out "$OUT/runs/replacement" --no-progress "${LIMIT[@]}"
 
 echo "== the gate: replacement versus the retiring model"
 set +e

@@ -36,6 +36,8 @@ def settings_from_body(body: dict[str, Any]) -> GenerationSettings:
 def local_answer(spec: ModelSpec) -> Any:
     """The fake server's ``answer`` function: the local model's reply to the request's messages."""
     provider = build_provider(spec)
+    if hasattr(provider, "load"):
+        provider.load()  # now, before the port opens: a first request must not wait out the load and time out
 
     def answer(body: dict[str, Any]) -> dict[str, Any]:
         msgs = tuple((m["role"], m["content"]) for m in body["messages"])
