@@ -140,3 +140,36 @@ def test_reference_model_key_is_strict(tiny_suite: Path, capsys: pytest.CaptureF
     path.write_text(path.read_text().replace("  recording: rec", "  recordin: rec"))
     assert main(["validate", str(path)]) == 2
     assert "unknown key 'recordin'; allowed: recording" in capsys.readouterr().err
+
+
+def test_agreement_judge_compares_with_the_recorded_answers_in_both_orders(tiny_suite: Path) -> None:
+    from harness.metrics.base import Item, RunContext, build_metric
+    from tests.judge.judge_helpers import PAIR, rule_grade, scripted
+
+    def fair_judge(request) -> str:  # the better answer by policy words, whichever position it is in
+        a, b = PAIR.search(request.messages[-1][1]).groups()
+        ga, gb = rule_grade(a), rule_grade(b)
+        return json.dumps({"reason": "policy words", "winner": "A" if ga > gb else "B" if gb > ga else "tie"})
+
+    recorded = {"e1": "So sorry! Please send a photo.", "e2": "ok", "e3": "We are sorry.", "e4": "x"}
+    _record(tiny_suite, recorded)
+    rec_rows = (tiny_suite.parent / "rec" / "outputs.jsonl").read_text().splitlines()
+    (tiny_suite.parent / "rec" / "outputs.jsonl").write_text("\n".join(rec_rows[:3]) + "\n")  # e4 not recorded
+    header = json.loads((tiny_suite.parent / "rec" / "recording.json").read_text())
+    header["outputs_sha256"] = ""
+    (tiny_suite.parent / "rec" / "recording.json").write_text(json.dumps(header))
+    suite = _suite_with_reference(tiny_suite.parent)
+    m = build_metric("agreement_judge", {"judge": "scripted", "rubric": "support_reply", "use_logprobs": False})
+    m.judge.provider = scripted(fair_judge)
+    m.bind(RunContext(suite_path=suite))
+    texts = {"e1": "where is my parcel", "e2": "stop my order", "e3": "I want my money back", "e4": "tracking number please"}
+    outputs = {"e1": "ok", "e2": "Sorry, a replacement is on its way.", "e3": "We are sorry.", "e4": "y"}
+    items = [Item(id=k, output=outputs[k], reference=None, messages=[{"role": "user", "content": f"Classify: {t}"}])
+             for k, t in texts.items()]
+    rows = m.score_batch(items)
+    # fair_judge counts policy words: the recorded e1 has two, the candidate's e2 two, e3 is the same text.
+    assert [r["agreement_judge_win"] for r in rows[:3]] == [0.0, 1.0, 0.5]
+    assert [r["agreement_judge_consistency"] for r in rows[:3]] == [1.0, 1.0, 1.0]
+    assert "no recorded output (not in the recording" in rows[3]["agreement_judge_win"].reason
+    assert {s.name for s in m.scores()} == {"agreement_judge_win", "agreement_judge_consistency"}
+    assert m.entry_fields()["agreement_judge_win"]["reference"]["missing_ids"] == ["e4"]
