@@ -77,9 +77,9 @@ echo "== distil: the retiring model's answers on the pool become training data (
 NEW=$("$PY" -c "import json,sys; its=json.load(open('$OUT/replacement/lineage.json'))['iterations']; print([e for e in its if e.get('adapter')][-1]['adapter'])")
 
 echo "== base, retiring and replacement on the migration suite (ground truth + agreement with the recording)"
-"$H" run suites/support_intent_migrate.yaml --model local --out "$OUT/runs/base" --no-progress "${LIMIT[@]}"
-"$H" run suites/support_intent_migrate.yaml --model "$RETIRING" --out "$OUT/runs/retiring" --no-progress "${LIMIT[@]}"
-"$H" run suites/support_intent_migrate.yaml --model "local?adapter=$NEW" --out "$OUT/runs/replacement" --no-progress "${LIMIT[@]}"
+"$H" run suites/support_intent_migrate.yaml --model "local?label=base" --out "$OUT/runs/base" --no-progress "${LIMIT[@]}"
+"$H" run suites/support_intent_migrate.yaml --model "$RETIRING&label=retiring" --out "$OUT/runs/retiring" --no-progress "${LIMIT[@]}"
+"$H" run suites/support_intent_migrate.yaml --model "local?adapter=$NEW&label=replacement" --out "$OUT/runs/replacement" --no-progress "${LIMIT[@]}"
 
 echo "== the gate: replacement versus the retiring model"
 set +e
