@@ -6,7 +6,11 @@ import argparse
 import re
 from pathlib import Path
 
-from harness.commands.common import add_model_options, add_output_options, model_from_args
+from harness.commands.common import (
+    add_model_options,
+    add_output_options,
+    model_from_args,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,7 +124,10 @@ class Agreement(Metric):
         self.ref = RecordedOutputs()
         self._classifier = None
         if self.params.labels:
-            from harness.metrics.classification import Classification, ClassificationParams
+            from harness.metrics.classification import (
+                Classification,
+                ClassificationParams,
+            )
 
             self._classifier = Classification(ClassificationParams(labels=self.params.labels, extract=self.params.extract))
 
@@ -314,7 +317,7 @@ class AgreementJudge(JudgePairwise):
     """The pairwise judge, both orders, of the output against the recorded model's output."""
 
     Params = AgreementJudgeParams
-    RENAME = {"pairwise_win": "agreement_judge_win", "pairwise_consistency": "agreement_judge_consistency",
+    RENAME: ClassVar[dict[str, str]] = {"pairwise_win": "agreement_judge_win", "pairwise_consistency": "agreement_judge_consistency",
               "pairwise_agreement": "agreement_judge_repeat_agreement"}
 
     def __init__(self, params: Any = None):

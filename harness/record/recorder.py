@@ -19,7 +19,14 @@ from typing import Any
 import harness
 from harness.errors import HarnessError
 from harness.providers.base import ModelSpec, Request, Response
-from harness.record.format import InputsSource, RecordingHeader, SuiteSource, prompt_sha256, sha256_json, write_recording
+from harness.record.format import (
+    InputsSource,
+    RecordingHeader,
+    SuiteSource,
+    prompt_sha256,
+    sha256_json,
+    write_recording,
+)
 from harness.suite.schema import GenerationSettings
 
 

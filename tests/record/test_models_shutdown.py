@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.record.retiring import ModelInfo, fine_tune_base, list_account, shutdown_warning
+from harness.record.retiring import (
+    ModelInfo,
+    fine_tune_base,
+    list_account,
+    shutdown_warning,
+)
 from harness.testing.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.timeout(60)

@@ -11,7 +11,12 @@ import pytest
 from harness.cli import main
 from harness.run_record import load_run
 from tests.conftest import write_jsonl
-from tests.metrics.test_agreement import CANDIDATE, RECORDED, _record, _suite_with_reference
+from tests.metrics.test_agreement import (
+    CANDIDATE,
+    RECORDED,
+    _record,
+    _suite_with_reference,
+)
 from tests.report.cdp import Browser, chromium
 
 CHROMIUM = chromium()
