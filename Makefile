@@ -1,9 +1,13 @@
 # The two commands a new user types (see README.md). Each sets itself up first.
-.PHONY: demo test setup bench
+.PHONY: demo test setup bench migrate-demo
 
 demo:  ## the main job: the whole fine-tuning loop (base eval, LoRA fine-tune, candidate eval, gate, report)
 	@scripts/setup.sh
 	.venv/bin/harness iterate suites/support_intent.yaml --base local --max-iterations 3
+
+migrate-demo:  ## after `make demo`: record the promoted adapter as a retiring fine-tune, distil a replacement, gate it, three-way report
+	@scripts/setup.sh
+	scripts/migrate_demo.sh
 
 test:  ## the whole test suite, real models and servers on loopback included
 	@scripts/setup.sh --test

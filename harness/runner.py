@@ -204,7 +204,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
         t_score = time.perf_counter()
         items = to_items(examples, requests, gen.responses)
         context = RunContext(cache_path=cache_path, reports_dir=cfg.reports_dir, progress=cfg.progress,
-                             suite_path=loaded.path, engine=engine, generation=loaded.suite.generation)
+                             suite_path=loaded.path, engine=engine, generation=loaded.suite.generation, suite=loaded)
         for m in loaded.metrics:
             m.bind(context)
         per_example = await score(loaded.metrics, items)

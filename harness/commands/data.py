@@ -38,7 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "train/validation (stratified by --category-field), and refuse (exit 2) when "
                                      "training text overlaps a --suite's test split. Writes OUT/train.jsonl, "
                                      "OUT/validation.jsonl and OUT/prepare_report.json.")
-    pr.add_argument("input", type=Path, help="chat JSONL, or JSONL/CSV with input and output columns")
+    pr.add_argument("input", type=Path, nargs="?", help="chat JSONL, or JSONL/CSV with input and output columns")
+    pr.add_argument("--from-recording", type=Path, metavar="DIR",
+                    help="instead of INPUT: a `harness record` folder; its answers become the training targets "
+                         "(distillation), written to OUT/distilled.jsonl and prepared like any chat file")
+    pr.add_argument("--category-from-output", action="store_true",
+                    help="--from-recording: the recorded answer is also the category (a classifier's label)")
     pr.add_argument("--out", type=Path, required=True, metavar="DIR")
     pr.add_argument("--format", choices=("auto", "chat", "jsonl", "csv"), default="auto")
     pr.add_argument("--input-field", default="input", metavar="NAME", help="column with the user's text (default input)")
@@ -82,6 +87,13 @@ def prepare_main(args: argparse.Namespace) -> int:
     from harness.core.errors import HarnessError
     from harness.data.prepare import PrepareConfig, format_report, prepare_data
 
+    provenance = None
+    if args.from_recording is not None:  # distillation: the recording becomes a chat file, then the same steps
+        from harness.record.distill import recording_as_input
+
+        provenance = recording_as_input(args)
+    elif args.input is None:
+        raise HarnessError("data prepare: give INPUT or --from-recording DIR")
     try:
         cfg = PrepareConfig(input=args.input, out_dir=args.out, format=args.format, input_field=args.input_field,
                             output_field=args.output_field, id_field=args.id_field, category_field=args.category_field,
@@ -92,5 +104,12 @@ def prepare_main(args: argparse.Namespace) -> int:
                             allow_contamination=args.allow_contamination)
     except ValidationError as e:  # e.g. --validation-fraction 1.5: name the option, exit 2
         raise HarnessError("\n".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
-    print(format_report(prepare_data(cfg)))
+    result = prepare_data(cfg)
+    if provenance is not None:
+        from harness.record.distill import annotate_report
+
+        annotate_report(result.report_path, provenance)
+        print(f"distilled {provenance['examples']} recorded answers of {provenance['teacher']} "
+              f"({provenance['n_skipped']} inputs without an answer left out)")
+    print(format_report(result))
     return 0

@@ -37,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from harness.record.retiring import warn_if_retiring
     from harness.runner import RunConfig, format_table, run_suite
 
     model = model_from_args(args)
@@ -45,6 +46,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
                     reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
                     judge=args.judge)
+    warn_if_retiring(cfg.model)  # one line when an openai model shuts down within 90 days; silent otherwise
     outcome = run_suite(cfg)
     s = outcome.summary
     print(f"{s['suite']['name']} v{s['suite']['version']}  split={s['dataset']['split']}  model={s['model']['display']}  "

@@ -45,6 +45,8 @@ class Response:
     logprobs: list[dict[str, Any]] | None = None  # per generated token: {token, logprob, top: [{token, logprob}]}
     error: str | None = None  # set when every attempt failed; such responses are never cached
     attempts: int = 1
+    model: str | None = None  # the model id the API reported (a dated snapshot for an alias), where it says
+    system_fingerprint: str | None = None  # the backend configuration the API reported, where it says
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,3 +92,4 @@ class RunContext:
     suite_path: Any = None
     engine: Any = None  # the run's harness.engine.Engine: judges generate through it (core imports nothing of ours)
     generation: GenerationSettings | None = None  # the suite's generation settings (a pairwise baseline model uses them)
+    suite: Any = None  # the loaded suite (harness.suite.load.LoadedSuite): metrics read it here, never reload the YAML

@@ -134,6 +134,7 @@ METRICS: Registry[type[Metric]] = Registry(
         "harness.metrics.length",
         "harness.metrics.judge_rubric",
         "harness.metrics.judge_pairwise",
+        "harness.metrics.agreement",
     ),
 )
 
@@ -145,7 +146,8 @@ for _name, _module in {
     "json_valid": "json_valid", "json_schema": "json_schema", "token_f1": "token_f1", "bleu": "bleu",
     "question_similarity": "question_similarity", "fact_coverage": "fact_coverage", "perplexity": "perplexity",
     "repetition": "repetition", "length": "length", "truncation": "length", "judge_rubric": "judge_rubric",
-    "judge_pairwise": "judge_pairwise",
+    "judge_pairwise": "judge_pairwise", "agreement": "agreement", "agreement_text": "agreement",
+    "agreement_judge": "agreement",
 }.items():
     METRICS.lazy(_name, f"harness.metrics.{_module}")
 

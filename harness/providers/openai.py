@@ -162,7 +162,12 @@ def to_response(reply: Any) -> Response:
     usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
     return Response(text=message.get("content") or "", finish_reason=choice.get("finish_reason"),
                     input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
-                    logprobs=_logprobs(choice.get("logprobs")))
+                    logprobs=_logprobs(choice.get("logprobs")), model=_opt_str(reply.get("model")),
+                    system_fingerprint=_opt_str(reply.get("system_fingerprint")))
+
+
+def _opt_str(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
 
 
 def _logprobs(lp: Any) -> list[dict[str, Any]] | None:

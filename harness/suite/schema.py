@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from harness.core.settings import GenerationSettings
 
@@ -128,6 +128,12 @@ class Gate(Strict):
         raise AssertionError("validated")
 
 
+class ReferenceModel(Strict):
+    """A recorded model whose behaviour candidates are compared with (the `agreement` metrics)."""
+
+    recording: str = Field(..., description="A recording folder made by `harness record`, relative to the suite file.")
+
+
 class Suite(Strict):
     """An evaluation suite: data, prompt, decoding, metrics and promotion gates."""
 
@@ -141,3 +147,13 @@ class Suite(Strict):
     metrics: list[MetricEntry] = Field(..., min_length=1)
     gates: list[Gate] = Field(default_factory=list)
     default_split: str = Field("test", description="The split `harness run` evaluates unless --split says otherwise.")
+    reference_model: ReferenceModel | None = Field(
+        None, description="A recording of a model (e.g. one being retired) that the `agreement` metrics compare against.")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_reference(self, handler: Any) -> dict[str, Any]:
+        # Absent, it is left out of the dump, so the sha256 of every suite without it stays what it was.
+        out = handler(self)
+        if out.get("reference_model", 0) is None:
+            del out["reference_model"]
+        return out

@@ -14,6 +14,12 @@ an ``answer`` function of the request body (default: ``"ok"``) after a fixed ``l
     {"answer": "text"}                     # reply with this text
     {}                                     # a normal reply (to skip a slot)
 
+``GET /v1/models`` lists ``model`` alone, or the ``models`` given (dicts with at least ``id``; an
+optional ``shutdown_date`` as OpenAI announces retirements); ``GET /v1/models/{id}`` returns one.
+``reported`` maps a requested model to the id a completion reports (an alias to its dated
+snapshot, as OpenAI does). ``jobs`` (fine-tuning job objects) are served at ``GET
+/v1/fine_tuning/jobs``; without them that route is a 404, as on servers with no fine-tuning.
+
 Every request is recorded (method, path, headers, parsed body, arrival time) so tests can assert
 on counts and timing; ``max_in_flight`` is the most chat requests it held at once.
 
@@ -92,6 +98,9 @@ class FakeOpenAI:
         answer: Answer | None = None,
         model: str = "fake-model",
         record: bool = True,
+        models: list[dict[str, Any]] | None = None,
+        reported: dict[str, str] | None = None,
+        jobs: list[dict[str, Any]] | None = None,
     ):
         self.host = host
         self.port = port
@@ -99,6 +108,9 @@ class FakeOpenAI:
         self.answer: Answer = answer or default_answer
         self.model = model
         self.record = record
+        self.models = models
+        self.reported = dict(reported or {})
+        self.jobs = jobs
         self.faults: collections.deque[dict[str, Any]] = collections.deque()
         self.requests: list[Received] = []
         self.count = 0  # chat requests received (also when not recording)
@@ -292,10 +304,23 @@ class FakeOpenAI:
                 return self._finish(rec, 405, {"error": {"message": "use POST"}}, close=close)
             return await self._chat(rec, body, close)
         if path.endswith("/models") and method == "GET":
-            return self._finish(rec, 200, {"object": "list", "data": [
-                {"id": self.model, "object": "model", "created": 0, "owned_by": "fake-openai"}]}, close=close)
+            return self._finish(rec, 200, {"object": "list", "data": self._model_list()}, close=close)
+        if "/models/" in path and method == "GET":
+            wanted = path.split("/models/", 1)[1]
+            found = [m for m in self._model_list() if m["id"] == wanted]
+            if found:
+                return self._finish(rec, 200, found[0], close=close)
+            return self._finish(rec, 404, {"error": {"message": f"The model '{wanted}' does not exist",
+                                                     "type": "invalid_request_error", "param": "model",
+                                                     "code": "model_not_found"}}, close=close)
+        if path.endswith("/fine_tuning/jobs") and method == "GET" and self.jobs is not None:
+            return self._finish(rec, 200, {"object": "list", "data": self.jobs, "has_more": False}, close=close)
         return self._finish(rec, 404, {"error": {"message": f"no route {method} {path}", "type": "not_found_error"}},
                             close=close)
+
+    def _model_list(self) -> list[dict[str, Any]]:
+        given = self.models if self.models is not None else [{"id": self.model}]
+        return [{"object": "model", "created": 0, "owned_by": "fake-openai"} | m for m in given]
 
     def _finish(self, rec: Received, status: int, payload: Any, **kw: Any) -> bytes:
         rec.status = status
@@ -377,7 +402,7 @@ class FakeOpenAI:
             "id": f"chatcmpl-fake-{n}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body.get("model") or self.model,
+            "model": self.reported.get(body.get("model"), body.get("model") or self.model),
             "system_fingerprint": "fp_fake",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None},
                          "logprobs": logprobs, "finish_reason": finish}],

@@ -125,7 +125,8 @@ def test_every_metric_declares_direction_range_level() -> None:
     params = {"classification": {"labels": LABELS}, "json_schema": {"schema": {"type": "object"}},
               "regex_match": {"pattern": "x"}, "length": {"max": 10},
               "judge_rubric": {"judge": "scripted", "rubric": "coherence"},
-              "judge_pairwise": {"judge": "scripted", "rubric": "coherence"}}
+              "judge_pairwise": {"judge": "scripted", "rubric": "coherence"},
+              "agreement": {"labels": LABELS}, "agreement_judge": {"judge": "scripted", "rubric": "coherence"}}
     for name, cls in METRICS.items():
         for s in build_metric(name, params.get(name, {})).scores():
             assert s.direction in ("higher", "lower") and s.level in ("example", "corpus")

@@ -1,0 +1,75 @@
+"""Distillation data: a recording's answers as chat training examples (the teacher's answer is the target).
+
+`harness data prepare --from-recording DIR` writes ``OUT/distilled.jsonl`` (one chat example a
+recorded output: the prompt that was sent plus the answer as the assistant turn, with the input's
+id and, where known, its category) and then prepares it exactly as any other chat file: cleaning,
+dedup, overlong and empty examples dropped, the contamination check against ``--suite``'s test
+split. ``harness iterate SUITE --data OUT/distilled.jsonl`` trains on it the same way.
+
+Inputs the recording has no answer for (the call failed) are left out and counted. With
+``--category-from-output`` the teacher's answer is also the example's category (classification:
+its label), so the split is stratified and the loop can re-weight by it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import HarnessError
+from harness.records.recording import Recording, load_recording
+
+DISTILLED = "distilled.jsonl"
+
+
+def distill_rows(rec: Recording, category_key: str = "category", category_from_output: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """Chat rows with the recorded answers as targets, and the ids left out (no answer)."""
+    rows, skipped = [], []
+    for r in rec.rows:
+        if r.get("output") is None:
+            skipped.append(r["id"])
+            continue
+        row: dict[str, Any] = {"id": r["id"]}
+        category = r["output"].strip() if category_from_output else r.get("category")
+        if category is not None:
+            row[category_key] = category
+        row["messages"] = [dict(m) for m in r["messages"]] + [{"role": "assistant", "content": r["output"]}]
+        rows.append(row)
+    return rows, skipped
+
+
+def write_distilled(recording: Path, out_dir: Path, category_key: str | None, category_from_output: bool) -> tuple[Path, dict[str, Any]]:
+    """Write OUT/distilled.jsonl; returns it and the provenance to keep in the prepare report."""
+    rec = load_recording(recording)
+    rows, skipped = distill_rows(rec, category_key or "category", category_from_output)
+    if not rows:
+        raise HarnessError(f"{recording}: no recorded outputs to train on ({len(skipped)} inputs failed when recorded)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / DISTILLED
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    h = rec.header
+    provenance = {"recording": str(rec.folder), "teacher": h.model.get("display"), "reported_models": h.reported_models,
+                  "system_fingerprints": h.system_fingerprints, "recorded": h.created, "outputs_sha256": h.outputs_sha256,
+                  "kind": h.kind, "examples": len(rows), "skipped_no_output": skipped[:20], "n_skipped": len(skipped)}
+    return path, provenance
+
+
+def recording_as_input(args: Any) -> dict[str, Any]:
+    """`data prepare --from-recording`: point the prepare options at the distilled file (the CLI's hook)."""
+    if args.input is not None:
+        raise HarnessError("data prepare: give INPUT or --from-recording DIR, not both")
+    if args.format not in ("auto", "chat"):
+        raise HarnessError("data prepare --from-recording: the distilled file is chat JSONL; drop --format")
+    path, provenance = write_distilled(args.from_recording, args.out, args.category_field, args.category_from_output)
+    args.input, args.format, args.id_field = path, "chat", "id"
+    if args.category_field is None and any("category" in json.loads(x) for x in path.read_text().splitlines()[:1]):
+        args.category_field = "category"
+    return provenance
+
+
+def annotate_report(report_path: Path, provenance: dict[str, Any]) -> None:
+    """Keep where the training targets came from in prepare_report.json."""
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report["from_recording"] = provenance
+    report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
