@@ -153,6 +153,8 @@ METRICS: Registry[type[Metric]] = Registry(
         "harness.metrics.length",
         "harness.metrics.judge_rubric",
         "harness.metrics.judge_pairwise",
+        "harness.metrics.graders",
+        "harness.metrics.judge_label",
     ),
 )
 
@@ -164,7 +166,8 @@ for _name, _module in {
     "json_valid": "json_valid", "json_schema": "json_schema", "token_f1": "token_f1", "bleu": "bleu",
     "question_similarity": "question_similarity", "fact_coverage": "fact_coverage", "perplexity": "perplexity",
     "repetition": "repetition", "length": "length", "truncation": "length", "judge_rubric": "judge_rubric",
-    "judge_pairwise": "judge_pairwise",
+    "judge_pairwise": "judge_pairwise", "string_check": "graders", "text_similarity": "graders",
+    "judge_label": "judge_label",
 }.items():
     METRICS.lazy(_name, f"harness.metrics.{_module}")
 
