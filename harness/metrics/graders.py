@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.metrics.base import Failure, Item, Metric, ScoreSpec, ScoreValue, metric
+from harness.metrics.text import normalize
 
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 SCORE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -42,11 +43,32 @@ def render(template: str, item: Item) -> str:
     return VAR.sub(one, template)
 
 
+def render_refs(template: str, item: Item) -> list[str]:
+    """Like :func:`render`, but a template that is one column holding a list gives each of its
+    values (the openai/evals registry's ``ideal`` may list several right answers)."""
+    m = VAR.fullmatch(template.strip())
+    if m and m.group(1) != "output" and isinstance(item.record.get(m.group(1)), list):
+        return [str(v) for v in item.record[m.group(1)]]
+    return [render(template, item)]
+
+
+def _fuzzy(a: str, b: str) -> bool:
+    """openai/evals' fuzzy_match: after normalising, one text contains the other."""
+    a, b = normalize(a), normalize(b)
+    return a == b if not a or not b else a in b or b in a
+
+
+CHECKS = {"eq": lambda a, b: a == b, "like": lambda a, b: b in a, "ilike": lambda a, b: b.lower() in a.lower(),
+          "starts_with": lambda a, b: a.startswith(b), "fuzzy": _fuzzy}
+
+
 class CheckParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     score: str = Field(..., pattern=SCORE_NAME, description="Name of the score (the OpenAI grader's name).")
-    operation: Literal["eq", "ne", "like", "ilike"] = Field(
-        ..., description="eq: equal; ne: not equal; like: input contains reference; ilike: the same ignoring case.")
+    operation: Literal["eq", "ne", "like", "ilike", "starts_with", "fuzzy"] = Field(
+        ..., description="eq: equal; ne: not equal; like: input contains reference; ilike: the same ignoring case "
+                         "(OpenAI's operations); starts_with, fuzzy (normalised, either contains the other): "
+                         "openai/evals' Match and FuzzyMatch. A reference column holding a list passes if any value does.")
     input: str = Field("{{ output }}", description="Text checked; `{{ output }}` is the answer, `{{ column }}` a dataset value.")
     reference: str = Field(..., description="Text checked against, e.g. '{{ label }}'.")
 
@@ -64,11 +86,12 @@ class StringCheck(Metric):
     def score(self, item: Item) -> dict[str, ScoreValue]:
         p = self.params
         try:
-            a, b = render(p.input, item), render(p.reference, item)
+            a, refs = render(p.input, item), render_refs(p.reference, item)
         except Unrendered as e:
             return {p.score: Failure(str(e))}
-        ok = {"eq": a == b, "ne": a != b, "like": b in a, "ilike": b.lower() in a.lower()}[p.operation]
-        return {p.score: float(ok)}
+        if p.operation == "ne":
+            return {p.score: float(all(a != b for b in refs))}
+        return {p.score: float(any(CHECKS[p.operation](a, b) for b in refs))}
 
 
 SimilarityName = Literal["fuzzy_match", "bleu", "gleu", "meteor", "cosine",
