@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from harness.commands.common import add_output_options
+from harness.tracking import add_track_option, track
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary here")
     p.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report here")
     add_output_options(p)
+    add_track_option(p)
     p.set_defaults(func=main)
 
 
@@ -72,4 +74,4 @@ def main(args: argparse.Namespace) -> int:
             fh.write(outcome.markdown_path.read_text(encoding="utf-8") + "\n")
     print(outcome.text)
     print(f"reports: {out} (report.html, gate_junit.xml, gate_summary.md, gate.json, comparison_*.csv)")
-    return outcome.exit_code
+    return track(args, args.suite, outcome.exit_code, lambda t: t.log_gate(out), "the gate decision")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.commands.common import add_output_options
+from harness.tracking import add_track_option, track
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--poll-interval", type=float, metavar="S", help="openai: first wait between job polls")
     add_output_options(p)
+    add_track_option(p)
     p.set_defaults(func=main)
 
 
@@ -70,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"report: {final['report']}")
     print(f"lineage: {outcome.lineage_path}")
     print(f"promoted: {outcome.promoted or 'nothing'}")
-    return outcome.exit_code
+    return track(args, args.suite, outcome.exit_code, lambda t: t.log_iterate(outcome.lineage_path.parent), "the loop")
 
 
 def summary_table(lineage: dict) -> str:

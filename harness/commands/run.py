@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.commands.common import add_model_options, add_output_options, model_from_args
+from harness.tracking import add_track_option, track
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                     "(as for --model, e.g. openai:gpt-4o-mini); recorded in the summary")
     p.add_argument("--out", type=Path, help="write the run here instead of reports/runs/<name>")
     add_output_options(p)
+    add_track_option(p)
     p.set_defaults(func=main)
 
 
@@ -36,7 +38,8 @@ def main(args: argparse.Namespace) -> int:
           f"examples={s['counts']['examples']} (cached {s['counts']['cached']}, errors {s['counts']['errors']})")
     print(format_table(s))
     print(f"run directory: {outcome.directory}")
+    code = 0
     if outcome.n_errors:
         print(f"{outcome.n_errors} example(s) failed (see 'error' in results.jsonl); rerun to retry them")
-        return 3
-    return 0
+        code = 3
+    return track(args, args.suite, code, lambda t: t.log_run(outcome.directory), "the run")

@@ -129,6 +129,20 @@ class Gate(Strict):
         raise AssertionError("validated")
 
 
+class MlflowTracking(Strict):
+    """Log every run, gate decision and iterate loop of this suite to MLflow (as `--track mlflow`)."""
+
+    tracking_uri: str | None = Field(None, description="Tracking store or server; default $MLFLOW_TRACKING_URI, "
+                                                         "else sqlite:///<reports>/mlflow.db.")
+    experiment: str | None = Field(None, description="Experiment name; default the suite's name.")
+
+
+class TrackingSpec(Strict):
+    """Experiment trackers to log to. Not part of the suite's meaning: excluded from its sha256."""
+
+    mlflow: MlflowTracking | None = None
+
+
 class Suite(Strict):
     """An evaluation suite: data, prompt, decoding, metrics and promotion gates."""
 
@@ -142,3 +156,6 @@ class Suite(Strict):
     metrics: list[MetricEntry] = Field(..., min_length=1)
     gates: list[Gate] = Field(default_factory=list)
     default_split: str = Field("test", description="The split `harness run` evaluates unless --split says otherwise.")
+    # exclude=True: where results are logged does not change what the suite measures, so it stays
+    # out of the suite's dump and sha256 (runs before and after adding it still compare).
+    tracking: TrackingSpec | None = Field(None, exclude=True, description="Experiment tracking, e.g. {mlflow: {}}.")
