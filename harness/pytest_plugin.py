@@ -62,15 +62,22 @@ def harness(pytestconfig: pytest.Config) -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("harness_suite") and not config.getoption("harness_model"):
-        raise pytest.UsageError("--harness-suite needs --harness-model MODEL (the candidate)")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     suite = config.getoption("harness_suite")
+    if suite and not config.getoption("harness_model"):
+        raise pytest.UsageError("--harness-suite needs --harness-model MODEL (the candidate)")
     if suite:
-        items.extend(SuiteFile.from_parent(session, path=Path(suite).resolve()).collect())
+        if not Path(suite).is_file():
+            raise pytest.UsageError(f"--harness-suite {suite}: no such file")
+        # Collected as an argument of its own, so pytest counts, selects (-k) and reports its tests
+        # like any others.
+        config.args.append(str(Path(suite).resolve()))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    suite = parent.config.getoption("harness_suite")
+    if suite and file_path == Path(suite).resolve():
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
 
 
 class HarnessFailure(Exception):
