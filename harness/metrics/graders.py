@@ -187,5 +187,6 @@ def meteor_available() -> str | None:
     try:
         _nltk("meteor", "a quick test", "a fast check")  # different words: WordNet is consulted
     except Exception as e:  # LookupError for missing WordNet data, ImportError without NLTK
-        return f"METEOR needs NLTK with its WordNet data ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("*")), "")
+        return f"METEOR needs NLTK with its WordNet corpus installed ({type(e).__name__}: {first})"
     return None
