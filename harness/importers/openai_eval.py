@@ -25,8 +25,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import InputProblems, Problem
+from harness.importers.common import (
+    Imported,
+    Unconvertible,
+    convert_template,
+    score_name,
+    suite_name,
+)
 from harness.metrics.graders import VAR
-from harness.importers.common import Imported, Unconvertible, convert_template, score_name, suite_name
 
 INPUT_NAMES = ("input", "question", "prompt", "query", "text", "message", "request")
 
@@ -198,9 +204,13 @@ def _item_schema(dsc: Any, file: str, problems: list[Problem], notes: list[str])
     if "item_schema" in dsc:  # the form given to evals.create
         schema = dsc["item_schema"]
     else:  # the form an eval object returns: {"type": "custom", "schema": {properties: {item, sample}}}
-        from openai.types.eval_custom_data_source_config import EvalCustomDataSourceConfig
+        from openai.types.eval_custom_data_source_config import (
+            EvalCustomDataSourceConfig,
+        )
         from openai.types.eval_retrieve_response import DataSourceConfigLogs
-        from openai.types.eval_stored_completions_data_source_config import EvalStoredCompletionsDataSourceConfig
+        from openai.types.eval_stored_completions_data_source_config import (
+            EvalStoredCompletionsDataSourceConfig,
+        )
 
         model = {"custom": EvalCustomDataSourceConfig, "logs": DataSourceConfigLogs,
                  "stored_completions": EvalStoredCompletionsDataSourceConfig}.get(dsc.get("type"))

@@ -186,7 +186,7 @@ def meteor_available() -> str | None:
     """Why METEOR cannot be computed here (NLTK or its WordNet data missing), or None."""
     try:
         _nltk("meteor", "a quick test", "a fast check")  # different words: WordNet is consulted
-    except Exception as e:  # LookupError for missing WordNet data, ImportError without NLTK
+    except (LookupError, ImportError, OSError) as e:  # WordNet data missing, NLTK missing
         first = next((ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("*")), "")
         return f"METEOR needs NLTK with its WordNet corpus installed ({type(e).__name__}: {first})"
     return None

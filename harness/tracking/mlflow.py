@@ -43,7 +43,7 @@ class MlflowTracker:
         try:
             from mlflow.tracking import MlflowClient
         except ImportError:
-            raise HarnessError("--track mlflow needs the mlflow package: pip install 'harness[mlflow]' (or mlflow)") from None
+            raise HarnessError("--track mlflow needs the mlflow package (pip install mlflow)") from None
         self.uri = tracking_uri or default_uri(reports)
         self.client = MlflowClient(tracking_uri=self.uri)
         exp = self.client.get_experiment_by_name(experiment)
