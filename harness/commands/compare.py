@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+from harness.tracking import add_track_option, track
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare runs of one suite example by example",
@@ -19,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="folder for the comparison files (default: REPORTS/comparisons/<suite>-<time>)")
     p.add_argument("--category-field", metavar="F", help="dataset field for the per-category breakdown (default: the suite's)")
     p.add_argument("--reports", type=Path, default=Path(os.environ.get("HARNESS_REPORTS", "reports")), help=argparse.SUPPRESS)
+    add_track_option(p)
     p.set_defaults(func=main)
 
 
@@ -44,4 +47,4 @@ def main(args: argparse.Namespace) -> int:
     write_csvs(comp, out)
     write_report(comp, out / "report.html")
     print(f"comparison files: {out}")
-    return 0
+    return track(args, None, 0, lambda t: t.log_comparison(out), "the comparison", suite_name=comp.runs[0].summary["suite"]["name"])

@@ -22,21 +22,26 @@ def add_track_option(p: argparse.ArgumentParser) -> None:
                         "sqlite:///REPORTS/mlflow.db); a suite's `tracking:` section turns it on too")
 
 
-def mlflow_settings(args: argparse.Namespace, suite: Path) -> dict[str, Any] | None:
-    """The MLflow settings to log with, or None when neither --track nor the suite asks for it."""
-    from harness.suite.load import load_suite
+def mlflow_settings(args: argparse.Namespace, suite: Path | None, suite_name: str | None = None) -> dict[str, Any] | None:
+    """The MLflow settings to log with, or None when neither --track nor the suite asks for it.
+    Without a suite file (compare reads only runs) only --track turns tracking on."""
+    spec = None
+    if suite is not None:
+        from harness.suite.load import load_suite
 
-    loaded = load_suite(suite)
-    spec = loaded.suite.tracking.mlflow if loaded.suite.tracking else None
+        loaded = load_suite(suite)
+        spec = loaded.suite.tracking.mlflow if loaded.suite.tracking else None
+        suite_name = loaded.suite.name
     if "mlflow" not in (getattr(args, "track", None) or []) and spec is None:
         return None
-    return {"experiment": (spec.experiment if spec else None) or loaded.suite.name,
+    return {"experiment": (spec.experiment if spec else None) or suite_name or "harness",
             "tracking_uri": spec.tracking_uri if spec else None}
 
 
-def track(args: argparse.Namespace, suite: Path, code: int, log: Callable[[Any], str], what: str) -> int:
+def track(args: argparse.Namespace, suite: Path | None, code: int, log: Callable[[Any], str], what: str,
+          suite_name: str | None = None) -> int:
     """Run ``log(tracker)`` if tracking is on; print where it went. Returns the command's exit code."""
-    settings = mlflow_settings(args, suite)
+    settings = mlflow_settings(args, suite, suite_name)
     if settings is None:
         return code
     from harness.tracking.mlflow import MlflowTracker, default_uri

@@ -142,6 +142,37 @@ class MlflowTracker:
         self.end(run_id)
         return run_id
 
+    def log_comparison(self, comp_dir: Path) -> str:
+        """A comparison: each run's mean and CI, and each candidate's paired difference from the
+        baseline with its CI, McNemar p-value and regression count; the report as an artifact."""
+        c = json.loads((Path(comp_dir) / "comparison.json").read_text(encoding="utf-8"))
+        suite = (c.get("suite") or {}).get("name")
+        run_id = self.start(f"compare {suite}")
+        params: dict[str, Any] = {"suite": suite, "split": (c.get("dataset") or {}).get("split"), "examples": c.get("n_examples"),
+                                  "baseline": c.get("baseline")}
+        # Runs are keyed run0 (the baseline), run1, ...: labels are model specs, not metric names.
+        keys = {}
+        for i, r in enumerate(c.get("runs") or []):
+            keys[r.get("label")] = f"run{i}"
+            m = r.get("model")
+            params[f"run{i}.label"] = r.get("label")
+            params[f"run{i}.model"] = m.get("display") if isinstance(m, dict) else m
+        metrics: dict[str, Any] = {}
+        for name, sc in (c.get("scores") or {}).items():
+            for r in sc.get("runs") or []:
+                for k in ("mean", "ci_low", "ci_high"):
+                    metrics[f"{name}.{keys.get(r['label'], r['label'])}.{k}"] = r.get(k)
+            for v in sc.get("vs_baseline") or []:
+                d = v.get("delta") or {}
+                base = f"{name}.delta.{keys.get(v['label'], v['label'])}"
+                metrics.update({base: d.get("delta"), f"{base}.ci_low": d.get("ci_low"), f"{base}.ci_high": d.get("ci_high"),
+                                f"{base}.p_value": v.get("p_value"), f"{base}.regressions": len(v.get("regressions") or [])})
+        self.log(run_id, params, metrics)
+        for f in ("comparison.json", "report.html"):
+            self.artifact(run_id, Path(comp_dir) / f, "comparison")
+        self.end(run_id)
+        return run_id
+
     def log_iterate(self, loop_dir: Path) -> str:
         """One parent run for the loop; nested under it a run per iteration (with its training job
         and validation run nested under that), the final test runs and the final gate."""

@@ -49,6 +49,18 @@ def test_run_and_gate_are_logged_with_params_metrics_cis_and_artifacts(tmp_path,
     assert m["accuracy"] == 1.0 and m["accuracy.ci_low"] < 1.0 <= m["accuracy.ci_high"]
     assert _artifacts(uri, run.info.run_id, "run") == {"summary.json", "summary.csv"}
 
+    # A comparison: each run's mean and the paired difference with its CI.
+    assert main(["run", str(suite), "--model", base, "--reports", str(reports), "--no-progress", "--out", str(tmp_path / "base-run")]) == 0
+    assert main(["compare", str(tmp_path / "good-run"), str(tmp_path / "base-run"), "--out", str(tmp_path / "cmp"),
+                 "--reports", str(reports), "--track", "mlflow"]) == 0
+    [cmp] = [r for r in _runs(uri, "support-intent") if r.info.run_name.startswith("compare")]
+    assert cmp.data.params["run0.model"] == f"scripted:{good}" and cmp.data.params["run1.model"] == base
+    assert cmp.data.metrics["accuracy.run0.mean"] == 1.0 and cmp.data.metrics["accuracy.run1.mean"] == 0.0
+    assert cmp.data.metrics["accuracy.delta.run1"] == -1.0
+    assert cmp.data.metrics["accuracy.delta.run1.ci_low"] <= -1.0 <= cmp.data.metrics["accuracy.delta.run1.ci_high"]
+    assert cmp.data.metrics["accuracy.delta.run1.regressions"] == 120
+    assert {"comparison.json", "report.html"} <= _artifacts(uri, cmp.info.run_id, "comparison")
+
     # A gate whose candidate is the all-wrong base: blocked (exit 1), logged with its runs nested.
     assert main(["gate", str(suite), "--baseline", str(tmp_path / "good-run"), "--candidate", base, "--reports", str(reports),
                  "--out", str(tmp_path / "gate"), "--no-progress", "--track", "mlflow"]) == 1
