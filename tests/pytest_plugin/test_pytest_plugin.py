@@ -8,6 +8,16 @@ from pathlib import Path
 
 pytest_plugins = ["pytester"]
 
+
+def _plugin_args() -> list[str]:
+    """``-p harness.pytest_plugin`` unless the installed package's pytest11 entry point loads it
+    already (pytest refuses to register one module under two names)."""
+    from importlib.metadata import entry_points
+
+    installed = any(e.value == "harness.pytest_plugin" for e in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "harness.pytest_plugin"]
+
+
 LABELS = ["refund", "shipping"]
 SUITE = """
 name: tiny-intent
@@ -44,7 +54,7 @@ def _setup(pytester) -> Path:
 
 
 def _run(pytester, *args: str):
-    return pytester.runpytest_subprocess("-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "--harness-suite", "suite.yaml",
+    return pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-suite", "suite.yaml",
                                          "--harness-reports", "reports", *args)
 
 
@@ -92,7 +102,7 @@ def test_fixture_runs_scores_and_gates_with_one_cache(pytester):
             result = harness.gate(bad, good)
             assert not result.passed and "BLOCKED" in result.text
     """)
-    res = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "--harness-reports", "reports")
+    res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-reports", "reports")
     res.assert_outcomes(passed=2)
     assert (pytester.path / "reports" / "cache.sqlite").is_file()
 
