@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from harness.report import svg
 
 MAX_CHARTS = 8  # scores charted per suite; the table lists them all
+SKIP_DIRS = {"mlartifacts", "mlruns", ".git"}
 
 
 @dataclass
@@ -66,7 +67,9 @@ def _run(path: Path, s: dict[str, Any], root: Path) -> dict[str, Any]:
 def scan(root: Path) -> Index:
     """Every run, gate decision and loop under ``root``, newest first."""
     index = Index(root)
-    for dirpath, _dirs, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):
+        # MLflow's artifact stores hold copies of summaries and gates: each would be counted twice.
+        dirs[:] = sorted(x for x in dirs if x not in SKIP_DIRS)
         d = Path(dirpath)
         if "summary.json" in files and "results.jsonl" in files and (s := _read(d / "summary.json", index)):
             index.runs.append(_run(d / "summary.json", s, root))

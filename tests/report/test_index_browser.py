@@ -60,6 +60,8 @@ def _folder(tmp: Path) -> Path:
         "iterations": [{"iteration": 0, "model": "local", "score": {"value": 0.41}},
                        {"iteration": 1, "model": "it-1", "score": {"value": 0.66}},
                        {"iteration": 2, "model": "it-2", "score": {"value": 0.78}, "best": True, "promoted": True}]}))
+    copy = root / "mlartifacts" / "1" / "abc" / "artifacts" / "gate"  # what --track mlflow leaves: not counted again
+    shutil.copytree(root / "gate", copy)
     bad = root / "runs" / "broken"
     bad.mkdir()
     (bad / "summary.json").write_text("{not json")

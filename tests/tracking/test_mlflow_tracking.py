@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from tests.loop.test_iterate import DATA, base, pool, rows, suite  # noqa: F401  (fixtures and the scripted trainer)
+from harness.train.base import EpochLoss, Trainer, TrainResult, data_hashes, trainer
 
 try:
     from mlflow.tracking import MlflowClient
@@ -21,6 +21,62 @@ except ImportError:  # pragma: no cover
     pytest.skip("mlflow is not installed (pip install mlflow)", allow_module_level=True)
 
 pytestmark = pytest.mark.timeout(600)
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "datasets" / "support_intent"
+ENOUGH = 15  # the scripted trainer learns a category from this many examples
+
+
+def rows(split: str) -> list[dict]:
+    return [json.loads(x) for x in (DATA / f"{split}.jsonl").read_text().splitlines() if x.strip()]
+
+
+@trainer("scripted_for_tracking")
+class ScriptedTrainer(Trainer):
+    """As tests/loop's: right on a category once the training file has ENOUGH of it; val loss rises."""
+
+    def train(self, config, log):
+        from collections import Counter
+
+        counts = Counter(json.loads(x).get("category") for x in config.train_file.read_text().splitlines() if x.strip())
+        outputs = config.out_dir / "outputs.jsonl"
+        outputs.parent.mkdir(parents=True, exist_ok=True)
+        outputs.write_text("".join(json.dumps({"id": r["id"], "output": r["intent"] if counts.get(r["intent"], 0) >= ENOUGH
+                                               else "no idea"}) + "\n" for s in ("validation", "test") for r in rows(s)))
+        return TrainResult(trainer="scripted_for_tracking", base=config.base, candidate=f"scripted:{outputs}",
+                           out_dir=config.out_dir, metrics_csv=None, loss_curve=None,
+                           epochs=[EpochLoss(1, 1.0, 0.50, 10), EpochLoss(2, 0.6, 0.60, 20)], best_epoch=1,
+                           stopped_early=False, steps=20, hyperparameters={"epochs": config.epochs, "learning_rate": config.learning_rate},
+                           data_hashes=data_hashes(config))
+
+
+@pytest.fixture()
+def suite(tmp_path: Path) -> Path:
+    """support_intent with a strict gate (95% accuracy), so one fine-tune is not enough."""
+    text = (REPO / "suites" / "support_intent.yaml").read_text().replace("path: ../datasets/support_intent", f"path: {DATA}")
+    p = tmp_path / "strict_intent.yaml"
+    p.write_text(text.split("gates:")[0] + "gates:\n  - metric: accuracy\n    min: 0.95\n  - metric: accuracy\n    max_regressions: 0\n")
+    return p
+
+
+@pytest.fixture()
+def pool(tmp_path: Path) -> Path:
+    """The train split with damaged_item cut to 10 examples: too few to learn it at first."""
+    kept, n = [], 0
+    for r in rows("train"):
+        n += r["intent"] == "damaged_item"
+        if r["intent"] != "damaged_item" or n <= 10:
+            kept.append(r)
+    p = tmp_path / "pool.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    return p
+
+
+@pytest.fixture()
+def base(tmp_path: Path) -> str:
+    p = tmp_path / "base.jsonl"
+    p.write_text("".join(json.dumps({"id": r["id"], "output": "no idea"}) + "\n" for s in ("validation", "test") for r in rows(s)))
+    return f"scripted:{p}"
 
 
 def _runs(uri: str, experiment: str) -> list:
@@ -34,7 +90,7 @@ def _artifacts(uri: str, run_id: str, folder: str) -> set[str]:
     return {Path(a.path).name for a in MlflowClient(tracking_uri=uri).list_artifacts(run_id, folder)}
 
 
-def test_run_and_gate_are_logged_with_params_metrics_cis_and_artifacts(tmp_path, suite, base, monkeypatch):  # noqa: F811
+def test_run_and_gate_are_logged_with_params_metrics_cis_and_artifacts(tmp_path, suite, base, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     good = tmp_path / "good.jsonl"
     good.write_text("".join(json.dumps({"id": r["id"], "output": r["intent"]}) + "\n" for r in rows("test")))
@@ -73,11 +129,11 @@ def test_run_and_gate_are_logged_with_params_metrics_cis_and_artifacts(tmp_path,
     assert {"gate.json", "report.html", "gate_summary.md", "gate_junit.xml"} <= _artifacts(uri, gate.info.run_id, "gate")
 
 
-def test_iterate_logs_one_parent_with_nested_iterations_and_training_jobs(tmp_path, suite, pool, base, monkeypatch):  # noqa: F811
+def test_iterate_logs_one_parent_with_nested_iterations_and_training_jobs(tmp_path, suite, pool, base, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'elsewhere' / 'store.db'}"
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # honoured over the default store
-    code = main(["iterate", str(suite), "--data", str(pool), "--base", base, "--trainer", "scripted_by_counts",
+    code = main(["iterate", str(suite), "--data", str(pool), "--base", base, "--trainer", "scripted_for_tracking",
                  "--max-iterations", "3", "--out", str(tmp_path / "loop"), "--reports", str(tmp_path / "r"),
                  "--no-progress", "--learning-rate", "0.001", "--track", "mlflow"])
     assert code == 0
@@ -100,7 +156,7 @@ def test_iterate_logs_one_parent_with_nested_iterations_and_training_jobs(tmp_pa
     assert children["final gate"].data.tags["harness.decision"] == "promote"
 
 
-def test_suite_tracking_section_turns_it_on(tmp_path, suite, base, monkeypatch):  # noqa: F811
+def test_suite_tracking_section_turns_it_on(tmp_path, suite, base, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri = f"sqlite:///{tmp_path / 'suite-store.db'}"
     suite.write_text(suite.read_text() + f"tracking:\n  mlflow:\n    tracking_uri: {uri}\n    experiment: intent-from-suite\n")
@@ -111,6 +167,6 @@ def test_suite_tracking_section_turns_it_on(tmp_path, suite, base, monkeypatch):
     assert run.data.metrics["accuracy"] == 0.0
 
 
-def test_tracking_typo_in_a_suite_is_located(tmp_path, suite):  # noqa: F811
+def test_tracking_typo_in_a_suite_is_located(tmp_path, suite):
     suite.write_text(suite.read_text() + "tracking:\n  mlflow:\n    tracking_url: sqlite:///x.db\n")
     assert main(["validate", str(suite)]) == 2
