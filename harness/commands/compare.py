@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+from harness.tracking import add_track_option, track
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare runs of one suite example by example",
@@ -20,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", action="append", metavar="NAME", dest="formats",
                    help="report format to write (repeatable; default: json, csv, html); any registered reporter")
     p.add_argument("--reports", type=Path, default=Path(os.environ.get("HARNESS_REPORTS", "reports")), help=argparse.SUPPRESS)
+    add_track_option(p)
     p.set_defaults(func=main)
 
 
@@ -51,4 +54,4 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or args.reports / "comparisons" / f"{comp.runs[0].summary['suite']['name']}-{time.strftime('%Y%m%dT%H%M%S')}"
     write_reports(rendered, out)
     print(f"comparison files: {out}")
-    return 0
+    return track(args, None, 0, lambda t: t.log_comparison(out), "the comparison", suite_name=comp.runs[0].summary["suite"]["name"])

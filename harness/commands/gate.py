@@ -18,6 +18,7 @@ from harness.commands.common import (
     positive_int,
     with_trust,
 )
+from harness.tracking import add_track_option, track
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "any registered reporter, e.g. text")
     add_output_options(p)
     add_trust_options(p)
+    add_track_option(p)
     p.set_defaults(func=with_trust(main))
 
 
@@ -105,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
     print(outcome.text)
     names = ", ".join(n for files in outcome.files.values() for n in files)
     print(f"reports: {out} ({names})")
-    return outcome.exit_code
+    return track(args, args.suite, outcome.exit_code, lambda t: t.log_gate(out), "the gate decision")
 
 
 def _copy_extras(args: argparse.Namespace, outcome) -> None:

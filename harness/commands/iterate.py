@@ -11,6 +11,7 @@ from harness.commands.common import (
     positive_int,
     with_trust,
 )
+from harness.tracking import add_track_option, track
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--poll-interval", type=float, metavar="S", help="openai: first wait between job polls")
     add_output_options(p)
     add_trust_options(p)
+    add_track_option(p)
     p.set_defaults(func=with_trust(main))
 
 
@@ -76,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"report: {final['report']}")
     print(f"lineage: {outcome.lineage_path}")
     print(f"promoted: {outcome.promoted or 'nothing'}")
-    return outcome.exit_code
+    return track(args, args.suite, outcome.exit_code, lambda t: t.log_iterate(outcome.lineage_path.parent), "the loop")
 
 
 def summary_table(lineage: dict) -> str:

@@ -14,6 +14,7 @@ from harness.commands.common import (
     positive_int,
     with_trust,
 )
+from harness.tracking import add_track_option, track
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "rest is not sent and the run exits 3; a rerun resumes (default 20, 0: never)")
     add_output_options(p)
     add_trust_options(p)
+    add_track_option(p)
     p.set_defaults(func=with_trust(main))
 
 
@@ -53,14 +55,15 @@ def main(args: argparse.Namespace) -> int:
           f"examples={s['counts']['examples']} (cached {s['counts']['cached']}, errors {s['counts']['errors']})")
     print(format_table(s))
     print(f"run directory: {outcome.directory}")
+    code = 0
     if outcome.endpoint_down:
         not_sent = sum(1 for r in outcome.results if r.response.attempts == 0 and r.response.error)
         print(f"{outcome.endpoint_down}; {not_sent} example(s) not attempted; rerun to resume", file=sys.stderr)
-        return 3
-    if outcome.n_errors:
+        code = 3
+    elif outcome.n_errors:
         print(f"{outcome.n_errors} example(s) failed (see 'error' in results.jsonl); rerun to retry them")
-        return 3
-    return 0
+        code = 3
+    return track(args, args.suite, code, lambda t: t.log_run(outcome.directory), "the run")
 
 
 def _count(text: str) -> int:

@@ -113,42 +113,23 @@ class Metric:
         return {"name": self.name, "params": self.params.model_dump(mode="json")}
 
 
-METRICS: Registry[type[Metric]] = Registry(
-    "metric",
-    builtin_modules=(
-        "harness.metrics.match",
-        "harness.metrics.classification",
-        "harness.metrics.rouge",
-        "harness.metrics.embedding",
-        "harness.metrics.contains",
-        "harness.metrics.regex",
-        "harness.metrics.choice",
-        "harness.metrics.json_valid",
-        "harness.metrics.json_schema",
-        "harness.metrics.token_f1",
-        "harness.metrics.bleu",
-        "harness.metrics.question_similarity",
-        "harness.metrics.fact_coverage",
-        "harness.metrics.perplexity",
-        "harness.metrics.repetition",
-        "harness.metrics.length",
-        "harness.metrics.judge_rubric",
-        "harness.metrics.judge_pairwise",
-        "harness.metrics.agreement",
-    ),
-)
-
-
-# Where each built-in metric lives, so a suite that names two metrics imports two modules.
-for _name, _module in {
+# The one list of built-in metrics: each name and the module (harness/metrics/<module>.py) that
+# defines it, so a suite that names two metrics imports two modules. A new built-in metric is one
+# file with @metric("name") and one line here; third parties register theirs with the decorator alone.
+BUILTIN_METRICS: dict[str, str] = {
     "exact_match": "match", "normalized_match": "match", "classification": "classification", "rouge": "rouge",
     "embedding_similarity": "embedding", "contains": "contains", "regex_match": "regex", "choice": "choice",
     "json_valid": "json_valid", "json_schema": "json_schema", "token_f1": "token_f1", "bleu": "bleu",
     "question_similarity": "question_similarity", "fact_coverage": "fact_coverage", "perplexity": "perplexity",
     "repetition": "repetition", "length": "length", "truncation": "length", "judge_rubric": "judge_rubric",
-    "judge_pairwise": "judge_pairwise", "agreement": "agreement", "agreement_text": "agreement",
-    "agreement_judge": "agreement",
-}.items():
+    "judge_pairwise": "judge_pairwise", "judge_label": "judge_label",
+    "agreement": "agreement", "agreement_text": "agreement", "agreement_judge": "agreement",
+    "string_check": "graders", "text_similarity": "graders",
+}
+
+METRICS: Registry[type[Metric]] = Registry(
+    "metric", builtin_modules=tuple(dict.fromkeys(f"harness.metrics.{m}" for m in BUILTIN_METRICS.values())))
+for _name, _module in BUILTIN_METRICS.items():
     METRICS.lazy(_name, f"harness.metrics.{_module}")
 
 

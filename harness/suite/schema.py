@@ -132,6 +132,18 @@ class ReferenceModel(Strict):
     """A recorded model whose behaviour candidates are compared with (the `agreement` metrics)."""
 
     recording: str = Field(..., description="A recording folder made by `harness record`, relative to the suite file.")
+class MlflowTracking(Strict):
+    """Log every run, gate decision and iterate loop of this suite to MLflow (as `--track mlflow`)."""
+
+    tracking_uri: str | None = Field(None, description="Tracking store or server; default $MLFLOW_TRACKING_URI, "
+                                                         "else sqlite:///<reports>/mlflow.db.")
+    experiment: str | None = Field(None, description="Experiment name; default the suite's name.")
+
+
+class TrackingSpec(Strict):
+    """Experiment trackers to log to. Not part of the suite's meaning: excluded from its sha256."""
+
+    mlflow: MlflowTracking | None = None
 
 
 class Suite(Strict):
@@ -149,6 +161,9 @@ class Suite(Strict):
     default_split: str = Field("test", description="The split `harness run` evaluates unless --split says otherwise.")
     reference_model: ReferenceModel | None = Field(
         None, description="A recording of a model (e.g. one being retired) that the `agreement` metrics compare against.")
+    # exclude=True: where results are logged does not change what the suite measures, so it stays
+    # out of the suite's dump and sha256 (runs before and after adding it still compare).
+    tracking: TrackingSpec | None = Field(None, exclude=True, description="Experiment tracking, e.g. {mlflow: {}}.")
 
     @model_serializer(mode="wrap")
     def _omit_unset_reference(self, handler: Any) -> dict[str, Any]:

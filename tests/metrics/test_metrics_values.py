@@ -126,7 +126,11 @@ def test_every_metric_declares_direction_range_level() -> None:
               "regex_match": {"pattern": "x"}, "length": {"max": 10},
               "judge_rubric": {"judge": "scripted", "rubric": "coherence"},
               "judge_pairwise": {"judge": "scripted", "rubric": "coherence"},
-              "agreement": {"labels": LABELS}, "agreement_judge": {"judge": "scripted", "rubric": "coherence"}}
+              "agreement": {"labels": LABELS}, "agreement_judge": {"judge": "scripted", "rubric": "coherence"},
+              "string_check": {"score": "s", "operation": "eq", "reference": "{{ r }}"},
+              "text_similarity": {"score": "t", "evaluation_metric": "cosine", "reference": "{{ r }}", "pass_threshold": 0.5},
+              "judge_label": {"judge": "scripted", "score": "j", "labels": ["a", "b"], "passing_labels": ["a"],
+                              "messages": [{"role": "user", "content": "{{ output }}"}]}}
     for name, cls in METRICS.items():
         for s in build_metric(name, params.get(name, {})).scores():
             assert s.direction in ("higher", "lower") and s.level in ("example", "corpus")

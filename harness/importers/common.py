@@ -1,0 +1,89 @@
+"""What every importer produces, template conversion, and writing the suite and its dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# OpenAI's template syntax: {{item.column}}, {{sample.output_text}}, {{ item.a.b }} ...
+OPENAI_VAR = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.[\w]+)*)\s*\}\}")
+
+
+@dataclass
+class Imported:
+    name: str
+    suite: dict[str, Any]
+    rows: list[dict[str, Any]] | None  # None: no data was given
+    notes: list[str] = field(default_factory=list)  # one located line per thing not converted
+    split_file: str = "test.jsonl"
+
+
+def suite_name(text: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.strip()).strip("-.") or "imported"
+    return name if name[0].isalnum() else f"x{name}"
+
+
+def score_name(text: str, taken: set[str]) -> str:
+    """A score name (letters, digits, _) from a grader's name, unique within the suite."""
+    base = re.sub(r"[^A-Za-z0-9_]+", "_", text.strip().lower()).strip("_") or "score"
+    if not (base[0].isalpha() or base[0] == "_"):
+        base = f"s_{base}"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    taken.add(name)
+    return name
+
+
+class Unconvertible(Exception):
+    """A template or field the harness has no equivalent for; the message says why."""
+
+
+def convert_template(text: str, output: str | None = "{{ output }}") -> tuple[str, set[str]]:
+    """OpenAI's ``{{item.x}}`` -> ``{{ x }}`` and ``{{sample.output_text}}`` -> ``output``.
+
+    Returns the text and the item columns it uses. ``output=None``: the answer is not available
+    (a generation prompt), so a sample variable is an error."""
+    columns: set[str] = set()
+
+    def one(m: re.Match[str]) -> str:
+        parts = m.group(1).split(".")
+        if parts[0] == "item" and len(parts) == 2:
+            columns.add(parts[1])
+            return "{{ " + parts[1] + " }}"
+        if parts[0] == "item":
+            raise Unconvertible(f"{m.group(0)}: nested item fields are not supported; flatten the column into the item")
+        if parts == ["sample", "output_text"]:
+            if output is None:
+                raise Unconvertible(f"{m.group(0)}: the model's answer is not known when its prompt is built")
+            return output
+        raise Unconvertible(f"{m.group(0)}: only {{{{item.<column>}}}} and {{{{sample.output_text}}}} have harness "
+                            "equivalents (output_json, tools and choices are not recorded by the harness)")
+
+    return OPENAI_VAR.sub(one, text), columns
+
+
+def write(imp: Imported, out: Path, data_dir: Path) -> tuple[Path, Path | None]:
+    """Write the suite YAML (notes as a comment block on top) and, when rows were given, the dataset."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data_file = None
+    if imp.rows is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data_file = data_dir / imp.split_file
+        with data_file.open("w", encoding="utf-8") as f:
+            for row in imp.rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    suite = dict(imp.suite)
+    suite["dataset"] = {"path": Path(os.path.relpath(data_dir.resolve(), out.parent.resolve())).as_posix(), **suite["dataset"]}
+    header = ["# yaml-language-server: $schema=../harness/schemas/suite.schema.json",
+              f"# Imported by `harness import`. {len(imp.notes)} thing(s) not converted" + (":" if imp.notes else ".")]
+    header += [f"#   {n}" for n in imp.notes]
+    text = "\n".join(header) + "\n" + yaml.safe_dump(suite, sort_keys=False, allow_unicode=True, width=110)
+    out.write_text(text, encoding="utf-8")
+    return out, data_file

@@ -1,0 +1,157 @@
+"""`harness import openai-evals-registry`: an eval of the open-source openai/evals registry -> a suite.
+
+A registry YAML names an eval (``my-eval: {id: my-eval.dev.v0}``) and its version's class and
+args (``my-eval.dev.v0: {class: evals.elsuite.basic.match:Match, args: {samples_jsonl: ...}}``).
+Samples are JSONL with ``input`` (chat messages, or a string) and ``ideal`` (a string or a list).
+
+    Match              -> string_check starts_with against any ideal (as evals' record_and_check_match)
+    Includes           -> string_check like (ilike with ignore_case) against any ideal
+    FuzzyMatch         -> string_check fuzzy (normalised containment either way) + token_f1
+    ModelBasedClassify -> judge_label with the modelgraded spec's prompt, choice_strings as labels,
+                          the highest-scoring choices as passing labels
+    anything else      -> a located note
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.core.errors import InputProblems, Problem
+from harness.importers.common import Imported, suite_name
+
+CLASSES = {"Match": "evals.elsuite.basic.match:Match", "Includes": "evals.elsuite.basic.includes:Includes",
+           "FuzzyMatch": "evals.elsuite.basic.fuzzy_match:FuzzyMatch",
+           "ModelBasedClassify": "evals.elsuite.modelgraded.classify:ModelBasedClassify"}
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputProblems([Problem(str(path), "", f"invalid YAML: {getattr(e, 'problem', e)}",
+                                     line=mark.line + 1 if mark else None)]) from None
+    if not isinstance(data, dict):
+        raise InputProblems([Problem(str(path), "", "expected a mapping of eval names to specs")])
+    return data
+
+
+def _pick(spec: dict[str, Any], file: str, name: str | None) -> tuple[str, dict[str, Any], str]:
+    """(eval name, its version's spec, the version key)."""
+    evals = {k: v for k, v in spec.items() if isinstance(v, dict) and "id" in v}
+    if name is None:
+        if len(evals) != 1:
+            raise InputProblems([Problem(file, "", f"{len(evals)} evals in this file ({', '.join(evals) or 'none with an id'}); "
+                                         "choose one with --eval")])
+        name = next(iter(evals))
+    if name not in evals:
+        raise InputProblems([Problem(file, name, f"no such eval; the file has: {', '.join(evals)}")])
+    version = evals[name]["id"]
+    body = spec.get(version)
+    if not isinstance(body, dict) or "class" not in body:
+        raise InputProblems([Problem(file, f"{version}", f"eval {name!r} points at {version!r}, which has no `class`")])
+    return name, body, version
+
+
+def _samples(path: Path) -> list[dict[str, Any]]:
+    rows, problems = [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(Problem(str(path), "", f"invalid JSON: {e.msg}", line=n))
+            continue
+        msgs = obj.get("input") if isinstance(obj, dict) else None
+        if isinstance(msgs, str):
+            msgs = [{"role": "user", "content": msgs}]
+        if not isinstance(msgs, list) or not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in msgs):
+            problems.append(Problem(str(path), "input", "expected a list of {role, content} messages or a string", line=n))
+            continue
+        ideal = obj.get("ideal")
+        first = ideal[0] if isinstance(ideal, list) and ideal else ideal
+        users = [m["content"] for m in msgs if m.get("role") == "user"]
+        rows.append({"id": f"sample-{n:05d}",
+                     "messages": [{"role": m.get("role", "user"), "content": m["content"]} for m in msgs]
+                     + [{"role": "assistant", "content": "" if first is None else str(first)}],
+                     "ideal": ideal if isinstance(ideal, list) else ("" if ideal is None else str(ideal)),
+                     "input_text": users[-1] if users else msgs[-1]["content"]})
+    if problems:
+        raise InputProblems(problems)
+    return rows
+
+
+def _classify(args: dict[str, Any], registry: Path, loc: str, judge: str | None, notes: list[str]) -> dict[str, Any] | None:
+    spec_name = args.get("modelgraded_spec")
+    path = registry / "modelgraded" / f"{spec_name}.yaml"
+    if not spec_name or not path.is_file():
+        notes.append(f"{loc}.args.modelgraded_spec: cannot convert: spec {spec_name!r} not found at {path} (give --registry)")
+        return None
+    mg = _load_yaml(path).get(spec_name)
+    if not isinstance(mg, dict) or not isinstance(mg.get("prompt"), str):
+        notes.append(f"{path}: {spec_name}: cannot convert: expected a spec with a `prompt`")
+        return None
+    labels = list(mg["choice_strings"]) if isinstance(mg.get("choice_strings"), str | list) else []
+    scores = mg.get("choice_scores")
+    if scores == "from_strings":
+        scores = {c: float(c) for c in labels}
+    if len(labels) < 2 or not isinstance(scores, dict):
+        notes.append(f"{path}: {spec_name}: cannot convert: needs choice_strings and choice_scores to tell passing choices")
+        return None
+    top = max(float(v) for v in scores.values())
+    io = mg.get("input_outputs") or {"input": "completion"}
+    prompt = mg["prompt"] if isinstance(mg["prompt"], str) else ""
+    for key, out in io.items():
+        prompt = prompt.replace("{" + out + "}", "{{ output }}").replace("{" + key + "}", "{{ input_text }}")
+    prompt = re.sub(r"\{ideal\}", "{{ ideal }}", prompt)
+    if args.get("eval_type", "cot_classify") != "classify":
+        notes.append(f"{loc}.args.eval_type: partly converted: {args.get('eval_type', 'cot_classify')!r} asks the judge to reason "
+                     "first; the harness judge is asked for the label only")
+    return {"name": "judge_label", "judge": judge or "openai:gpt-4o-mini", "score": "model_graded",
+            "messages": [{"role": "user", "content": prompt}], "labels": [str(c) for c in labels],
+            "passing_labels": [str(c) for c, v in scores.items() if float(v) == top]}
+
+
+def import_registry_eval(path: Path, name: str | None, registry: Path | None, judge: str | None) -> Imported:
+    file = str(path)
+    spec = _load_yaml(path)
+    eval_name, body, version = _pick(spec, file, name)
+    registry = registry or path.parent.parent
+    loc = f"{file}: {version}"
+    cls = str(body["class"]).rsplit(":", 1)[-1]
+    args = body.get("args") or {}
+    if cls not in CLASSES:
+        raise InputProblems([Problem(file, f"{version}.class", f"cannot convert {body['class']!r}: the importer knows "
+                                     f"{', '.join(CLASSES.values())}; write the eval's check as a harness metric")])
+    samples = registry / "data" / str(args.get("samples_jsonl", ""))
+    if not args.get("samples_jsonl") or not samples.is_file():
+        raise InputProblems([Problem(file, f"{version}.args.samples_jsonl", f"no such file: {samples} (give --registry DIR "
+                                     "holding data/)")])
+    rows = _samples(samples)
+    notes: list[str] = []
+    ref = "{{ ideal }}"
+    metrics: list[dict[str, Any]]
+    if cls == "Match":
+        metrics = [{"name": "string_check", "score": "match", "operation": "starts_with", "reference": ref}]
+    elif cls == "Includes":
+        metrics = [{"name": "string_check", "score": "includes", "operation": "ilike" if args.get("ignore_case") else "like",
+                    "reference": ref}]
+    elif cls == "FuzzyMatch":
+        metrics = [{"name": "string_check", "score": "fuzzy_match", "operation": "fuzzy", "reference": ref}, {"name": "token_f1"}]
+    else:
+        classify = _classify(args, registry, loc, judge, notes)
+        if classify is None:
+            raise InputProblems([Problem(file, f"{version}.args", "\n  ".join(notes))])
+        metrics = [classify]
+    gen = {"max_tokens": int(args.get("max_tokens", 256)), "temperature": 0}
+    suite = {"name": suite_name(eval_name), "version": 1,
+             "description": f"Imported from openai/evals registry eval {version} ({body['class']}). {body.get('description', '')}".strip(),
+             "dataset": {"format": "chat", "splits": {"test": "test.jsonl"}, "fields": {"id": "id", "reference": "ideal"}},
+             "prompt": {"from_dataset": True}, "generation": gen, "metrics": metrics, "gates": []}
+    return Imported(name=suite["name"], suite=suite, rows=rows, notes=notes)

@@ -1,0 +1,116 @@
+"""The pytest plugin, run in a subprocess through pytester with a scripted provider."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+pytest_plugins = ["pytester"]
+
+
+def _plugin_args() -> list[str]:
+    """``-p harness.pytest_plugin`` unless the installed package's pytest11 entry point loads it
+    already (pytest refuses to register one module under two names)."""
+    from importlib.metadata import entry_points
+
+    installed = any(e.value == "harness.pytest_plugin" for e in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "harness.pytest_plugin"]
+
+
+LABELS = ["refund", "shipping"]
+SUITE = """
+name: tiny-intent
+version: 1
+dataset:
+  path: data
+  splits: {test: test.jsonl}
+  fields: {id: id, input: text, reference: label}
+prompt:
+  messages:
+    - {role: user, content: "{{ text }}"}
+metrics:
+  - name: classification
+    labels: [refund, shipping]
+gates:
+  - metric: accuracy
+    min: 0.7
+  - metric: accuracy
+    max_regressions: 1
+"""
+
+
+def _setup(pytester) -> Path:
+    d = pytester.path
+    (d / "data").mkdir()
+    rows = [{"id": f"ex{i}", "text": f"message {i}", "label": LABELS[i % 2]} for i in range(10)]
+    (d / "data" / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (d / "suite.yaml").write_text(SUITE)
+    right = {r["id"]: r["label"] for r in rows}
+    wrong = {k: ("shipping" if v == "refund" else "refund") if i < 5 else v for i, (k, v) in enumerate(right.items())}
+    for name, script in (("good", right), ("bad", wrong)):
+        (d / f"{name}.jsonl").write_text("".join(json.dumps({"id": k, "output": v}) + "\n" for k, v in script.items()))
+    return d
+
+
+def _run(pytester, *args: str):
+    return pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-suite", "suite.yaml",
+                                         "--harness-reports", "reports", *args)
+
+
+def test_candidate_meeting_the_gates_passes(pytester):
+    _setup(pytester)
+    res = _run(pytester, "--harness-model", "scripted:good.jsonl", "--harness-baseline", "scripted:good.jsonl", "-v")
+    res.assert_outcomes(passed=3)
+    res.stdout.fnmatch_lines(["*gate 0: accuracy candidate mean >= 0.7 PASSED*"])
+
+
+def test_candidate_missing_a_gate_fails_naming_the_rule(pytester):
+    _setup(pytester)
+    res = _run(pytester, "--harness-model", "scripted:bad.jsonl", "--harness-baseline", "scripted:good.jsonl",
+               "--junitxml", "junit.xml")
+    res.assert_outcomes(passed=1, failed=2)
+    out = res.stdout.str()
+    assert "FAIL accuracy candidate mean >= 0.7: figure 0.500, threshold 0.700" in out
+    assert "candidate accuracy = 0.500 < 0.700" in out
+    assert "FAIL accuracy at most 1 regressions" in out and "5 regressions" in out
+    assert "ex0: accuracy 1 -> 0; output 'shipping'; reference 'refund'" in out  # a worst example
+    cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    failed = {c.get("name") for c in cases if c.find("failure") is not None}
+    assert failed == {"gate 0: accuracy candidate mean >= 0.7", "gate 1: accuracy at most 1 regressions"}
+
+
+def test_relative_rules_skip_without_a_baseline(pytester):
+    _setup(pytester)
+    res = _run(pytester, "--harness-model", "scripted:good.jsonl", "-rs")
+    res.assert_outcomes(passed=2, skipped=1)
+    res.stdout.fnmatch_lines(["*give --harness-baseline*"])
+
+
+def test_fixture_runs_scores_and_gates_with_one_cache(pytester):
+    _setup(pytester)
+    pytester.makepyfile(test_mine="""
+        def test_good(harness):
+            run = harness.run("suite.yaml", model="scripted:good.jsonl")
+            assert run.score("accuracy").mean == 1.0
+            assert harness.run("suite.yaml", model="scripted:good.jsonl") is run
+
+        def test_gate(harness):
+            good = harness.run("suite.yaml", model="scripted:good.jsonl")
+            bad = harness.run("suite.yaml", model="scripted:bad.jsonl")
+            assert harness.gate(good, bad).passed
+            result = harness.gate(bad, good)
+            assert not result.passed and "BLOCKED" in result.text
+    """)
+    res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-reports", "reports")
+    res.assert_outcomes(passed=2)
+    assert (pytester.path / "reports" / "cache.sqlite").is_file()
+
+
+def test_plugin_import_is_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, harness.pytest_plugin; print(sorted(m for m in ('harness.runner', 'pydantic', 'numpy', 'openai') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
