@@ -96,10 +96,12 @@ class Harness:
     def gate(self, candidate: Run, baseline: Run, suite: str | Path | None = None) -> GateResult:
         """The suite's gates (default: the suite the candidate ran) on candidate vs baseline."""
         from harness.gate import decide
+        from harness.report.registry import ReportInput
+        from harness.report.text import gate_text
 
         comp = compare_runs([baseline.directory, candidate.directory], labels=["baseline", "candidate"])
-        rules, passed, text = decide(Path(suite or candidate.summary["suite"]["path"]), comp)
-        return GateResult(passed, rules, comp, text)
+        decision = decide(Path(suite or candidate.summary["suite"]["path"]), comp)
+        return GateResult(decision.passed, list(decision.rules), comp, gate_text(ReportInput(comp, decision)))
 
 
 def gates_of(suite: Path) -> list[Gate]:

@@ -160,9 +160,9 @@ def similarities(name: str, pairs: list[tuple[str, str]], embedding_model: str) 
     if name == "fuzzy_match":
         return [difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() for a, b in pairs]
     if name == "bleu":
-        from harness.metrics.bleu import bleu_from_stats, bleu_stats
+        from harness.metrics.bleu import sentence_score
 
-        return [bleu_from_stats(bleu_stats(a, [b]), smooth=True) for a, b in pairs]
+        return [sentence_score(a, [b]).score / 100 for a, b in pairs]
     if name in ("gleu", "meteor"):
         return [_nltk(name, a, b) for a, b in pairs]
     from rouge_score import rouge_scorer

@@ -10,6 +10,7 @@ Requests go through the run's response cache.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from functools import cached_property
@@ -89,6 +90,10 @@ class JudgeLabel(Metric):
         return None
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
+        """For a caller outside an event loop; the runner awaits :meth:`ascore_batch`."""
+        return asyncio.run(self.ascore_batch(items))
+
+    async def ascore_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         p = self.params
         out: list[dict[str, ScoreValue]] = [{} for _ in items]
         todo: list[tuple[int, Request]] = []
@@ -101,7 +106,7 @@ class JudgeLabel(Metric):
                 todo.append((i, Request(self.messages(it), settings, f"{it.id}#label")))
             except Unrendered as e:
                 out[i] = {p.score: Failure(str(e))}
-        responses = self.judge.run([r for _, r in todo], self.context, desc=f"judge labels | {self.judge.spec.display()}")
+        responses = await self.judge.generate([r for _, r in todo], self.context, desc=f"judge labels | {self.judge.spec.display()}")
         self._labels: dict[str, Any] = {}
         for (i, _), resp in zip(todo, responses, strict=True):
             if resp.error:
