@@ -149,8 +149,8 @@ def read_records(cfg: PrepareConfig) -> tuple[list[Record], str]:
         rid = _str(rec[cfg.id_field]) if cfg.id_field and cfg.id_field in rec else f"{cfg.input.name}:{line}"
         cat = _str(rec[cfg.category_field]) if cfg.category_field and rec.get(cfg.category_field) is not None else None
         needed = [f for f in (cfg.id_field, cfg.category_field) if f and f not in rec]
-        if fmt == "preference":
-            rec_or_errs = _preference_record(cfg, line, rec, rid, cat, needed)
+        if fmt == "preference":  # id and category columns are used when there, not required
+            rec_or_errs = _preference_record(cfg, line, rec, rid, cat, [])
             if isinstance(rec_or_errs, Record):
                 records.append(rec_or_errs)
             else:

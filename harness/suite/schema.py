@@ -129,6 +129,15 @@ class Gate(Strict):
         raise AssertionError("validated")
 
 
+class TrainingSpec(Strict):
+    """How `harness iterate` fine-tunes for this suite (command-line flags override it)."""
+
+    method: Literal["supervised", "dpo"] = Field(
+        "supervised", description="supervised: learn the reference answers; dpo: the first iteration is supervised, "
+                                  "later ones train DPO with the reference preferred over the candidate's wrong or "
+                                  "regressed validation answers.")
+
+
 class Suite(Strict):
     """An evaluation suite: data, prompt, decoding, metrics and promotion gates."""
 
@@ -142,3 +151,4 @@ class Suite(Strict):
     metrics: list[MetricEntry] = Field(..., min_length=1)
     gates: list[Gate] = Field(default_factory=list)
     default_split: str = Field("test", description="The split `harness run` evaluates unless --split says otherwise.")
+    training: TrainingSpec | None = Field(None, description="Fine-tuning settings for `harness iterate`, e.g. {method: dpo}.")
