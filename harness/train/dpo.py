@@ -15,6 +15,7 @@ like the supervised trainer's.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,12 +86,30 @@ def _epochs(history: list[dict[str, Any]], metrics: MetricsLog) -> list[EpochLos
                       None if s["val"] is None else round(s["val"], 6), s["step"]) for e, s in sorted(by_epoch.items())]
 
 
+def _LogLines(log: Log) -> Any:
+    """A transformers callback that sends each of TRL's log rows to the harness's log, one line."""
+    from transformers import TrainerCallback
+
+    class LogLines(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            logs = logs or {}
+            if "loss" in logs:
+                log(f"step {state.global_step}/{state.max_steps} loss {float(logs['loss']):.4f} reward margin "
+                    f"{float(logs.get('rewards/margins', float('nan'))):.4f} accuracy "
+                    f"{float(logs.get('rewards/accuracies', float('nan'))):.2f}")
+            elif "eval_loss" in logs:
+                log(f"epoch {state.epoch:.2f}: validation loss {float(logs['eval_loss']):.4f}")
+
+    return LogLines()
+
+
 @trainer("local-dpo")
 class LocalDPOTrainer(Trainer):
     """DPO with LoRA on an in-process model; the candidate is ``local:NAME?adapter=OUT/adapter``."""
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
         Dataset, LoraConfig, DPOConfig = _require()
+        from transformers.trainer_callback import PrinterCallback
         from trl import DPOTrainer
 
         from harness.models import local_models as lm
@@ -110,9 +129,11 @@ class LocalDPOTrainer(Trainer):
         targets = "all-linear" if config.lora_targets == "all-linear" else list(config.lora_targets)
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules=targets, task_type="CAUSAL_LM")
+        per_epoch = math.ceil(len(train) / bs)
+        max_steps = min(config.max_steps, per_epoch * config.epochs) if config.max_steps else -1  # as the sft trainer
         args = DPOConfig(
             output_dir=str(config.out_dir / "checkpoints"), beta=beta, learning_rate=lr, per_device_train_batch_size=bs,
-            per_device_eval_batch_size=bs, num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
+            per_device_eval_batch_size=bs, num_train_epochs=config.epochs, max_steps=max_steps,
             max_length=config.max_length, seed=config.seed, data_seed=config.seed, logging_steps=config.log_every_steps,
             eval_strategy="epoch" if val else "no", save_strategy="no", report_to=[], disable_tqdm=True,
             gradient_checkpointing=False,  # 135M parameters on a CPU: memory is not the limit, time is
@@ -121,7 +142,8 @@ class LocalDPOTrainer(Trainer):
             warnings.simplefilter("ignore", FutureWarning)
             dpo = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(train),
                              eval_dataset=Dataset.from_list(val) if val else None, processing_class=tokenizer,
-                             peft_config=lora)
+                             peft_config=lora, callbacks=[_LogLines(log)])
+            dpo.remove_callback(PrinterCallback)  # its raw dicts on stdout; _LogLines says the same in one line
             log(f"DPO (beta {beta}) with LoRA r={config.lora_r} on {name}: {len(train)} pairs, {len(val)} validation "
                 f"pairs, learning rate {lr}, batch {bs}, on {device}")
             out = dpo.train()

@@ -16,8 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "datasets" / "support_intent" / "train.jsonl"
 LABELS = ["order_status", "cancel_order", "refund_request", "change_address", "damaged_item", "billing_issue",
           "account_access", "payment_update"]
-SYSTEM = ("You route customer messages for an outdoor-gear shop. Answer with exactly one intent label from this list "
-          "and nothing else: " + ", ".join(LABELS) + ".")
+SYSTEM = "Answer with the message's intent label."  # short: the test's time goes with its tokens
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -50,7 +49,7 @@ def test_dpo_steps_grow_the_preference_margin(tmp_path: Path) -> None:
     from harness.models.local_models import load_model_and_tokenizer
     from harness.train.dpo import preference_margins, read_pairs
 
-    pairs = preference_pairs(16)
+    pairs = preference_pairs(8)
     train = tmp_path / "prefs.jsonl"
     train.write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
     rows = read_pairs(train)
@@ -60,20 +59,21 @@ def test_dpo_steps_grow_the_preference_margin(tmp_path: Path) -> None:
 
     lines: list[str] = []
     cfg = TrainConfig(trainer="local", method="dpo", base="local", train_file=train, out_dir=tmp_path / "out",
-                      epochs=1, batch_size=4, max_steps=6, learning_rate=5e-4, beta=0.1, lora_r=8, lora_alpha=16,
-                      max_length=256, log_every_steps=1, seed=0, device="cpu")
+                      epochs=2, batch_size=4, max_steps=10, learning_rate=5e-4, beta=0.1, lora_r=8, lora_alpha=16,
+                      max_length=128, log_every_steps=1, seed=0, device="cpu")
     result = run_training(cfg, lines.append)
     assert any(line.startswith("DPO (beta 0.1) with LoRA r=8") for line in lines)
-    assert result.steps == 6
+    assert result.steps == 4  # 2 epochs of 8 pairs in batches of 4: max_steps caps, never extends
+    assert sum(line.startswith("step ") and "reward margin" in line for line in lines) == 4
     assert (result.adapter / "adapter_config.json").is_file()
     assert result.candidate.startswith("local:smollm2?adapter=")
     history = json.loads((tmp_path / "out" / "log_history.json").read_text())
     assert any("rewards/margins" in h for h in history)  # TRL's own DPO logging, kept
-    assert (tmp_path / "out" / "metrics.csv").read_text().count("\nstep,") == 6
+    assert (tmp_path / "out" / "metrics.csv").read_text().count("\nstep,") == 4
 
     tuned, tok2 = load_model_and_tokenizer("smollm2", adapter=result.adapter, device="cpu")
     after = preference_margins(tuned, tok2, rows)
     mean_before, mean_after = sum(before) / len(before), sum(after) / len(after)
     print(f"mean preferred-minus-rejected log-prob margin: {mean_before:.3f} -> {mean_after:.3f}")
     assert mean_after > mean_before + 0.5
-    assert sum(a > b for a, b in zip(after, before)) >= 12  # most pairs, not one outlier
+    assert sum(a > b for a, b in zip(after, before)) >= 6  # most pairs, not one outlier

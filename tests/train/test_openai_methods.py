@@ -186,3 +186,23 @@ def test_fake_models_route_carries_shutdown_dates(api: FakeFineTuneAPI, client: 
     with pytest.raises(openai.NotFoundError) as e:
         client.models.retrieve("gpt-nope")
     assert e.value.body["code"] == "model_not_found"
+
+
+def test_cli_train_method_dpo_prepares_pairs_and_sends_a_dpo_job(env: None, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    prefs = [pair(i, "order_status", "cancel_order") | {"id": f"q{i}"} for i in range(10)]
+    for i, p in enumerate(prefs):
+        p["input"]["messages"][-1]["content"] = f"has my {['tent', 'kayak', 'stove', 'lamp', 'map'][i % 5]} order {i} shipped"
+    with FakeFineTuneAPI() as api:
+        code = main(["train", str(INTENT_SUITE), "--data", str(write_jsonl(tmp_path / "prefs.jsonl", prefs)),
+                     "--base", f"openai:{BASE}?base_url={api.base_url}", "--trainer", "openai", "--method", "dpo",
+                     "--beta", "0.3", "--epochs", "1", "--out", str(tmp_path / "out"), "--poll-interval", "0.01",
+                     "--max-poll-interval", "0.05"])
+        assert code == 0, capsys.readouterr().err
+        (call,) = created(api)
+        assert call.body["method"]["type"] == "dpo" and call.body["method"]["dpo"]["hyperparameters"]["beta"] == 0.3
+        train_up = api.uploads()[0]
+        sent = [json.loads(x) for x in api.contents[train_up["id"]].decode().splitlines()]
+        assert sent and all(set(s) == {"input", "preferred_output", "non_preferred_output"} for s in sent)
+    record = json.loads((tmp_path / "out" / "train_record.json").read_text())
+    assert record["config"]["method"] == "dpo" and record["data"]["counts"]["train"] + record["data"]["counts"]["validation"] == 10
