@@ -109,8 +109,11 @@ class LocalDPOTrainer(Trainer):
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
         Dataset, LoraConfig, DPOConfig = _require()
+        from datasets.utils.logging import disable_progress_bar
         from transformers.trainer_callback import PrinterCallback
         from trl import DPOTrainer
+
+        disable_progress_bar()  # TRL's tokenizing bars; the log says what is happening
 
         from harness.models import local_models as lm
         from harness.providers.base import hash_path

@@ -18,7 +18,7 @@ LABELS = ["order_status", "cancel_order", "refund_request", "change_address", "d
           "account_access", "payment_update"]
 SYSTEM = "Answer with the message's intent label."  # short: the test's time goes with its tokens
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = pytest.mark.timeout(1800)  # about 3 CPU-minutes; wall time depends on the load
 
 
 def _need(*mods: str) -> None:
