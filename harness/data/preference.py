@@ -73,7 +73,7 @@ def _input_problems(inp: Any) -> list[str]:
         errs += ["input." + e for e in _message_problems(i, m, call_ids)]
     last = msgs[-1]
     if isinstance(last, dict) and last.get("role") in ("assistant", "system"):
-        errs.append(f"input.messages[{len(msgs) - 1}].role: the input ends with a {last['role']} turn; it must end "
+        errs.append(f"input.messages[{len(msgs) - 1}].role: the input ends on the {last['role']} turn; it must end "
                     "with the user (or tool) turn the outputs answer")
     return errs
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.data.prepare import PrepareConfig, prepare_data
 from harness.data.preference import detect_format, validate_preference_file
+from harness.data.prepare import PrepareConfig, prepare_data
 
 
 def pair(user: str, good: str, bad: str, **extra: object) -> dict:
@@ -55,8 +55,8 @@ def test_each_mistake_located_by_line_and_field(tmp_path: Path, capsys: pytest.C
         f"{f}:5: preferred_output: expected exactly one assistant message, got 2",
         f"{f}:6: non_preferred_output: expected a list with one assistant message, got object",
         f"{f}:7: input: unknown key 'prompt'; allowed: messages, tools, parallel_tool_calls",
-        f"{f}:8: input.messages[1].role: the input ends with a assistant turn; it must end with the user (or tool) "
-        "turn the outputs answer",
+        (f"{f}:8: input.messages[1].role: the input ends on the assistant turn; it must end with the user (or tool) "
+         "turn the outputs answer"),
         f"{f}:9: preferred_output and non_preferred_output are the same: nothing to learn from",
         f"{f}:10: input.messages[0].content: expected a string, got int",
         f"{f}:11: preferred_output[0]: unknown key 'weight'; preference outputs are always learned from",
