@@ -16,11 +16,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Check chat fine-tuning files, and turn raw examples into clean train/validation files.")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
-    v = dsub.add_parser("validate", help="check an OpenAI chat fine-tuning JSONL file",
+    v = dsub.add_parser("validate", help="check an OpenAI chat or preference (DPO) fine-tuning JSONL file",
                         description="Check every line of a chat fine-tuning JSONL file (messages, roles, content, "
-                                    "assistant turns, weights, tool calls, token counts); print each problem with its "
-                                    "line, then statistics and an estimated training cost. Exit 2 when any problem.")
+                                    "assistant turns, weights, tool calls, token counts) or of a preference file "
+                                    "(input.messages, preferred_output, non_preferred_output); print each problem with "
+                                    "its line and field, then statistics and an estimated training cost. Exit 2 when "
+                                    "any problem.")
     v.add_argument("file", type=Path)
+    v.add_argument("--format", choices=("auto", "chat", "preference"), default="auto",
+                   help="auto: preference when the first line has input/preferred_output, else chat")
     v.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N",
                    help=f"tokens allowed per example (default {DEFAULT_MAX_TOKENS}: SmolLM2's context)")
     v.add_argument("--tokenizer", choices=("auto", "smollm2", "estimate"), default="auto",
@@ -45,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--category-from-output", action="store_true",
                     help="--from-recording: the recorded answer is also the category (a classifier's label)")
     pr.add_argument("--out", type=Path, required=True, metavar="DIR")
-    pr.add_argument("--format", choices=("auto", "chat", "jsonl", "csv"), default="auto")
+    pr.add_argument("--format", choices=("auto", "chat", "preference", "jsonl", "csv"), default="auto",
+                    help="auto: by extension and first line (chat, preference, or input/output records)")
     pr.add_argument("--input-field", default="input", metavar="NAME", help="column with the user's text (default input)")
     pr.add_argument("--output-field", default="output", metavar="NAME", help="column with the answer (default output)")
     pr.add_argument("--id-field", metavar="NAME", help="column with a stable id (default FILE:LINE)")
@@ -68,13 +73,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def validate_main(args: argparse.Namespace) -> int:
+    from harness.data.preference import detect_format, validate_preference_file
     from harness.data.validate import format_stats, token_counter, validate_chat_file
 
-    result = validate_chat_file(args.file, args.max_tokens, token_counter(args.tokenizer))
+    fmt = detect_format(args.file) if args.format == "auto" else args.format
+    check = validate_preference_file if fmt == "preference" else validate_chat_file
+    result = check(args.file, args.max_tokens, token_counter(args.tokenizer))
     for p in result.problems:
         print(p, file=sys.stderr)
     if args.json:
-        print(json.dumps({"file": str(args.file), "problems": [str(p) for p in result.problems],
+        print(json.dumps({"file": str(args.file), "format": fmt, "problems": [str(p) for p in result.problems],
                           **result.stats.to_json(args.epochs, args.price_per_1k)}, indent=2))
     else:
         print(format_stats(result, args.epochs, args.price_per_1k))

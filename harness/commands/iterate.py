@@ -28,6 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", default="local", metavar="MODEL",
                    help="base model spec (default local: SmolLM2-135M-Instruct); e.g. openai:gpt-4o-mini-2024-07-18")
     p.add_argument("--trainer", metavar="NAME", help="local or openai (default: from the base model's provider)")
+    p.add_argument("--method", choices=("supervised", "dpo"),
+                   help="dpo: after a supervised first iteration, train DPO on the candidate's wrong and regressed "
+                        "validation answers (reference preferred); default: the suite's training.method, else supervised")
     p.add_argument("--max-iterations", type=int, default=3, metavar="N", help="at most N fine-tunes (default 3)")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="loop folder (default REPORTS/iterate/<suite>-<base>; a rerun there resumes)")
@@ -66,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
                         max_iterations=args.max_iterations, out_dir=args.out, reports_dir=args.reports,
                         score=args.score, min_gain=args.min_gain, train=train, seed=args.seed,
                         eval_limit=args.eval_limit, allow_contamination=args.allow_contamination,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, method=args.method)
     outcome = iterate(cfg, log=lambda m: print(m, flush=True))
     print()
     print(summary_table(outcome.lineage))

@@ -20,7 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "'openai:MODEL?base_url=URL' (default local)")
     p.add_argument("--trainer", metavar="NAME", help="local or openai (default: from the base model's provider)")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (default reports/train/<suite>-<base>-<time>)")
+    p.add_argument("--method", choices=("supervised", "dpo"),
+                   help="dpo: --data is a preference file (input, preferred_output, non_preferred_output); local: TRL's "
+                        "DPOTrainer with LoRA, openai: a dpo job (default supervised)")
     h = p.add_argument_group("hyperparameters")
+    h.add_argument("--beta", type=float, metavar="B", help="dpo: KL penalty weight (default 0.1 locally, auto for openai)")
     h.add_argument("--epochs", type=int, metavar="N")
     h.add_argument("--learning-rate", type=float, metavar="LR", help="local: AdamW peak rate (default 5e-4)")
     h.add_argument("--lr-multiplier", type=float, metavar="X", help="openai: learning-rate multiplier (default auto)")
@@ -59,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
     if args.lora_targets:
         targets = "all-linear" if args.lora_targets == "all-linear" else [t.strip() for t in args.lora_targets.split(",") if t.strip()]
     train = {k: v for k, v in {
-        "epochs": args.epochs, "learning_rate": args.learning_rate, "learning_rate_multiplier": args.lr_multiplier,
+        "method": args.method, "beta": args.beta, "epochs": args.epochs, "learning_rate": args.learning_rate, "learning_rate_multiplier": args.lr_multiplier,
         "batch_size": args.batch_size, "lora_r": args.lora_r, "lora_alpha": args.lora_alpha, "lora_targets": targets,
         "seed": args.seed, "early_stopping_patience": args.patience, "max_steps": args.max_steps,
         "max_length": args.max_length, "device": args.device, "suffix": args.suffix, "resume": args.resume or None,

@@ -1,11 +1,15 @@
 """`harness data prepare`: raw examples -> clean chat train/validation files and a report.
 
-    read (chat JSONL, or input/output JSONL or CSV) -> to chat -> normalise -> drop empty and
+    read (chat or preference JSONL, or input/output JSONL or CSV) -> to chat -> normalise -> drop empty and
     overlong -> drop exact and near duplicates -> contamination check -> split -> write
 
 Every step counts what it changed; ``prepare_report.json`` records the counts, examples of what
 was dropped, and the hashes of the input and both outputs, so a trained model can be traced back
 to exactly the data it saw.
+
+Preference (DPO) files go through the same steps: a pair is held as its chat conversation ending
+on the preferred answer plus the non-preferred one (``Record.rejected``), and written back in
+OpenAI's preference format.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ class PrepareConfig(BaseModel):
 
     input: Path = Field(..., description="Raw data: chat JSONL, or JSONL/CSV with input and output columns.")
     out_dir: Path = Field(..., description="Folder for train.jsonl, validation.jsonl and prepare_report.json.")
-    format: Literal["auto", "chat", "jsonl", "csv"] = Field("auto", description="auto: by extension; chat when lines hold `messages`.")
+    format: Literal["auto", "chat", "preference", "jsonl", "csv"] = Field(
+        "auto", description="auto: by extension; chat when lines hold `messages`, preference when they hold "
+                            "`input`, `preferred_output` and `non_preferred_output`.")
     input_field: str = Field("input", description="Column with the user's text (jsonl/csv).")
     output_field: str = Field("output", description="Column with the answer the model should learn (jsonl/csv).")
     id_field: str | None = Field(None, description="Column with a stable id; default FILE:LINE.")
@@ -76,15 +82,30 @@ class Record:
     messages: list[dict[str, Any]]
     user_text: str  # what the contamination check compares (the raw input, not the template)
     category: str | None = None
+    rejected: dict[str, Any] | None = None  # preference pairs: the non-preferred answer (messages end on the preferred)
+    input_extra: dict[str, Any] = field(default_factory=dict)  # preference pairs: input.tools, parallel_tool_calls
+
+    def all_messages(self) -> list[dict[str, Any]]:
+        return self.messages + ([self.rejected] if self.rejected else [])
 
     def text(self) -> str:
-        """The non-system text, for duplicate detection."""
-        return "\n".join(m.get("content") or "" for m in self.messages if m["role"] != "system")
+        """The non-system text (both answers of a pair), for duplicate detection."""
+        return "\n".join(m.get("content") or "" for m in self.all_messages() if m["role"] != "system")
+
+    def longest(self) -> list[dict[str, Any]]:
+        """The longest sequence the model reads at once (a pair: the prompt and its longer answer)."""
+        if self.rejected is None:
+            return self.messages
+        longer = max(self.messages[-1], self.rejected, key=lambda m: len(m.get("content") or ""))
+        return self.messages[:-1] + [longer]
 
     def out(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id}
         if self.category is not None:
             d["category"] = self.category
+        if self.rejected is not None:
+            return d | {"input": {"messages": self.messages[:-1]} | self.input_extra,
+                        "preferred_output": [self.messages[-1]], "non_preferred_output": [self.rejected]}
         return d | {"messages": self.messages}
 
 
@@ -103,11 +124,14 @@ def _detect_format(cfg: PrepareConfig) -> str:
         return cfg.format
     if cfg.input.suffix.lower() == ".csv":
         return "csv"
+    from harness.data.preference import is_preference
     from harness.data.validate import read_jsonl_lines
 
     for _, obj, _ in read_jsonl_lines(cfg.input)[:1]:
         if isinstance(obj, dict) and "messages" in obj:
             return "chat"
+        if is_preference(obj):
+            return "preference"
     return "jsonl"
 
 
@@ -131,6 +155,13 @@ def read_records(cfg: PrepareConfig) -> tuple[list[Record], str]:
         rid = _str(rec[cfg.id_field]) if cfg.id_field and cfg.id_field in rec else f"{cfg.input.name}:{line}"
         cat = _str(rec[cfg.category_field]) if cfg.category_field and rec.get(cfg.category_field) is not None else None
         needed = [f for f in (cfg.id_field, cfg.category_field) if f and f not in rec]
+        if fmt == "preference":  # id and category columns are used when there, not required
+            rec_or_errs = _preference_record(cfg, line, rec, rid, cat, [])
+            if isinstance(rec_or_errs, Record):
+                records.append(rec_or_errs)
+            else:
+                problems += rec_or_errs
+            continue
         if fmt == "chat":
             errs = example_problems(rec)
             if errs or needed:
@@ -164,6 +195,24 @@ def read_records(cfg: PrepareConfig) -> tuple[list[Record], str]:
     return records, fmt
 
 
+def _preference_record(cfg: PrepareConfig, line: int, rec: dict[str, Any], rid: str, cat: str | None,
+                       needed: list[str]) -> Record | list[Problem]:
+    from harness.data.preference import INPUT_KEYS, preference_problems
+
+    name = str(cfg.input)
+    errs = preference_problems(rec)
+    if errs or needed:
+        return ([Problem(name, "", e, line=line) for e in errs]
+                + [Problem(name, "", f"missing field {f!r}", line=line) for f in needed])
+    msgs = [dict(m) for m in rec["input"]["messages"]]
+    if cfg.system_prompt is not None:
+        msgs = [{"role": "system", "content": cfg.system_prompt}] + [m for m in msgs if m["role"] != "system"]
+    user = "\n".join(m["content"] for m in msgs if m["role"] == "user")
+    extra = {k: rec["input"][k] for k in INPUT_KEYS if k != "messages" and k in rec["input"]}
+    return Record(line, rid, msgs + [dict(rec["preferred_output"][0])], user, cat,
+                  rejected=dict(rec["non_preferred_output"][0]), input_extra=extra)
+
+
 # ------------------------------------------------------------------------------ clean
 
 _SPACES = re.compile(r"[^\S\n]+")
@@ -181,12 +230,12 @@ def normalize(records: list[Record]) -> int:
     """Normalise every message's text in place; returns how many examples changed."""
     changed = 0
     for r in records:
-        before = json.dumps(r.messages, ensure_ascii=False)
-        for m in r.messages:
+        before = json.dumps(r.all_messages(), ensure_ascii=False)
+        for m in r.all_messages():
             if isinstance(m.get("content"), str):
                 m["content"] = normalize_text(m["content"])
         r.user_text = normalize_text(r.user_text)
-        changed += before != json.dumps(r.messages, ensure_ascii=False)
+        changed += before != json.dumps(r.all_messages(), ensure_ascii=False)
     return changed
 
 
@@ -199,11 +248,11 @@ def drop_empty_and_overlong(records: list[Record], cfg: PrepareConfig, report: d
     report["tokenizer"] = counter.name
     kept, empty, long = [], [], []
     for r in records:
-        texts = [m.get("content") for m in r.messages if m["role"] in ("user", "assistant") and not m.get("tool_calls")]
+        texts = [m.get("content") for m in r.all_messages() if m["role"] in ("user", "assistant") and not m.get("tool_calls")]
         if not r.text().strip() or any(not t for t in texts):
             empty.append(_ref(r, cfg))
             continue
-        n = counter.count(r.messages)
+        n = counter.count(r.longest())
         if n > cfg.max_tokens:
             long.append(f"{_ref(r, cfg)}: {n} tokens")
             continue
@@ -217,7 +266,7 @@ def drop_duplicates(records: list[Record], cfg: PrepareConfig, report: dict[str,
     seen: dict[str, Record] = {}
     exact, unique = [], []
     for r in records:
-        key = json.dumps([(m["role"], m.get("content")) for m in r.messages], ensure_ascii=False)
+        key = json.dumps([(m["role"], m.get("content")) for m in r.all_messages()], ensure_ascii=False)
         if key in seen:
             exact.append({"kept": _ref(seen[key], cfg), "dropped": _ref(r, cfg)})
             continue

@@ -6,6 +6,10 @@ evaluate the best iteration once on the held-out test split and gate it against 
                            -> stop (gate passes / no improvement / N) or plan the next data and settings
     -> best on test, base on test -> gate + HTML/CSV report with lineage -> lineage.json
 
+With ``method: dpo`` (the suite's ``training.method`` or ``--method dpo``) the first iteration is
+supervised and each later one trains DPO on top of the previous candidate, on preference pairs
+built from its validation failures and regressions (see harness.loop.preference).
+
 Every stage writes into the loop's folder and reuses what an earlier, interrupted run of the same
 loop finished (run outputs through the response cache; a training run whose config and data are
 unchanged through its ``train_result.json``), so a rerun resumes.
@@ -24,6 +28,7 @@ from harness.core.errors import EnvironmentFailure, HarnessError
 from harness.core.io import atomic_write_text
 from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
 from harness.loop.feedback import plan_next
+from harness.loop.preference import dpo_base, write_pairs
 from harness.records.base import FORMAT_VERSION, nan_if_none
 from harness.records.lineage import LineageRecord
 from harness.records.run import RunRecord, read_run
@@ -57,6 +62,7 @@ class IterateConfig:
     eval_limit: int | None = None
     allow_contamination: bool = False
     progress: bool = True
+    method: str | None = None  # supervised or dpo; default: the suite's training.method, else supervised
 
     def to_json(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.__dict__, default=str))
@@ -224,6 +230,9 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
     out = cfg.out_dir or default_out(loaded.suite.name, cfg.base, cfg.reports_dir)
     out.mkdir(parents=True, exist_ok=True)
     trainer = cfg.trainer or default_trainer(cfg.base)
+    method = cfg.method or (loaded.suite.training.method if loaded.suite.training else "supervised")
+    if method not in ("supervised", "dpo"):
+        raise HarnessError(f"--method {method}: expected supervised or dpo")
     t0 = time.perf_counter()
 
     first = make_config(TrainConfig, trainer=trainer, base=cfg.base, train_file=Path("-"), out_dir=out,
@@ -250,11 +259,19 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
     best_value, best_rows = base_val.mean(score), base_val.rows
     rows, config, changes = pool.rows, first.model_copy(update={"validation_file": pool.validation_path}), {}
     stop = f"reached --max-iterations {cfg.max_iterations}"
+    pairs: BuiltData | None = None  # dpo: the next iteration's preference pairs
+    if method == "dpo":
+        log("[loop] method dpo: iteration 1 is supervised; later ones train DPO on the previous candidate's failures")
 
     for k in range(1, cfg.max_iterations + 1):
         it_dir = out / f"iteration-{k}"
-        data = write_training_file(rows, it_dir / "train.jsonl", cfg.seed + k, changes)
-        config = config.model_copy(update={"train_file": data.path, "out_dir": it_dir / "train"})
+        if pairs is not None:
+            data = pairs
+            config = config.model_copy(update={"method": "dpo", "train_file": data.path, "out_dir": it_dir / "train",
+                                               "validation_file": None, "base": dpo_base(iterations[-1].result, it_dir, log)})
+        else:
+            data = write_training_file(rows, it_dir / "train.jsonl", cfg.seed + k, changes)
+            config = config.model_copy(update={"train_file": data.path, "out_dir": it_dir / "train"})
         log(f"[iteration {k}] training {trainer} on {data.n_examples} examples "
             f"(epochs {config.epochs}, data {data.sha256[:12]})")
         result = train(config, log)
@@ -283,6 +300,16 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
                                          seed=cfg.seed + k, max_boost=cfg.max_boost, current=rows)
             it.feedback = fb.to_json()
             it.reason_next = "; ".join(fb.reasons)
+            if method == "dpo":
+                pairs = write_pairs(val.rows, previous_best_rows, score, spec, out / f"iteration-{k + 1}" / "pairs.jsonl",
+                                    cfg.seed + k + 1, k)
+                if pairs is None:
+                    stop = f"method dpo: iteration {k} left no wrong or regressed validation answer to build pairs from"
+                    it.reason_next = f"stop: {stop}"
+                    lineage.append(_entry(it, score))
+                    break
+                settings = [r for r in fb.reasons if not r.startswith(("category ", "no category"))]
+                it.reason_next = "; ".join(pairs.changes["reasons"] + settings)
             changes = {"from_iteration": k, "upsample": fb.upsample, "hyperparameters": fb.hyperparameter_changes,
                        "reasons": fb.reasons}
             log(f"[iteration {k}] next: {it.reason_next}")
@@ -295,7 +322,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
 
     record: dict[str, Any] = {
         "kind": "iterate", "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": cfg.to_json(), "trainer": trainer,
+        "config": cfg.to_json(), "trainer": trainer, "method": method,
         "suite": {"name": loaded.suite.name, "version": loaded.suite.version, "path": str(loaded.path),
                   "sha256": loaded.sha256},
         "pool": {"source": str(pool.source), "train": str(pool.train_path), "categories": dict(pool.categories()),

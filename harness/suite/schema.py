@@ -132,6 +132,8 @@ class ReferenceModel(Strict):
     """A recorded model whose behaviour candidates are compared with (the `agreement` metrics)."""
 
     recording: str = Field(..., description="A recording folder made by `harness record`, relative to the suite file.")
+
+
 class MlflowTracking(Strict):
     """Log every run, gate decision and iterate loop of this suite to MLflow (as `--track mlflow`)."""
 
@@ -144,6 +146,15 @@ class TrackingSpec(Strict):
     """Experiment trackers to log to. Not part of the suite's meaning: excluded from its sha256."""
 
     mlflow: MlflowTracking | None = None
+
+
+class TrainingSpec(Strict):
+    """How `harness iterate` fine-tunes for this suite (command-line flags override it)."""
+
+    method: Literal["supervised", "dpo"] = Field(
+        "supervised", description="supervised: learn the reference answers; dpo: the first iteration is supervised, "
+                                  "later ones train DPO with the reference preferred over the candidate's wrong or "
+                                  "regressed validation answers.")
 
 
 class Suite(Strict):
@@ -164,11 +175,13 @@ class Suite(Strict):
     # exclude=True: where results are logged does not change what the suite measures, so it stays
     # out of the suite's dump and sha256 (runs before and after adding it still compare).
     tracking: TrackingSpec | None = Field(None, exclude=True, description="Experiment tracking, e.g. {mlflow: {}}.")
+    training: TrainingSpec | None = Field(None, description="Fine-tuning settings for `harness iterate`, e.g. {method: dpo}.")
 
     @model_serializer(mode="wrap")
     def _omit_unset_reference(self, handler: Any) -> dict[str, Any]:
-        # Absent, it is left out of the dump, so the sha256 of every suite without it stays what it was.
+        # Absent, they are left out of the dump, so the sha256 of every suite without them stays what it was.
         out = handler(self)
-        if out.get("reference_model", 0) is None:
-            del out["reference_model"]
+        for key in ("reference_model", "training"):
+            if key in out and out[key] is None:
+                del out[key]
         return out

@@ -6,6 +6,7 @@ Routes (all under /v1, bearer key required)::
     POST /fine_tuning/jobs                        GET /fine_tuning/jobs (after, limit, metadata[k]=v)
     GET  /fine_tuning/jobs/{id}                   GET /fine_tuning/jobs/{id}/events (after, limit; newest first)
     GET  /fine_tuning/jobs/{id}/checkpoints       POST /fine_tuning/jobs/{id}/cancel
+    GET  /models                                  GET /models/{id} (with shutdown_date)
 
 Jobs move along the API's transitions::
 
@@ -16,8 +17,13 @@ every ``polls_per_state`` reads of a job (GET /fine_tuning/jobs/{id}) move it on
 script's outcome, unless it is in the script's ``hold`` state (a job kept running until the test
 calls ``release()``). ``--auto S`` in a shell moves every job one state each S seconds instead.
 
+Job creation checks the ``method`` field as the API does (see ``finetune_rules``); a base model
+past its ``shutdown_date`` (``models={"gpt-4o-mini-2024-07-18": "2027-01-14"}``) is refused with
+400 ``model_not_available``, and with ``closed_since="2027-01-06"`` every job creation is refused
+with a 403 ``fine_tuning_unavailable``, as the platform does once it takes no new jobs.
 Moving to ``queued`` checks the training file the way the service does (one JSON object with
-``messages`` a line) and fails the job with ``invalid_training_file`` when it is not. Success
+``messages`` a line; ``input``, ``preferred_output`` and ``non_preferred_output`` for dpo) and
+fails the job with ``invalid_training_file`` when it is not. Success
 writes a step-metrics CSV result file (step, train_loss, train_accuracy, valid_loss,
 valid_mean_token_accuracy), checkpoints, and the model name ``ft:BASE:ORG:SUFFIX:ID``. Errors are
 OpenAI-shaped (``{"error": {"message", "type", "param", "code"}}``); ``inject(429, retry_after=..)``
@@ -51,7 +57,9 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from harness.testing import finetune_rules as rules
 
 __all__ = ["FakeFineTuneAPI", "Call", "Script"]
 
@@ -61,7 +69,6 @@ TRANSITIONS = {
     "running": ("succeeded", "failed", "cancelled"),
 }
 TERMINAL = ("succeeded", "failed", "cancelled")
-AUTO = {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.8}  # what "auto" resolves to here
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 
 
@@ -113,11 +120,15 @@ def _id(prefix: str) -> str:
 
 class FakeFineTuneAPI:
     def __init__(self, api_key: str = "test-key", organization: str = "fake-org", auto_advance_s: float | None = None,
-                 host: str = "127.0.0.1", port: int = 0, script: Script | None = None):
+                 host: str = "127.0.0.1", port: int = 0, script: Script | None = None,
+                 models: dict[str, str | None] | None = None, closed_since: str | None = None):
         self.api_key = api_key
         self.organization = organization  # the org's name, as it appears in fine-tuned model names
         self.organization_id = "org-" + organization
         self.script = script or Script(polls_per_state=None if auto_advance_s else 1)
+        # base model id -> its announced shutdown date (YYYY-MM-DD) or None; fine-tunes inherit it
+        self.models: dict[str, str | None] = dict.fromkeys(rules.FINE_TUNABLE) | (models or {})
+        self.closed_since = closed_since  # refuse every new job, as the platform does from 2027-01-06
         self.files: dict[str, dict[str, Any]] = {}
         self.contents: dict[str, bytes] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -177,13 +188,16 @@ class FakeFineTuneAPI:
             if status == "cancelled":
                 return self._cancel(job)
             if status == "queued":
-                bad = self._bad_lines(job["training_file"])
+                kind = job["method"]["type"]
+                bad = rules.bad_lines(self.contents[job["training_file"]].decode("utf-8", "replace"), kind)
                 if bad:
+                    what = ("preference examples with `input`, `preferred_output` and `non_preferred_output`"
+                            if kind == "dpo" else "chat examples with a `messages` list")
                     return self.fail(job_id, "invalid_training_file",
-                                     f"The job failed due to an invalid training file. {len(bad)} line(s) are not chat "
-                                     f"examples with a `messages` list (first: line {bad[0]}).", param="training_file")
-                job["hyperparameters"] = {k: (AUTO[k] if v == "auto" else v) for k, v in job["hyperparameters"].items()}
-                job["method"]["supervised"]["hyperparameters"] = dict(job["hyperparameters"])
+                                     f"The job failed due to an invalid training file. {len(bad)} line(s) are not "
+                                     f"{what} (first: line {bad[0]}).", param="training_file")
+                job["method"][kind]["hyperparameters"] = rules.resolve(job["method"][kind]["hyperparameters"])
+                job["hyperparameters"] = {k: v for k, v in job["method"][kind]["hyperparameters"].items() if k != "beta"}
                 self.add_event(job_id, "Files validated, moving job to queued state")
             if status == "running":
                 self.add_event(job_id, "Fine-tuning job started")
@@ -346,20 +360,6 @@ class FakeFineTuneAPI:
         self.contents[fid] = data
         return obj
 
-    def _bad_lines(self, file_id: str) -> list[int]:
-        bad = []
-        for n, line in enumerate(self.contents[file_id].decode("utf-8", "replace").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                bad.append(n)
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list) or not obj["messages"]:
-                bad.append(n)
-        return bad
-
     def _cancel(self, job: dict[str, Any]) -> dict[str, Any]:
         if job["status"] in TERMINAL:
             raise ApiError(400, f"Job {job['id']} has already {'completed' if job['status'] == 'succeeded' else job['status']} "
@@ -386,42 +386,41 @@ class FakeFineTuneAPI:
                            param=key, code="invalid_file_purpose")
         return fid
 
-    def _hyper(self, body: dict[str, Any]) -> dict[str, Any]:
-        method = body.get("method") or {}
-        hp = dict(body.get("hyperparameters") or {})
-        if method:
-            if method.get("type") != "supervised":
-                raise ApiError(400, "This server fine-tunes with method.type 'supervised' only.", param="method.type")
-            hp |= (method.get("supervised") or {}).get("hyperparameters") or {}
-        checks = {"n_epochs": (int, 1, 50), "batch_size": (int, 1, 256), "learning_rate_multiplier": ((int, float), 1e-9, 100)}
-        out = {}
-        for k in hp:
-            if k not in checks:
-                raise ApiError(400, f"Unknown hyperparameter: '{k}'.", param=f"hyperparameters.{k}", code="invalid_value")
-        for k, (typ, lo, hi) in checks.items():
-            v = hp.get(k, "auto")
-            if v != "auto" and (isinstance(v, bool) or not isinstance(v, typ) or not lo <= v <= hi):
-                raise ApiError(400, f"Invalid value for '{k}': {v!r}; expected 'auto' or a number in [{lo:g}, {hi:g}].",
-                               param=f"hyperparameters.{k}", code="invalid_value")
-            out[k] = v
-        return out
+    def _model(self, model_id: str) -> dict[str, Any]:
+        """The /v1/models entry of a base model or a fine-tune (which shares its base's shutdown date)."""
+        base = model_id.split(":")[1] if model_id.startswith("ft:") else model_id
+        known = base in self.models and (base == model_id or any(j["fine_tuned_model"] == model_id for j in self.jobs.values()))
+        if not known:
+            raise ApiError(404, f"The model '{model_id}' does not exist or you do not have access to it.",
+                           code="model_not_found")
+        return rules.model_object(model_id, self.models[base], self.organization_id if base != model_id else "system")
 
     def _create_job(self, body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(body, dict) or not body.get("model"):
             raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+        if self.closed_since:
+            raise ApiError(rules.CLOSED_STATUS, rules.closed_message(self.closed_since), code=rules.CLOSED_CODE)
+        shutdown = self.models.get(body["model"])
+        if rules.is_shut_down(shutdown):
+            raise ApiError(400, f"The model '{body['model']}' was shut down on {shutdown} and cannot be fine-tuned.",
+                           param="model", code="model_not_available")
         training = self._training_file(body, "training_file")
         validation = self._training_file(body, "validation_file")
         suffix = body.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
             raise ApiError(400, "suffix must be a string of at most 64 characters", param="suffix", code="invalid_value")
-        hp = self._hyper(body)
+        try:
+            kind, hp = rules.method_and_hyperparameters(body)
+        except rules.RuleError as e:
+            raise ApiError(e.status, e.message, param=e.param, code=e.code) from None
         jid = _id("ftjob")
         job = {"id": jid, "object": "fine_tuning.job", "created_at": int(time.time()), "error": None, "fine_tuned_model": None,
                "finished_at": None, "hyperparameters": hp, "model": body["model"], "organization_id": self.organization_id,
                "result_files": [], "seed": body.get("seed") if body.get("seed") is not None else 42, "status": "validating_files",
                "trained_tokens": None, "training_file": training, "validation_file": validation, "integrations": [],
                "metadata": body.get("metadata"), "user_provided_suffix": suffix, "estimated_finish": None,
-               "method": {"type": "supervised", "supervised": {"hyperparameters": dict(hp)}}}
+               "method": {"type": kind, kind: {"hyperparameters": dict(hp)}}}
+        job["hyperparameters"] = {k: v for k, v in hp.items() if k != "beta"}  # the deprecated mirror
         self.jobs[jid] = job
         self.events[jid] = []
         self.checkpoints[jid] = []
@@ -462,7 +461,7 @@ class FakeFineTuneAPI:
             raise ApiError(401, "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
                            code="invalid_api_key")
         for inj in self._injected:
-            if inj.times > 0 and inj.method in (None, method) and (inj.path is None or path == inj.path):
+            if inj.times > 0 and inj.method in (None, method) and (inj.path is None or path.startswith(inj.path)):
                 inj.times -= 1
                 kind = {429: ("rate_limit_exceeded", "requests"), 500: (None, "server_error")}.get(inj.status, (None, "invalid_request_error"))
                 hdrs = {"Retry-After": f"{inj.retry_after:g}"} if inj.retry_after is not None else {}
@@ -504,6 +503,11 @@ class FakeFineTuneAPI:
             case "GET", ["fine_tuning", "jobs", jid, "checkpoints"]:
                 self._job(jid)
                 return 200, self._page(sorted(self.checkpoints[jid], key=lambda c: -c["step_number"]), query)
+            case "GET", ["models"]:
+                ids = list(self.models) + [j["fine_tuned_model"] for j in self.jobs.values() if j["fine_tuned_model"]]
+                return 200, {"object": "list", "data": [self._model(m) for m in ids]}
+            case "GET", ["models", model_id]:
+                return 200, self._model(unquote(model_id))
             case "POST", ["fine_tuning", "jobs", jid, "cancel"]:
                 return 200, self._cancel(self._job(jid))
         raise ApiError(404, f"Invalid URL ({method} {path})")

@@ -29,6 +29,11 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     trainer: str = Field("local", description="A registered trainer: local, openai, or your own.")
+    method: Literal["supervised", "dpo"] = Field(
+        "supervised", description="supervised: chat files, learn the assistant turns; dpo: preference files "
+                                  "(input, preferred_output, non_preferred_output), direct preference optimisation.")
+    beta: float | None = Field(None, gt=0, description="dpo: weight of the KL penalty against the reference model; "
+                                                       "null: 0.1 locally, auto for openai.")
     base: str = Field("local", description="Base model spec, e.g. local, local:smollm2, openai:gpt-4o-mini-2024-07-18 "
                                            "(with ?base_url=... for another endpoint).")
     train_file: Path = Field(..., description="Chat fine-tuning JSONL (see `harness data validate`).")
@@ -135,6 +140,9 @@ class Trainer:
 TRAINERS: Registry[type[Trainer]] = Registry("trainer")
 TRAINERS.lazy("local", "harness.train.local")
 TRAINERS.lazy("openai", "harness.train.openai")
+TRAINERS.lazy("local-dpo", "harness.train.dpo")
+# (trainer, method) pairs served by another registered trainer; the openai trainer sends either method.
+METHOD_TRAINERS = {("local", "dpo"): "local-dpo"}
 
 
 def trainer(name: str):
@@ -182,19 +190,19 @@ def data_hashes(config: TrainConfig) -> dict[str, str]:
 
 def check_data(config: TrainConfig) -> None:
     """Structural checks of both files (token limits are the trainer's business)."""
-    from harness.data.validate import validate_chat_file
+    from harness.data.preference import validate_training_file
 
     problems = []
     for f in (config.train_file, config.validation_file):
         if f is not None:
-            problems += validate_chat_file(f, max_tokens=10**9).problems
+            problems += validate_training_file(f, config.method, max_tokens=10**9).problems
     if problems:
         raise InputProblems(problems)
 
 
 def run_training(config: TrainConfig, log: Log = print) -> TrainResult:
     """Check the data, train with the named trainer, write ``train_result.json`` in out_dir."""
-    cls = TRAINERS.get(config.trainer)
+    cls = TRAINERS.get(METHOD_TRAINERS.get((config.trainer, config.method), config.trainer))
     check_data(config)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -8,15 +8,25 @@ the job is created (before the first poll), and it carries a run id that is also
 metadata; so a driver killed at any point is resumed with ``resume=True`` (``harness train ...
 --resume``) without uploading or creating anything twice: a job whose id never reached the file is
 found by that metadata. ``job_id=`` reattaches to any job. The files are checked with
-``harness.data.validate`` before anything is uploaded, so a bad line costs no job.
+``harness.data.validate`` (``harness.data.preference`` for dpo) before anything is uploaded, so a
+bad line costs no job.
+
+The job is created with the ``method`` field (``supervised`` or ``dpo``, with its hyperparameters;
+the top-level ``hyperparameters`` is deprecated). OpenAI is winding fine-tuning down (no new jobs
+from 2027-01-06; GPT-4o, 4o mini, 4.1 and 4.1 mini and their fine-tunes shut down 2027-01-14): a
+base model whose ``/v1/models`` entry carries a ``shutdown_date`` gets a line naming it (a refusal,
+exit 2, once it has passed), and a job creation the API refuses because fine-tuning is closed is
+one line naming the date and the ``local`` trainer as the way on.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable
@@ -40,7 +50,14 @@ from harness.train.curves import MetricsLog, plot_losses
 
 STATE_FILE = "job.json"
 TERMINAL = ("succeeded", "failed", "cancelled")
-API_KEYS = ("messages", "tools", "parallel_tool_calls")  # what the API reads from a training line
+API_KEYS = {"supervised": ("messages", "tools", "parallel_tool_calls"),  # what the API reads from a training line
+            "dpo": ("input", "preferred_output", "non_preferred_output")}
+NO_NEW_JOBS_FROM = "2027-01-06"  # OpenAI's deprecations page (see /work/shared/OPENAI-NOTES.md)
+WAY_ON = ("fine-tune an open-weight model with the local trainer instead "
+          "(harness train SUITE --trainer local --base local or local:PATH; then serve it, see `harness export`)")
+# How the API says the platform takes no new jobs: its code, or failing that its words.
+CLOSED_CODES = ("fine_tuning_unavailable", "fine_tuning_disabled", "fine_tuning_not_available")
+CLOSED_WORDS = re.compile(r"fine-?tuning\b.{0,40}\b(no longer|not available|unavailable|closed|disabled|not accepted)", re.I)
 MAX_POLL_FAILURES = 8
 BACKOFF = 1.5
 
@@ -73,33 +90,78 @@ class JobState:
         os.replace(tmp, self.path)
 
 
-def api_copy(src: Path, dst: Path) -> Path:
+def api_copy(src: Path, dst: Path, method: str = "supervised") -> Path:
     """The file as the API takes it: only the keys it reads on each line (ids and categories stay here)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     lines = []
     for line in src.read_text(encoding="utf-8").splitlines():
         if line.strip():
             obj = json.loads(line)
-            lines.append(json.dumps({k: obj[k] for k in API_KEYS if k in obj}, ensure_ascii=False))
+            lines.append(json.dumps({k: obj[k] for k in API_KEYS[method] if k in obj}, ensure_ascii=False))
     dst.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return dst
 
 
 def _hyperparameters(config: TrainConfig) -> dict[str, Any]:
-    return {"n_epochs": config.epochs, "batch_size": config.batch_size or "auto",
-            "learning_rate_multiplier": config.learning_rate_multiplier or "auto"}
+    hp = {"n_epochs": config.epochs, "batch_size": config.batch_size or "auto",
+          "learning_rate_multiplier": config.learning_rate_multiplier or "auto"}
+    return hp | ({"beta": config.beta or "auto"} if config.method == "dpo" else {})
+
+
+def method_field(config: TrainConfig) -> dict[str, Any]:
+    """``method`` of the job: ``{type: supervised|dpo, <type>: {hyperparameters: {...}}}``."""
+    return {"type": config.method, config.method: {"hyperparameters": _hyperparameters(config)}}
+
+
+def check_base_model(client: Any, name: str, log: Log, today: dt.date | None = None) -> None:
+    """Refuse a base model past its ``shutdown_date``; name a coming one. Endpoints without the
+    models route (or without this model) are not judged here: the job creation will say."""
+    import openai
+
+    try:
+        model = client.models.retrieve(name)
+    except (openai.NotFoundError, openai.UnprocessableEntityError, openai.BadRequestError):
+        return
+    except (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError) as e:
+        log(f"could not read {name}'s /v1/models entry ({type(e).__name__}); its shutdown date is not checked")
+        return
+    date = getattr(model, "shutdown_date", None)
+    if not date:
+        return
+    try:
+        passed = dt.date.fromisoformat(str(date)[:10]) <= (today or dt.date.today())
+    except ValueError:
+        passed = False
+    if passed:
+        raise HarnessError(f"base model {name} was shut down on {date} (its /v1/models entry), with every fine-tune "
+                           f"of it; {WAY_ON}")
+    log(f"note: base model {name} shuts down on {date} (its /v1/models entry) with every fine-tune of it, and OpenAI "
+        f"takes no new fine-tuning jobs from {NO_NEW_JOBS_FROM}; to keep a model past that, {WAY_ON}")
+
+
+def closed_refusal(e: Any) -> str | None:
+    """The one-line message for a job creation refused because fine-tuning is closed, else None."""
+    body = getattr(e, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else {}
+    code = err.get("code") if isinstance(err, dict) else None
+    message = _message(e)
+    if not (400 <= getattr(e, "status_code", 0) < 500 and (code in CLOSED_CODES or CLOSED_WORDS.search(message))):
+        return None
+    return (f"OpenAI's fine-tuning API refused the job: fine-tuning is closed (no new jobs from {NO_NEW_JOBS_FROM}; "
+            f"the API said: {message}); {WAY_ON}")
 
 
 def check_files(config: TrainConfig, log: Log) -> None:
     """Every line of both files as the API will check it, with its token limit; statistics logged."""
-    from harness.data.validate import EstimateCounter, validate_chat_file
+    from harness.data.preference import validate_training_file
+    from harness.data.validate import EstimateCounter
     from harness.train.driver import OPENAI_MAX_TOKENS
 
     problems = []
     for kind, path in (("training", config.train_file), ("validation", config.validation_file)):
         if path is None:
             continue
-        v = validate_chat_file(path, max_tokens=OPENAI_MAX_TOKENS, counter=EstimateCounter())
+        v = validate_training_file(path, config.method, max_tokens=OPENAI_MAX_TOKENS, counter=EstimateCounter())
         problems += v.problems
         d = v.stats.to_json(config.epochs)
         if v.ok:
@@ -123,14 +185,20 @@ class OpenAITrainer(Trainer):
         config.out_dir.mkdir(parents=True, exist_ok=True)
         state = JobState(config.out_dir / STATE_FILE)
         hashes = data_hashes(config)
-        if not (config.job_id or (config.resume and state.data.get("job_id"))):
+        fresh = not (config.job_id or (config.resume and state.data.get("job_id")))
+        if fresh:
             check_files(config, log)
         try:
+            if fresh:
+                check_base_model(client, spec.name, log)
             job_id = self._job_id(client, config, state, hashes, log)
             job = self._poll(client, job_id, config, state, log)
         except openai.AuthenticationError as e:
             raise HarnessError(f"the API refused the key in ${spec.api_key_env}: {_message(e)}") from None
         except openai.APIStatusError as e:
+            closed = closed_refusal(e)
+            if closed:
+                raise HarnessError(closed) from None
             hint = ""
             if state.data.get("training_file_id") and not state.data.get("job_id"):
                 hint = f"; the uploads are recorded in {state.path}: rerun with --resume to reuse them"
@@ -177,19 +245,21 @@ class OpenAITrainer(Trainer):
         files = {k: state.data.get(f"{k}_file_id") for k in ("training", "validation")}
         for kind, path in (("training", config.train_file), ("validation", config.validation_file)):
             if path is not None and not files[kind]:
-                up = api_copy(path, config.out_dir / "upload" / f"{kind}.jsonl")
+                up = api_copy(path, config.out_dir / "upload" / f"{kind}.jsonl", config.method)
                 obj = client.files.create(file=(path.name, up.read_bytes()), purpose="fine-tune")
                 files[kind] = obj.id
                 log(f"uploaded {path} as {obj.id} ({obj.bytes:,} bytes)")
                 state.save(run_id=run_id, data_hashes=hashes, **{f"{kind}_file_id": obj.id})
         state.save(run_id=run_id, data_hashes=hashes, base=config.base)
-        hyper = _hyperparameters(config)
+        method = method_field(config)
         job = client.fine_tuning.jobs.create(
             model=base_spec(config.base).name, training_file=files["training"],
             validation_file=files["validation"] or openai_omit(), suffix=config.suffix or openai_omit(), seed=config.seed,
-            method={"type": "supervised", "supervised": {"hyperparameters": hyper}}, metadata={"harness_run": run_id})
+            method=method, metadata={"harness_run": run_id})
         state.save(job_id=job.id, status=job.status)
-        log(f"created fine-tuning job {job.id} on {job.model} ({', '.join(f'{k}={v}' for k, v in hyper.items())})")
+        hyper = method[config.method]["hyperparameters"]
+        log(f"created {config.method} fine-tuning job {job.id} on {job.model} "
+            f"({', '.join(f'{k}={v}' for k, v in hyper.items())})")
         return job.id
 
     # ------------------------------------------------------------------ poll
@@ -246,6 +316,9 @@ class OpenAITrainer(Trainer):
                        for c in client.fine_tuning.jobs.checkpoints.list(job.id, limit=100)]
         checkpoints.sort(key=lambda c: c["step"])
         hp = job.hyperparameters.model_dump(exclude_none=True)
+        chosen = getattr(job.method, job.method.type, None) if job.method else None
+        if chosen is not None and chosen.hyperparameters is not None:  # the method's, beta included for dpo
+            hp |= chosen.hyperparameters.model_dump(exclude_none=True) | {"method": job.method.type}
         epochs, metrics_path = _write_metrics(rows, hp.get("n_epochs"), config.out_dir)
         curve = plot_losses(_curve_rows(rows), config.out_dir / "loss_curve", title=f"fine-tuning {job.model}")
         query = {k: v for k, v in (("base_url", spec.base_url), ("api_key_env", spec.api_key_env if spec.api_key_env != "OPENAI_API_KEY" else None)) if v}

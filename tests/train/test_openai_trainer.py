@@ -232,10 +232,11 @@ def test_client_retries_by_the_shared_policy(api: FakeFineTuneAPI) -> None:
 
 
 def test_server_errors_while_polling_are_waited_out(api: FakeFineTuneAPI, tmp_path: Path) -> None:
-    api.inject(500, times=2, method="GET")  # the first two polls; the SDK does not retry (max_retries=0)
+    # the first two polls; the SDK does not retry (max_retries=0)
+    api.inject(500, times=2, method="GET", path="/v1/fine_tuning/jobs")
     lines: list[str] = []
     result = run_training(config(api, tmp_path, base=base_spec(api, max_retries="0")), lines.append)
-    assert [c.status for c in api.calls("GET", "/v1/")][:2] == [500, 500]
+    assert [c.status for c in api.calls("GET", "/v1/fine_tuning/")][:2] == [500, 500]
     assert sum("failed (InternalServerError); trying again" in line for line in lines) == 2
     assert result.candidate.startswith("openai:ft:")
 
