@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.commands.common import add_output_options
+from harness.commands.train import add_launch_options, launch_params
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--patience", type=int, metavar="N", help="early-stopping patience in epochs (default 1)")
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--poll-interval", type=float, metavar="S", help="openai: first wait between job polls")
+    h.add_argument("--grad-accum", type=int, metavar="N", help="local: batches accumulated per optimizer step")
+    h.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="local: auto is bf16/fp16 on CUDA")
+    add_launch_options(p)
     add_output_options(p)
     p.set_defaults(func=main)
 
@@ -53,7 +57,8 @@ def main(args: argparse.Namespace) -> int:
         "epochs": args.epochs, "learning_rate": args.learning_rate, "learning_rate_multiplier": args.lr_multiplier,
         "batch_size": args.batch_size, "lora_r": args.lora_r, "max_steps": args.max_steps,
         "max_length": args.max_length, "early_stopping_patience": args.patience,
-        "poll_interval_s": args.poll_interval}.items() if v is not None}
+        "poll_interval_s": args.poll_interval, "gradient_accumulation_steps": args.grad_accum,
+        "precision": args.precision}.items() if v is not None} | launch_params(args)
     cfg = IterateConfig(suite=args.suite, data=args.data, base=args.base, trainer=args.trainer,
                         max_iterations=args.max_iterations, out_dir=args.out, reports_dir=args.reports,
                         score=args.score, min_gain=args.min_gain, train=train, seed=args.seed,

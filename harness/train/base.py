@@ -153,6 +153,16 @@ class TrainResult:
         d["val_trend"] = self.val_trend()
         return json.loads(json.dumps(d, default=str))
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainResult:
+        """The inverse of :meth:`to_json` (a train_result.json's ``result``)."""
+        d = {k: v for k, v in data.items() if k != "val_trend"}
+        d["epochs"] = [EpochLoss(**e) for e in d["epochs"]]
+        for k in ("out_dir", "metrics_csv", "loss_curve", "adapter"):
+            if d.get(k) is not None:
+                d[k] = Path(d[k])
+        return cls(**d)
+
 
 class TrainingFailed(HarnessError):
     """The training run (or the remote job) ended without a model; the message says why."""

@@ -55,6 +55,10 @@ class LocalParams(BaseModel):
     log_every_steps: int = Field(10, ge=1, description="A train-loss row in metrics.csv every N steps.")
     dataloader_workers: int = Field(0, ge=0, description="Data-loading worker processes (0: in the training process).")
     device: str = Field("auto", description="cpu, cuda or auto.")
+    num_processes: int | None = Field(None, ge=1, description="Train in N data-parallel processes under accelerate "
+                                                              "launch (one per GPU, or gloo on CPUs).")
+    accelerate_config: Path | None = Field(None, description="An accelerate config file for the workers (DeepSpeed "
+                                                             "ZeRO, FSDP, several machines); see `accelerate config`.")
 
 
 def base_reference(name: str) -> str:
@@ -161,6 +165,8 @@ class LocalTrainer(Trainer):
         if spec.provider != "local":
             raise HarnessError(f"the local trainer fine-tunes local models; got base {config.base!r} (try --trainer openai)")
         p: LocalParams = config.trainer_params()
+        if launch.wants_relaunch(p.num_processes, p.accelerate_config):
+            return launch.train_in_workers(config, p.num_processes, p.accelerate_config)
         main = launch.is_main_process()
         say: Log = log if main else (lambda m: None)
         name = base_reference(spec.name or lm.DEFAULT_LOCAL_MODEL)
