@@ -51,7 +51,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from harness.errors import HarnessError
     from harness.loop.iterate import IterateConfig, iterate
+    from harness.train import launch
+
+    if launch.launched() and launch.world_size() > 1:
+        raise HarnessError("harness iterate evaluates between its trainings, so it runs as one process: instead of "
+                           "accelerate launch/torchrun, give it --num-processes N (or --accelerate-config FILE) and it "
+                           "launches each training's workers itself")
 
     train = {k: v for k, v in {
         "epochs": args.epochs, "learning_rate": args.learning_rate, "learning_rate_multiplier": args.lr_multiplier,
