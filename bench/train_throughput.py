@@ -1,7 +1,7 @@
 """Training speed and memory of the ``local`` trainer: the hand-written loop it replaced versus TRL.
 A benchmark that prints figures, not a test.
 
-    .venv/bin/python bench/train_throughput.py [--examples 96] [--variants old,trl,trl-stock]
+    .venv/bin/python bench/train_throughput.py [--examples 48] [--variants old,trl,trl-stock]
 
 The support-intent suite's training split, prepared as `harness train` prepares it; the first
 --examples of it, one epoch at batch 8, LoRA r=16 on all linear layers of SmolLM2-135M-Instruct,
@@ -12,8 +12,10 @@ same examples, so the same tokens:
 * trl: the local trainer as shipped (TRL's SFTTrainer, our loss on labelled positions only);
 * trl-stock: the same with TRL's own compute_loss (its fused LM head scores every position on CPU).
 
-Prints seconds of training (model loading and encoding excluded), tokens/s over the non-padding
-input tokens, seconds per 1,000 trained (labelled) tokens, and peak RSS of the process.
+Prints wall and CPU seconds of training (model loading and encoding excluded; from the first step's
+start to the last step's end), tokens/s over the non-padding input tokens (per wall and per CPU
+second: on a shared machine the CPU figure is the steadier comparison), seconds per 1,000 trained
+(labelled) tokens, and peak RSS of the process.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def token_counts(path: Path) -> tuple[int, int]:
 # ---------------------------------------------------------------- the old loop (before TRL), trimmed to training
 
 
-def old_loop(path: Path, batch: int, lr: float, seed: int) -> float:
+def old_loop(path: Path, batch: int, lr: float, seed: int) -> tuple[float, float]:
     import random
 
     import torch
@@ -83,7 +85,7 @@ def old_loop(path: Path, batch: int, lr: float, seed: int) -> float:
     warm = max(1, round(total * 0.05))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for b in range(total):
         rows = [train[i] for i in order[b * batch : (b + 1) * batch]]
         width = max(len(e.input_ids) for e in rows)
@@ -105,39 +107,55 @@ def old_loop(path: Path, batch: int, lr: float, seed: int) -> float:
         sched.step()
         opt.zero_grad(set_to_none=True)
         s.item()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def trl_run(path: Path, batch: int, lr: float, seed: int, stock: bool) -> float:
-    import csv
-
-    from harness.train import TrainConfig, run_training
-    from harness.train import sft
+def trl_run(path: Path, batch: int, lr: float, seed: int, stock: bool) -> tuple[float, float]:
+    from harness.train import TrainConfig, run_training, sft
 
     if stock:  # TRL's own compute_loss
-        original = sft.make_sft_trainer
-        sft.make_sft_trainer = lambda stock_loss=False, **kw: original(stock_loss=True, **kw)
+        make = sft.make_sft_trainer
+        sft.make_sft_trainer = lambda stock_loss=False, **kw: make(stock_loss=True, **kw)
+    clock: dict[str, tuple[float, float]] = {}
+    callback = sft.metrics_callback
+
+    def timed(*args, **kw):  # wall and CPU time from the first step's start to the last step's log
+        cb = callback(*args, **kw)
+        begin, on_log = cb.on_train_begin, cb.on_log
+
+        def on_train_begin(*a, **k):
+            clock["start"] = (time.perf_counter(), time.process_time())
+            return begin(*a, **k)
+
+        def log_(*a, **k):
+            if "loss" in (k.get("logs") or {}):  # a step's log, before that epoch's checkpoint is saved
+                clock["end"] = (time.perf_counter(), time.process_time())
+            return on_log(*a, **k)
+
+        cb.on_train_begin, cb.on_log = on_train_begin, log_
+        return cb
+
+    sft.metrics_callback = timed
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(base="local", train_file=path, out_dir=Path(out), epochs=1, batch_size=batch, learning_rate=lr,
                           seed=seed, lora_r=16, lora_alpha=32, log_every_steps=1, device="cpu")
         run_training(cfg, log=lambda m: None)
-        steps = [r for r in csv.DictReader(open(Path(out) / "metrics.csv")) if r["kind"] == "step"]
-        return float(steps[-1]["elapsed_s"])
+    return clock["end"][0] - clock["start"][0], clock["end"][1] - clock["start"][1]
 
 
 def child(a: argparse.Namespace) -> None:
     path = Path(a.file)
     if a.variant == "old":
-        seconds = old_loop(path, a.batch, a.lr, a.seed)
+        seconds, cpu = old_loop(path, a.batch, a.lr, a.seed)
     else:
-        seconds = trl_run(path, a.batch, a.lr, a.seed, stock=a.variant == "trl-stock")
+        seconds, cpu = trl_run(path, a.batch, a.lr, a.seed, stock=a.variant == "trl-stock")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"variant": a.variant, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
+    print(json.dumps({"variant": a.variant, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_kb / 1024}))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--examples", type=int, default=96, help="training examples (one epoch; default 96 = 12 steps)")
+    ap.add_argument("--examples", type=int, default=48, help="training examples (one epoch; default 48 = 6 steps)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--seed", type=int, default=0)
@@ -154,17 +172,19 @@ def main() -> None:
         tokens, trained = token_counts(path)
         n = len(path.read_text().splitlines())
         print(f"{n} examples, {math.ceil(n / a.batch)} steps of {a.batch}: {tokens} input tokens, {trained} trained tokens")
-        print(f"{'variant':<10} {'train s':>8} {'tokens/s':>9} {'s/1k trained':>13} {'peak RSS MB':>12}")
+        print(f"{'variant':<10} {'train s':>8} {'cpu s':>7} {'tokens/s':>9} {'tokens/cpu-s':>13} {'s/1k trained':>13} "
+              f"{'peak RSS MB':>12}")
         for v in a.variants.split(","):
             cmd = [sys.executable, __file__, "--variant", v, "--file", str(path), "--batch", str(a.batch),
                    "--lr", str(a.lr), "--seed", str(a.seed)]
-            out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(f"{v:<10} failed: {out.stderr[-2000:]}")
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{v:<10} {r['seconds']:>8.1f} {tokens / r['seconds']:>9.0f} {1000 * r['seconds'] / trained:>13.2f} "
-                  f"{r['peak_rss_mb']:>12.0f}", flush=True)
+            print(f"{v:<10} {r['seconds']:>8.1f} {r['cpu_seconds']:>7.1f} {tokens / r['seconds']:>9.0f} "
+                  f"{tokens / r['cpu_seconds']:>13.0f} {1000 * r['seconds'] / trained:>13.2f} {r['peak_rss_mb']:>12.0f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def _hub_snapshot(repo_id: str) -> Path:
     offline = os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False")
     try:
         return Path(snapshot_download(repo_id, local_files_only=offline))
-    except Exception as e:  # LocalEntryNotFoundError, RepositoryNotFoundError, network errors
+    except Exception as e:  # noqa: BLE001 - LocalEntryNotFoundError, RepositoryNotFoundError, HTTP errors
         how = ("it is not in the local Hugging Face cache and the harness runs offline: download it with "
                "`hf download " + repo_id + "` or set HF_HUB_OFFLINE=0") if offline else f"{type(e).__name__}: {e}"
         raise HarnessError(f"local model {repo_id!r} (a hub id): {how}") from None

@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 
+
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1") or 1)
 

@@ -23,7 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import HarnessError, InputProblems, Problem
 from harness.train import launch
-from harness.train.base import Log, Trainer, TrainConfig, TrainResult, data_hashes, trainer
+from harness.train.base import (
+    Log,
+    TrainConfig,
+    Trainer,
+    TrainResult,
+    data_hashes,
+    trainer,
+)
 from harness.train.chat_encoding import Encoded, encode_chat, encode_file, read_chat  # noqa: F401  (re-exported)
 
 DEFAULT_LR = 5e-4

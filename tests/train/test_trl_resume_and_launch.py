@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -73,8 +72,8 @@ def test_killed_during_epoch_two_resumes_from_the_checkpoint(tmp_path, tiny_llam
 
 def test_a_rerun_with_other_settings_does_not_resume_foreign_checkpoints(tmp_path, tiny_llama):
     out = tmp_path / "run"
-    base = dict(base=f"local:{tiny_llama}", train_file=chat_file(tmp_path / "t.jsonl", 8), out_dir=out, epochs=1,
-                batch_size=4, max_length=128, lora_r=2, device="cpu")
+    base = {"base": f"local:{tiny_llama}", "train_file": chat_file(tmp_path / "t.jsonl", 8), "out_dir": out,
+            "epochs": 1, "batch_size": 4, "max_length": 128, "lora_r": 2, "device": "cpu"}
     run_training(TrainConfig(**base), log=lambda m: None)
     with pytest.raises(HarnessError, match=r"checkpoints of another run \(different params"):
         run_training(TrainConfig(**(base | {"lora_r": 4})), log=lambda m: None)
