@@ -197,11 +197,14 @@ class LocalTrainer(Trainer):
         from peft import LoraConfig
         from transformers import EarlyStoppingCallback, PrinterCallback
 
+        import datasets
+
         from harness.train.chat_encoding import as_dataset
         from harness.train.curves import MetricsLog
         from harness.train.sft import make_sft_trainer, metrics_callback
 
         main = launch.is_main_process()
+        datasets.disable_progress_bars()  # TRL's truncation pass over a few hundred rows: not worth a bar
         targets = "all-linear" if p.lora_targets == "all-linear" else list(p.lora_targets)
         lora = LoraConfig(r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=p.lora_dropout, target_modules=targets,
                           task_type="CAUSAL_LM")
