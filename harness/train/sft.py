@@ -4,10 +4,11 @@
   It overrides ``compute_loss`` for one measured reason: on a CPU, TRL's fused LM head projects
   every position through the 49k-word output layer (it keeps only labelled positions on
   CUDA/XPU with Triton), and computes entropy and top-1 accuracy besides. Our answers are a few
-  tokens after a long prompt, so that is about 5x the output-layer work of projecting only the
-  positions that carry a label, which is what the override does, through the model's own
+  tokens after a long prompt, so most of that output-layer work is for positions without a label.
+  The override projects only the positions that carry one, through the model's own
   ``forward(logits_to_keep=...)`` so DDP, FSDP and DeepSpeed wrappers still see the call.
-  bench/train_throughput.py measures both (``--variant trl-stock``).
+  bench/train_throughput.py, 2-core CPU, SmolLM2, 4 steps of 8 support-intent examples: 25.1 CPU
+  seconds with the override, 43.7 with TRL's own loss, 24.0 for the hand-written loop it replaced.
 * ``create_scheduler`` keeps the schedule of the loop it replaced: linear warmup over 5% of the
   steps from ``1/warmup`` (transformers' starts at 0 and wastes the first step), then linear decay.
 * :class:`MetricsCallback` writes metrics.csv from the trainer's log history, so a resumed run
