@@ -119,3 +119,24 @@ def test_trainer_params_are_validated_with_their_location():
     with pytest.raises(HarnessError, match=r"lora_r: Extra inputs"):
         make_config(TrainConfig, trainer="openai", base="openai:gpt-4o-mini", train_file=Path("t"), out_dir=Path("o"),
                     lora_r=8)
+
+
+def test_the_loss_on_labelled_positions_equals_the_full_logits_loss(tiny_llama):
+    """Our compute_loss projects only labelled positions; it must equal transformers' own loss."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from harness.train.sft import labelled_positions_loss
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    ids = torch.randint(0, 1000, (3, 12))
+    labels = torch.full_like(ids, -100)
+    labels[0, 9:11], labels[1, 4:6], labels[2, 11] = ids[0, 9:11], ids[1, 4:6], ids[2, 11]
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    ours = labelled_positions_loss(model, {"input_ids": ids, "attention_mask": mask, "labels": labels})
+    theirs = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+    # With num_items_in_batch (a step's tokens across accumulation and ranks) it is a sum over that count.
+    half = labelled_positions_loss(model, {"input_ids": ids, "attention_mask": mask, "labels": labels}, 10)
+    assert half.item() == pytest.approx(theirs.item() * 5 / 10, rel=1e-5)
