@@ -11,6 +11,7 @@ from harness.commands.common import (
     positive_int,
     with_trust,
 )
+from harness.commands.train import add_launch_options, launch_params
 from harness.tracking import add_track_option, track
 
 
@@ -51,6 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--patience", type=int, metavar="N", help="early-stopping patience in epochs (default 1)")
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--poll-interval", type=float, metavar="S", help="openai: first wait between job polls")
+    h.add_argument("--grad-accum", type=int, metavar="N", help="local: batches accumulated per optimizer step")
+    h.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="local: auto is bf16/fp16 on CUDA")
+    add_launch_options(p)
     add_output_options(p)
     add_trust_options(p)
     add_track_option(p)
@@ -58,13 +62,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from harness.core.errors import HarnessError
     from harness.loop.iterate import IterateConfig, iterate
+    from harness.train import launch
+
+    if launch.launched() and launch.world_size() > 1:
+        raise HarnessError("harness iterate evaluates between its trainings, so it runs as one process: instead of "
+                           "accelerate launch/torchrun, give it --num-processes N (or --accelerate-config FILE) and it "
+                           "launches each training's workers itself")
 
     train = {k: v for k, v in {
         "epochs": args.epochs, "learning_rate": args.learning_rate, "learning_rate_multiplier": args.lr_multiplier,
         "batch_size": args.batch_size, "lora_r": args.lora_r, "max_steps": args.max_steps,
         "max_length": args.max_length, "early_stopping_patience": args.patience,
-        "poll_interval_s": args.poll_interval}.items() if v is not None}
+        "poll_interval_s": args.poll_interval, "gradient_accumulation_steps": args.grad_accum,
+        "precision": args.precision}.items() if v is not None} | launch_params(args)
     cfg = IterateConfig(suite=args.suite, data=args.data, base=args.base, trainer=args.trainer,
                         max_iterations=args.max_iterations, out_dir=args.out, reports_dir=args.reports,
                         score=args.score, min_gain=args.min_gain, train=train, seed=args.seed,

@@ -37,6 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--max-steps", type=int, metavar="N")
     h.add_argument("--max-length", type=int, metavar="N", help="local: tokens per example; longer ones are dropped (default 512)")
     h.add_argument("--device", help="local: cpu, cuda or auto")
+    h.add_argument("--grad-accum", type=int, metavar="N", help="local: batches accumulated per optimizer step (default 1)")
+    h.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="local: auto (default) is bf16 or fp16 on a CUDA GPU, fp32 on CPU")
+    h.add_argument("--quantization", choices=["none", "4bit", "8bit"], help="local: QLoRA through bitsandbytes (CUDA)")
+    h.add_argument("--gradient-checkpointing", action="store_true", help="local: recompute activations (less memory)")
+    h.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="local: evaluate and checkpoint every N steps instead of each epoch")
+    add_launch_options(p)
     d = p.add_argument_group("data")
     d.add_argument("--validation-fraction", type=float, default=0.1, metavar="F",
                    help="share of the data held out for validation loss (default 0.1)")
@@ -52,10 +60,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=with_trust(main))
 
 
+def add_launch_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("several processes (local trainer)",
+                             "Train data-parallel through HF accelerate; rerunning the same command after a crash "
+                             "resumes from the last checkpoint in the output folder.")
+    g.add_argument("--num-processes", type=int, metavar="N",
+                   help="train in N processes under `accelerate launch` (one per GPU; gloo on CPUs)")
+    g.add_argument("--accelerate-config", type=Path, metavar="FILE",
+                   help="accelerate config for the workers (DeepSpeed ZeRO, FSDP, several machines)")
+
+
+def launch_params(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in {"num_processes": args.num_processes, "accelerate_config": args.accelerate_config}.items()
+            if v is not None}
+
+
 def main(args: argparse.Namespace) -> int:
     from harness.suite.load import load_suite
     from harness.train.base import TrainConfig, make_config
-    from harness.train.driver import default_out, train_on_suite
+    from harness.train.driver import default_out, default_trainer, train_on_suite
 
     ls = load_suite(args.suite)
     out = args.out or default_out(ls.suite.name, args.base)
@@ -68,9 +91,13 @@ def main(args: argparse.Namespace) -> int:
         "seed": args.seed, "early_stopping_patience": args.patience, "max_steps": args.max_steps,
         "max_length": args.max_length, "device": args.device, "suffix": args.suffix, "resume": args.resume or None,
         "job_id": args.job_id, "poll_interval_s": args.poll_interval,
-        "max_poll_interval_s": args.max_poll_interval}.items() if v is not None}
+        "max_poll_interval_s": args.max_poll_interval, "gradient_accumulation_steps": args.grad_accum,
+        "precision": args.precision, "quantization": args.quantization,
+        "gradient_checkpointing": args.gradient_checkpointing or None,
+        "checkpoint_every_steps": args.checkpoint_every}.items() if v is not None} | launch_params(args)
     # Check the hyperparameters before spending time on data (train_file is a placeholder here).
-    make_config(TrainConfig, train_file=Path("-"), out_dir=out, **train)
+    make_config(TrainConfig, trainer=args.trainer or default_trainer(args.base), train_file=Path("-"), out_dir=out,
+                **train)
     run = train_on_suite(ls, args.data, out, base=args.base, trainer=args.trainer,
                          prepare={"seed": args.seed, "validation_fraction": args.validation_fraction,
                                   "allow_contamination": args.allow_contamination}, train=train)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -33,7 +34,8 @@ from harness.core.hashing import hash_path
 DEFAULT_LOCAL_MODEL = "smollm2"
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ACCEPTED = f"{DEFAULT_LOCAL_MODEL!r} (or empty), a folder holding a Hugging Face model, or a .gguf file"
+ACCEPTED = (f"{DEFAULT_LOCAL_MODEL!r} (or empty), a folder holding a Hugging Face model, a .gguf file, "
+            "or a hub id (ORG/NAME) in the Hugging Face cache")
 
 # One forward pass at a time per process: a 2-core CPU gains nothing from running two, and a model
 # shared between a candidate, a judge and a metric must not be driven from two threads at once.
@@ -81,7 +83,27 @@ def resolve_local_model(name: str | None) -> tuple[Path, str | None]:
                 return path.resolve(), ggufs[0]
             raise HarnessError(f"local model {name!r}: {path} has no config.json; expected a Hugging Face model folder")
         return path.resolve(), None
+    if _HUB_ID.match(name):
+        return _hub_snapshot(name), None
     raise HarnessError(f"local model {name!r}: no such file or folder; give {ACCEPTED}")
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _hub_snapshot(repo_id: str) -> Path:
+    """The local folder of a hub model id: from the Hugging Face cache, downloaded first only when
+    HF_HUB_OFFLINE=0 (the harness runs offline by default)."""
+    setup_torch()  # sets HF_HUB_OFFLINE=1 unless the user chose otherwise
+    from huggingface_hub import snapshot_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False")
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=offline))
+    except Exception as e:  # noqa: BLE001 - LocalEntryNotFoundError, RepositoryNotFoundError, HTTP errors
+        how = ("it is not in the local Hugging Face cache and the harness runs offline: download it with "
+               "`hf download " + repo_id + "` or set HF_HUB_OFFLINE=0") if offline else f"{type(e).__name__}: {e}"
+        raise HarnessError(f"local model {repo_id!r} (a hub id): {how}") from None
 
 
 def display_name(name: str | None) -> str:

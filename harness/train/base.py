@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.core.errors import HarnessError, InputProblems
 from harness.core.registry import Registry
@@ -24,7 +24,12 @@ Log = Callable[[str], None]
 
 
 class TrainConfig(BaseModel):
-    """One training run. Fields a trainer does not use are recorded but ignored by it."""
+    """One training run: the fields every trainer reads, and ``params`` for the named trainer's own.
+
+    A trainer declares its settings as a pydantic model (``Params`` on its class, e.g. the local
+    trainer's LoRA, precision and checkpointing); ``params`` is validated against it, and a flat key
+    that names one of them (``lora_r=8``) is accepted in its place.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,33 +39,63 @@ class TrainConfig(BaseModel):
                                   "(input, preferred_output, non_preferred_output), direct preference optimisation.")
     beta: float | None = Field(None, gt=0, description="dpo: weight of the KL penalty against the reference model; "
                                                        "null: 0.1 locally, auto for openai.")
-    base: str = Field("local", description="Base model spec, e.g. local, local:smollm2, openai:gpt-4o-mini-2024-07-18 "
-                                           "(with ?base_url=... for another endpoint).")
+    base: str = Field("local", description="Base model spec, e.g. local, local:PATH (a transformers folder or hub id), "
+                                           "openai:gpt-4o-mini-2024-07-18 (with ?base_url=... for another endpoint).")
     train_file: Path = Field(..., description="Chat fine-tuning JSONL (see `harness data validate`).")
     validation_file: Path | None = Field(None, description="Chat JSONL for validation loss and early stopping.")
     out_dir: Path = Field(..., description="Folder for the adapter or job state, metrics.csv and the loss curve.")
     epochs: int = Field(2, ge=1, le=100, description="Passes over the training file.")
     learning_rate: float | None = Field(None, gt=0, description="local: AdamW peak learning rate (default 5e-4).")
     learning_rate_multiplier: float | None = Field(None, gt=0, description="openai: multiplier of the base rate; null: auto.")
-    batch_size: int | None = Field(None, ge=1, le=512, description="Examples per step; null: 8 locally, auto for openai.")
-    lora_r: int = Field(16, ge=1, le=512, description="local: LoRA rank.")
-    lora_alpha: int = Field(32, ge=1, description="local: LoRA scaling numerator (scale = alpha / r).")
-    lora_dropout: float = Field(0.0, ge=0, lt=1, description="local: dropout on the LoRA path.")
-    lora_targets: list[str] | Literal["all-linear"] = Field(
-        "all-linear", description="local: module names to adapt (q_proj, v_proj, ...) or all-linear.")
+    batch_size: int | None = Field(None, ge=1, le=512, description="Examples per step (per process); null: 8 locally, "
+                                                                   "auto for openai.")
     seed: int = Field(0, description="Seeds LoRA initialisation, shuffling, and the openai job.")
     early_stopping_patience: int | None = Field(
-        1, ge=1, description="Stop after this many epochs without a lower validation loss; null: never.")
-    max_steps: int | None = Field(None, ge=1, description="local: stop after this many optimizer steps.")
-    max_length: int = Field(512, ge=16, description="local: tokens per example; longer examples are truncated.")
-    log_every_steps: int = Field(10, ge=1, description="local: a train-loss row in metrics.csv every N steps.")
-    eval_every_steps: int | None = Field(None, ge=1, description="local: also a validation-loss row every N steps.")
-    device: str = Field("auto", description="local: cpu, cuda or auto.")
+        1, ge=1, description="Stop after this many evaluations without a lower validation loss; null: never.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
+    max_length: int = Field(512, ge=16, description="Tokens per example; longer examples are truncated or dropped.")
     suffix: str | None = Field(None, max_length=64, description="openai: added to the fine-tuned model's name.")
     resume: bool = Field(False, description="openai: reattach to the job recorded in out_dir instead of starting one.")
     job_id: str | None = Field(None, description="openai: reattach to this job id.")
     poll_interval_s: float = Field(5.0, gt=0, description="openai: first wait between status polls.")
     max_poll_interval_s: float = Field(60.0, gt=0, description="openai: the backoff's longest wait.")
+    params: dict[str, Any] = Field(default_factory=dict, description="The named trainer's own settings (its Params "
+                                                                     "model), defaults filled in.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_trainer_params(cls, data: Any) -> Any:
+        """Move flat keys that belong to the trainer's Params model into ``params``."""
+        if not isinstance(data, dict):
+            return data
+        own = trainer_params_model(str(data.get("trainer") or "local"))
+        if own is None:
+            return data
+        data = dict(data)
+        lifted = {k: data.pop(k) for k in list(data) if k not in cls.model_fields and k in own.model_fields}
+        if lifted:
+            data["params"] = {**(data.get("params") or {}), **lifted}
+        return data
+
+    @model_validator(mode="after")
+    def _check_params(self) -> TrainConfig:
+        own = trainer_params_model(self.trainer)
+        if own is None:
+            if self.params:
+                raise ValueError(f"params: the {self.trainer} trainer takes no params; got {', '.join(self.params)}")
+            return self
+        try:
+            self.params = own.model_validate(self.params).model_dump(mode="json")
+        except ValidationError as e:
+            allowed = ", ".join(own.model_fields)
+            lines = [f"params.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
+            raise ValueError("; ".join(lines) + f" (the {self.trainer} trainer's params are: {allowed})") from None
+        return self
+
+    def trainer_params(self) -> Any:
+        """``params`` as the trainer's own model (e.g. :class:`harness.train.local.LocalParams`)."""
+        own = trainer_params_model(self.trainer)
+        return own.model_validate(self.params) if own is not None else None
 
     def scaled_learning_rate(self, factor: float) -> TrainConfig:
         """A copy with the rate this trainer uses multiplied by ``factor`` (for the iteration loop)."""
@@ -123,15 +158,30 @@ class TrainResult:
         d["val_trend"] = self.val_trend()
         return json.loads(json.dumps(d, default=str))
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainResult:
+        """The inverse of :meth:`to_json` (a train_result.json's ``result``)."""
+        d = {k: v for k, v in data.items() if k != "val_trend"}
+        d["epochs"] = [EpochLoss(**e) for e in d["epochs"]]
+        for k in ("out_dir", "metrics_csv", "loss_curve", "adapter"):
+            if d.get(k) is not None:
+                d[k] = Path(d[k])
+        return cls(**d)
+
 
 class TrainingFailed(HarnessError):
     """The training run (or the remote job) ended without a model; the message says why."""
 
 
 class Trainer:
-    """Base class. Subclass, implement :meth:`train`, register with ``@trainer("name")``."""
+    """Base class. Subclass, implement :meth:`train`, register with ``@trainer("name")``.
+
+    ``Params``: the trainer's own settings as a pydantic model (extra='forbid'), carried in
+    ``TrainConfig.params``; None when it has none.
+    """
 
     name: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel] | None] = None
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
         raise NotImplementedError
@@ -155,6 +205,16 @@ def trainer(name: str):
     return deco
 
 
+def trainer_params_model(name: str) -> type[BaseModel] | None:
+    """The Params model of the trainer registered as ``name`` (None for an unknown one: the
+    registry names the choices when the trainer is looked up)."""
+    try:
+        cls = TRAINERS.get(name)
+    except HarnessError:
+        return None
+    return getattr(cls, "Params", None)
+
+
 def make_config(cls: type[BaseModel], **values: Any) -> Any:
     """``cls(**values)``, with validation errors turned into one HarnessError naming each field."""
     from pydantic import ValidationError
@@ -162,7 +222,11 @@ def make_config(cls: type[BaseModel], **values: Any) -> Any:
     try:
         return cls(**values)
     except ValidationError as e:
-        lines = [f"{'.'.join(map(str, err['loc'])) or cls.__name__}: {err['msg']}" for err in e.errors()]
+        lines = []
+        for err in e.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            where = ".".join(map(str, err["loc"]))
+            lines.append(f"{where}: {msg}" if where else msg if msg.startswith("params") else f"{cls.__name__}: {msg}")
         raise HarnessError("\n".join(lines)) from None
 
 
@@ -208,6 +272,10 @@ def run_training(config: TrainConfig, log: Log = print) -> TrainResult:
     t0 = time.perf_counter()
     result = cls().train(config, log)
     result.seconds = round(time.perf_counter() - t0, 2)
+    from harness.train.launch import is_main_process
+
+    if not is_main_process():  # data-parallel workers: only the main process writes
+        return result
     record = {"config": config.model_dump(mode="json"), "result": result.to_json()}
     (config.out_dir / "train_result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return result

@@ -34,6 +34,7 @@ from harness.train.base import (
     trainer,
 )
 from harness.train.curves import MetricsLog, plot_losses
+from harness.train.local import LocalParams
 
 DEFAULT_LR = 5e-5  # LoRA DPO; supervised LoRA uses 5e-4, preference updates want a gentler step
 DEFAULT_BETA = 0.1  # TRL's default
@@ -115,7 +116,10 @@ def _LogLines(log: Log) -> Any:
 
 @trainer("local-dpo")
 class LocalDPOTrainer(Trainer):
-    """DPO with LoRA on an in-process model; the candidate is ``local:NAME?adapter=OUT/adapter``."""
+    """DPO with LoRA on an in-process model; the candidate is ``local:NAME?adapter=OUT/adapter``.
+    Its settings are the local trainer's (LoRA shape, device, logging): the same ``params``."""
+
+    Params = LocalParams
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
         Dataset, LoraConfig, DPOConfig = _require()
@@ -133,21 +137,22 @@ class LocalDPOTrainer(Trainer):
             raise HarnessError(f"dpo with the local trainer fine-tunes local models; got base {config.base!r} "
                                "(for an OpenAI base use --trainer openai)")
         name = spec.name or lm.DEFAULT_LOCAL_MODEL
-        device = lm.resolve_device(config.device if config.device != "auto" else spec.device)
+        p = config.trainer_params()  # the local trainer's LocalParams: LoRA shape, device, logging
+        device = lm.resolve_device(p.device if p.device != "auto" else spec.device)
         model, tokenizer = lm.load_model_and_tokenizer(name, device=device, cache=False)  # a private copy: we train it
         tokenizer.padding_side = "right"  # training pads on the right; generation (left) reloads its own copy
         train = read_pairs(config.train_file)
         val = read_pairs(config.validation_file) if config.validation_file else []
         lr, bs, beta = config.learning_rate or DEFAULT_LR, config.batch_size or DEFAULT_BATCH_SIZE, config.beta or DEFAULT_BETA
-        targets = "all-linear" if config.lora_targets == "all-linear" else list(config.lora_targets)
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        targets = "all-linear" if p.lora_targets == "all-linear" else list(p.lora_targets)
+        lora = LoraConfig(r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=p.lora_dropout,
                           target_modules=targets, task_type="CAUSAL_LM")
         per_epoch = math.ceil(len(train) / bs)
         max_steps = min(config.max_steps, per_epoch * config.epochs) if config.max_steps else -1  # as the sft trainer
         args = DPOConfig(
             output_dir=str(config.out_dir / "checkpoints"), beta=beta, learning_rate=lr, per_device_train_batch_size=bs,
             per_device_eval_batch_size=bs, num_train_epochs=config.epochs, max_steps=max_steps,
-            max_length=config.max_length, seed=config.seed, data_seed=config.seed, logging_steps=config.log_every_steps,
+            max_length=config.max_length, seed=config.seed, data_seed=config.seed, logging_steps=p.log_every_steps,
             eval_strategy="epoch" if val else "no", save_strategy="no", report_to=[], disable_tqdm=True,
             gradient_checkpointing=False,  # 135M parameters on a CPU: memory is not the limit, time is
             use_cpu=device == "cpu", bf16=False, fp16=False, dataloader_num_workers=0)
@@ -157,7 +162,7 @@ class LocalDPOTrainer(Trainer):
                              eval_dataset=Dataset.from_list(val) if val else None, processing_class=tokenizer,
                              peft_config=lora, callbacks=[_LogLines(log)])
             dpo.remove_callback(PrinterCallback)  # its raw dicts on stdout; _LogLines says the same in one line
-            log(f"DPO (beta {beta}) with LoRA r={config.lora_r} on {name}: {len(train)} pairs, {len(val)} validation "
+            log(f"DPO (beta {beta}) with LoRA r={p.lora_r} on {name}: {len(train)} pairs, {len(val)} validation "
                 f"pairs, learning rate {lr}, batch {bs}, on {device}")
             out = dpo.train()
         history = dpo.state.log_history
@@ -175,7 +180,7 @@ class LocalDPOTrainer(Trainer):
             peft_model.save_pretrained(str(adapter))
         curve = plot_losses(metrics.rows, config.out_dir / "loss_curve", title=f"DPO (LoRA) on {name}")
         hyper = {"base": name, "method": "dpo", "beta": beta, "epochs": config.epochs, "learning_rate": lr,
-                 "batch_size": bs, "lora_r": config.lora_r, "lora_alpha": config.lora_alpha, "lora_targets": targets,
+                 "batch_size": bs, "lora_r": p.lora_r, "lora_alpha": p.lora_alpha, "lora_targets": targets,
                  "seed": config.seed, "max_length": config.max_length, "train_pairs": len(train),
                  "validation_pairs": len(val), "reference": "base model with the adapter disabled (TRL + peft)",
                  "train_loss": round(out.training_loss, 6)}

