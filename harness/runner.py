@@ -132,6 +132,18 @@ def score(metrics: Sequence[Metric], items: Sequence[Item]) -> list[dict[str, Sc
     return per_example
 
 
+def score_step(metrics: Sequence[Metric], items: Sequence[Item], fingerprint: dict[str, Any],
+               requests: Sequence[Request], cache_path: Path | None) -> list[dict[str, ScoreValue]]:
+    """The run's score step: :func:`score`, with scores already computed for these responses read
+    back from the cache file (harness.scorecache) instead of recomputed."""
+    if cache_path is None:
+        return score(metrics, items)
+    from harness.scorecache import score_cached
+
+    keys = [request_key(fingerprint, r) for r in requests]
+    return score_cached(metrics, items, keys, cache_path, score)
+
+
 def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
               resamples: int = 1000) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each score's mean (or corpus value) with a 95% CI, and each metric's artifacts."""
@@ -223,7 +235,7 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
                          progress=cfg.progress, suite_path=loaded.path)
     for m in loaded.metrics:
         m.bind(context)
-    per_example = score(loaded.metrics, items)
+    per_example = score_step(loaded.metrics, items, fingerprint, requests, context.cache_path)
     table, artifacts = aggregate(loaded.metrics, items, per_example, cfg.bootstrap_resamples)
     t_end = time.perf_counter()
     results = [ExampleResult(ex, req, resp, c, sc)

@@ -1,0 +1,76 @@
+"""Per-example scores cached beside the responses, so a rerun does no scoring work already done.
+
+A score is stored in the response cache's file (harness.cache, table ``scores``) under a key made of
+
+    the response's cache key          (model fingerprint + request: which answer was scored)
+    what the metric sees of the item  (output, reference, input, category, dataset record)
+    the metric's name, its params, and its ``version`` (a class attribute, default 1)
+
+so a changed reference, a changed param or a bumped metric version rescores, and nothing else does.
+Only example-level scores from :meth:`Metric.score_batch` are cached; corpus scores and CIs are
+recomputed from them (cheap). A :class:`Failure` is never stored: a rerun retries it, as the
+response cache retries failed responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.cache import ScoreStore
+from harness.core.hashing import canonical_json
+from harness.core.types import Failure, Item, ScoreValue
+
+Scorer = Callable[[Sequence[Any], Sequence[Item]], list[dict[str, ScoreValue]]]
+
+
+def metric_key(metric: Any) -> str:
+    """Name, params and version: the part of the key that says which scoring this was."""
+    params = metric.params.model_dump(mode="json") if hasattr(metric.params, "model_dump") else metric.params
+    return canonical_json({"metric": metric.name, "params": params, "version": getattr(metric, "version", 1)})
+
+
+def item_keys(response_keys: Sequence[str], items: Sequence[Item]) -> list[str]:
+    """One key per item: its response's cache key and what a metric can read of the item."""
+    out = []
+    for rk, it in zip(response_keys, items, strict=True):
+        seen = canonical_json([it.output, it.reference, it.input, it.category, it.record, it.error])
+        out.append(hashlib.sha256(f"{rk}\n{seen}".encode()).hexdigest())
+    return out
+
+
+def score_cached(metrics: Sequence[Any], items: Sequence[Item], response_keys: Sequence[str],
+                 cache_path: str | Path, scorer: Scorer) -> list[dict[str, ScoreValue]]:
+    """Like ``scorer(metrics, items)`` (the runner's score step), reading and writing cached scores.
+
+    Each metric scores only the items it has no cached scores for; results come back in item order."""
+    per_example: list[dict[str, ScoreValue]] = [{} for _ in items]
+    keys = item_keys(response_keys, items)
+    store = ScoreStore(cache_path)
+    try:
+        for m in metrics:
+            mkey = hashlib.sha256(metric_key(m).encode()).hexdigest()
+            names = [s.name for s in m.scores() if s.level == "example"]
+            hits = store.get_many(mkey, keys)
+            todo = [i for i, k in enumerate(keys) if k not in hits or not set(names) <= set(hits[k])]
+            fresh = scorer([m], [items[i] for i in todo]) if todo else []
+            for i, k in enumerate(keys):
+                if k in hits and set(names) <= set(hits[k]):
+                    per_example[i].update(hits[k])
+            store.put_many(mkey, [(keys[i], _cacheable(part)) for i, part in zip(todo, fresh, strict=True)
+                                  if _cacheable(part) is not None])
+            for i, part in zip(todo, fresh, strict=True):
+                per_example[i].update(part)
+    finally:
+        store.close()
+    return per_example
+
+
+def _cacheable(part: dict[str, ScoreValue]) -> str | None:
+    """The scores as JSON, or None when any is a Failure (not stored: retried next time)."""
+    if any(isinstance(v, Failure) for v in part.values()):
+        return None
+    return json.dumps(part, allow_nan=True)
