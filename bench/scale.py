@@ -16,6 +16,7 @@ cost about 10x, not 100x). The load average is printed beside: this machine is s
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -30,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 PY = sys.executable
 INTENTS = ["order_status", "cancel_order", "refund_request", "change_address", "payment_issue",
            "product_question", "delivery_delay", "account_help"]
-WORDS = "please my order the where is parcel help money back card account address late item box".split()
+WORDS = ["please", "my", "order", "the", "where", "is", "parcel", "help", "money", "back", "card", "account",
+         "address", "late", "item", "box"]
 
 SUITE = """\
 name: scale-intent
@@ -45,14 +47,14 @@ prompt:
 generation: {max_tokens: 8}
 metrics:
   - name: classification
-    labels: [%s]
+    labels: [LABELS]
   - name: exact_match
 gates:
   - metric: accuracy
     min: 0.5
   - metric: accuracy
     non_inferiority_margin: 0.02
-""" % ", ".join(INTENTS)
+"""
 
 
 def make_suite(folder: Path, n: int) -> tuple[Path, Path, Path]:
@@ -66,7 +68,7 @@ def make_suite(folder: Path, n: int) -> tuple[Path, Path, Path]:
             out = intent if rnd.random() < right else rnd.choice(INTENTS)
             outs[m].append({"id": f"ex{i:06d}", "output": out if rnd.random() > 0.1 else f"{out}."})
     (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (folder / "suite.yaml").write_text(SUITE)
+    (folder / "suite.yaml").write_text(SUITE.replace("LABELS", ", ".join(INTENTS)))
     scripts = []
     for m, o in enumerate(outs):
         p = folder / f"model{m}.jsonl"
@@ -75,18 +77,31 @@ def make_suite(folder: Path, n: int) -> tuple[Path, Path, Path]:
     return folder / "suite.yaml", scripts[0], scripts[1]
 
 
-def step(args: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit code of `python -m harness.cli ARGS` as one child process."""
+LIMITS = {"timeout": 900.0}
+
+
+def step(args: list[str], module: str | None = "harness.cli") -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit code of `python -m MODULE ARGS` (or `python ARGS`) as one child,
+    from os.wait4 on that child; killed after LIMITS['timeout'] seconds (its figures then read nan)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     t = time.perf_counter()
-    proc = subprocess.Popen([PY, "-m", "harness.cli", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    code = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    proc.returncode = code
-    if code not in (0, 1):
-        print(f"  ! {' '.join(args[:2])} exited {code}: {err[-500:]}", file=sys.stderr)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([PY, *(["-m", module] if module else []), *args], env=env, stdout=subprocess.DEVNULL, stderr=err)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - t > LIMITS['timeout']:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                print(f"  ! {' '.join(args[:2])}: over {LIMITS['timeout']:.0f} s, killed", file=sys.stderr)
+                return float("nan"), float("nan"), -9
+            time.sleep(0.02)
+        wall = time.perf_counter() - t
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):
+            err.seek(0)
+            print(f"  ! {' '.join(args[:2])} exited {code}: {err.read().decode()[-500:]}", file=sys.stderr)
     return wall, usage.ru_maxrss / 1024, code
 
 
@@ -112,12 +127,48 @@ def first_screen(html: Path) -> float | None:
         b.close()
 
 
-def bench(size: int, work: Path, browser: bool) -> dict[str, tuple[float, float]]:
+def page_child(folder: Path, phases: Path) -> None:
+    """In this process: run both models with 10 bootstrap resamples, read and align the two runs,
+    compare with 10 paired resamples and render the HTML page; each phase's wall time to ``phases``.
+    This isolates the harness's own reading, aligning and rendering from the bootstrap's cost."""
+    from harness.compare.align import align, load_runs
+    from harness.compare.comparison import compare_aligned
+    from harness.providers.base import ModelSpec
+    from harness.report.html import render_report
+    from harness.runner import RunConfig, run_suite
+
+    t, out = time.perf_counter(), {}
+    for m in (0, 1):
+        run_suite(RunConfig(suite=folder / "suite.yaml", model=ModelSpec.parse(f"scripted:{folder / f'model{m}.jsonl'}"),
+                            reports_dir=folder / "preports", out=folder / f"prun{m}", progress=False, bootstrap_resamples=10))
+    out["run x2, 10 resamples"], t = time.perf_counter() - t, time.perf_counter()
+    aligned = align(load_runs([folder / "prun0", folder / "prun1"]))
+    out["read + align"], t = time.perf_counter() - t, time.perf_counter()
+    comp = compare_aligned(aligned, resamples=10)
+    out["compare, 10 resamples"], t = time.perf_counter() - t, time.perf_counter()
+    (folder / "page.html").write_text(render_report(comp, title="scale"), encoding="utf-8")
+    out["render page"] = time.perf_counter() - t
+    phases.write_text(json.dumps(out))
+
+
+def bench(size: int, work: Path, browser: bool, a_cli_max: int) -> dict[str, tuple[float, float]]:
     folder = work / f"n{size}"
     suite, s0, s1 = make_suite(folder, size)
     reports, cache = folder / "reports", folder / "cache.sqlite"
     common = ["--reports", str(reports), "--cache", str(cache), "--no-progress"]
     fig: dict[str, tuple[float, float]] = {}
+    phases = folder / "phases.json"
+    w, r, _ = step([__file__, "--page-child", str(folder), str(phases)], module=None)
+    fig["in-process (10 res.)"] = (w, r)
+    for name, sec in (json.loads(phases.read_text()) if phases.exists() else {}).items():
+        fig[f"  {name}"] = (sec, 0.0)
+    page = folder / "page.html"
+    fig["page file (MB)"] = (page.stat().st_size / 1e6 if page.exists() else float("nan"), 0.0)
+    if browser and page.exists():
+        fs = first_screen(page)
+        fig["page first screen"] = (fs if fs is not None else float("nan"), 0.0)
+    if size > a_cli_max:
+        return fig
     w0, r0, _ = step(["run", str(suite), "--model", f"scripted:{s0}", "--out", str(folder / "run0"), *common])
     w1, r1, _ = step(["run", str(suite), "--model", f"scripted:{s1}", "--out", str(folder / "run1"), *common])
     fig["run (per model)"] = ((w0 + w1) / 2, max(r0, r1))
@@ -144,27 +195,35 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one, removed)")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--cli-max", type=int, default=100000,
+                    help="run the CLI steps (full bootstrap) only up to this size; larger sizes get the in-process rows")
+    ap.add_argument("--timeout", type=float, default=LIMITS["timeout"], help="seconds before a step is killed (shown as nan)")
+    ap.add_argument("--page-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.page_child:
+        page_child(*a.page_child)
+        return
+    LIMITS["timeout"] = a.timeout
     sizes = [int(s) for s in a.sizes.split(",")]
     tmp = None if a.keep else tempfile.TemporaryDirectory(prefix="harness-scale-")
     work = a.keep or Path(tmp.name)  # type: ignore[union-attr]
     results = {}
     for n in sizes:
         load = os.getloadavg()[0]
-        results[n] = bench(n, work, not a.no_browser)
+        results[n] = bench(n, work, not a.no_browser, a.cli_max)
         print(f"n={n}: done (load average {load:.1f} -> {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
-    steps = list(next(iter(results.values())))
+    steps = list(dict.fromkeys(k for r in results.values() for k in r))
     head = f"{'step':<18}" + "".join(f"{f'{n:,} wall s':>14}{'peak MB':>9}" for n in sizes)
-    head += "".join(f"{f'x {b // a}':>9}" for a, b in zip(sizes, sizes[1:]))
+    head += "".join(f"{f'x {b // a}':>9}" for a, b in itertools.pairwise(sizes))
     print(f"{os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; wall-time ratios between sizes at the right")
     print(head)
     for s in steps:
         line = f"{s:<18}"
         for n in sizes:
-            wall, mb = results[n][s]
+            wall, mb = results[n].get(s, (float("nan"), 0.0))
             line += f"{wall:>14.2f}{(f'{mb:.0f}' if mb else ''):>9}"
-        for a_, b_ in zip(sizes, sizes[1:]):
-            x, y = results[a_][s][0], results[b_][s][0]
+        for a_, b_ in itertools.pairwise(sizes):
+            x, y = results[a_].get(s, (float("nan"),))[0], results[b_].get(s, (float("nan"),))[0]
             line += f"{(y / x if x else float('nan')):>9.1f}"
         print(line)
     if tmp:

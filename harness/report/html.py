@@ -59,7 +59,7 @@ def _score_cell(v: Any) -> str:
 
 
 def _num_or_none(values: Any) -> list[float | None]:
-    return [None if v != v else float(v) for v in values.tolist()]  # v != v: NaN
+    return [None if math.isnan(v) else float(v) for v in values.tolist()]
 
 
 def _flags(comp: Comparison, index: dict[str, int]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
