@@ -14,7 +14,7 @@ from harness.records.columns import SCORE_PREFIX, frame_rows
 from harness.records.run import read_run
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: comparing DataFrames field by field has no single truth value
 class Run:
     """One run directory read back, with the label reports show for it. ``frame``: its examples as
     columns (harness.records.columns); ``rows`` builds per-example dicts on first use."""
@@ -36,7 +36,7 @@ class Run:
         return self._rows
 
 
-@dataclass
+@dataclass(eq=False)
 class Aligned:
     """Runs matched by example id, in the baseline's order. ``frames[r]`` holds run r's examples in
     the order of ``ids`` (one row each); ``rows[r][i]`` is the same as a dict, built on first use."""

@@ -135,6 +135,141 @@ def frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for i in range(len(frame)):
         row = {c: cols[c][i] for c in plain}
+        row["prompt"] = row["prompt"] or []  # a null list in Arrow
         row["scores"] = {n: (None if math.isnan(v[i]) else float(v[i])) for n, v in zip(names, score_cols, strict=True)}
         out.append(row)
     return out
+
+
+# ---------------------------------------------------------------- the fast path: Arrow
+
+PARQUET = "results.parquet"
+PARQUET_MIN_ROWS = 5000  # below this the JSONL parses in milliseconds; no copy beside it
+_STR, _INT, _NUMS = ("string", "null"), ("int64", "null"), ("double", "int64", "null")
+_ARROW: dict[str, tuple[str, ...]] = {
+    "id": ("string",), "line": _INT, "category": _STR, "input": _STR, "output": _STR, "reference": _STR,
+    "latency_s": _NUMS, "input_tokens": _INT, "output_tokens": _INT, "finish_reason": _STR, "error": _STR,
+    "attempts": _INT, "cached": ("bool",),
+}
+
+
+def _arrow_ok(table: Any) -> bool:
+    """Every column has a type ExampleRow accepts, in the shapes the runner writes; anything else
+    (an input that is an object in some rows, an unknown field) goes the per-row way instead."""
+    import pyarrow as pa
+
+    if "id" not in table.column_names or table.column("id").null_count:
+        return False
+    for name in table.column_names:
+        t = table.schema.field(name).type
+        if name in _ARROW:
+            if str(t) not in _ARROW[name]:
+                return False
+        elif name in ("scores", "score_errors"):
+            allowed = _NUMS if name == "scores" else _STR
+            if not (pa.types.is_null(t) or (pa.types.is_struct(t) and all(str(f.type) in allowed for f in t))):
+                return False
+        elif name == "prompt":
+            ok_turn = pa.types.is_list(t) and (pa.types.is_null(t.value_type) or (
+                pa.types.is_struct(t.value_type) and {f.name for f in t.value_type} <= {"role", "content"}
+                and all(str(f.type) in _STR for f in t.value_type)))
+            if not (pa.types.is_null(t) or ok_turn):
+                return False
+        else:
+            return False
+    return True
+
+
+def arrow_frame(table: Any, path: Path) -> pd.DataFrame:
+    """The DataFrame of a checked Arrow table: the same columns as :func:`to_frame` makes."""
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    data: dict[str, Any] = {}
+    for name in FIELDS:
+        if name == "scores":
+            continue
+        if name not in table.column_names:
+            col: Any = [_DEFAULTS.get(name)] * n if name not in ("prompt", "score_errors") else [{} for _ in range(n)]
+        elif name == "prompt":  # the heaviest column and unused by compare and report: left in Arrow
+            col = pd.arrays.ArrowExtensionArray(table.column(name))
+        elif name == "score_errors":
+            t = table.schema.field(name).type
+            col = [{} for _ in range(n)] if str(t) == "null" or t.num_fields == 0 else [
+                {k: v for k, v in d.items() if v is not None} if d else {} for d in table.column(name).to_pylist()]
+        else:
+            col = table.column(name).to_pylist()
+        data[name] = col
+    frame = pd.DataFrame({k: pd.Series(v, dtype=None if k == "prompt" else object) for k, v in data.items()})
+    if "scores" in table.column_names and str(table.schema.field("scores").type) != "null":
+        scores = table.column("scores").combine_chunks()
+        for k, f in enumerate(table.schema.field("scores").type):
+            values = pc.cast(scores.field(k), "double")
+            frame[SCORE_PREFIX + f.name] = values.to_numpy(zero_copy_only=False).astype(np.float64)
+    if frame["id"].duplicated().any():
+        dup = frame.loc[frame["id"].duplicated(), "id"].iloc[0]
+        raise HarnessError(f"{path}: example id {dup!r} appears twice; a run has one row per example")
+    return frame
+
+
+def _stamp(path: Path) -> dict[bytes, bytes]:
+    st = path.stat()
+    return {b"harness.jsonl": f"{st.st_size}:{st.st_mtime_ns}".encode()}
+
+
+def read_table(path: Path) -> Any | None:
+    """results.jsonl as a checked Arrow table, from the Parquet copy beside it when that was made from
+    this very file (size and mtime recorded in it); None when the file needs the per-row reader."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    copy = path.with_name(PARQUET)
+    stamp = _stamp(path)
+    if copy.exists():
+        try:
+            table = pq.read_table(copy)
+            if (table.schema.metadata or {}).get(b"harness.jsonl") == stamp[b"harness.jsonl"] and _arrow_ok(table):
+                return table
+        except (OSError, pa.ArrowException):
+            pass  # a damaged or foreign copy: read the JSONL, the record
+    try:  # one thread: the machines this runs on are often busy, and threads bought nothing here
+        table = pj.read_json(path, read_options=pj.ReadOptions(use_threads=False, block_size=16 << 20))
+    except (pa.ArrowException, OSError):
+        return None  # invalid JSON or mixed types: the per-row reader names the line
+    if not _arrow_ok(table):
+        return None
+    if table.num_rows >= PARQUET_MIN_ROWS:
+        _write_copy(table.replace_schema_metadata(stamp), copy)
+    return table
+
+
+def _write_copy(table: Any, copy: Path) -> None:
+    """Parquet beside the JSONL for the next reader; a read-only run folder just goes without."""
+    import contextlib
+    import os
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".parquet.tmp", dir=copy.parent)
+    except OSError:
+        return
+    os.close(fd)
+    import pyarrow as pa
+
+    empty = [n for n in table.column_names if pa.types.is_struct(t := table.schema.field(n).type) and t.num_fields == 0]
+    try:  # Parquet has no empty struct; an absent score_errors reads as {} per row all the same
+        pq.write_table(table.drop_columns(empty), tmp)
+        os.replace(tmp, copy)
+    except (OSError, pa.ArrowException):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def sample_check(frame: pd.DataFrame, lines: list[int] | None, path: Path, model: Any) -> None:
+    """The full model on a bounded sample of rows (3. in the module's docstring)."""
+    idx = _sample(len(frame))
+    for i, row in zip(idx, frame_rows(frame.iloc[idx]), strict=True):
+        validate(model, row, f"{path}:{lines[i] if lines else i + 1}")

@@ -147,7 +147,13 @@ class RunRecord:
 
 def read_run(directory: str | Path) -> RunRecord:
     """Read and validate a run directory; a problem is one line naming the file (and line) and the field."""
-    from harness.records.columns import parse_lines, to_frame
+    from harness.records.columns import (
+        arrow_frame,
+        parse_lines,
+        read_table,
+        sample_check,
+        to_frame,
+    )
 
     d = Path(directory)
     if not d.is_dir():
@@ -156,6 +162,14 @@ def read_run(directory: str | Path) -> RunRecord:
     if not s_path.exists():
         raise HarnessError(f"{d}: not a run directory (no summary.json); give a folder under reports/runs/")
     summary = validate(RunSummary, parse_json(read_text(s_path, "a run directory has one"), s_path), str(s_path))
+    if not r_path.exists():
+        read_text(r_path, "summary.json is there but the per-example results are not: rerun the run "
+                          "(cached responses make it cheap) or copy the whole directory")
+    table = read_table(r_path)  # columns straight from Arrow (or its Parquet copy) when the file allows
+    if table is not None and table.num_rows == summary.counts.examples:
+        frame = arrow_frame(table, r_path)
+        sample_check(frame, None, r_path, ExampleRow)
+        return RunRecord(d, summary, frame)
     text = read_text(r_path, "summary.json is there but the per-example results are not: rerun the run "
                              "(cached responses make it cheap) or copy the whole directory")
     rows, lines = parse_lines(text, r_path)

@@ -86,10 +86,10 @@ def example_data(comp: Comparison) -> dict[str, Any]:
     names = [n for n, sc in comp.scores.items() if sc.level == "example"]
     base = al.frames[0]
     runs = []
-    for run, frame in zip(comp.runs, al.frames, strict=True):
+    for r, (run, frame) in enumerate(zip(comp.runs, al.frames, strict=True)):
         errors = {i: e for i, e in enumerate(frame["error"].tolist()) if e}
         runs.append({"label": run.label, "output": [_text(x) for x in frame["output"].tolist()], "error": errors,
-                     "scores": [[n, _num_or_none(al.score_column(comp.runs.index(run), n))] for n in names]})
+                     "scores": [[n, _num_or_none(al.score_column(r, n))] for n in names]})
     return {"ids": list(comp.ids), "cats": cats, "cat": [cat_index.get(c, -1) if c else -1 for c in al.categories],
             "input": [_text(x) for x in base["input"].tolist()], "reference": [_text(x) for x in base["reference"].tolist()],
             "runs": runs, "regression": {str(k): v for k, v in regressed.items()},
