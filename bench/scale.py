@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import random
 import subprocess
@@ -213,15 +214,16 @@ def main() -> None:
         results[n] = bench(n, work, not a.no_browser, a.cli_max)
         print(f"n={n}: done (load average {load:.1f} -> {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     steps = list(dict.fromkeys(k for r in results.values() for k in r))
-    head = f"{'step':<18}" + "".join(f"{f'{n:,} wall s':>14}{'peak MB':>9}" for n in sizes)
+    head = f"{'step':<26}" + "".join(f"{f'{n:,}: s':>12}{'MB':>7}" for n in sizes)
     head += "".join(f"{f'x {b // a}':>9}" for a, b in itertools.pairwise(sizes))
-    print(f"{os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; wall-time ratios between sizes at the right")
+    print(f"{os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; s: wall seconds (or the row's unit), "
+          "MB: the step's peak RSS; at the right, ratios between sizes")
     print(head)
     for s in steps:
-        line = f"{s:<18}"
+        line = f"{s:<26}"
         for n in sizes:
             wall, mb = results[n].get(s, (float("nan"), 0.0))
-            line += f"{wall:>14.2f}{(f'{mb:.0f}' if mb else ''):>9}"
+            line += f"{wall:>12.2f}{(f'{mb:.0f}' if mb and not math.isnan(mb) else ''):>7}"
         for a_, b_ in itertools.pairwise(sizes):
             x, y = results[a_].get(s, (float("nan"),))[0], results[b_].get(s, (float("nan"),))[0]
             line += f"{(y / x if x else float('nan')):>9.1f}"
