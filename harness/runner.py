@@ -138,10 +138,9 @@ def score_step(metrics: Sequence[Metric], items: Sequence[Item], fingerprint: di
     back from the cache file (harness.scorecache) instead of recomputed."""
     if cache_path is None:
         return score(metrics, items)
-    from harness.scorecache import score_cached
+    from harness.scorecache import response_keys, score_cached
 
-    keys = [request_key(fingerprint, r) for r in requests]
-    return score_cached(metrics, items, keys, cache_path, score)
+    return score_cached(metrics, items, response_keys(fingerprint, requests), cache_path, score)
 
 
 def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],

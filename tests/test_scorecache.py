@@ -91,3 +91,22 @@ def test_failures_are_not_cached(tiny_suite: Path, capsys: pytest.CaptureFixture
     _run(suite, script, capsys)
     _run(suite, script, capsys)
     assert CountingMetric.scored == ["e3"]  # its response failed: nothing cached, retried and rescored
+
+
+def test_response_keys_are_the_response_caches_keys(tiny_suite: Path) -> None:
+    from harness.cache import request_key
+    from harness.runner import build_requests
+    from harness.scorecache import response_keys
+    from harness.suite.load import load_suite
+
+    loaded = load_suite(tiny_suite)
+    examples = load_split_examples(loaded)
+    requests = build_requests(loaded, examples)
+    fp = {"provider": "scripted", "sha256": "abc"}
+    assert response_keys(fp, requests) == [request_key(fp, r) for r in requests]
+
+
+def load_split_examples(loaded):
+    from harness.data.examples import load_split
+
+    return load_split(loaded.suite.dataset, loaded.dataset_dir(), "test", loaded.suite.prompt).examples
