@@ -256,6 +256,7 @@ def _write_copy(table: Any, copy: Path) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".parquet.tmp", dir=copy.parent)
     except OSError:
         return
+    os.fchmod(fd, 0o644)  # as readable as the run's other files (mkstemp makes 0600)
     os.close(fd)
     import pyarrow as pa
 
