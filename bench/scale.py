@@ -133,7 +133,7 @@ def _libs_mcnemar() -> None:
     it with scipy's binomial CDF. The in-process rows use that one, to measure reading and rendering."""
     from scipy.stats import binom
 
-    import harness.compare.comparison as comparison
+    from harness.compare import comparison
 
     comparison.mcnemar_exact = lambda b, c: 1.0 if b + c == 0 else min(1.0, 2 * float(binom.cdf(min(b, c), b + c, 0.5)))
 
