@@ -1,16 +1,22 @@
 """results.jsonl read as columns: one pandas DataFrame per run, not one dict (or model) per example.
 
-Validation at scale (why not one pydantic model per row: at 100,000 rows that alone took ~18 s):
+Reading: pyarrow's JSON reader parses the file into typed columns (:func:`read_table`); at 5,000
+rows or more a Parquet copy is left beside it (results.parquet, stamped with the JSONL's size and
+mtime, used only while they match: the JSONL stays the record). A file Arrow cannot type (an input
+that is a string in one row and an object in another, an unknown field, invalid JSON) goes through
+the per-row reader (:func:`parse_lines` + :func:`to_frame`) instead.
 
-1. every line must be JSON (the error names the file and line, as before);
-2. columnar checks over every row: the keys are ExampleRow's fields and ``id`` is in each; each
-   field's values have the types ExampleRow accepts (a set of Python types per column, checked in
-   one pass); ``scores`` is a dict of numbers or null, ``score_errors`` a dict of strings;
+Validation at scale (one pydantic model per row took ~18 s for two 100,000-row runs):
+
+1. every line must be JSON (the per-row reader names the file and line);
+2. columnar checks over every row: on the Arrow path each column's Arrow type must be one
+   ExampleRow accepts (:func:`_arrow_ok`); on the per-row path the keys must be ExampleRow's
+   fields, ``id`` in each, and each field's Python types allowed (:func:`_columns_ok`);
+   ``scores`` numbers or null, ``score_errors`` strings;
 3. the full ExampleRow model on a bounded sample (the first rows and an even spread, 512 at most),
    which checks what the columnar pass does not look into (the prompt's turns);
-4. when a columnar check fails, every row goes through the model, so the error is the same one
-   line naming ``results.jsonl:LINE`` and the field that the per-row reader gave (and input the
-   model accepts in lax mode, such as an int written as "3", is coerced rather than refused).
+4. when a per-row columnar check fails, every row goes through the model, so the error is the same
+   one line naming ``results.jsonl:LINE`` and the field that the per-row reader always gave.
 
 Scores are float64 columns named ``scores.NAME`` (NaN: not scored or absent).
 """
