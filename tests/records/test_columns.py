@@ -17,7 +17,7 @@ from harness.records.run import read_run
 from tests.records.records_helpers import FIXTURES
 
 
-def big_run(tmp: Path, n: int = PARQUET_MIN_ROWS + 10, edit=None) -> Path:  # noqa: ANN001
+def big_run(tmp: Path, n: int = PARQUET_MIN_ROWS + 10, edit=None) -> Path:
     """The fixture run with its rows repeated to ``n`` (fresh ids); ``edit(i, row)`` changes a row."""
     d = tmp / "run"
     shutil.copytree(FIXTURES / "cand", d)
@@ -68,7 +68,7 @@ def test_mixed_types_take_the_per_row_path_and_read_the_same(tmp_path: Path) -> 
     (lambda i, r: dict(r, colour="red") if i == 5000 else r, ["results.jsonl:5001", "colour"]),
     (lambda i, r: dict(r, id="x3") if i == 10 else r, ["appears twice", "'x3'"]),
 ])
-def test_a_bad_row_in_a_big_run_is_named_by_line_and_field(tmp_path: Path, edit, expected) -> None:  # noqa: ANN001
+def test_a_bad_row_in_a_big_run_is_named_by_line_and_field(tmp_path: Path, edit, expected) -> None:
     d = big_run(tmp_path, edit=edit)
     with pytest.raises(HarnessError) as e:
         read_run(d)
