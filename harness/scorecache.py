@@ -7,6 +7,8 @@ A score is stored in the response cache's file (harness.cache, table ``scores``)
     the metric's name, its params, and its ``version`` (a class attribute, default 1)
 
 so a changed reference, a changed param or a bumped metric version rescores, and nothing else does.
+A metric whose scores depend on something else (a file its params name, whose content may change)
+sets ``score_cache = False`` and is scored every time.
 Only example-level scores from :meth:`Metric.score_batch` are cached; corpus scores and CIs are
 recomputed from them (cheap). A :class:`Failure` is never stored: a rerun retries it, as the
 response cache retries failed responses.
@@ -66,6 +68,10 @@ def score_cached(metrics: Sequence[Any], items: Sequence[Item], response_keys: S
     store = ScoreStore(cache_path)
     try:
         for m in metrics:
+            if not getattr(m, "score_cache", True):
+                for row, part in zip(per_example, scorer([m], items), strict=True):
+                    row.update(part)
+                continue
             mkey = hashlib.sha256(metric_key(m).encode()).hexdigest()
             names = [s.name for s in m.scores() if s.level == "example"]
             hits = store.get_many(mkey, keys)

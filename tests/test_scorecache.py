@@ -110,3 +110,15 @@ def load_split_examples(loaded):
     from harness.data.examples import load_split
 
     return load_split(loaded.suite.dataset, loaded.dataset_dir(), "test", loaded.suite.prompt).examples
+
+
+def test_a_metric_can_opt_out(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = _suite(tiny_suite)
+    script = write_jsonl(tiny_suite.parent / "out.jsonl", OUTPUTS)
+    _run(suite, script, capsys)
+    CountingMetric.score_cache = False  # type: ignore[attr-defined]
+    try:
+        _run(suite, script, capsys)
+        assert CountingMetric.scored == ["e1", "e2", "e3", "e4"]
+    finally:
+        del CountingMetric.score_cache  # type: ignore[attr-defined]
