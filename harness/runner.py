@@ -138,9 +138,9 @@ def score_step(metrics: Sequence[Metric], items: Sequence[Item], fingerprint: di
     back from the cache file (harness.scorecache) instead of recomputed."""
     if cache_path is None:
         return score(metrics, items)
-    from harness.scorecache import response_keys, score_cached
+    from harness.scorecache import item_keys, score_cached
 
-    return score_cached(metrics, items, response_keys(fingerprint, requests), cache_path, score)
+    return score_cached(metrics, items, item_keys(fingerprint, requests, items), cache_path, score)
 
 
 def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],

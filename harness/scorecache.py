@@ -2,7 +2,7 @@
 
 A score is stored in the response cache's file (harness.cache, table ``scores``) under a key made of
 
-    the response's cache key          (model fingerprint + request: which answer was scored)
+    the response's identity           (model fingerprint + request, as the response cache's key)
     what the metric sees of the item  (output, reference, input, category, dataset record)
     the metric's name, its params, and its ``version`` (a class attribute, default 1)
 
@@ -35,36 +35,32 @@ def metric_key(metric: Any) -> str:
     return canonical_json({"metric": metric.name, "params": params, "version": getattr(metric, "version", 1)})
 
 
-def response_keys(fingerprint: dict[str, Any], requests: Sequence[Any]) -> list[str]:
-    """harness.cache.request_key of every request, with each distinct settings object dumped once
-    (the pydantic dump per request was most of a cached rerun's scoring time at 10,000 examples)."""
-    dumps: dict[int, Any] = {}
+def item_keys(fingerprint: dict[str, Any], requests: Sequence[Any], items: Sequence[Item]) -> list[str]:
+    """One key per item: what identifies its response (the model's fingerprint and the request, as
+    harness.cache.request_key) and what a metric can read of the item, in one sha256. The fingerprint
+    and each distinct settings object are serialised once; the key is order-sensitive JSON, not
+    canonical: a dataset rewritten with its fields reordered rescores, which is safe."""
+    head = canonical_json(fingerprint)
+    settings: dict[int, str] = {}
+    dumps = json.dumps
     out = []
-    for r in requests:
-        settings = dumps.get(id(r.settings))
-        if settings is None:
-            settings = dumps[id(r.settings)] = r.settings.model_dump(mode="json")
-        payload = canonical_json({"model": fingerprint, "request": {"messages": r.messages, "settings": settings}})
-        out.append(hashlib.sha256(payload.encode()).hexdigest())
+    for r, it in zip(requests, items, strict=True):
+        s = settings.get(id(r.settings))
+        if s is None:
+            s = settings[id(r.settings)] = canonical_json(r.settings.model_dump(mode="json"))
+        seen = dumps([r.messages, it.output, it.reference, it.input, it.category, it.record, it.error],
+                     ensure_ascii=False, default=str)
+        out.append(hashlib.sha256(f"{head}\n{s}\n{seen}".encode()).hexdigest())
     return out
 
 
-def item_keys(response_keys: Sequence[str], items: Sequence[Item]) -> list[str]:
-    """One key per item: its response's cache key and what a metric can read of the item."""
-    out = []
-    for rk, it in zip(response_keys, items, strict=True):
-        seen = canonical_json([it.output, it.reference, it.input, it.category, it.record, it.error])
-        out.append(hashlib.sha256(f"{rk}\n{seen}".encode()).hexdigest())
-    return out
-
-
-def score_cached(metrics: Sequence[Any], items: Sequence[Item], response_keys: Sequence[str],
+def score_cached(metrics: Sequence[Any], items: Sequence[Item], keys: Sequence[str],
                  cache_path: str | Path, scorer: Scorer) -> list[dict[str, ScoreValue]]:
     """Like ``scorer(metrics, items)`` (the runner's score step), reading and writing cached scores.
 
     Each metric scores only the items it has no cached scores for; results come back in item order."""
     per_example: list[dict[str, ScoreValue]] = [{} for _ in items]
-    keys = item_keys(response_keys, items)
+    keys = list(keys)
     store = ScoreStore(cache_path)
     try:
         for m in metrics:

@@ -93,23 +93,22 @@ def test_failures_are_not_cached(tiny_suite: Path, capsys: pytest.CaptureFixture
     assert CountingMetric.scored == ["e3"]  # its response failed: nothing cached, retried and rescored
 
 
-def test_response_keys_are_the_response_caches_keys(tiny_suite: Path) -> None:
-    from harness.cache import request_key
-    from harness.runner import build_requests
-    from harness.scorecache import response_keys
+def test_keys_follow_the_model_and_the_item(tiny_suite: Path) -> None:
+    from harness.core.types import Response
+    from harness.data.examples import load_split
+    from harness.runner import build_requests, to_items
+    from harness.scorecache import item_keys
     from harness.suite.load import load_suite
 
     loaded = load_suite(tiny_suite)
-    examples = load_split_examples(loaded)
+    examples = load_split(loaded.suite.dataset, loaded.dataset_dir(), "test", loaded.suite.prompt).examples
     requests = build_requests(loaded, examples)
-    fp = {"provider": "scripted", "sha256": "abc"}
-    assert response_keys(fp, requests) == [request_key(fp, r) for r in requests]
-
-
-def load_split_examples(loaded):
-    from harness.data.examples import load_split
-
-    return load_split(loaded.suite.dataset, loaded.dataset_dir(), "test", loaded.suite.prompt).examples
+    items = to_items(examples, requests, [Response("order_status") for _ in examples])
+    keys = item_keys({"model": "a"}, requests, items)
+    assert len(set(keys)) == len(keys) and keys == item_keys({"model": "a"}, requests, items)
+    assert not set(keys) & set(item_keys({"model": "b"}, requests, items))
+    items[0].reference = "other"
+    assert item_keys({"model": "a"}, requests, items)[1:] == keys[1:] and item_keys({"model": "a"}, requests, items)[0] != keys[0]
 
 
 def test_a_metric_can_opt_out(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
