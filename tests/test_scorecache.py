@@ -38,7 +38,12 @@ class CountingMetric(Metric):
                  else float(it.output.startswith(self.params.prefix))} for it in items]
 
 
-METRICS.register("counting_prefix", replace=True)(CountingMetric)
+@pytest.fixture(autouse=True)
+def _registered():
+    """Registered for these tests only: a metric left in the registry would change the suite schema."""
+    METRICS.register("counting_prefix", replace=True)(CountingMetric)
+    yield
+    METRICS._items.pop("counting_prefix", None)
 
 
 def _suite(tiny_suite: Path, prefix: str | None = None) -> Path:
