@@ -26,6 +26,17 @@ CREATE TABLE IF NOT EXISTS responses (
 );
 """
 
+# Per-example scores (harness.scorecache): item key (response key + what the metric saw) x metric key
+# (name + params + version) -> the metric's example-level scores as JSON.
+SCORES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scores (
+  item TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  scores TEXT NOT NULL,
+  PRIMARY KEY (item, metric)
+) WITHOUT ROWID;
+"""
+
 
 def request_key(fingerprint: dict[str, Any], request: Request) -> str:
     """The cache key: the model and what was asked; plus the example id for providers whose answer
@@ -70,6 +81,38 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class ScoreStore:
+    """The ``scores`` table of the cache file; written in one transaction per metric."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCORES_SCHEMA)
+
+    def get_many(self, metric: str, items: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            q = f"SELECT item, scores FROM scores WHERE metric = ? AND item IN ({','.join('?' * len(chunk))})"
+            for key, blob in self.db.execute(q, [metric, *chunk]):
+                out[key] = json.loads(blob)
+        return out
+
+    def put_many(self, metric: str, rows: list[tuple[str, str | None]]) -> None:
+        if not rows:
+            return
+        with self.db:  # one transaction: 100,000 scores are one fsync, not 100,000
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO scores (item, metric, scores) VALUES (?, ?, ?)",
+                                [(item, metric, blob) for item, blob in rows if blob is not None])
 
     def close(self) -> None:
         self.db.close()

@@ -110,6 +110,17 @@ async def score(metrics: Sequence[Metric], items: Sequence[Item]) -> list[dict[s
     return per_example
 
 
+async def score_step(metrics: Sequence[Metric], items: Sequence[Item], fingerprint: dict[str, Any],
+                     requests: Sequence[Request], cache_path: Path | None) -> list[dict[str, ScoreValue]]:
+    """The run's score step: :func:`score`, with scores already computed for these responses read
+    back from the cache file (harness.scorecache) instead of recomputed."""
+    if cache_path is None:
+        return await score(metrics, items)
+    from harness.scorecache import item_keys, score_cached
+
+    return await score_cached(metrics, items, item_keys(fingerprint, requests, items), cache_path, score)
+
+
 def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
               resamples: int = 2000) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each score's mean (or corpus value) with a 95% CI, and each metric's artifacts."""
@@ -207,7 +218,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
                              suite_path=loaded.path, engine=engine, generation=loaded.suite.generation, suite=loaded)
         for m in loaded.metrics:
             m.bind(context)
-        per_example = await score(loaded.metrics, items)
+        per_example = await score_step(loaded.metrics, items, fingerprint, requests, cache_path)
         down = engine.down()
     table, artifacts = aggregate(loaded.metrics, items, per_example, cfg.bootstrap_resamples)
     t_end = time.perf_counter()

@@ -6,41 +6,68 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from harness.core.errors import HarnessError
-from harness.run_record import load_run
+from harness.records.columns import SCORE_PREFIX, frame_rows
+from harness.records.run import read_run
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: comparing DataFrames field by field has no single truth value
 class Run:
-    """One run directory read back, with the label reports show for it."""
+    """One run directory read back, with the label reports show for it. ``frame``: its examples as
+    columns (harness.records.columns); ``rows`` builds per-example dicts on first use."""
 
     directory: Path
     summary: dict[str, Any]
-    rows: list[dict[str, Any]]
+    frame: pd.DataFrame
     label: str
+    _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def model(self) -> str:
         return self.summary.get("model", {}).get("display", "?")
 
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            self._rows = frame_rows(self.frame)
+        return self._rows
 
-@dataclass
+
+@dataclass(eq=False)
 class Aligned:
-    """Runs matched by example id, in the baseline's order. ``rows[r][i]`` is run r's row for ``ids[i]``."""
+    """Runs matched by example id, in the baseline's order. ``frames[r]`` holds run r's examples in
+    the order of ``ids`` (one row each); ``rows[r][i]`` is the same as a dict, built on first use."""
 
     runs: list[Run]
     ids: list[str]
     categories: list[str | None]
-    rows: list[list[dict[str, Any]]]
+    frames: list[pd.DataFrame]
     category_field: str | None
     unmatched: dict[str, int] = field(default_factory=dict)  # run label -> examples not in every run
+    _rows: list[list[dict[str, Any]]] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> list[list[dict[str, Any]]]:
+        if self._rows is None:
+            self._rows = [frame_rows(f) for f in self.frames]
+        return self._rows
+
+    def score_column(self, run: int, score: str) -> np.ndarray:
+        """Run ``run``'s per-example values of ``score`` in ``ids`` order; NaN where not scored."""
+        col = SCORE_PREFIX + score
+        f = self.frames[run]
+        return f[col].to_numpy(dtype=np.float64) if col in f.columns else np.full(len(f), np.nan)
 
 
 def load_runs(directories: list[Path], labels: list[str] | None = None) -> list[Run]:
     runs = []
     for i, d in enumerate(directories):
-        summary, rows = load_run(d)
-        runs.append(Run(Path(d), summary, rows, labels[i] if labels else summary.get("model", {}).get("display", f"run{i + 1}")))
+        record = read_run(d)
+        summary = record.summary_dict()
+        runs.append(Run(Path(d), summary, record.frame, labels[i] if labels else summary.get("model", {}).get("display", f"run{i + 1}")))
     seen: dict[str, int] = {}
     for r in runs:  # two runs of the same model (a gate against itself) still need distinct columns
         n = seen.get(r.label, 0) + 1
@@ -82,15 +109,19 @@ def _records_by_id(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def align(runs: list[Run], category_field: str | None = None) -> Aligned:
+    """Match by id with index joins (vectorised; no per-example Python loop), in the baseline's order."""
     check_comparable(runs)
-    by_id = [{row["id"]: row for row in r.rows} for r in runs]
-    ids = [row["id"] for row in runs[0].rows if all(row["id"] in m for m in by_id[1:])]
-    unmatched = {r.label: len(r.rows) - len(ids) for r in runs if len(r.rows) != len(ids)}
+    common = pd.Index(runs[0].frame["id"])
+    for r in runs[1:]:
+        common = common[common.isin(r.frame["id"])]
+    ids = common.tolist()
+    unmatched = {r.label: len(r.frame) - len(ids) for r in runs if len(r.frame) != len(ids)}
     if not ids:
         raise HarnessError("the runs have no example id in common (different --limit or data?)")
+    frames = [r.frame.set_index("id", drop=False).loc[common].reset_index(drop=True) for r in runs]
     suite_field = runs[0].summary["dataset"].get("category_field")
     if category_field is None or category_field == suite_field:
-        cats = [by_id[0][i].get("category") for i in ids]
+        cats = frames[0]["category"].tolist()
         field_name = suite_field
     else:
         records = _records_by_id(runs[0].summary)
@@ -99,4 +130,4 @@ def align(runs: list[Run], category_field: str | None = None) -> Aligned:
             raise HarnessError(f"no example has a field {category_field!r}; its fields are: {', '.join(next(iter(records.values()), {}))}")
         cats = [None if records.get(i, {}).get(category_field) is None else str(records[i][category_field]) for i in ids]
         field_name = category_field
-    return Aligned(runs, ids, cats, [[m[i] for i in ids] for m in by_id], field_name, unmatched)
+    return Aligned(runs, ids, cats, frames, field_name, unmatched)

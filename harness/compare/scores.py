@@ -22,8 +22,9 @@ class ScoreView:
 
 
 def example_view(aligned: Aligned, run: int, score: str) -> ScoreView:
-    values = [row.get("scores", {}).get(score) for row in aligned.rows[run]]
-    values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
+    """From the aligned score column (no per-example dicts: a 100,000-example run stays columnar)."""
+    col = aligned.score_column(run, score)
+    values = [None if math.isnan(v) else v for v in col.tolist()]
     return ScoreView(values, mean_of(values))
 
 

@@ -7,7 +7,7 @@
 
 Every record carries ``format_version``; files written before versions existed (0.1.0) have
 none and read as version 0. Readers validate and name the file and the field on a mismatch.
-This package imports only harness.core (and pydantic).
+This package imports only harness.core (and pydantic; pandas, numpy and pyarrow for reading runs as columns).
 """
 
 from harness.records.base import FORMAT_VERSION, read_record

@@ -125,21 +125,36 @@ class ExampleRow(Record):
 
 @dataclass
 class RunRecord:
-    """A run directory read back and validated."""
+    """A run directory read back and validated; the examples as columns (harness.records.columns)."""
 
     directory: Path
     summary: RunSummary
-    results: list[ExampleRow]
+    frame: Any  # pandas.DataFrame, one row per example; scores as float64 columns "scores.NAME"
+
+    @property
+    def results(self) -> list[ExampleRow]:
+        """One model per example, built on demand (costly at 100,000 examples: prefer ``frame``)."""
+        return [ExampleRow.model_validate(r) for r in self.rows()]
 
     def summary_dict(self) -> dict[str, Any]:
         return self.summary.model_dump(mode="json")
 
     def rows(self) -> list[dict[str, Any]]:
-        return [r.model_dump(mode="json") for r in self.results]
+        from harness.records.columns import frame_rows
+
+        return frame_rows(self.frame)
 
 
 def read_run(directory: str | Path) -> RunRecord:
     """Read and validate a run directory; a problem is one line naming the file (and line) and the field."""
+    from harness.records.columns import (
+        arrow_frame,
+        parse_lines,
+        read_table,
+        sample_check,
+        to_frame,
+    )
+
     d = Path(directory)
     if not d.is_dir():
         raise HarnessError(f"{d}: no such run directory; give a folder under reports/runs/")
@@ -147,13 +162,19 @@ def read_run(directory: str | Path) -> RunRecord:
     if not s_path.exists():
         raise HarnessError(f"{d}: not a run directory (no summary.json); give a folder under reports/runs/")
     summary = validate(RunSummary, parse_json(read_text(s_path, "a run directory has one"), s_path), str(s_path))
+    if not r_path.exists():
+        read_text(r_path, "summary.json is there but the per-example results are not: rerun the run "
+                          "(cached responses make it cheap) or copy the whole directory")
+    table = read_table(r_path)  # columns straight from Arrow (or its Parquet copy) when the file allows
+    if table is not None and table.num_rows == summary.counts.examples:
+        frame = arrow_frame(table, r_path)
+        sample_check(frame, None, r_path, ExampleRow)
+        return RunRecord(d, summary, frame)
     text = read_text(r_path, "summary.json is there but the per-example results are not: rerun the run "
                              "(cached responses make it cheap) or copy the whole directory")
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            rows.append(validate(ExampleRow, parse_json(line, r_path, n), f"{r_path}:{n}"))
+    rows, lines = parse_lines(text, r_path)
+    del text
     if len(rows) != summary.counts.examples:
         raise HarnessError(f"{r_path}: {len(rows)} example rows, but {s_path.name} counts {summary.counts.examples} "
                            "(a partial copy or an interrupted write?); rerun the run")
-    return RunRecord(d, summary, rows)
+    return RunRecord(d, summary, to_frame(rows, lines, r_path, ExampleRow))

@@ -25,6 +25,7 @@ from harness.report.registry import ReportInput, reporter
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TOKEN = re.compile(r"\s+|[^\s]+")
+PAGE = 200  # examples per page of the table; the static HTML holds the first page
 
 
 def word_diff(before: str | None, after: str | None) -> list[tuple[str, str]]:
@@ -43,9 +44,10 @@ def word_diff(before: str | None, after: str | None) -> list[tuple[str, str]]:
 
 
 def json_for_script(data: Any) -> Markup:
-    """JSON safe inside <script type="application/json">: nothing in it can end the element."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, default=str)
-    return Markup(text.replace("</", "<\\/").replace("<!--", "\\u003c!--"))
+    """JSON safe inside <script type="application/json">: no ``<``, ``>`` or ``&`` at all (escaped
+    as \\u003c...), so no string can end the element or read as markup; JSON.parse restores them."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":"))
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def _text(x: Any) -> str:
@@ -56,29 +58,56 @@ def _score_cell(v: Any) -> str:
     return "–" if v is None else (f"{v:g}" if isinstance(v, (int, float)) and not math.isnan(v) else str(v))
 
 
-def _examples(comp: Comparison) -> list[dict[str, Any]]:
-    regressed: dict[str, list[str]] = {}
-    improved: dict[str, list[str]] = {}
+def _num_or_none(values: Any) -> list[float | None]:
+    return [None if math.isnan(v) else float(v) for v in values.tolist()]
+
+
+def _flags(comp: Comparison, index: dict[str, int]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Example position -> "score (run)" it regressed / improved on, for the few that did."""
+    regressed: dict[int, list[str]] = {}
+    improved: dict[int, list[str]] = {}
     for name, sc in comp.scores.items():
         for v in sc.vs_baseline:
             for i in v.regressions:
-                regressed.setdefault(i, []).append(f"{name} ({v.label})")
+                regressed.setdefault(index[i], []).append(f"{name} ({v.label})")
             for i in v.improvements:
-                improved.setdefault(i, []).append(f"{name} ({v.label})")
+                improved.setdefault(index[i], []).append(f"{name} ({v.label})")
+    return regressed, improved
+
+
+def example_data(comp: Comparison) -> dict[str, Any]:
+    """Every example as columns (one array per field, not one object per example): the page's script
+    pages and filters over these arrays, and draws word diffs only for the rows on screen."""
+    al = comp.aligned
+    index = {ex_id: i for i, ex_id in enumerate(comp.ids)}
+    regressed, improved = _flags(comp, index)
+    cats = sorted({c for c in al.categories if c})
+    cat_index = {c: k for k, c in enumerate(cats)}
     names = [n for n, sc in comp.scores.items() if sc.level == "example"]
+    base = al.frames[0]
+    runs = []
+    for r, (run, frame) in enumerate(zip(comp.runs, al.frames, strict=True)):
+        errors = {i: e for i, e in enumerate(frame["error"].tolist()) if e}
+        runs.append({"label": run.label, "output": [_text(x) for x in frame["output"].tolist()], "error": errors,
+                     "scores": [[n, _num_or_none(al.score_column(r, n))] for n in names]})
+    return {"ids": list(comp.ids), "cats": cats, "cat": [cat_index.get(c, -1) if c else -1 for c in al.categories],
+            "input": [_text(x) for x in base["input"].tolist()], "reference": [_text(x) for x in base["reference"].tolist()],
+            "runs": runs, "regression": {str(k): v for k, v in regressed.items()},
+            "improvement": {str(k): v for k, v in improved.items()}}
+
+
+def first_page(data: dict[str, Any], size: int) -> list[dict[str, Any]]:
+    """The first ``size`` examples for the static table (what shows before, or without, the script)."""
     out = []
-    for i, ex_id in enumerate(comp.ids):
-        rows = [comp.aligned.rows[r][i] for r in range(len(comp.runs))]
-        base_out = rows[0].get("output")
-        out.append({
-            "id": ex_id, "category": comp.aligned.categories[i] or "",
-            "input": _text(rows[0].get("input")), "reference": _text(rows[0].get("reference")),
-            "runs": [{"label": run.label, "output": _text(row.get("output")), "error": row.get("error"),
-                      "diff": word_diff(_text(base_out), _text(row.get("output"))) if r else None,
-                      "scores": [(n, _score_cell(row.get("scores", {}).get(n))) for n in names]}
-                     for r, (run, row) in enumerate(zip(comp.runs, rows, strict=True))],
-            "regression": regressed.get(ex_id, []), "improvement": improved.get(ex_id, []),
-        })
+    for i in range(min(size, len(data["ids"]))):
+        runs = []
+        for r, run in enumerate(data["runs"]):
+            runs.append({"label": run["label"], "output": run["output"][i], "error": run["error"].get(i),
+                         "diff": word_diff(data["runs"][0]["output"][i], run["output"][i]) if r else None,
+                         "scores": [(n, _score_cell(vals[i])) for n, vals in run["scores"]]})
+        out.append({"id": data["ids"][i], "category": data["cats"][data["cat"][i]] if data["cat"][i] >= 0 else "",
+                    "input": data["input"][i], "reference": data["reference"][i], "runs": runs,
+                    "regression": data["regression"].get(str(i), []), "improvement": data["improvement"].get(str(i), [])})
     return out
 
 
@@ -107,20 +136,17 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
     env.filters["num"] = lambda x: "" if x is None else fmt(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
     env.globals["figure"] = format_figure
     base = comp.runs[0].summary
-    examples = _examples(comp)
-    categories = sorted({e["category"] for e in examples if e["category"]})
+    examples = example_data(comp)
     charts = [{"name": n, "bars": svg.metric_bars(sc), "hist": svg.histogram(sc), "cats": svg.category_deltas(sc),
                "direction": sc.direction}
               for n, sc in comp.scores.items()]
-    data = {"examples": [{"id": e["id"], "category": e["category"], "regression": bool(e["regression"]),
-                          "improvement": bool(e["improvement"])} for e in examples],
-            "verdict": None if passed is None else ("promote" if passed else "blocked")}
+    data = {"examples": examples, "page": PAGE, "verdict": None if passed is None else ("promote" if passed else "blocked")}
     lineage_cols = sorted({k for it in lineage or [] for k in (it.get("scores") or {})})
     return env.get_template("report.html.j2").render(
         title=title or f"{base['suite']['name']}: {' vs '.join(r.label for r in comp.runs)}",
         suite=base["suite"], dataset=base["dataset"], comp=comp, runs=comp.runs, n=len(comp.ids),
-        rules=rules, passed=passed, metric_rows=_metric_rows(comp), charts=charts, examples=examples,
-        categories=categories, data=json_for_script(data), lineage=lineage, lineage_cols=lineage_cols,
+        rules=rules, passed=passed, metric_rows=_metric_rows(comp), charts=charts,
+        examples=first_page(examples, PAGE), categories=examples["cats"], data=json_for_script(data), lineage=lineage, lineage_cols=lineage_cols,
         palette=svg.PALETTE, json=lambda x: json.dumps(x, ensure_ascii=False, sort_keys=True, default=str),
     )
 

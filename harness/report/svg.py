@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from markupsafe import Markup, escape
 
 from harness.compare.comparison import ScoreComparison
@@ -69,14 +70,14 @@ def histogram(sc: ScoreComparison, bins: int = 10) -> Markup:
     else:
         edges = [lo + (hi - lo) * k / bins for k in range(bins + 1)]
     counts = []
-    for vals in sc.values:
-        c = [0] * bins
-        for v in vals:
-            if v is None:
-                continue
-            k = min(bins - 1, max(0, int((v - lo) / ((hi - lo) or 1.0) * bins))) if not sc.binary else int(v >= 0.5)
-            c[k] += 1
-        counts.append(c)
+    for vals in sc.values:  # numpy: a 100,000-example run is one pass per run, not a Python loop
+        arr = np.array([np.nan if v is None else v for v in vals], dtype=np.float64)
+        arr = arr[~np.isnan(arr)]
+        if sc.binary:
+            k = (arr >= 0.5).astype(np.int64)
+        else:
+            k = np.clip(((arr - lo) / ((hi - lo) or 1.0) * bins).astype(np.int64), 0, bins - 1)
+        counts.append(np.bincount(k, minlength=bins).tolist())
     top = max((n for c in counts for n in c), default=1) or 1
     h, x0, width = 120, 30, W - 40
     slot = width / bins
