@@ -39,6 +39,7 @@ class LineageRecord(VersionedRecord):
     created_at: str
     config: dict[str, Any]
     trainer: str | None = None
+    method: str = "supervised"  # supervised, or dpo from the second iteration on
     suite: dict[str, Any]
     pool: dict[str, Any]
     score: dict[str, Any]

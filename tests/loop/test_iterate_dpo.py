@@ -5,6 +5,7 @@ DPO on top of iteration 1's candidate, on pairs built from its wrong validation 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -58,6 +59,12 @@ def suite_file(tmp_path: Path, training: str = "") -> Path:
     p = tmp_path / "suite.yaml"
     p.write_text(head + training + "gates:\n  - metric: accuracy\n    min: 0.95\n")
     return p
+
+
+@pytest.fixture(autouse=True)
+def _project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suites are in tmp and their data in the repository: a data root above both (--data-root).
+    monkeypatch.setenv("HARNESS_DATA_ROOT", os.path.commonpath([tmp_path, REPO]))
 
 
 @pytest.fixture()
