@@ -74,7 +74,7 @@ def test_gate_must_name_a_produced_score_and_one_rule(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(INTENT_SUITE.replace("    min: 0.5\n", "    min: 0.5\n  - metric: bleu\n    max: 1\n  - metric: accuracy\n    min: 0.1\n    max: 0.9\n"))
     assert problems_of(bad) == [
-        f"{bad}:22: gates[2]: give exactly one rule: min, max, non_inferiority_margin, min_improvement or max_regressions (got min, max)",
+        f"{bad}:22: gates[2]: give exactly one rule: min, max, non_inferiority_margin, min_improvement, max_regressions or max_flaky_share (got min, max)",
     ]
     bad.write_text(INTENT_SUITE.replace("    min: 0.5\n", "    min: 0.5\n  - metric: bleu\n    max: 1\n"))
     assert problems_of(bad) == [
