@@ -117,7 +117,7 @@ def test_cli_validate_exit_2_one_line_per_problem(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err.splitlines()
     assert err == [
         f"{bad}:12: generation.max_tokens: Input should be greater than or equal to 1",
-        f"{bad}:13: generation.temprature: unknown key 'temprature'; allowed: max_tokens, temperature, top_p, stop, seed, logprobs, top_logprobs",
+        f"{bad}:13: generation.temprature: unknown key 'temprature'; allowed: max_tokens, temperature, top_p, stop, seed, logprobs, top_logprobs, repeats, reducer",
         "2 problems found",
     ]
 
