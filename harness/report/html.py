@@ -78,8 +78,15 @@ def _examples(comp: Comparison) -> list[dict[str, Any]]:
                       "scores": [(n, _score_cell(row.get("scores", {}).get(n))) for n in names]}
                      for r, (run, row) in enumerate(zip(comp.runs, rows, strict=True))],
             "regression": regressed.get(ex_id, []), "improvement": improved.get(ex_id, []),
+            "flaky": _flaky_badges(comp, rows),
         })
     return out
+
+
+def _flaky_badges(comp: Comparison, rows: list[dict[str, Any]]) -> list[str]:
+    """'score (run): flakiness' for each run whose repeats disagree on the score (harness.repeats)."""
+    return [f"{name} ({run.label}): {f:.2f}" for run, row in zip(comp.runs, rows, strict=True)
+            for name, f in (row.get("flakiness") or {}).items() if f > 0]
 
 
 def _metric_rows(comp: Comparison) -> list[dict[str, Any]]:
@@ -106,6 +113,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda x: "" if x is None else fmt(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
     env.globals["figure"] = format_figure
+    env.globals["mde"] = lambda x: "–" if x is None or math.isnan(x) else fmt(x)
     base = comp.runs[0].summary
     examples = _examples(comp)
     categories = sorted({e["category"] for e in examples if e["category"]})
@@ -113,7 +121,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
                "direction": sc.direction}
               for n, sc in comp.scores.items()]
     data = {"examples": [{"id": e["id"], "category": e["category"], "regression": bool(e["regression"]),
-                          "improvement": bool(e["improvement"])} for e in examples],
+                          "improvement": bool(e["improvement"]), "flaky": bool(e["flaky"])} for e in examples],
             "verdict": None if passed is None else ("promote" if passed else "blocked")}
     lineage_cols = sorted({k for it in lineage or [] for k in (it.get("scores") or {})})
     return env.get_template("report.html.j2").render(
