@@ -51,12 +51,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.compare.align import Aligned, Run  # noqa: E402
-from harness.compare.comparison import compare_aligned, default_margin, orientation  # noqa: E402
-from harness.compare.paired import RESAMPLES, SEED, mean_pair, paired_deltas  # noqa: E402
-from harness.gating.rules import evaluate_gate, evaluate_gates  # noqa: E402
-from harness.stats.power import Z80, Z975, mde  # noqa: E402
-from harness.suite.schema import Gate  # noqa: E402
+from harness.compare.align import Aligned, Run
+from harness.compare.comparison import compare_aligned, default_margin, orientation
+from harness.compare.paired import RESAMPLES, SEED, mean_pair, paired_deltas
+from harness.gating.rules import evaluate_gate, evaluate_gates
+from harness.stats.power import Z80, Z975, mde
+from harness.suite.schema import Gate
 
 COMPARATIVE = ("non_inferiority_margin", "min_improvement", "max_regressions")
 GAINS = (2, 5, 10)

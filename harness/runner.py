@@ -282,6 +282,10 @@ def format_table(summary: dict[str, Any]) -> str:
         rows.append((name, mean, ci, str(e["n"]), str(e["n_failed"]), e["direction"], _calibration_cell(e)))
     if all(not r[-1] for r in rows[1:]):
         rows = [r[:-1] for r in rows]  # no judge in this suite: no calibration column
+    if any("flaky_share" in e for e in summary["metrics"].values()):  # generation.repeats > 1
+        rows = [rows[0] + ("flaky",)] + [
+            r + (("-" if _nan(e.get("flaky_share")) else f"{e['n_flaky']} ({e['flaky_share']:.0%})") if "flaky_share" in e else "",)
+            for r, e in zip(rows[1:], summary["metrics"].values(), strict=True)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

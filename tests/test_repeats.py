@@ -106,6 +106,8 @@ def test_cli_repeats_overrides_the_suite(tiny_suite: Path, capsys: pytest.Captur
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["accuracy"]["mean"] == pytest.approx(7 / 12)
     assert summary["generation"]["repeats"] == 3
+    printed = capsys.readouterr().out
+    assert "flaky" in printed and "3 (75%)" in printed
 
 
 def test_unset_repeats_leave_dump_and_cache_keys_unchanged() -> None:
