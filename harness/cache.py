@@ -40,10 +40,14 @@ CREATE TABLE IF NOT EXISTS scores (
 
 def request_key(fingerprint: dict[str, Any], request: Request) -> str:
     """The cache key: the model and what was asked; plus the example id for providers whose answer
-    depends on it (``fingerprint["keyed_by"] == "example_id"``: the scripted provider)."""
+    depends on it (``fingerprint["keyed_by"] == "example_id"``: the scripted provider); plus the repeat
+    index when the suite asks for several (``generation.repeats > 1``), so that each repeat is its own
+    sample. A suite without repeats (``request.repeat is None``) keeps the keys it always had."""
     req = request.cache_payload()
     if fingerprint.get("keyed_by") == "example_id":
         req = {**req, "example_id": request.example_id}
+    if request.repeat is not None:
+        req = {**req, "repeat": request.repeat}
     payload = canonical_json({"model": fingerprint, "request": req})
     return hashlib.sha256(payload.encode()).hexdigest()
 

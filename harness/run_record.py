@@ -132,13 +132,14 @@ def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: di
         "artifacts": artifacts,
         "counts": {"examples": len(results), "errors": n_err, "cached": sum(r.cached for r in results),
                    "generated": sum(not r.cached for r in results)},
-        "tokens": {"input": sum(r.response.input_tokens or 0 for r in results),
-                   "output": sum(r.response.output_tokens or 0 for r in results)},
+        "tokens": {"input": sum(x.response.input_tokens or 0 for r in results for x in (r.repeats or [r])),
+                   "output": sum(x.response.output_tokens or 0 for r in results for x in (r.repeats or [r]))},
         "timing": timing,
         "environment": _versions(),
     })
     data = summary.model_dump(mode="json")
-    rows = [_result_row(r).model_dump(mode="json") for r in results]
+    rows = [_result_row(r).model_dump(mode="json", exclude=_UNSET_REPEAT_FIELDS if r.repeats is None else None)
+            for r in results]
     directory = prepared.directory
     try:
         with staged(directory, "writing the run") as st:
@@ -155,11 +156,24 @@ def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: di
     return directory, data
 
 
+_UNSET_REPEAT_FIELDS = {"repeats", "flakiness", "flaky"}  # a run without repeats writes the rows it always wrote
+
+
+def _repeat_rows(r: ExampleResult) -> list[dict[str, Any]] | None:
+    if r.repeats is None:
+        return None
+    return [{"repeat": x.request.repeat or 0, "seed": x.request.settings.seed, "output": x.response.text,
+             "scores": {k: (None if isinstance(v, Failure) else v) for k, v in x.scores.items()},
+             "error": x.response.error, "cached": x.cached} for x in r.repeats]
+
+
 def _result_row(r: ExampleResult) -> ExampleRow:
     ex, resp = r.example, r.response
     scores = {k: (None if isinstance(v, Failure) else v) for k, v in r.scores.items()}
     errors = {k: v.reason for k, v in r.scores.items() if isinstance(v, Failure)}
+    flaky = None if r.flakiness is None else any(f > 0 for f in r.flakiness.values())
     return ExampleRow.model_validate({
+        "repeats": _repeat_rows(r), "flakiness": r.flakiness, "flaky": flaky,
         "id": ex.id, "line": ex.line, "category": ex.category, "input": ex.input,
         "prompt": r.request.chat(), "output": resp.text, "reference": ex.reference,
         "scores": scores, "score_errors": errors, "latency_s": resp.latency_s,
@@ -171,12 +185,15 @@ def _result_row(r: ExampleResult) -> ExampleRow:
 def _write_results_csv(fh: Any, rows: list[dict[str, Any]], score_names: list[str]) -> None:
     cols = ["id", "category", "input", "reference", "output", "error", "latency_s", "input_tokens", "output_tokens",
             "finish_reason", "cached"]
+    with_repeats = any(row.get("repeats") for row in rows)  # then: flaky, and each score's flakiness
+    flaky_cols = ["flaky"] + [f"{s}_flakiness" for s in score_names] if with_repeats else []
     w = csv.writer(fh)
-    w.writerow(safe_row(cols + score_names))
+    w.writerow(safe_row(cols + score_names + flaky_cols))
     for row in rows:
         ref = row["reference"]
         flat = {**row, "reference": ref if isinstance(ref, str) or ref is None else json.dumps(ref, ensure_ascii=False)}
-        w.writerow(safe_row([flat.get(c) for c in cols] + [row["scores"].get(s) for s in score_names]))
+        extra = [row.get("flaky")] + [(row.get("flakiness") or {}).get(s) for s in score_names] if with_repeats else []
+        w.writerow(safe_row([flat.get(c) for c in cols] + [row["scores"].get(s) for s in score_names] + extra))
 
 
 def _write_summary_csv(fh: Any, metrics: dict[str, Any]) -> None:

@@ -30,7 +30,8 @@ from harness.data.examples import Split, load_split, render_messages
 from harness.engine import Engine
 from harness.metrics.base import Metric
 from harness.providers.base import ModelSpec, Provider, build_provider
-from harness.records.run import ExampleResult
+from harness.records.run import ExampleResult, RepeatResult
+from harness.repeats import expand_requests, reduce_example
 from harness.stats import mean_ci
 from harness.suite.load import LoadedSuite, load_suite
 
@@ -51,6 +52,7 @@ class RunConfig:
     progress: bool = True
     bootstrap_resamples: int = 2000  # = harness.stats.bootstrap.RESAMPLES (not imported: numpy)
     judge: str | None = None  # replaces the judge model of every judge metric (recorded in the summary)
+    repeats: int | None = None  # replaces the suite's generation.repeats (recorded in the summary's generation)
 
 
 @dataclass
@@ -69,8 +71,11 @@ class RunOutcome:
 
 
 def build_requests(loaded: LoadedSuite, examples: Sequence[Example]) -> list[Request]:
+    """One request per example and repeat (repeat-major: harness.repeats.expand_requests)."""
     s = loaded.suite
-    return [Request(tuple(render_messages(s.prompt, ex)), s.generation, ex.id) for ex in examples]
+    settings = s.generation.request_settings()  # without repeats/reducer: the cache key of a suite without repeats is unchanged
+    base = [Request(tuple(render_messages(s.prompt, ex)), settings, ex.id) for ex in examples]
+    return expand_requests(base, s.generation.repeats)
 
 
 def generate(provider: Provider, requests: list[Request], cache: ResponseCache | None, progress: bool = True,
@@ -122,8 +127,11 @@ async def score_step(metrics: Sequence[Metric], items: Sequence[Item], fingerpri
 
 
 def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
-              resamples: int = 2000) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Each score's mean (or corpus value) with a 95% CI, and each metric's artifacts."""
+              resamples: int = 2000, repeats: int = 1, reducer: str = "mean") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each score's mean (or corpus value) with a 95% CI, and each metric's artifacts.
+
+    With repeats, ``per_example`` holds the reduced values (one per example: the CI is clustered by
+    example) and ``items`` the first repeat's outputs (which corpus scores are computed on)."""
     table: dict[str, Any] = {}
     artifacts: dict[str, Any] = {}
     for m in metrics:
@@ -133,7 +141,12 @@ def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Seq
                 vals = [row[spec.name] for row in per_example if spec.name in row]
                 ok = [float(v) for v in vals if not isinstance(v, Failure)]
                 failed = [v.reason for v in vals if isinstance(v, Failure)]
-                entry.update(mean_ci(ok, binary=spec.binary).as_dict())
+                still_binary = spec.binary and (repeats == 1 or reducer != "mean")  # a mean of 0/1 repeats is a share
+                entry.update(mean_ci(ok, binary=still_binary).as_dict())
+                if repeats > 1:
+                    entry["binary"] = still_binary
+                    entry["ci_method"] += (f", clustered by example (the unit is each example's {reducer} of its "
+                                           f"{repeats} repeats, not {repeats} independent samples)")
                 _clip_to_range(entry, spec.range)
                 entry["n_failed"] = len(failed)
                 entry["failure_reasons"] = _top_reasons(failed)
@@ -145,7 +158,8 @@ def aggregate(metrics: Sequence[Metric], items: Sequence[Item], per_example: Seq
                 value = m.corpus(items, per_example).get(spec.name, float("nan"))
                 lo, hi = bootstrap_ci(len(items), m.corpus_statistic(items, per_example, spec.name), resamples=resamples)
                 n_ok = sum(1 for it in items if it.output is not None)
-                entry.update({"mean": value, "ci_low": lo, "ci_high": hi, "n": n_ok, "ci_method": f"bootstrap-{resamples}",
+                entry.update({"mean": value, "ci_low": lo, "ci_high": hi, "n": n_ok, "ci_method": f"bootstrap-{resamples}"
+                              + (" (on the first of the repeats)" if repeats > 1 else ""),
                               "n_failed": len(items) - n_ok, "failure_reasons": {}})
             table[spec.name] = entry
         for name, reason in m.advisory().items():
@@ -200,6 +214,9 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
         raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
     split: Split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
     examples = split.examples[: cfg.limit] if cfg.limit else split.examples
+    if cfg.repeats is not None:
+        gen_settings = loaded.suite.generation.model_copy(update={"repeats": cfg.repeats})
+        loaded.suite = loaded.suite.model_copy(update={"generation": gen_settings})
     requests = build_requests(loaded, examples)
     prepared = prepare_run_dir(cfg, loaded.suite.name, split_name)  # unwritable/locked --out fails before any request
     provider = build_provider(cfg.model)
@@ -213,20 +230,58 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
         t_gen = time.perf_counter()
         gen = await engine.generate(provider, requests, f"{loaded.suite.name} | {cfg.model.display()}")
         t_score = time.perf_counter()
-        items = to_items(examples, requests, gen.responses)
+        repeated = [ex for _ in range(loaded.suite.generation.repeats) for ex in examples]  # repeat-major, as the requests
+        items = to_items(repeated, requests, gen.responses)
         context = RunContext(cache_path=cache_path, reports_dir=cfg.reports_dir, progress=cfg.progress,
                              suite_path=loaded.path, engine=engine, generation=loaded.suite.generation, suite=loaded)
         for m in loaded.metrics:
             m.bind(context)
         per_example = await score_step(loaded.metrics, items, fingerprint, requests, cache_path)
         down = engine.down()
-    table, artifacts = aggregate(loaded.metrics, items, per_example, cfg.bootstrap_resamples)
+    g = loaded.suite.generation
+    if g.repeats > 1:
+        results = repeat_results(loaded.metrics, examples, requests, gen.responses, gen.cached, per_example, g.reducer)
+        per_example = [r.scores for r in results]
+        items = items[: len(examples)]
+    table, artifacts = aggregate(loaded.metrics, items, per_example, cfg.bootstrap_resamples, g.repeats, g.reducer)
+    if g.repeats > 1:
+        add_flaky_shares(table, results)
+    else:
+        results = [ExampleResult(ex, req, resp, c, sc)
+                   for ex, req, resp, c, sc in zip(examples, requests, gen.responses, gen.cached, per_example, strict=True)]
     t_end = time.perf_counter()
-    results = [ExampleResult(ex, req, resp, c, sc)
-               for ex, req, resp, c, sc in zip(examples, requests, gen.responses, gen.cached, per_example, strict=True)]
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
     directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing, prepared)
     return RunOutcome(directory, summary, results, "; ".join(down) or None)
+
+
+def repeat_results(metrics: Sequence[Metric], examples: Sequence[Example], requests: Sequence[Request],
+                   responses: Sequence[Response], cached: Sequence[bool], per_example: Sequence[dict[str, ScoreValue]],
+                   reducer: str) -> list[ExampleResult]:
+    """Repeat-major generations and scores (len = examples x repeats) -> one result per example with
+    its scores reduced and its flakiness (harness.repeats). The example's response is its first failed
+    repeat's, else its first: an example with a failed repeat counts as an error and a rerun retries it."""
+    higher = {s.name: s.direction != "lower" for m in metrics for s in m.scores()}
+    n = len(examples)
+    out = []
+    for i, ex in enumerate(examples):
+        reps = [RepeatResult(requests[k], responses[k], cached[k], per_example[k]) for k in range(i, len(requests), n)]
+        reduced, flaky = reduce_example([r.scores for r in reps], reducer, higher)
+        shown = next((r for r in reps if r.response.error), reps[0])
+        out.append(ExampleResult(ex, reps[0].request, shown.response, all(r.cached for r in reps), reduced, reps, flaky))
+    return out
+
+
+def add_flaky_shares(table: dict[str, Any], results: Sequence[ExampleResult]) -> None:
+    """Each example-level score's share of flaky examples (flakiness above 0) and their count."""
+    from harness.repeats import flaky_share
+
+    for name, entry in table.items():
+        if entry.get("level") != "example":
+            continue
+        figures = [(r.flakiness or {}).get(name) for r in results]
+        entry["flaky_share"] = flaky_share(figures)
+        entry["n_flaky"] = sum(1 for f in figures if f is not None and f > 0)
 
 
 def format_table(summary: dict[str, Any]) -> str:
@@ -238,6 +293,10 @@ def format_table(summary: dict[str, Any]) -> str:
         rows.append((name, mean, ci, str(e["n"]), str(e["n_failed"]), e["direction"], _calibration_cell(e)))
     if all(not r[-1] for r in rows[1:]):
         rows = [r[:-1] for r in rows]  # no judge in this suite: no calibration column
+    if any("flaky_share" in e for e in summary["metrics"].values()):  # generation.repeats > 1
+        rows = [rows[0] + ("flaky",)] + [
+            r + (("-" if _nan(e.get("flaky_share")) else f"{e['n_flaky']} ({e['flaky_share']:.0%})") if "flaky_share" in e else "",)
+            for r, e in zip(rows[1:], summary["metrics"].values(), strict=True)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -28,6 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N examples")
     p.add_argument("--judge", metavar="MODEL", help="judge model for the suite's judge metrics, replacing theirs "
                                                     "(as for --model, e.g. openai:gpt-4o-mini); recorded in the summary")
+    p.add_argument("--repeats", type=positive_int, metavar="N",
+                   help="generate each example N times, replacing the suite's generation.repeats; scores are reduced per "
+                        "example by generation.reducer and each example gets a flakiness figure")
     p.add_argument("--out", type=Path, help="write the run here instead of reports/runs/<name>")
     p.add_argument("--max-connection-errors", type=_count, metavar="N",
                    help="circuit breaker: after N consecutive connection errors the endpoint is taken as down, the "
@@ -47,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
         model = model.model_copy(update={"max_connection_errors": args.max_connection_errors})
     cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
                     reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
-                    judge=args.judge)
+                    judge=args.judge, repeats=args.repeats)
     warn_if_retiring(cfg.model)  # one line when an openai model shuts down within 90 days; silent otherwise
     outcome = run_suite(cfg)
     s = outcome.summary

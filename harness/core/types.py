@@ -27,6 +27,7 @@ class Request:
     messages: tuple[tuple[str, str], ...]
     settings: GenerationSettings
     example_id: str = ""
+    repeat: int | None = None  # which of the suite's generation.repeats (None: the suite asks for one)
 
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in self.messages]

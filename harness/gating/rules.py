@@ -23,6 +23,8 @@ from harness.compare.comparison import (
 from harness.compare.paired import PairedDelta
 from harness.compare.table import fmt
 from harness.records.gate import RuleRecord
+from harness.repeats import flaky_share
+from harness.stats.power import mde_paired
 from harness.suite.schema import Gate
 
 RULE_TEXT = {
@@ -31,6 +33,7 @@ RULE_TEXT = {
     "non_inferiority_margin": "non-inferior within {v}",
     "min_improvement": "improves by >= {v}",
     "max_regressions": "at most {v} regressions",
+    "max_flaky_share": "at most {v} of examples flaky",
 }
 
 
@@ -45,6 +48,7 @@ class RuleResult:
     verdict: str  # pass | fail | advisory-pass | advisory-fail
     explanation: str
     examples: list[str] = field(default_factory=list)  # regressed example ids in the rule's scope
+    mde: float = float("nan")  # harness.stats.power: smallest paired difference this scope's size detects
 
     @property
     def blocks(self) -> bool:
@@ -100,6 +104,8 @@ def _judge(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | No
         op = (">" if ok else "<=") if rule == "non_inferiority_margin" else (">=" if ok else "<")
         return lb, threshold, ok, (f"lower bound of the 95% CI of {what}{where} = {fmt(lb, signed=True)} {op} {fmt(threshold, signed=True)} "
                                    f"(delta {fmt(sign * delta.delta, signed=True)}, n={delta.n})"), regressed
+    if rule == "max_flaky_share":
+        return (*_flaky(comp, sc.name, category, value, where), regressed)
     # max_regressions
     if sc.values is None:
         return float("nan"), value, False, f"{sc.name} is a corpus score: regressions need per-example scores", []
@@ -110,6 +116,29 @@ def _judge(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | No
     ok = len(ids) <= value
     kind = "right before, wrong now" if sc.binary else f"worse by more than {margin:g}"
     return float(len(ids)), value, ok, f"{len(ids)} regressions{where} ({kind}) {'<=' if ok else '>'} {int(value)} allowed", ids
+
+
+def _flaky(comp: Comparison, score: str, category: str | None, limit: float, where: str) -> tuple[float, float, bool, str]:
+    """The candidate's share of flaky examples on the score (harness.repeats: its repeats disagree)."""
+    rows = comp.aligned.rows[1]
+    figures = [(rows[i].get("flakiness") or {}).get(score) for i in _positions(comp, category)]
+    if not any(rows[i].get("repeats") for i in _positions(comp, category)):
+        return float("nan"), limit, False, ("the candidate's run has no repeats: flakiness needs generation.repeats > 1 "
+                                            "(or harness run --repeats N)")
+    share = flaky_share(figures)
+    if math.isnan(share):
+        return share, limit, False, f"no example{where} has a flakiness figure for {score}"
+    n_flaky = sum(1 for f in figures if f is not None and f > 0)
+    ok = share <= limit
+    return share, limit, ok, f"{n_flaky} of {sum(f is not None for f in figures)} examples{where} flaky = {fmt(share)} {'<=' if ok else '>'} {fmt(limit)}"
+
+
+def rule_mde(comp: Comparison, sc: ScoreComparison, category: str | None) -> float:
+    """The smallest paired difference this scope's size can detect (harness.stats.power); NaN for a corpus score."""
+    if sc.values is None:
+        return float("nan")
+    pos = _positions(comp, category)
+    return mde_paired([sc.values[0][i] for i in pos], [sc.values[1][i] for i in pos], sc.binary)
 
 
 def evaluate_gate(gate: Gate, comp: Comparison) -> list[RuleResult]:
@@ -135,7 +164,8 @@ def evaluate_gate(gate: Gate, comp: Comparison) -> list[RuleResult]:
         if advisory:
             why += f" (advisory: {sc.advisory_reason or 'gate marked advisory'})"
         verdict = ("advisory-" if advisory else "") + ("pass" if ok else "fail")
-        out.append(RuleResult(rule_name(gate, cat), sc.name, cat, gate.rule, fig, thr, verdict, why, ids))
+        out.append(RuleResult(rule_name(gate, cat), sc.name, cat, gate.rule, fig, thr, verdict, why, ids,
+                              rule_mde(comp, sc, cat) if cat is None or any(c.category == cat for c in sc.categories) else float("nan")))
     return out
 
 
@@ -151,14 +181,18 @@ def format_figure(rule: str, x: float) -> str:
     """Counts as integers, differences signed, means plain."""
     if rule == "max_regressions":
         return fmt(x, 0)
-    return fmt(x, signed=rule not in ("min", "max"))
+    return fmt(x, signed=rule not in ("min", "max", "max_flaky_share"))
 
 
 def format_rules(results: Sequence[RuleResult | RuleRecord]) -> str:
-    rows = [("verdict", "rule", "figure", "threshold", "why")]
+    """One line per verdict; ``MDE`` is the smallest paired difference this suite size detects (80% power,
+    two-sided 5%; harness.stats.power): a difference below it that the gate reads is mostly noise."""
+    rows = [("verdict", "rule", "figure", "threshold", "MDE", "why")]
     for r in results:
-        rows.append((r.verdict.upper(), r.name, format_figure(r.rule, r.figure), format_figure(r.rule, r.threshold), r.explanation))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join([c.ljust(w) for c, w in zip(row[:4], widths, strict=True)] + [row[4]]) for row in rows]
+        mde = r.mde if r.mde is not None else float("nan")
+        rows.append((r.verdict.upper(), r.name, format_figure(r.rule, r.figure), format_figure(r.rule, r.threshold),
+                     "-" if math.isnan(mde) else fmt(mde), r.explanation))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join([c.ljust(w) for c, w in zip(row[:5], widths, strict=True)] + [row[5]]) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  ---")
     return "\n".join(lines)

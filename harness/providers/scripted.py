@@ -1,7 +1,8 @@
 """A scripted provider: returns given outputs. For testing the harness's own logic only.
 
 ``scripted:FILE`` reads a JSON object or JSONL of ``{"id": ..., "output": ...}`` (or
-``{"id": ..., "error": ...}``, optionally with ``"delay_s"``) keyed by example id. Tests may also build it in-process with
+``{"id": ..., "error": ...}``, optionally with ``"delay_s"``) keyed by example id; ``{"id": ..., "outputs": [...]}``
+answers repeat r (``generation.repeats``) with ``outputs[r % len(outputs)]``, a sampled model made predictable. Tests may also build it in-process with
 a dict or a function of the request.
 """
 
@@ -30,6 +31,7 @@ class ScriptedProvider(Provider):
         self.calls: list[Request] = []
         self.errors: dict[str, str] = {}
         self.delays: dict[str, float] = {}
+        self.per_repeat: dict[str, list[str]] = {}
         if script is None:
             script = self._load(spec.name)
         self.script = script
@@ -56,6 +58,9 @@ class ScriptedProvider(Provider):
                     raise HarnessError(f"{name}:{n}: invalid JSON: {e.msg}") from None
         script: dict[str, str] = {}
         for row in rows:
+            if "outputs" in row:
+                self.per_repeat[str(row["id"])] = [str(o) for o in row["outputs"]]
+                continue
             if "delay_s" in row:
                 self.delays[str(row["id"])] = float(row["delay_s"])
             if "error" in row:
@@ -78,7 +83,10 @@ class ScriptedProvider(Provider):
         self.calls.append(request)
         if request.example_id in self.errors:
             return Response(text=None, error=self.errors[request.example_id])
-        if callable(self.script):
+        if request.example_id in self.per_repeat:
+            outputs = self.per_repeat[request.example_id]
+            text = outputs[(request.repeat or 0) % len(outputs)]
+        elif callable(self.script):
             text = self.script(request)
         elif request.example_id in self.script:
             text = self.script[request.example_id]

@@ -49,6 +49,9 @@ _DEFAULTS: dict[str, Any] = {"line": None, "category": None, "input": None, "pro
                              "input_tokens": None, "output_tokens": None, "finish_reason": None, "error": None,
                              "attempts": None, "cached": False}
 FIELDS = ["id", *_DEFAULTS]
+# Present only in runs with generation.repeats > 1 (harness.repeats): kept as object columns when any
+# row has them, and left out of the rows again where a row has none (rows of other runs stay as written).
+OPTIONAL = ("repeats", "flakiness", "flaky")
 
 
 def parse_lines(text: str, path: Path) -> tuple[list[dict[str, Any]], list[int]]:
@@ -71,7 +74,7 @@ def _columns_ok(rows: list[dict[str, Any]]) -> bool:
     if not all(type(r) is dict for r in rows):
         return False
     keys: set[str] = set().union(*map(dict.keys, rows)) if rows else set()
-    if not keys <= set(FIELDS) or not all("id" in r for r in rows):
+    if not keys <= set(FIELDS) | set(OPTIONAL) or not all("id" in r for r in rows):
         return False
     for name in keys & set(_TYPES):
         allowed = _TYPES[name]
@@ -110,6 +113,9 @@ def to_frame(rows: list[dict[str, Any]], lines: list[int], path: Path, model: An
         if name in ("prompt", "scores", "score_errors"):
             col = [v if v is not None else ({} if name != "prompt" else []) for v in col]
         data[name] = col
+    for name in OPTIONAL:
+        if any(name in r for r in rows):
+            data[name] = [r.get(name) for r in rows]
     # object columns: None stays None and ints stay ints (a float column would turn both into floats)
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
     names: dict[str, None] = {}
@@ -138,10 +144,15 @@ def frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     score_cols = [frame[SCORE_PREFIX + n].to_numpy() for n in names]
     plain = [c for c in FIELDS if c != "scores"]
     cols = {c: frame[c].tolist() for c in plain}
+    optional = [c for c in OPTIONAL if c in frame.columns]
+    opt = {c: frame[c].tolist() for c in optional}
     out = []
     for i in range(len(frame)):
         row = {c: cols[c][i] for c in plain}
         row["prompt"] = row["prompt"] or []  # a null list in Arrow
+        for c in optional:
+            if opt[c][i] is not None:
+                row[c] = opt[c][i]
         row["scores"] = {n: (None if math.isnan(v[i]) else float(v[i])) for n, v in zip(names, score_cols, strict=True)}
         out.append(row)
     return out

@@ -22,6 +22,7 @@ class RuleRecord(Record):
     verdict: str  # pass | fail | advisory-pass | advisory-fail
     explanation: str
     examples: list[str] = Field(default_factory=list)
+    mde: float | None = None  # smallest paired difference this suite size detects (80% power, 5% two-sided)
 
     @property
     def blocks(self) -> bool:

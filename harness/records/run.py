@@ -27,6 +27,18 @@ class ExampleResult:
     request: Request
     response: Response
     cached: bool
+    scores: dict[str, ScoreValue] = field(default_factory=dict)  # with repeats: reduced over them (harness.repeats)
+    repeats: list[RepeatResult] | None = None  # generation.repeats > 1: every repeat, in order
+    flakiness: dict[str, float] | None = None  # per score: share of repeats disagreeing with the modal value
+
+
+@dataclass
+class RepeatResult:
+    """One repeat of one example (generation.repeats > 1)."""
+
+    request: Request
+    response: Response
+    cached: bool
     scores: dict[str, ScoreValue] = field(default_factory=dict)
 
 
@@ -121,6 +133,23 @@ class ExampleRow(Record):
     error: str | None = None
     attempts: int | None = None
     cached: bool = False
+    # generation.repeats > 1 only (absent otherwise, so rows of runs without repeats are unchanged):
+    # ``scores`` above are then reduced over the repeats; ``output`` is the first repeat's.
+    repeats: list[RepeatRow] | None = None
+    flakiness: dict[str, float] | None = None  # per score; see harness.repeats.flakiness
+    flaky: bool | None = None  # any score's flakiness above 0
+
+
+class RepeatRow(Record):
+    repeat: int
+    seed: int | None = None
+    output: str | None = None
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    error: str | None = None
+    cached: bool = False
+
+
+ExampleRow.model_rebuild()
 
 
 @dataclass

@@ -93,7 +93,20 @@ def example_data(comp: Comparison) -> dict[str, Any]:
     return {"ids": list(comp.ids), "cats": cats, "cat": [cat_index.get(c, -1) if c else -1 for c in al.categories],
             "input": [_text(x) for x in base["input"].tolist()], "reference": [_text(x) for x in base["reference"].tolist()],
             "runs": runs, "regression": {str(k): v for k, v in regressed.items()},
-            "improvement": {str(k): v for k, v in improved.items()}}
+            "improvement": {str(k): v for k, v in improved.items()}, "flaky": _flaky(comp)}
+
+
+def _flaky(comp: Comparison) -> dict[str, list[str]]:
+    """Example position -> 'score (run): flakiness' where a run's repeats disagreed (harness.repeats)."""
+    out: dict[str, list[str]] = {}
+    for run, frame in zip(comp.runs, comp.aligned.frames, strict=True):
+        if "flakiness" not in frame.columns:
+            continue
+        for i, f in enumerate(frame["flakiness"].tolist()):
+            for name, v in (f or {}).items() if isinstance(f, dict) else ():
+                if v is not None and v > 0:
+                    out.setdefault(str(i), []).append(f"{name} ({run.label}): {v:.2f}")
+    return out
 
 
 def first_page(data: dict[str, Any], size: int) -> list[dict[str, Any]]:
@@ -107,7 +120,8 @@ def first_page(data: dict[str, Any], size: int) -> list[dict[str, Any]]:
                          "scores": [(n, _score_cell(vals[i])) for n, vals in run["scores"]]})
         out.append({"id": data["ids"][i], "category": data["cats"][data["cat"][i]] if data["cat"][i] >= 0 else "",
                     "input": data["input"][i], "reference": data["reference"][i], "runs": runs,
-                    "regression": data["regression"].get(str(i), []), "improvement": data["improvement"].get(str(i), [])})
+                    "regression": data["regression"].get(str(i), []), "improvement": data["improvement"].get(str(i), []),
+                    "flaky": data["flaky"].get(str(i), [])})
     return out
 
 
@@ -135,6 +149,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda x: "" if x is None else fmt(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
     env.globals["figure"] = format_figure
+    env.globals["mde"] = lambda x: "–" if x is None or math.isnan(x) else fmt(x)
     base = comp.runs[0].summary
     examples = example_data(comp)
     charts = [{"name": n, "bars": svg.metric_bars(sc), "hist": svg.histogram(sc), "cats": svg.category_deltas(sc),

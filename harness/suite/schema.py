@@ -89,7 +89,37 @@ class MetricEntry(BaseModel):
         return dict(self.model_extra or {})
 
 
-RuleName = Literal["min", "max", "non_inferiority_margin", "min_improvement", "max_regressions"]
+Reducer = Literal["mean", "majority", "all_pass", "any_pass"]
+
+
+class SuiteGeneration(GenerationSettings):
+    """Decoding settings, plus how many times each example is generated and how its scores are reduced.
+
+    ``repeats`` and ``reducer`` are left out of the dump while they hold their defaults, so a suite
+    without them keeps its sha256, and the requests (built from :meth:`request_settings`) keep their
+    cache keys. See harness.repeats for the reducers and the flakiness figure."""
+
+    repeats: int = Field(1, ge=1, le=100, description="Generate each example this many times (seed + repeat for "
+                                                         "each repeat when a seed is set); scores are reduced per example.")
+    reducer: Reducer = Field("mean", description="How an example's repeats become its score: mean, majority (the most "
+                                                 "common value), all_pass (the worst repeat), any_pass (the best repeat).")
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: Any) -> dict[str, Any]:
+        out = handler(self)
+        if out.get("repeats") == 1:
+            del out["repeats"]
+        if out.get("reducer") == "mean":
+            del out["reducer"]
+        return out
+
+    def request_settings(self) -> GenerationSettings:
+        """The decoding settings alone: what a request (and its cache key) carries."""
+        return GenerationSettings(**{k: getattr(self, k) for k in GenerationSettings.model_fields})
+
+
+RuleName = Literal["min", "max", "non_inferiority_margin", "min_improvement", "max_regressions", "max_flaky_share"]
+RULES = ("min", "max", "non_inferiority_margin", "min_improvement", "max_regressions", "max_flaky_share")
 
 
 class Gate(Strict):
@@ -106,23 +136,34 @@ class Gate(Strict):
         None, description="Lower bound of the paired difference's 95% CI must be at least this."
     )
     max_regressions: int | None = Field(None, ge=0, description="At most this many examples right before, wrong now.")
+    max_flaky_share: float | None = Field(
+        None, ge=0, le=1, description="At most this share of the candidate's examples may be flaky on the score (their "
+                                      "repeats disagree; needs generation.repeats > 1).")
     regression_margin: float = Field(0.0, ge=0, description="A score drop beyond this counts as a regression.")
     category: str | None = Field(None, description="Apply to one category, or `each` for every category separately.")
     advisory: bool = Field(False, description="Report the verdict but never block promotion.")
 
     @model_validator(mode="after")
     def _one_rule(self) -> Gate:
-        rules = [r for r in ("min", "max", "non_inferiority_margin", "min_improvement", "max_regressions") if getattr(self, r) is not None]
+        rules = [r for r in RULES if getattr(self, r) is not None]
         if len(rules) != 1:
             raise ValueError(
-                "give exactly one rule: min, max, non_inferiority_margin, min_improvement or max_regressions"
+                "give exactly one rule: min, max, non_inferiority_margin, min_improvement, max_regressions or max_flaky_share"
                 + (f" (got {', '.join(rules)})" if rules else "")
             )
         return self
 
+    @model_serializer(mode="wrap")
+    def _omit_unset_flaky(self, handler: Any) -> dict[str, Any]:
+        # Absent, the newer rule stays out of the dump: every suite's sha256 is what it was before it existed.
+        out = handler(self)
+        if out.get("max_flaky_share", 0) is None:
+            del out["max_flaky_share"]
+        return out
+
     @property
     def rule(self) -> RuleName:
-        for r in ("min", "max", "non_inferiority_margin", "min_improvement", "max_regressions"):
+        for r in RULES:
             if getattr(self, r) is not None:
                 return r  # type: ignore[return-value]
         raise AssertionError("validated")
@@ -166,7 +207,7 @@ class Suite(Strict):
     include: str | None = Field(None, description="Another suite file whose keys this one extends (merged deeply).")
     dataset: DatasetSpec
     prompt: PromptSpec
-    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    generation: SuiteGeneration = Field(default_factory=SuiteGeneration)
     metrics: list[MetricEntry] = Field(..., min_length=1)
     gates: list[Gate] = Field(default_factory=list)
     default_split: str = Field("test", description="The split `harness run` evaluates unless --split says otherwise.")

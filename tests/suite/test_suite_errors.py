@@ -74,7 +74,7 @@ def test_gate_must_name_a_produced_score_and_one_rule(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(INTENT_SUITE.replace("    min: 0.5\n", "    min: 0.5\n  - metric: bleu\n    max: 1\n  - metric: accuracy\n    min: 0.1\n    max: 0.9\n"))
     assert problems_of(bad) == [
-        f"{bad}:22: gates[2]: give exactly one rule: min, max, non_inferiority_margin, min_improvement or max_regressions (got min, max)",
+        f"{bad}:22: gates[2]: give exactly one rule: min, max, non_inferiority_margin, min_improvement, max_regressions or max_flaky_share (got min, max)",
     ]
     bad.write_text(INTENT_SUITE.replace("    min: 0.5\n", "    min: 0.5\n  - metric: bleu\n    max: 1\n"))
     assert problems_of(bad) == [
@@ -117,7 +117,7 @@ def test_cli_validate_exit_2_one_line_per_problem(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err.splitlines()
     assert err == [
         f"{bad}:12: generation.max_tokens: Input should be greater than or equal to 1",
-        f"{bad}:13: generation.temprature: unknown key 'temprature'; allowed: max_tokens, temperature, top_p, stop, seed, logprobs, top_logprobs",
+        f"{bad}:13: generation.temprature: unknown key 'temprature'; allowed: max_tokens, temperature, top_p, stop, seed, logprobs, top_logprobs, repeats, reducer",
         "2 problems found",
     ]
 
