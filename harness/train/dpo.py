@@ -133,7 +133,7 @@ class LocalDPOTrainer(Trainer):
             raise HarnessError(f"dpo with the local trainer fine-tunes local models; got base {config.base!r} "
                                "(for an OpenAI base use --trainer openai)")
         name = spec.name or lm.DEFAULT_LOCAL_MODEL
-        device = lm.resolve_device(config.device if config.device != "auto" else spec.device)
+        device = lm.resolve_device(config.device if config.device != "auto" else spec.params.device)
         model, tokenizer = lm.load_model_and_tokenizer(name, device=device, cache=False)  # a private copy: we train it
         tokenizer.padding_side = "right"  # training pads on the right; generation (left) reloads its own copy
         train = read_pairs(config.train_file)

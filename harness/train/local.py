@@ -158,7 +158,7 @@ class LocalTrainer(Trainer):
         name = spec.name or lm.DEFAULT_LOCAL_MODEL
         lr = config.learning_rate or DEFAULT_LR
         bs = config.batch_size or DEFAULT_BATCH_SIZE
-        device = lm.resolve_device(config.device if config.device != "auto" else spec.device)
+        device = lm.resolve_device(config.device if config.device != "auto" else spec.params.device)
         random.seed(config.seed)
         torch.manual_seed(config.seed)
 
