@@ -222,3 +222,17 @@ def test_a_missing_template_column_is_one_error_for_the_template(tmp_path: Path,
     assert err == [(f"{tmp_path / 'test.jsonl'}:1: missing field 'txet' (used in dataset.fields.input, "
                     "prompt.messages[0].content) in 200 of 200 examples, first on line 1; that record has: id, text, intent"),
                    "1 problem found"]
+
+
+def test_data_prepare_suite_takes_data_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`data prepare --suite` loads the suite under the same confinement as `run`, and --data-root widens it."""
+    (tmp_path / "elsewhere").mkdir()
+    write_jsonl(tmp_path / "elsewhere" / "test.jsonl", INTENT_ROWS)
+    suite = project(tmp_path, INTENT_SUITE.replace("format: jsonl", "format: jsonl\n  path: ../../elsewhere"))
+    src = write_jsonl(tmp_path / "raw.jsonl", [{"input": f"a fresh question number {i} about kayaks", "output": "x"}
+                                               for i in range(6)])
+    args = ["data", "prepare", str(src), "--out", str(tmp_path / "p"), "--tokenizer", "estimate", "--suite", str(suite)]
+    assert main(args) == 2
+    assert "is outside the project root" in capsys.readouterr().err
+    assert main([*args, "--data-root", str(tmp_path)]) == 0
+    assert (tmp_path / "p" / "train.jsonl").is_file() and "HARNESS_DATA_ROOT" not in os.environ
