@@ -47,7 +47,8 @@ def metric_paths(metrics: list[Any]) -> Iterator[tuple[int, str, Path]]:
     """(metric index, parameter, path) for every file or folder a suite's metric parameters name:
     judge and baseline model specs (adapter, a local model folder, a scripted outputs file),
     pairwise ``baseline_run`` and embedding model folders. Relative ones resolve from the
-    working directory, as the code that reads them does."""
+    working directory, as the code that reads them does (an included file's were made so by
+    :mod:`harness.suite.rebase`)."""
     for i, m in enumerate(metrics):
         params = getattr(m, "params", None)
         if params is None:
