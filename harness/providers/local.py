@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
+
 from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json, hash_path
 from harness.core.types import Request, Response
 from harness.models import local_models as lm
-from pydantic import Field
-
 from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
 
 

@@ -30,11 +30,11 @@ import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import Field
+
 from harness.core.errors import HarnessError
 from harness.core.types import Request, Response
 from harness.providers import keys
-from pydantic import Field
-
 from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
 from harness.providers.retry import Fault, http_fault
 

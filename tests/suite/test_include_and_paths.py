@@ -260,7 +260,7 @@ def test_metric_paths_in_an_included_file_resolve_against_that_file(tmp_path: Pa
             "prompt:\n  messages:\n    - {role: user, content: '{{ question }}'}\n")
     (proj / "shared" / "plain.yaml").write_text(head + "metrics:\n  - name: exact_match\n")
     monkeypatch.chdir(proj)
-    cfg = dict(reports_dir=proj / "reports", progress=False, bootstrap_resamples=20)
+    cfg = {"reports_dir": proj / "reports", "progress": False, "bootstrap_resamples": 20}
     base = run_suite(RunConfig(suite=Path("shared/plain.yaml"), model=ModelSpec.parse("scripted:shared/old.json"), **cfg))
     run_dir = os.path.relpath(base.directory, proj / "shared")  # the baseline run, relative to shared/
     (proj / "shared" / "base.yaml").write_text(
