@@ -96,7 +96,7 @@ def test_unknown_provider_and_split_are_clear(tiny_suite: Path, capsys: pytest.C
     assert main(["run", str(tiny_suite), "--model", f"scripted:{script}", "--split", "train"]) == 2
     assert "no split 'train'; the suite has: test" in capsys.readouterr().err
     assert main(["run", str(tiny_suite), "--model", f"scripted:{script}?concurency=3"]) == 2
-    assert "concurency: Extra inputs are not permitted" in capsys.readouterr().err
+    assert "?concurency=3': concurency: unknown key; allowed: provider, name, label, concurrency," in capsys.readouterr().err
 
 
 def test_killed_run_resumes_without_redoing_or_losing_work(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.commands.common import add_trust_options, with_trust
 from harness.data.contamination import DEFAULT_NGRAM, DEFAULT_THRESHOLD
 from harness.data.validate import DEFAULT_MAX_TOKENS, DEFAULT_PRICE_PER_1K
 
@@ -69,7 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--overlap-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
                     help=f"share of a test input's n-grams that makes a pair contaminated (default {DEFAULT_THRESHOLD})")
     pr.add_argument("--allow-contamination", action="store_true", help="drop contaminated examples instead of refusing")
-    pr.set_defaults(func=prepare_main)
+    add_trust_options(pr, keys=False)  # --data-root: the folder a --suite's dataset must stay inside
+    pr.set_defaults(func=with_trust(prepare_main))
 
 
 def validate_main(args: argparse.Namespace) -> int:

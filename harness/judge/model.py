@@ -17,8 +17,8 @@ from harness.providers.base import ModelSpec, Provider, build_provider
 
 
 class JudgeModel:
-    def __init__(self, spec_text: str):
-        self.spec_text = spec_text
+    def __init__(self, spec_text: str | dict[str, Any]):
+        self.spec_text = spec_text  # as the suite or command line gave it: a string or a mapping
         self.spec = ModelSpec.parse(spec_text)
 
     @cached_property

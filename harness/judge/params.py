@@ -20,7 +20,12 @@ from harness.judge.rubric import BUILTIN, Rubric
 ScaleParam = Literal["pass_fail"] | Annotated[int, Field(ge=2, le=10)]
 
 
-def suite_model_spec(text: str, trusted: bool = False) -> Any:
+# A model as a suite writes it: a string (``openai:NAME?base_url=...``, a model YAML file) or a
+# mapping of the same keys (``{provider: openai, name: gpt-4o-mini, base_url: ...}``).
+ModelRef = str | dict[str, Any]
+
+
+def suite_model_spec(ref: ModelRef, trusted: bool = False) -> Any:
     """Parse a model spec written in a suite (a judge, a pairwise baseline): a ValueError names what is wrong.
 
     A suite may not choose which environment variable holds the API key: a pull request can
@@ -31,21 +36,31 @@ def suite_model_spec(text: str, trusted: bool = False) -> Any:
     from harness.providers.base import ModelSpec
 
     try:
-        spec = ModelSpec.parse(text)
+        spec = ModelSpec.parse(ref)
     except HarnessError as e:
         raise ValueError(str(e)) from None
-    if not trusted and "api_key_env" in spec.model_fields_set:
-        raise ValueError(f"a suite cannot choose the API key's environment variable (api_key_env={spec.api_key_env}); "
-                         "drop api_key_env here and give the judge with its key on the command line "
-                         "(--judge 'openai:NAME?api_key_env=VAR')")
+    if not trusted and "api_key_env" in spec.given():
+        raise ValueError(f"a suite cannot choose the API key's environment variable "
+                         f"(api_key_env={spec.params.api_key_env}); drop api_key_env here and give the judge with "
+                         "its key on the command line (--judge 'openai:NAME?api_key_env=VAR')")
     return spec
+
+
+def model_text(ref: ModelRef) -> str:
+    """A model reference as one line for messages and reports."""
+    if isinstance(ref, str):
+        return ref
+    from harness.providers.base import ModelSpec
+
+    return ModelSpec.parse(ref).display()
 
 
 class JudgeParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    judge: str = Field(..., description="The judge model, as for --model: local, openai:gpt-4o-mini, "
-                                        "'openai:NAME?base_url=...'. No default: the judge is always named.")
+    judge: ModelRef = Field(..., description="The judge model, as for --model: local, openai:gpt-4o-mini, "
+                                             "'openai:NAME?base_url=...', or a mapping {provider: openai, name: ..., "
+                                             "base_url: ...}. No default: the judge is always named.")
     rubric: str | None = Field(None, description=f"A built-in rubric: {', '.join(BUILTIN)}.")
     criteria: str | None = Field(None, description="Or: your own rubric's criteria text.")
     levels: dict[int, str] | None = Field(None, description="With criteria: what each grade means, {1: ..., 5: ...}.")
@@ -70,7 +85,7 @@ class JudgeParams(BaseModel):
 
     @field_validator("judge")
     @classmethod
-    def _judge_parses(cls, v: str, info: ValidationInfo) -> str:
+    def _judge_parses(cls, v: ModelRef, info: ValidationInfo) -> ModelRef:
         suite_model_spec(v, trusted=bool(info.context and info.context.get("command_line")))
         return v
 

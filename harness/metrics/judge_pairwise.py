@@ -26,7 +26,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.core.types import Failure, Item, Request, ScoreValue
 from harness.judge.model import JudgeModel
-from harness.judge.params import JudgeParams, suite_model_spec
+from harness.judge.params import JudgeParams, ModelRef, model_text, suite_model_spec
 from harness.judge.prompt import (
     PREFILL,
     pairwise_messages,
@@ -44,12 +44,13 @@ FLIP = {"A": "B", "B": "A", "tie": "tie"}
 
 
 class JudgePairwiseParams(JudgeParams):
-    baseline_model: str | None = Field(None, description="Compare against this model's answers (generated with the suite's prompt).")
+    baseline_model: ModelRef | None = Field(None, description="Compare against this model's answers (generated with the "
+                                                              "suite's prompt): a model string or mapping, as for judge.")
     baseline_run: str | None = Field(None, description="Or: against the outputs in this run directory (results.jsonl), by example id.")
 
     @field_validator("baseline_model")
     @classmethod
-    def _baseline_parses(cls, v: str | None, info: ValidationInfo) -> str | None:
+    def _baseline_parses(cls, v: ModelRef | None, info: ValidationInfo) -> ModelRef | None:
         if v is not None:
             suite_model_spec(v, trusted=bool(info.context and info.context.get("command_line")))
         return v
@@ -213,7 +214,7 @@ class JudgePairwise(Metric):
 
     def artifacts(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, Any]:
         p = self.params
-        baseline = ("model " + p.baseline_model) if p.baseline_model else ("run " + p.baseline_run) if p.baseline_run else "reference"
+        baseline = ("model " + model_text(p.baseline_model)) if p.baseline_model else ("run " + p.baseline_run) if p.baseline_run else "reference"
         return {"judge": self.judge.record(), "baseline": baseline,
                 "rubric": {"name": self.rubric.name, "sha256": self.rubric.sha256()},
                 "prompt_sha256": prompt_sha256("pairwise", self.prefill), **self._run}

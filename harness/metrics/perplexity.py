@@ -25,13 +25,14 @@ EMPTY_CHAT = [{"role": "user", "content": ""}]
 
 class PerplexityParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    model: str = Field("local", description="The reference model, an in-process provider spec: local (SmolLM2), local:FOLDER.")
+    model: str | dict[str, Any] = Field("local", description="The reference model, an in-process provider spec: local "
+                                                            "(SmolLM2), local:FOLDER, or a mapping {provider: local, name: ...}.")
     condition_on_prompt: bool = Field(True, description="Score the output after the example's prompt (else after an empty chat).")
     max_chars: int = Field(4000, ge=1, description="Score at most the first this many characters of an output (counted in the artifacts).")
 
     @field_validator("model")
     @classmethod
-    def _parses(cls, v: str) -> str:
+    def _parses(cls, v: str | dict[str, Any]) -> str | dict[str, Any]:
         from harness.core.errors import HarnessError
         from harness.providers.base import ModelSpec
 

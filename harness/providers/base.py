@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from harness.core.errors import HarnessError
 from harness.core.registry import Registry
@@ -22,16 +30,30 @@ from harness.core.types import Request, Response
 from harness.providers.retry import Fault
 
 
+class ProviderParams(BaseModel):
+    """A provider's own keys (base class): strict, so a misspelt key is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The keys every provider shares: the model's identity and the engine's scheduling and retry
+# policy (harness.engine, harness.providers.retry), which read them for any provider, built-in or a
+# plugin. Everything else belongs to one provider and lives in its ``Params``.
+COMMON_KEYS = ("provider", "name", "label", "concurrency", "batch_size", "timeout_s", "max_retries", "retry_base_s",
+               "max_connection_errors")
+
+
 class ModelSpec(BaseModel):
-    """Which model to run and how. Written as ``PROVIDER[:NAME][?key=value&...]`` or a YAML file."""
+    """Which model to run and how: the common keys here, the provider's own in ``params`` (its
+    ``Params`` model). Written as ``PROVIDER[:NAME][?key=value&...]``, a YAML file, or a mapping
+    ``{provider: openai, name: gpt-4o-mini, base_url: ...}``; the flat form is split by
+    :meth:`from_mapping` and dumped flat again (records keep one shape)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     provider: str = Field(..., description="A registered provider: local, openai, scripted, or your own.")
     name: str = Field("", description="Model id or path; empty means the provider's default.")
-    adapter: str | None = Field(None, description="LoRA adapter folder (local provider): a fine-tuned candidate.")
-    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; else OPENAI_BASE_URL or api.openai.com.")
-    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (never stored).")
+    label: str | None = Field(None, description="A short name for reports.")
     concurrency: int = Field(16, ge=1, le=1024, description="Requests in flight at once (API providers).")
     batch_size: int = Field(8, ge=1, le=512, description="Examples per forward pass (in-process providers).")
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
@@ -41,57 +63,115 @@ class ModelSpec(BaseModel):
                                                               "0-25% jitter, unless the server sends Retry-After.")
     max_connection_errors: int = Field(20, ge=0, description="Circuit breaker: after this many consecutive connection "
                                                              "errors the endpoint is down and the rest is not sent; 0: never.")
-    device: str = Field("auto", description="local: cpu, cuda, or auto.")
-    label: str | None = Field(None, description="A short name for reports.")
+    params: SerializeAsAny[ProviderParams] = Field(default_factory=ProviderParams,
+                                                   description="The provider's own keys, validated by its Params model.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        """Flat keys (``base_url=...``) go to ``params``, validated by the provider's ``Params``."""
+        if not isinstance(data, dict) or not isinstance(data.get("provider"), str):
+            return data
+        own = {k: v for k, v in data.items() if k not in COMMON_KEYS and k != "params"}
+        given = data.get("params")
+        if isinstance(given, ProviderParams):
+            given = given.model_dump(exclude_unset=True)
+        merged = {**(given or {}), **own}
+        Params = PROVIDERS.get(data["provider"]).Params
+        return {**{k: v for k, v in data.items() if k in COMMON_KEYS}, "params": Params.model_validate(merged)}
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: Any) -> dict[str, Any]:
+        out = handler(self)
+        out.update(out.pop("params", None) or {})
+        return out
+
+    def given(self) -> set[str]:
+        """Keys written explicitly, common and provider's alike."""
+        return (self.model_fields_set - {"params"}) | self.params.model_fields_set
 
     @classmethod
-    def parse(cls, text: str, **overrides: Any) -> ModelSpec:
-        """Parse ``local``, ``local:smollm2?adapter=out/adapter``, ``openai:ft:gpt-4o-mini:org::id``
-        or the path of a YAML file holding the same keys."""
-        data: dict[str, Any]
-        p = Path(text)
-        if text.endswith((".yaml", ".yml")) and p.is_file():
-            import yaml
+    def from_mapping(cls, data: dict[str, Any], where: str) -> ModelSpec:
+        """A spec from flat keys; errors name ``where`` (the model string or file) and the key."""
+        if "model" in data:
+            raise HarnessError(f"model {where}: model: write the model id as `name:` (the key of model files "
+                               f"and of recorded specs), e.g. {{provider: openai, name: gpt-4o-mini}}")
+        if not isinstance(data.get("provider"), str) or not data["provider"]:
+            raise HarnessError(f"model {where}: provider: required (local, openai, scripted, ...)")
+        Params = PROVIDERS.get(data["provider"]).Params  # unknown provider -> "Did you mean ..."
+        errors: list[Any] = []
+        params: ProviderParams = ProviderParams()
+        try:
+            params = Params.model_validate({k: v for k, v in data.items() if k not in COMMON_KEYS})
+        except ValidationError as e:
+            errors += e.errors()
+        try:
+            spec = cls.model_validate({**{k: v for k, v in data.items() if k in COMMON_KEYS}, "params": params})
+        except ValidationError as e:
+            errors = e.errors() + errors
+        if errors:
+            raise HarnessError("\n".join(_error_line(where, err, Params) for err in errors)) from None
+        return spec
 
-            try:
-                data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-            except UnicodeDecodeError as e:
-                raise HarnessError(f"{text}: not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8") from None
-            except yaml.YAMLError as e:
-                mark = getattr(e, "problem_mark", None)
-                where = f"{text}:{mark.line + 1}" if mark is not None else text
-                raise HarnessError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
-            if not isinstance(data, dict):
-                raise HarnessError(f"{text}: expected a mapping of model settings")
+    @classmethod
+    def parse(cls, text: str | dict[str, Any], **overrides: Any) -> ModelSpec:
+        """Parse ``local``, ``local:smollm2?adapter=out/adapter``, ``openai:ft:gpt-4o-mini:org::id``,
+        the path of a YAML file holding the same keys, or such a mapping itself."""
+        data: dict[str, Any]
+        if isinstance(text, dict):
+            data, where = dict(text), repr(dict(text))
+        elif text.endswith((".yaml", ".yml")) and Path(text).is_file():
+            data, where = _read_yaml(text), f"file {text}"
         else:
             head, _, query = text.partition("?")
             provider, _, name = head.partition(":")
-            data = {"provider": provider, "name": name}
+            data, where = {"provider": provider, "name": name}, repr(text)
             for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
                 data[k] = v
         data.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            spec = cls.model_validate(data)
-        except ValidationError as e:
-            lines = [f"model {text!r}: {'.'.join(map(str, err['loc'])) or 'spec'}: {err['msg']}" for err in e.errors()]
-            raise HarnessError("\n".join(lines)) from None
-        PROVIDERS.get(spec.provider)  # unknown provider -> "Did you mean ..."
-        return spec
+        return cls.from_mapping(data, where)
 
     def display(self) -> str:
         if self.label:
             return self.label
         s = f"{self.provider}:{self.name}" if self.name else self.provider
-        return s + (f"+{Path(self.adapter).name}" if self.adapter else "")
+        adapter = getattr(self.params, "adapter", None)
+        return s + (f"+{Path(adapter).name}" if adapter else "")
+
+
+def _read_yaml(text: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(text).read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise HarnessError(f"{text}: not UTF-8 ({e.reason} at byte {e.start}); save the file as UTF-8") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{text}:{mark.line + 1}" if mark is not None else text
+        raise HarnessError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{text}: expected a mapping of model settings")
+    return data
+
+
+def _error_line(where: str, err: Any, Params: type[ProviderParams]) -> str:
+    field = ".".join(str(p) for p in err["loc"]) or "spec"
+    if err["type"] == "extra_forbidden":
+        allowed = ", ".join([*COMMON_KEYS, *Params.model_fields])
+        return f"model {where}: {field}: unknown key; allowed: {allowed}"
+    return f"model {where}: {field}: {err['msg']}"
 
 
 class Provider:
     """Base class. Subclass and register with ``@provider("name")``."""
 
     name: ClassVar[str] = ""
+    Params: ClassVar[type[ProviderParams]] = ProviderParams  # the provider's own keys; override
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
+        self.params = spec.params  # an instance of this provider's Params (ModelSpec validated it)
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this model's behaviour; part of every cache key. Never includes keys."""

@@ -18,28 +18,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
+
 from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json, hash_path
 from harness.core.types import Request, Response
 from harness.models import local_models as lm
-from harness.providers.base import ModelSpec, Provider, provider
+from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
+
+
+class LocalParams(ProviderParams):
+    """The local provider's own keys (``local:NAME?adapter=DIR&device=cpu``)."""
+
+    adapter: str | None = Field(None, description="LoRA adapter folder: a fine-tuned candidate.")
+    device: str = Field("auto", description="cpu, cuda, or auto.")
 
 
 @provider("local")
 class LocalProvider(Provider):
+    Params = LocalParams
+    params: LocalParams
+
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         # Cheap checks now (no torch import) so a wrong path fails before any work is done.
         self.folder, self.gguf = lm.resolve_local_model(spec.name)
-        self.adapter = lm.check_adapter(spec.adapter) if spec.adapter else None
-        lm.check_device(spec.device)
+        self.adapter = lm.check_adapter(self.params.adapter) if self.params.adapter else None
+        lm.check_device(self.params.device)
         self._fingerprint: dict[str, Any] | None = None
 
     # ------------------------------------------------------------ model and identity
 
     def load(self):
         """``(model, tokenizer)``, shared through the per-process cache."""
-        return lm.load_model_and_tokenizer(self.spec.name, self.spec.adapter, self.spec.device)
+        return lm.load_model_and_tokenizer(self.spec.name, self.params.adapter, self.params.device)
 
     def fingerprint(self) -> dict[str, Any]:
         if self._fingerprint is None:

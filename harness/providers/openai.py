@@ -30,10 +30,12 @@ import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import Field
+
 from harness.core.errors import HarnessError
 from harness.core.types import Request, Response
 from harness.providers import keys
-from harness.providers.base import ModelSpec, Provider, provider
+from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
 from harness.providers.retry import Fault, http_fault
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -44,20 +46,31 @@ class InvalidReply(Exception):
     """A 200 reply that is not a usable chat completion (no choices, no message)."""
 
 
+class OpenAIParams(ProviderParams):
+    """The openai provider's own keys (``openai:NAME?base_url=...&api_key_env=...``)."""
+
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; else OPENAI_BASE_URL or api.openai.com.")
+    api_key_env: str = Field(keys.DEFAULT_KEY_ENV, description="Environment variable holding the API key (never stored); "
+                                                              "a suite may not set it.")
+
+
 @provider("openai")
 class OpenAIProvider(Provider):
+    Params = OpenAIParams
+    params: OpenAIParams
+
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         if not spec.name:
             raise HarnessError("openai provider: name the model, e.g. openai:gpt-4o-mini or openai:ft:gpt-4o-mini:org::id")
-        url = spec.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        url = self.params.base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.base_url = url.rstrip("/") if url else None
         self._api_key()  # fail now, before any work, when no key can be found
         self._client: Any = None
 
     def _api_key(self) -> str:
         """The key for this endpoint, by the one rule in :mod:`harness.providers.keys` (never stored)."""
-        return keys.api_key(self.base_url or OPENAI_URL, self.spec.api_key_env, official=self.base_url is None)
+        return keys.api_key(self.base_url or OPENAI_URL, self.params.api_key_env, official=self.base_url is None)
 
     def fingerprint(self) -> dict[str, Any]:
         return {"provider": "openai", "name": self.spec.name, "base_url": self.base_url or OPENAI_URL}
@@ -93,7 +106,8 @@ class OpenAIProvider(Provider):
 
     # ------------------------------------------------------------ one request
 
-    def params(self, request: Request) -> dict[str, Any]:
+    def body(self, request: Request) -> dict[str, Any]:
+        """The chat-completions request body (also a Batch API line's body)."""
         s = request.settings
         kw: dict[str, Any] = {"model": self.spec.name, "messages": request.chat(), "max_tokens": s.max_tokens,
                               "temperature": s.temperature}
@@ -116,7 +130,7 @@ class OpenAIProvider(Provider):
         # The SDK's documented raw call: its auth, headers and status errors, without the
         # typed-params transform and reply models (1.4 ms of CPU a request here).
         async with asyncio.timeout(self.spec.timeout_s):  # the whole attempt, on any transport
-            reply = await self.client().post("/chat/completions", cast_to=httpx2.Response, body=self.params(request))
+            reply = await self.client().post("/chat/completions", cast_to=httpx2.Response, body=self.body(request))
         return to_response(json.loads(reply.content))
 
     def classify(self, error: Exception) -> Fault:

@@ -17,13 +17,18 @@ from typing import Any
 from harness.core.errors import HarnessError
 from harness.core.hashing import hash_path
 from harness.core.types import Request, Response
-from harness.providers.base import ModelSpec, Provider, provider
+from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
 
 Script = Mapping[str, str] | Callable[[Request], str]
 
 
+class ScriptedParams(ProviderParams):
+    """No keys of its own: the outputs file is the model's name (``scripted:FILE``)."""
+
+
 @provider("scripted")
 class ScriptedProvider(Provider):
+    Params = ScriptedParams
     def __init__(self, spec: ModelSpec, script: Script | None = None, default: str | None = None, latency_s: float = 0.0):
         super().__init__(spec)
         self.default = default

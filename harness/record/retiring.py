@@ -123,7 +123,7 @@ def warn_if_retiring(spec: ModelSpec, stream: Any = None) -> str | None:
     if spec.provider != "openai" or not spec.name:
         return None
     try:
-        client = _client(spec.base_url, spec.api_key_env, WARN_TIMEOUT_S)
+        client = _client(spec.params.base_url, spec.params.api_key_env, WARN_TIMEOUT_S)
         try:
             models = _models(client)
         finally:

@@ -47,33 +47,35 @@ def metric_paths(metrics: list[Any]) -> Iterator[tuple[int, str, Path]]:
     """(metric index, parameter, path) for every file or folder a suite's metric parameters name:
     judge and baseline model specs (adapter, a local model folder, a scripted outputs file),
     pairwise ``baseline_run`` and embedding model folders. Relative ones resolve from the
-    working directory, as the code that reads them does."""
+    working directory, as the code that reads them does (an included file's were made so by
+    :mod:`harness.suite.rebase`)."""
     for i, m in enumerate(metrics):
         params = getattr(m, "params", None)
         if params is None:
             continue
         for key in ("judge", "baseline_model", "model", "baseline_run"):
             value = getattr(params, key, None)
-            if not isinstance(value, str) or not value:
+            if not isinstance(value, (str, dict)) or not value:
                 continue
-            if key == "baseline_run":
+            if key == "baseline_run" and isinstance(value, str):
                 yield i, key, Path(value)
                 continue
             for p in _spec_paths(value):
                 yield i, key, p
 
 
-def _spec_paths(text: str) -> list[Path]:
+def _spec_paths(text: str | dict[str, Any]) -> list[Path]:
     from harness.core.errors import HarnessError
     from harness.providers.base import ModelSpec
 
     try:
         spec = ModelSpec.parse(text)
     except HarnessError:  # not a model spec (an embedding model's name or folder)
-        return [Path(text)] if Path(text).exists() else []
-    found = [Path(spec.adapter)] if spec.adapter else []
+        return [Path(text)] if isinstance(text, str) and Path(text).exists() else []
+    adapter = getattr(spec.params, "adapter", None)
+    found = [Path(adapter)] if adapter else []
     if spec.provider in ("local", "scripted") and spec.name and Path(spec.name).exists():
         found.append(Path(spec.name))
-    if text.endswith((".yaml", ".yml")) and Path(text).is_file():
+    if isinstance(text, str) and text.endswith((".yaml", ".yml")) and Path(text).is_file():
         found.append(Path(text))
     return found

@@ -3,8 +3,9 @@
 ``include: other.yaml`` extends another suite file, as lm-eval's tasks do: recursively (a includes
 b includes c: all three merge, the nearer file winning key by key), with cycles refused (the error
 names the chain), and paths resolved against the file that names them (an included file's
-``include`` and ``dataset.path``; split files are relative to ``dataset.path``). A problem in any
-of them is reported at the file and line where the offending key was written.
+``include``, ``dataset.path`` and its metrics' files, see :mod:`harness.suite.rebase`; split files
+are relative to ``dataset.path``). A problem in any of them is reported at the file and line where
+the offending key was written.
 """
 
 from __future__ import annotations
@@ -155,7 +156,11 @@ def read_chain(path: Path, problems: list[Problem], root: Path | None = None) ->
 
 def _rebase_paths(src: Source, root_folder: Path) -> None:
     """Make an included file's ``dataset.path`` relative to the suite's own folder, so it points where
-    its author meant (relative to the included file) and the merged suite's hash stays machine-free."""
+    its author meant (relative to the included file) and the merged suite's hash stays machine-free;
+    and its metrics' paths relative to the working directory, where their readers open them."""
+    from harness.suite.rebase import rebase_metric_paths
+
+    rebase_metric_paths(src.data.get("metrics"), src.path.parent)
     ds = src.data.get("dataset")
     if not isinstance(ds, dict) or not ({"path", "splits"} & set(ds)):
         return

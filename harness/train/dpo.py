@@ -138,7 +138,7 @@ class LocalDPOTrainer(Trainer):
                                "(for an OpenAI base use --trainer openai)")
         name = spec.name or lm.DEFAULT_LOCAL_MODEL
         p = config.trainer_params()  # the local trainer's LocalParams: LoRA shape, device, logging
-        device = lm.resolve_device(p.device if p.device != "auto" else spec.device)
+        device = lm.resolve_device(p.device if p.device != "auto" else spec.params.device)
         model, tokenizer = lm.load_model_and_tokenizer(name, device=device, cache=False)  # a private copy: we train it
         tokenizer.padding_side = "right"  # training pads on the right; generation (left) reloads its own copy
         train = read_pairs(config.train_file)

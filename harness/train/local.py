@@ -177,7 +177,7 @@ class LocalTrainer(Trainer):
         main = launch.is_main_process()
         say: Log = log if main else (lambda m: None)
         name = base_reference(spec.name or lm.DEFAULT_LOCAL_MODEL)
-        device = lm.resolve_device(p.device if p.device != "auto" else spec.device)
+        device = lm.resolve_device(p.device if p.device != "auto" else spec.params.device)
         torch = lm.setup_torch()
         torch.manual_seed(config.seed)
 

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from harness.core.errors import HarnessError, InputProblems
 from harness.train.base import (
@@ -67,13 +67,34 @@ def _client(spec: Any) -> Any:
         import openai
     except ImportError:
         raise HarnessError("the openai trainer needs the openai package: pip install 'openai>=2'") from None
-    key = os.environ.get(spec.api_key_env)
-    if not key:
-        raise HarnessError(f"the openai trainer needs an API key in ${spec.api_key_env}")
+    key = _api_key(spec)
     from harness.providers.retry import RetryPolicy
 
     # The SDK's retry loop, making the harness's one policy's decisions (harness.providers.retry).
-    return RetryPolicy.from_spec(spec).sdk_client(openai.OpenAI, api_key=key, base_url=spec.base_url, timeout=spec.timeout_s)
+    return RetryPolicy.from_spec(spec).sdk_client(openai.OpenAI, api_key=key, base_url=_base_url(spec), timeout=spec.timeout_s)
+
+
+def _base_url(spec: Any) -> str:
+    from harness.providers.openai import OPENAI_URL
+
+    return spec.params.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
+
+
+def _api_key(spec: Any) -> str:
+    """The key by the rule of :mod:`harness.providers.keys`: only the OpenAI API host, or a host
+    the user allowed (--allow-key-host, HARNESS_KEY_HOSTS), receives it. A fine-tuning API needs a
+    real key, so an endpoint that may not have it is refused here rather than sent a placeholder."""
+    from harness.providers import keys
+
+    url, env = _base_url(spec), spec.params.api_key_env
+    if not keys.may_receive_key(url):
+        host = urlsplit(url).hostname or url
+        raise HarnessError(f"the openai trainer will not send ${env} to {host}: only api.openai.com receives the key "
+                           f"unless you allow the host with --allow-key-host {host} (or {keys.HOSTS_ENV}={host})")
+    key = keys.api_key(url, env, official=True, who="the openai trainer")
+    if not key or key == keys.PLACEHOLDER_KEY:
+        raise HarnessError(f"the openai trainer needs an API key in ${env}")
+    return key
 
 
 class JobState:
@@ -194,7 +215,7 @@ class OpenAITrainer(Trainer):
             job_id = self._job_id(client, config, state, hashes, log)
             job = self._poll(client, job_id, config, state, log)
         except openai.AuthenticationError as e:
-            raise HarnessError(f"the API refused the key in ${spec.api_key_env}: {_message(e)}") from None
+            raise HarnessError(f"the API refused the key in ${spec.params.api_key_env}: {_message(e)}") from None
         except openai.APIStatusError as e:
             closed = closed_refusal(e)
             if closed:
@@ -204,7 +225,7 @@ class OpenAITrainer(Trainer):
                 hint = f"; the uploads are recorded in {state.path}: rerun with --resume to reuse them"
             raise TrainingFailed(f"fine-tuning API error {e.status_code}: {_message(e)}{hint}") from None
         except openai.APIConnectionError as e:
-            where = spec.base_url or os.environ.get("OPENAI_BASE_URL") or "api.openai.com"
+            where = _base_url(spec)
             raise TrainingFailed(f"cannot reach the fine-tuning API at {where}: {e}; rerun with --resume to reattach") from None
         if job.status == "failed":
             err = job.error
@@ -321,7 +342,7 @@ class OpenAITrainer(Trainer):
             hp |= chosen.hyperparameters.model_dump(exclude_none=True) | {"method": job.method.type}
         epochs, metrics_path = _write_metrics(rows, hp.get("n_epochs"), config.out_dir)
         curve = plot_losses(_curve_rows(rows), config.out_dir / "loss_curve", title=f"fine-tuning {job.model}")
-        query = {k: v for k, v in (("base_url", spec.base_url), ("api_key_env", spec.api_key_env if spec.api_key_env != "OPENAI_API_KEY" else None)) if v}
+        query = {k: v for k, v in (("base_url", spec.params.base_url), ("api_key_env", spec.params.api_key_env if spec.params.api_key_env != "OPENAI_API_KEY" else None)) if v}
         candidate = f"openai:{job.fine_tuned_model}" + ("?" + "&".join(f"{k}={quote(v, safe=':/')}" for k, v in query.items()) if query else "")
         log(f"fine-tuned model: {job.fine_tuned_model}")
         best = min((e for e in epochs if e.val_loss is not None), key=lambda e: e.val_loss, default=None)

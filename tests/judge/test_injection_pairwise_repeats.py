@@ -145,3 +145,40 @@ def test_pairwise_against_a_real_baseline_run_directory(tmp_path: Path) -> None:
     assert win["baseline"] == str(base.directory) and "no calibration" in win["advisory_reason"]
     assert win["judge"]["model"] == f"scripted:{tmp_path / 'judge.json'}"
     assert "none (advisory)" in format_table(s)
+
+
+def test_judge_and_baseline_given_as_mappings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A suite may write a model as a mapping: the judge and the pairwise baseline_model run as their
+    string forms would, the record keeps the mapping, and the key-variable rule holds for mappings."""
+    from harness.cli import main
+    from harness.providers.base import ModelSpec
+    from harness.runner import RunConfig, run_suite
+
+    rows = [{"id": f"e{i}", "question": f"Q{i}?", "answer": f"A{i}."} for i in range(3)]
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for name, text in (("old", "Old answer"), ("new", "New answer")):
+        (tmp_path / f"{name}.json").write_text(json.dumps({f"e{i}": f"{text} {i}." for i in range(3)}))
+    verdicts = {f"e{i}#pair{o}.0": json.dumps({"reason": "first", "winner": "A"}) for i in range(3) for o in (0, 1)}
+    (tmp_path / "judge.json").write_text(json.dumps(verdicts))
+    suite = ("name: pair\nversion: 1\ndataset:\n  splits: {test: test.jsonl}\n  fields: {id: id, input: question, reference: answer}\n"
+             "prompt:\n  messages:\n    - {role: user, content: '{{ question }}'}\nmetrics:\n  - name: judge_pairwise\n"
+             f"    judge: {{provider: scripted, name: {tmp_path / 'judge.json'}}}\n    rubric: coherence\n"
+             f"    use_logprobs: false\n    baseline_model:\n      provider: scripted\n      name: {tmp_path / 'old.json'}\n")
+    (tmp_path / "pair.yaml").write_text(suite)
+    s = run_suite(RunConfig(suite=tmp_path / "pair.yaml", model=ModelSpec.parse(f"scripted:{tmp_path / 'new.json'}"),
+                            reports_dir=tmp_path / "reports", progress=False, bootstrap_resamples=20)).summary
+    win = s["metrics"]["pairwise_win"]
+    assert win["mean"] == 0.5 and win["first_position_rate"] == 1.0
+    assert win["judge"]["model"] == {"provider": "scripted", "name": str(tmp_path / "judge.json")}
+    assert win["baseline"] == {"provider": "scripted", "name": str(tmp_path / "old.json")}
+
+    bad = suite.replace("  provider: scripted\n      name:", "  provider: openai\n      base_url: http://127.0.0.1:9/v1\n"
+                                                            "      api_key_env: AWS_SECRET_ACCESS_KEY\n      name:")
+    (tmp_path / "bad.yaml").write_text(bad)
+    assert main(["validate", str(tmp_path / "bad.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'bad.yaml'}:" in err and "baseline_model" in err and "a suite cannot choose the API key's environment variable" in err
+    (tmp_path / "typo.yaml").write_text(suite.replace("    baseline_model:\n      provider: scripted\n      name:",
+                                                      "    baseline_model:\n      provider: scripted\n      model:"))
+    assert main(["validate", str(tmp_path / "typo.yaml")]) == 2
+    assert "write the model id as `name:`" in capsys.readouterr().err

@@ -61,12 +61,12 @@ def test_fine_tuned_id_survives_parsing_and_key_is_never_fingerprinted(monkeypat
     monkeypatch.setenv("MY_KEY", "sk-secret-123")
     s = ModelSpec.parse("openai:ft:gpt-4o-mini-2024-07-18:acme:intent::AbC123?api_key_env=MY_KEY&concurrency=64")
     assert s.provider == "openai" and s.name == "ft:gpt-4o-mini-2024-07-18:acme:intent::AbC123"
-    assert s.concurrency == 64 and s.api_key_env == "MY_KEY"
+    assert s.concurrency == 64 and s.params.api_key_env == "MY_KEY"
     p = build_provider(s)
     assert p.fingerprint() == {"provider": "openai", "name": s.name, "base_url": "https://api.openai.com/v1"}
     assert "sk-secret" not in canonical_json(p.fingerprint()) + s.model_dump_json() + repr(vars(p))
     url = ModelSpec.parse("openai:m?base_url=http://127.0.0.1:8080/v1/&concurrency=3")
-    assert url.base_url == "http://127.0.0.1:8080/v1/" and build_provider(url).fingerprint()["base_url"] == "http://127.0.0.1:8080/v1"
+    assert url.params.base_url == "http://127.0.0.1:8080/v1/" and build_provider(url).fingerprint()["base_url"] == "http://127.0.0.1:8080/v1"
 
 
 def test_missing_key_and_name_are_clear_errors() -> None:

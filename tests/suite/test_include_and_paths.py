@@ -222,3 +222,60 @@ def test_a_missing_template_column_is_one_error_for_the_template(tmp_path: Path,
     assert err == [(f"{tmp_path / 'test.jsonl'}:1: missing field 'txet' (used in dataset.fields.input, "
                     "prompt.messages[0].content) in 200 of 200 examples, first on line 1; that record has: id, text, intent"),
                    "1 problem found"]
+
+
+def test_data_prepare_suite_takes_data_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`data prepare --suite` loads the suite under the same confinement as `run`, and --data-root widens it."""
+    (tmp_path / "elsewhere").mkdir()
+    write_jsonl(tmp_path / "elsewhere" / "test.jsonl", INTENT_ROWS)
+    suite = project(tmp_path, INTENT_SUITE.replace("format: jsonl", "format: jsonl\n  path: ../../elsewhere"))
+    src = write_jsonl(tmp_path / "raw.jsonl", [{"input": f"a fresh question number {i} about kayaks", "output": "x"}
+                                               for i in range(6)])
+    args = ["data", "prepare", str(src), "--out", str(tmp_path / "p"), "--tokenizer", "estimate", "--suite", str(suite)]
+    assert main(args) == 2
+    assert "is outside the project root" in capsys.readouterr().err
+    assert main([*args, "--data-root", str(tmp_path)]) == 0
+    assert (tmp_path / "p" / "train.jsonl").is_file() and "HARNESS_DATA_ROOT" not in os.environ
+
+
+def test_metric_paths_in_an_included_file_resolve_against_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """shared/base.yaml names its judge's outputs file, a baseline run and a judge mapping's file
+    relative to itself; run from the project's top, the suite in suites/ that includes it reads them."""
+    import json
+
+    from harness.providers.base import ModelSpec
+    from harness.runner import RunConfig, run_suite
+
+    proj = tmp_path / "proj"
+    (proj / "shared" / "judges").mkdir(parents=True)
+    (proj / "suites").mkdir()
+    subprocess.run(["git", "init", "-q", str(proj)], check=True)
+    rows = [{"id": f"e{i}", "question": f"Q{i}?", "answer": f"A{i}."} for i in range(3)]
+    write_jsonl(proj / "shared" / "test.jsonl", rows)
+    for name, text in (("old", "Old answer"), ("new", "New answer")):
+        (proj / "shared" / f"{name}.json").write_text(json.dumps({f"e{i}": f"{text} {i}." for i in range(3)}))
+    verdicts = {f"e{i}#pair{o}.0": json.dumps({"reason": "first", "winner": "A"}) for i in range(3) for o in (0, 1)}
+    (proj / "shared" / "judges" / "j.json").write_text(json.dumps(verdicts))
+    head = ("name: pair\nversion: 1\ndataset:\n  splits: {test: test.jsonl}\n  fields: {id: id, input: question, reference: answer}\n"
+            "prompt:\n  messages:\n    - {role: user, content: '{{ question }}'}\n")
+    (proj / "shared" / "plain.yaml").write_text(head + "metrics:\n  - name: exact_match\n")
+    monkeypatch.chdir(proj)
+    cfg = {"reports_dir": proj / "reports", "progress": False, "bootstrap_resamples": 20}
+    base = run_suite(RunConfig(suite=Path("shared/plain.yaml"), model=ModelSpec.parse("scripted:shared/old.json"), **cfg))
+    run_dir = os.path.relpath(base.directory, proj / "shared")  # the baseline run, relative to shared/
+    (proj / "shared" / "base.yaml").write_text(
+        head + "metrics:\n  - name: judge_pairwise\n    judge: scripted:judges/j.json\n    rubric: coherence\n"
+               f"    use_logprobs: false\n    baseline_run: {run_dir}\n")
+    (proj / "shared" / "mapped.yaml").write_text(
+        head + "metrics:\n  - name: judge_pairwise\n    judge: {provider: scripted, name: judges/j.json}\n"
+               "    rubric: coherence\n    use_logprobs: false\n    baseline_model: scripted:old.json\n")
+    (proj / "suites" / "s.yaml").write_text("include: ../shared/base.yaml\nname: pair-included\n")
+    (proj / "suites" / "m.yaml").write_text("include: ../shared/mapped.yaml\nname: pair-mapped\n")
+    (first,) = (m.params() for m in load_suite(Path("suites/s.yaml")).suite.metrics)
+    assert first["judge"] == "scripted:shared/judges/j.json" and Path(first["baseline_run"]).resolve() == base.directory.resolve()
+    (second,) = (m.params() for m in load_suite(Path("suites/m.yaml")).suite.metrics)
+    assert second["judge"] == {"provider": "scripted", "name": "shared/judges/j.json"} and second["baseline_model"] == "scripted:shared/old.json"
+    assert main(["validate", "suites/s.yaml"]) == 0 and main(["validate", "suites/m.yaml"]) == 0
+    for suite in ("suites/s.yaml", "suites/m.yaml"):
+        s = run_suite(RunConfig(suite=Path(suite), model=ModelSpec.parse("scripted:shared/new.json"), **cfg)).summary
+        assert s["metrics"]["pairwise_win"]["mean"] == 0.5

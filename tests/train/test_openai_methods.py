@@ -46,6 +46,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("HARNESS_KEY_HOSTS", "127.0.0.1")  # the fake API's host may receive the key: allowed explicitly
 
 
 def config(api: FakeFineTuneAPI, tmp_path: Path, rows: list[dict] = CHAT, **kw) -> TrainConfig:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.core.errors import InputProblems
+from harness.core.errors import HarnessError, InputProblems
 from harness.providers.base import ModelSpec
 from harness.testing.fake_finetune_api import FakeFineTuneAPI, Script
 from harness.train.base import TrainConfig, TrainingFailed, run_training
@@ -65,6 +65,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFineTuneAPI]:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("HARNESS_KEY_HOSTS", "127.0.0.1")  # the fake API's host may receive the key: allowed explicitly
     with FakeFineTuneAPI(api_key="test-key") as server:
         yield server
 
@@ -113,7 +114,7 @@ def test_success_uploads_creates_polls_and_collects_results(api: FakeFineTuneAPI
     assert job["fine_tuned_model"].startswith(f"ft:{BASE}:fake-org:intent:")
     assert result.candidate == f"openai:{job['fine_tuned_model']}?base_url={api.base_url}"
     spec = ModelSpec.parse(result.candidate)  # what `harness run --model CANDIDATE` does
-    assert (spec.provider, spec.name, spec.base_url) == ("openai", job["fine_tuned_model"], api.base_url)
+    assert (spec.provider, spec.name, spec.params.base_url) == ("openai", job["fine_tuned_model"], api.base_url)
     assert result.job_id == job["id"]
     hp = result.hyperparameters
     assert (hp["n_epochs"], hp["batch_size"], hp["learning_rate_multiplier"], hp["seed"], hp["suffix"]) == (2, 2, 0.5, 7, "intent")
@@ -336,3 +337,27 @@ def test_resume_finds_a_job_whose_id_never_reached_job_json(api: FakeFineTuneAPI
     assert len(api.jobs) == 1 and len(api.uploads()) == 2
     assert f"reattaching to fine-tuning job {first.job_id} (found by run id {kept['run_id']})" in lines
     assert again.candidate == first.candidate
+
+
+def test_key_goes_only_to_an_allowed_host(api: FakeFineTuneAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the allow-list the trainer refuses before any request: the fake API records none and
+    the key appears in no message; allowing host:port (as --allow-key-host does) lets it through."""
+    monkeypatch.delenv("HARNESS_KEY_HOSTS")
+    with pytest.raises(HarnessError) as err:
+        run_training(config(api, tmp_path))
+    assert str(err.value) == ("the openai trainer will not send $OPENAI_API_KEY to 127.0.0.1: only api.openai.com receives "
+                              "the key unless you allow the host with --allow-key-host 127.0.0.1 (or HARNESS_KEY_HOSTS=127.0.0.1)")
+    assert "test-key" not in str(err.value) and api.requests == []
+    port = api.base_url.split(":")[2].split("/")[0]
+    monkeypatch.setenv("HARNESS_KEY_HOSTS", f"127.0.0.1:{port}")
+    assert run_training(config(api, tmp_path)).candidate.startswith("openai:ft:")
+
+
+def test_train_command_refuses_an_unallowed_host_with_exit_2(api: FakeFineTuneAPI, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.delenv("HARNESS_KEY_HOSTS")
+    raw = write_jsonl(tmp_path / "raw.jsonl", RAW)
+    args = ["train", str(INTENT_SUITE), "--data", str(raw), "--base", base_spec(api), "--trainer", "openai",
+            "--out", str(tmp_path / "out"), "--epochs", "1"]
+    assert main(args) == 2
+    assert "--allow-key-host 127.0.0.1" in capsys.readouterr().err and api.requests == []
