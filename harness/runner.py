@@ -51,6 +51,8 @@ class RunConfig:
     progress: bool = True
     bootstrap_resamples: int = 2000  # = harness.stats.bootstrap.RESAMPLES (not imported: numpy)
     judge: str | None = None  # replaces the judge model of every judge metric (recorded in the summary)
+    max_cost: float | None = None  # --max-cost USD: stop sending once spent + in flight would pass it
+    prices: Path | None = None  # --prices FILE: entries laid over the shipped price table
 
 
 @dataclass
@@ -59,6 +61,7 @@ class RunOutcome:
     summary: dict[str, Any]
     results: list[ExampleResult]
     endpoint_down: str | None = None  # "endpoint down: URL (...)": the breaker stopped sending; a rerun resumes
+    cap_reached: str | None = None  # the --max-cost cap stopped sending; a rerun with a higher cap resumes
 
     @property
     def n_errors(self) -> int:
@@ -198,7 +201,11 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
 
         loaded.metrics = override_judge(loaded.metrics, cfg.judge)
     cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"
-    async with Engine.at(cache_path, cfg.progress) as engine:
+    from harness.engine.cost import Ledger, cost_block
+    from harness.pricing import load_prices
+
+    ledger = Ledger(load_prices(cfg.prices), cfg.max_cost)
+    async with Engine.at(cache_path, cfg.progress, ledger, prepared.directory) as engine:
         t_gen = time.perf_counter()
         gen = await engine.generate(provider, requests, f"{loaded.suite.name} | {cfg.model.display()}")
         t_score = time.perf_counter()
@@ -214,8 +221,9 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     results = [ExampleResult(ex, req, resp, c, sc)
                for ex, req, resp, c, sc in zip(examples, requests, gen.responses, gen.cached, per_example, strict=True)]
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
-    directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing, prepared)
-    return RunOutcome(directory, summary, results, "; ".join(down) or None)
+    directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing, prepared,
+                                   cost_block(ledger, cfg.model.batch))
+    return RunOutcome(directory, summary, results, "; ".join(down) or None, summary["cost"]["cap_reached"])
 
 
 def format_table(summary: dict[str, Any]) -> str:

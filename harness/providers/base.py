@@ -41,6 +41,10 @@ class ModelSpec(BaseModel):
                                                               "0-25% jitter, unless the server sends Retry-After.")
     max_connection_errors: int = Field(20, ge=0, description="Circuit breaker: after this many consecutive connection "
                                                              "errors the endpoint is down and the rest is not sent; 0: never.")
+    batch: bool = Field(False, description="openai: send uncached requests through the Batch API (half the price, "
+                                           "up to 24 h); judges stay synchronous.")
+    batch_poll_s: float = Field(5.0, gt=0, le=3600, description="Batch API: first polling interval (backs off to "
+                                                                "12x, at most 60 s).")
     device: str = Field("auto", description="local: cpu, cuda, or auto.")
     label: str | None = Field(None, description="A short name for reports.")
 

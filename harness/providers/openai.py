@@ -119,6 +119,15 @@ class OpenAIProvider(Provider):
             reply = await self.client().post("/chat/completions", cast_to=httpx2.Response, body=self.params(request))
         return to_response(json.loads(reply.content))
 
+    def batch_runner(self, state_path: Any, log: Any = None) -> Any:
+        """A :class:`harness.batch.BatchRunner` on this provider's client (its key rule included)."""
+        from harness.batch import BatchPolicy, BatchRunner
+
+        poll = self.spec.batch_poll_s
+        policy = BatchPolicy(poll_first_s=poll, poll_max_s=max(poll, min(60.0, 12 * poll)))
+        return BatchRunner(self.client(), state_path, policy, log=log or (lambda s: None),
+                           metadata={"harness_model": self.spec.name})
+
     def classify(self, error: Exception) -> Fault:
         return classify(error, self.spec.timeout_s)
 
@@ -160,8 +169,10 @@ def to_response(reply: Any) -> Response:
     if not isinstance(message, dict):
         raise InvalidReply("reply's choice has no message")
     usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+    details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
     return Response(text=message.get("content") or "", finish_reason=choice.get("finish_reason"),
                     input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
+                    cached_tokens=details.get("cached_tokens"),
                     logprobs=_logprobs(choice.get("logprobs")), model=_opt_str(reply.get("model")),
                     system_fingerprint=_opt_str(reply.get("system_fingerprint")))
 
