@@ -193,6 +193,10 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     split: Split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
     examples = split.examples[: cfg.limit] if cfg.limit else split.examples
     requests = build_requests(loaded, examples)
+    from harness.engine.cost import Ledger, cost_block
+    from harness.pricing import load_prices
+
+    prices = load_prices(cfg.prices)  # a bad --prices file fails before the run directory exists
     prepared = prepare_run_dir(cfg, loaded.suite.name, split_name)  # unwritable/locked --out fails before any request
     provider = build_provider(cfg.model)
     fingerprint = provider.fingerprint()
@@ -201,10 +205,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
 
         loaded.metrics = override_judge(loaded.metrics, cfg.judge)
     cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"
-    from harness.engine.cost import Ledger, cost_block
-    from harness.pricing import load_prices
-
-    ledger = Ledger(load_prices(cfg.prices), cfg.max_cost)
+    ledger = Ledger(prices, cfg.max_cost)
     async with Engine.at(cache_path, cfg.progress, ledger, prepared.directory) as engine:
         t_gen = time.perf_counter()
         gen = await engine.generate(provider, requests, f"{loaded.suite.name} | {cfg.model.display()}")

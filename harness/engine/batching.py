@@ -59,6 +59,11 @@ async def batch_api(provider: Any, requests: Sequence[Request], batch_dir: Path 
     runner = provider.batch_runner(batch_dir / STATE_FILE, log=lambda s: print(s, file=sys.stderr))
     try:
         results = await runner.run([(ids[i], provider.params(requests[i])) for i in send])
+    except HarnessError:
+        raise  # the service refused the batch: a rule of its input, named by line
+    except Exception as e:  # noqa: BLE001 - the service could not be reached or said no: every request's error
+        reason = provider.classify(e).reason
+        results = {ids[i]: Response(text=None, error=f"batch: {reason}") for i in send}
     finally:
         if ledger is not None:
             ledger.release(held)
