@@ -32,6 +32,8 @@ class LineageEntry(Record):
     improved: bool | None = None
     gate_passed_on_validation: bool | None = None
     feedback: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = Field(None, description="Tokens and dollars of this iteration: its validation run "
+                                                          "(per model, judges apart) and its training job.")
 
 
 class LineageRecord(VersionedRecord):
@@ -39,6 +41,7 @@ class LineageRecord(VersionedRecord):
     created_at: str
     config: dict[str, Any]
     trainer: str | None = None
+    method: str | None = None
     suite: dict[str, Any]
     pool: dict[str, Any]
     score: dict[str, Any]
@@ -47,3 +50,4 @@ class LineageRecord(VersionedRecord):
     iterations: list[LineageEntry]
     promoted: str | None = None
     seconds: float | None = None
+    cost: dict[str, Any] | None = Field(None, description="The loop's tokens and dollars: every run and training job.")
