@@ -56,7 +56,7 @@ async def batch_api(provider: Any, requests: Sequence[Request], batch_dir: Path 
     if not send:
         return
     index = {ids[i]: i for i in send}
-    runner = provider.batch_runner(batch_dir / STATE_FILE, log=lambda s: print(s, file=sys.stderr))
+    runner = _runner(provider, batch_dir / STATE_FILE)
     try:
         results = await runner.run([(ids[i], provider.params(requests[i])) for i in send])
     except HarnessError:
@@ -71,3 +71,13 @@ async def batch_api(provider: Any, requests: Sequence[Request], batch_dir: Path 
         if ledger is not None:
             ledger.record(provider.spec, resp, sent=True)
         yield index[cid], resp
+
+
+def _runner(provider: Any, state_path: Path) -> Any:
+    """A BatchRunner on the provider's own client: its endpoint and its key rule (harness.providers.keys)."""
+    from harness.batch import BatchPolicy, BatchRunner
+
+    poll = provider.spec.batch_poll_s
+    policy = BatchPolicy(poll_first_s=poll, poll_max_s=max(poll, min(60.0, 12 * poll)))
+    return BatchRunner(provider.client(), state_path, policy, log=lambda s: print(s, file=sys.stderr),
+                       metadata={"harness_model": provider.spec.name})

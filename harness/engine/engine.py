@@ -149,7 +149,7 @@ class Engine:
         """(index, response) as each finishes."""
         if provider.batched:
             return self._batches(provider, requests)
-        if getattr(provider.spec, "batch", False) and hasattr(provider, "batch_runner"):
+        if getattr(provider.spec, "batch", False) and hasattr(provider, "params") and hasattr(provider, "client"):
             from harness.engine.batching import batch_api
 
             return batch_api(provider, requests, self.batch_dir, self.ledger)

@@ -119,15 +119,6 @@ class OpenAIProvider(Provider):
             reply = await self.client().post("/chat/completions", cast_to=httpx2.Response, body=self.params(request))
         return to_response(json.loads(reply.content))
 
-    def batch_runner(self, state_path: Any, log: Any = None) -> Any:
-        """A :class:`harness.batch.BatchRunner` on this provider's client (its key rule included)."""
-        from harness.batch import BatchPolicy, BatchRunner
-
-        poll = self.spec.batch_poll_s
-        policy = BatchPolicy(poll_first_s=poll, poll_max_s=max(poll, min(60.0, 12 * poll)))
-        return BatchRunner(self.client(), state_path, policy, log=log or (lambda s: None),
-                           metadata={"harness_model": self.spec.name})
-
     def classify(self, error: Exception) -> Fault:
         return classify(error, self.spec.timeout_s)
 
