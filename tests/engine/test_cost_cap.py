@@ -125,3 +125,47 @@ def test_a_cap_below_one_request_sends_nothing(suite: Path, capsys: pytest.Captu
         assert main(_args(suite, srv.url, "--max-cost", "5", "--limit", "3", "--out", str(suite.parent / "r"))) == 3
         assert srv.count == 0
     assert "cost cap $5.00 reached: spent $0.0000; 3 request(s) not sent" in capsys.readouterr().err
+
+
+JUDGED = SUITE.replace("  - name: exact_match\n", "  - name: exact_match\n  - name: judge_rubric\n    judge: scripted:none\n"
+                                                  "    rubric: grounded_answer\n    use_logprobs: false\n")
+
+
+def test_judge_calls_are_accounted_apart_by_model(suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite.write_text(JUDGED)
+    (suite.parent / "prices.yaml").write_text(PRICES + "  grader: {input: 2000000, output: 0}\n")
+
+    def answer(body: dict) -> str:
+        return '{"reason": "fine", "pass": true}' if body["model"] == "grader" else "ok"
+
+    with FakeOpenAI(answer=answer) as srv:
+        code = main(_args(suite, srv.url, "--limit", "5", "--out", str(suite.parent / "j"),
+                          "--judge", f"openai:grader?base_url={srv.url}"))
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        judged = [r for r in srv.chat_requests() if r.body["model"] == "grader"]
+    summary, _ = load_run(suite.parent / "j")
+    models = summary["cost"]["models"]
+    assert set(models) == {"openai:fake", "openai:grader"}
+    assert models["openai:fake"]["requests"] == 5 and models["openai:fake"]["cost_usd"] == pytest.approx(10.0)
+    g = models["openai:grader"]
+    judge_in = sum(sum(len(str(m["content"]).split()) for m in r.body["messages"]) for r in judged)
+    assert g["requests"] == len(judged) == 5 and g["input_tokens"] == judge_in
+    assert g["cost_usd"] == pytest.approx(2.0 * judge_in)  # $2 per input token, output free
+    assert summary["cost"]["total_usd"] == pytest.approx(10.0 + 2.0 * judge_in)
+
+
+def test_the_html_report_has_a_cost_line_per_run(suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.report.html import cost_line
+
+    with FakeOpenAI() as srv:
+        for name in ("a", "b"):
+            args = _args(suite, srv.url, "--limit", "3", "--out", str(suite.parent / name))
+            assert main(args) == 0
+    assert main(["compare", str(suite.parent / "a"), str(suite.parent / "b"), "--out", str(suite.parent / "cmp")]) == 0
+    html = (suite.parent / "cmp" / "report.html").read_text()
+    assert html.count('class="cost-line"') == 2
+    assert "openai:fake: 3 in / 3 out tokens, $6.00" in html  # run a sent all three
+    assert "prices as of 2026-12-01" in html
+    old = {"tokens": {"input": 7, "output": 2}}  # a run written before cost accounting
+    assert cost_line(old) == "7 input / 2 output tokens; cost not recorded"
