@@ -54,7 +54,7 @@ def dry_run(cfg: Any) -> str:
         f"requests:            {len(requests)} ({len(requests) - len(todo)} cached, {len(todo)} to send)",
         f"input tokens:        {n_in} ({exact})",
         f"max output tokens:   {n_out} ({len(todo)} x max_tokens)",
-        f"estimated cost:      {format_dollars(worst)} at most"
+        f"estimated cost:      " + (f"{format_dollars(worst)} at most" if worst is not None else "no price")
         + (f" (list prices as of {prices.as_of}" + (f", batch discount {prices.batch_discount:.0%}" if cfg.model.batch else "") + ")"
            if worst is not None else f" (no price for {price_name!r} in the table; --prices FILE adds one)"),
     ]
