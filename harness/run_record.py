@@ -113,7 +113,8 @@ def _versions() -> dict[str, str]:
 
 def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: dict[str, Any],
               results: list[ExampleResult], table: dict[str, Any], artifacts: dict[str, Any],
-              timing: dict[str, float], prepared: PreparedRun | None = None) -> tuple[Path, dict[str, Any]]:
+              timing: dict[str, float], prepared: PreparedRun | None = None,
+              cost: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
     prepared = prepared or prepare_run_dir(cfg, loaded.suite.name, split.name)
     n_err = sum(1 for r in results if r.response.error)
     summary = RunSummary.model_validate({  # NaN -> null happens here, once (records.base)
@@ -136,6 +137,7 @@ def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: di
                    "output": sum(x.response.output_tokens or 0 for r in results for x in (r.repeats or [r]))},
         "timing": timing,
         "environment": _versions(),
+        "cost": cost,
     })
     data = summary.model_dump(mode="json")
     rows = [_result_row(r).model_dump(mode="json", exclude=_UNSET_REPEAT_FIELDS if r.repeats is None else None)

@@ -53,6 +53,8 @@ class RunConfig:
     bootstrap_resamples: int = 2000  # = harness.stats.bootstrap.RESAMPLES (not imported: numpy)
     judge: str | None = None  # replaces the judge model of every judge metric (recorded in the summary)
     repeats: int | None = None  # replaces the suite's generation.repeats (recorded in the summary's generation)
+    max_cost: float | None = None  # --max-cost USD: stop sending once spent + in flight would pass it
+    prices: Path | None = None  # --prices FILE: entries laid over the shipped price table
 
 
 @dataclass
@@ -61,6 +63,7 @@ class RunOutcome:
     summary: dict[str, Any]
     results: list[ExampleResult]
     endpoint_down: str | None = None  # "endpoint down: URL (...)": the breaker stopped sending; a rerun resumes
+    cap_reached: str | None = None  # the --max-cost cap stopped sending; a rerun with a higher cap resumes
 
     @property
     def n_errors(self) -> int:
@@ -218,6 +221,10 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
         gen_settings = loaded.suite.generation.model_copy(update={"repeats": cfg.repeats})
         loaded.suite = loaded.suite.model_copy(update={"generation": gen_settings})
     requests = build_requests(loaded, examples)
+    from harness.engine.cost import Ledger, cost_block
+    from harness.pricing import load_prices
+
+    prices = load_prices(cfg.prices)  # a bad --prices file fails before the run directory exists
     prepared = prepare_run_dir(cfg, loaded.suite.name, split_name)  # unwritable/locked --out fails before any request
     provider = build_provider(cfg.model)
     fingerprint = provider.fingerprint()
@@ -226,7 +233,8 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
 
         loaded.metrics = override_judge(loaded.metrics, cfg.judge)
     cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"
-    async with Engine.at(cache_path, cfg.progress) as engine:
+    ledger = Ledger(prices, cfg.max_cost)
+    async with Engine.at(cache_path, cfg.progress, ledger, prepared.directory) as engine:
         t_gen = time.perf_counter()
         gen = await engine.generate(provider, requests, f"{loaded.suite.name} | {cfg.model.display()}")
         t_score = time.perf_counter()
@@ -251,8 +259,9 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
                    for ex, req, resp, c, sc in zip(examples, requests, gen.responses, gen.cached, per_example, strict=True)]
     t_end = time.perf_counter()
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
-    directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing, prepared)
-    return RunOutcome(directory, summary, results, "; ".join(down) or None)
+    directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing, prepared,
+                                   cost_block(ledger, getattr(cfg.model.params, "batch", False)))
+    return RunOutcome(directory, summary, results, "; ".join(down) or None, summary["cost"]["cap_reached"])
 
 
 def repeat_results(metrics: Sequence[Metric], examples: Sequence[Example], requests: Sequence[Request],

@@ -62,3 +62,19 @@ class CountingTokenizer:
 def test_token_count_with_the_models_tokenizer_is_exact():
     est = estimate_tokens([{"role": "user", "content": "one two three"}], 8, tokenizer=CountingTokenizer())
     assert (est.input_tokens, est.exact) == (8, True)
+
+
+def test_a_training_job_is_priced_by_its_trained_tokens():
+    from pathlib import Path
+
+    from harness.loop.iterate import training_cost
+    from harness.train.base import TrainResult
+
+    t = load_prices()
+    assert t.training_cost("gpt-4o-mini-2024-07-18", 1_000_000) == pytest.approx(3.00)
+    assert t.training_cost("gpt-4o-mini", None) is None and t.training_cost("smollm2", 10) is None
+    r = TrainResult(trainer="openai", base="openai:gpt-4o-mini", candidate="openai:ft:gpt-4o-mini:o::x", out_dir=Path("."),
+                    metrics_csv=None, loss_curve=None, epochs=[], best_epoch=None, stopped_early=False, steps=3,
+                    hyperparameters={"model": "gpt-4o-mini-2024-07-18", "trained_tokens": 250_000}, data_hashes={})
+    assert training_cost(r) == {"trainer": "openai", "base": "gpt-4o-mini-2024-07-18", "trained_tokens": 250_000,
+                                "cost_usd": pytest.approx(0.75)}

@@ -35,6 +35,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-connection-errors", type=_count, metavar="N",
                    help="circuit breaker: after N consecutive connection errors the endpoint is taken as down, the "
                         "rest is not sent and the run exits 3; a rerun resumes (default 20, 0: never)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print examples, requests (cached / to send), estimated tokens and cost, then exit 0 "
+                        "without sending anything or creating a run directory")
+    p.add_argument("--max-cost", type=_dollars, metavar="USD",
+                   help="stop sending new requests once spent + in flight (at their most) would pass USD; what was "
+                        "not sent is left for a rerun (exit 3)")
+    p.add_argument("--prices", type=Path, metavar="FILE",
+                   help="price table laid over the shipped list prices (also HARNESS_PRICES)")
+    p.add_argument("--batch", action="store_true",
+                   help="send the uncached requests through OpenAI's Batch API (same as openai:MODEL?batch=true)")
     add_output_options(p)
     add_trust_options(p)
     add_track_option(p)
@@ -48,9 +58,20 @@ def main(args: argparse.Namespace) -> int:
     model = model_from_args(args)
     if args.max_connection_errors is not None:
         model = model.model_copy(update={"max_connection_errors": args.max_connection_errors})
+    if args.batch:
+        if model.provider != "openai":
+            from harness.core.errors import HarnessError
+
+            raise HarnessError(f"--batch: only the openai provider has a Batch API, not {model.provider}")
+        model = model.model_copy(update={"params": model.params.model_copy(update={"batch": True})})
     cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
                     reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
-                    judge=args.judge, repeats=args.repeats)
+                    judge=args.judge, repeats=args.repeats, max_cost=args.max_cost, prices=args.prices)
+    if args.dry_run:
+        from harness.commands.dry_run import dry_run
+
+        print(dry_run(cfg))
+        return 0
     warn_if_retiring(cfg.model)  # one line when an openai model shuts down within 90 days; silent otherwise
     outcome = run_suite(cfg)
     s = outcome.summary
@@ -59,7 +80,13 @@ def main(args: argparse.Namespace) -> int:
     print(format_table(s))
     print(f"run directory: {outcome.directory}")
     code = 0
-    if outcome.endpoint_down:
+    cost = s.get("cost") or {}
+    if cost:
+        print(f"cost: {_money(cost.get('total_usd'))} ({_money(cost.get('spent_usd'))} spent now)")
+    if outcome.cap_reached:
+        print(outcome.cap_reached, file=sys.stderr)
+        code = 3
+    elif outcome.endpoint_down:
         not_sent = sum(1 for r in outcome.results if r.response.attempts == 0 and r.response.error)
         print(f"{outcome.endpoint_down}; {not_sent} example(s) not attempted; rerun to resume", file=sys.stderr)
         code = 3
@@ -67,6 +94,22 @@ def main(args: argparse.Namespace) -> int:
         print(f"{outcome.n_errors} example(s) failed (see 'error' in results.jsonl); rerun to retry them")
         code = 3
     return track(args, args.suite, code, lambda t: t.log_run(outcome.directory), "the run")
+
+
+def _money(x: float | None) -> str:
+    from harness.pricing import format_dollars
+
+    return format_dollars(x)
+
+
+def _dollars(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = -1.0
+    if not x >= 0:
+        raise argparse.ArgumentTypeError(f"expected an amount of US dollars, e.g. 2.50, got {text}")
+    return x
 
 
 def _count(text: str) -> int:

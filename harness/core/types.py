@@ -41,6 +41,7 @@ class Response:
     text: str | None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cached_tokens: int | None = None  # input tokens served from the provider's prompt cache, where it says
     latency_s: float | None = None
     finish_reason: str | None = None
     logprobs: list[dict[str, Any]] | None = None  # per generated token: {token, logprob, top: [{token, logprob}]}

@@ -26,6 +26,7 @@ from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json
 from harness.core.types import Request, Response
 from harness.engine.breaker import CircuitBreaker
+from harness.engine.cost import Ledger, not_sent
 from harness.providers.base import Provider
 from harness.providers.retry import RetryPolicy
 
@@ -44,25 +45,30 @@ class Generation:
 
     responses: list[Response]
     cached: list[bool]
-    not_attempted: int = 0  # requests never sent because the breaker had opened
+    not_attempted: int = 0  # requests never sent because the breaker had opened or the cost cap was reached
     endpoint_down: str | None = None  # the breaker's message, when it opened
+    cap_reached: str | None = None  # the cost cap's message, when it stopped sending
 
 
 class Engine:
     """One scheduler: the response cache, a concurrency limit and a circuit breaker per model."""
 
-    def __init__(self, cache: ResponseCache | None = None, progress: bool = False):
+    def __init__(self, cache: ResponseCache | None = None, progress: bool = False, ledger: Ledger | None = None,
+                 batch_dir: Path | None = None):
         self.cache = cache
         self.progress = progress
+        self.ledger = ledger  # tokens and dollars per model, and the --max-cost cap (harness.engine.cost)
+        self.batch_dir = batch_dir  # where a Batch API run keeps batches.json (the run directory)
         self._owned_cache: ResponseCache | None = None
         self._limits: dict[Any, asyncio.Semaphore] = {}
         self._breakers: dict[Any, CircuitBreaker] = {}
         self._providers: dict[int, Provider] = {}
 
     @classmethod
-    def at(cls, cache_path: str | Path | None, progress: bool = False) -> Engine:
+    def at(cls, cache_path: str | Path | None, progress: bool = False, ledger: Ledger | None = None,
+           batch_dir: Path | None = None) -> Engine:
         """An engine with its own cache at ``cache_path`` (None: no cache), closed with the engine."""
-        engine = cls(ResponseCache(cache_path) if cache_path else None, progress)
+        engine = cls(ResponseCache(cache_path) if cache_path else None, progress, ledger, batch_dir)
         engine._owned_cache = engine.cache
         return engine
 
@@ -118,8 +124,13 @@ class Engine:
             if bar is not None:
                 bar.close()
         done = [r for r in responses if r is not None]
+        if self.ledger is not None:
+            for r, c in zip(done, cached, strict=True):
+                if c:
+                    self.ledger.record(provider.spec, r, sent=False)
         not_attempted = sum(1 for r in done if r.attempts == 0 and r.error is not None)
-        return Generation(done, cached, not_attempted, breaker.message() if breaker.open else None)
+        capped = self.ledger.cap_message() if self.ledger is not None and self.ledger.capped else None
+        return Generation(done, cached, not_attempted, breaker.message() if breaker.open else None, capped)
 
     def _breaker(self, provider: Provider) -> CircuitBreaker:
         key = provider.spec
@@ -138,6 +149,10 @@ class Engine:
         """(index, response) as each finishes."""
         if provider.batched:
             return self._batches(provider, requests)
+        if getattr(provider.spec.params, "batch", False) and hasattr(provider, "body") and hasattr(provider, "client"):
+            from harness.engine.batching import batch_api
+
+            return batch_api(provider, requests, self.batch_dir, self.ledger)
         return self._calls(provider, requests, breaker)
 
     async def _batches(self, provider: Provider, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Response]]:
@@ -151,15 +166,27 @@ class Engine:
             for i, r in enumerate(outs):
                 if r.latency_s is None:
                     r.latency_s = per
+                if self.ledger is not None:
+                    self.ledger.record(provider.spec, r, sent=True)
                 yield start + i, r
 
     async def _calls(self, provider: Provider, requests: Sequence[Request],
                      breaker: CircuitBreaker) -> AsyncIterator[tuple[int, Response]]:
-        sem, policy = self._limit(provider), RetryPolicy.from_spec(provider.spec)
+        sem, policy, ledger = self._limit(provider), RetryPolicy.from_spec(provider.spec), self.ledger
 
         async def one(i: int, req: Request) -> tuple[int, Response]:
             async with sem:
-                return i, await attempts(provider, req, policy, breaker)
+                if ledger is None:
+                    return i, await attempts(provider, req, policy, breaker)
+                held = await ledger.reserve(provider.spec, req)  # spent + in flight (at their most) within the cap
+                if held is None:
+                    return i, not_sent(ledger)
+                try:
+                    out = await attempts(provider, req, policy, breaker)
+                    ledger.record(provider.spec, out, sent=True)  # before the release: no gap
+                    return i, out
+                finally:
+                    ledger.release(held)
 
         tasks = [asyncio.create_task(one(i, r)) for i, r in enumerate(requests)]
         try:

@@ -185,9 +185,41 @@ def _scores(ev: Evaluation) -> dict[str, float | None]:
     return {k: v.mean for k, v in ev.record.summary.metrics.items()}
 
 
+def run_cost(ev: Evaluation) -> dict[str, Any]:
+    """A run's tokens and dollars per model (the candidate and each judge model), from its summary."""
+    c = ev.record.summary.cost
+    models = {k: m.model_dump(mode="json") for k, m in c.models.items()} if c is not None else {}
+    return {"run": str(ev.directory), "cost_usd": c.total_usd if c is not None else None, "models": models,
+            "input_tokens": sum(m["input_tokens"] for m in models.values()),
+            "output_tokens": sum(m["output_tokens"] for m in models.values())}
+
+
+def training_cost(r: TrainResult) -> dict[str, Any]:
+    """A training job's trained tokens (where the trainer reports them: openai's ``trained_tokens``) and dollars."""
+    from harness.pricing import load_prices
+
+    tokens = r.hyperparameters.get("trained_tokens")
+    base = str(r.hyperparameters.get("model") or r.base.partition(":")[2] or r.base)
+    return {"trainer": r.trainer, "base": base, "trained_tokens": tokens,
+            "cost_usd": load_prices().training_cost(base, tokens)}
+
+
+def loop_cost(lineage: list[dict[str, Any]], final: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over every run and training job; None dollars when any part has no price."""
+    parts = [c for e in lineage for c in ((e.get("cost") or {}).get("validation_run"), (e.get("cost") or {}).get("training")) if c]
+    parts += final
+    dollars = [p.get("cost_usd") for p in parts]
+    return {"cost_usd": None if any(d is None for d in dollars) else sum(dollars),  # type: ignore[arg-type]
+            "unpriced": sorted({p.get("run") or f"training {p.get('base')}" for p in parts if p.get("cost_usd") is None}),
+            "input_tokens": sum(p.get("input_tokens", 0) for p in parts),
+            "output_tokens": sum(p.get("output_tokens", 0) for p in parts),
+            "trained_tokens": sum(p.get("trained_tokens") or 0 for p in parts)}
+
+
 def _entry(it: Iteration, score: str) -> dict[str, Any]:
     r = it.result
     return {
+        "cost": {"validation_run": run_cost(it.validation), "training": training_cost(r)},
         "iteration": it.index,
         "model": r.candidate,
         "dataset_sha256": it.data.sha256,
@@ -253,6 +285,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
         "iteration": 0, "model": cfg.base, "dataset_sha256": None, "changes": "the base model, not fine-tuned",
         "hyperparameters": {}, "validation_run": str(base_val.directory), "scores": _scores(base_val),
         "score": {"name": score, "value": base_val.mean(score)}, "reason_next": "", "promoted": False,
+        "cost": {"validation_run": run_cost(base_val)},
     }]
     iterations: list[Iteration] = []
     best: Iteration | None = None
@@ -332,6 +365,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
     }
     gate = None
     promoted = None
+    final_costs: list[dict[str, Any]] = []
     if best is None:
         log(f"[final] no iteration beat the base on validation {score}; nothing to evaluate on the test split or promote")
         exit_code = 1
@@ -360,8 +394,11 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
             "base_scores": _scores(base_test), "candidate_scores": _scores(cand_test),
             "gate_passed": gate.passed, "report": str(gate.html_path) if gate.html_path else None,
             "rules": [r.model_dump(mode="json") for r in gate.rules],
+            "cost": {"base_run": run_cost(base_test), "candidate_run": run_cost(cand_test)},
         }
+        final_costs = list(record["final"]["cost"].values())
     record["iterations"] = lineage
+    record["cost"] = loop_cost(lineage, final_costs)
     record["promoted"] = promoted
     record["seconds"] = round(time.perf_counter() - t0, 1)
     record["format_version"] = FORMAT_VERSION

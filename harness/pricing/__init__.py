@@ -37,6 +37,7 @@ class Price(BaseModel):
     input: float = Field(..., ge=0, description="Input (prompt) tokens.")
     output: float = Field(..., ge=0, description="Output (completion) tokens.")
     cached_input: float | None = Field(None, ge=0, description="Input tokens served from the prompt cache.")
+    training: float | None = Field(None, ge=0, description="Fine-tuning, per 1M trained tokens (a base model's entry).")
 
 
 class PriceTable(BaseModel):
@@ -66,6 +67,14 @@ class PriceTable(BaseModel):
         cached_rate = p.cached_input if p.cached_input is not None else p.input
         dollars = ((input_tokens - cached) * p.input + cached * cached_rate + output_tokens * p.output) / 1e6
         return dollars * (1 - self.batch_discount) if batch else dollars
+
+
+    def training_cost(self, base_model: str, trained_tokens: int | None) -> float | None:
+        """Dollars of a fine-tuning job that trained ``trained_tokens``, or None (no training price or no count)."""
+        p = self.price(base_model)
+        if p is None or p.training is None or trained_tokens is None:
+            return None
+        return trained_tokens * p.training / 1e6
 
 
 def load_prices(path: str | Path | None = None) -> PriceTable:

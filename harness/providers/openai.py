@@ -52,6 +52,10 @@ class OpenAIParams(ProviderParams):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; else OPENAI_BASE_URL or api.openai.com.")
     api_key_env: str = Field(keys.DEFAULT_KEY_ENV, description="Environment variable holding the API key (never stored); "
                                                               "a suite may not set it.")
+    batch: bool = Field(False, description="Send uncached requests through the Batch API (half the price, up to 24 h); "
+                                           "judges stay synchronous.")
+    batch_poll_s: float = Field(5.0, gt=0, le=3600, description="Batch API: first polling interval (backs off to "
+                                                                "12x, at most 60 s).")
 
 
 @provider("openai")
@@ -174,8 +178,10 @@ def to_response(reply: Any) -> Response:
     if not isinstance(message, dict):
         raise InvalidReply("reply's choice has no message")
     usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+    details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
     return Response(text=message.get("content") or "", finish_reason=choice.get("finish_reason"),
                     input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
+                    cached_tokens=details.get("cached_tokens"),
                     logprobs=_logprobs(choice.get("logprobs")), model=_opt_str(reply.get("model")),
                     system_fingerprint=_opt_str(reply.get("system_fingerprint")))
 

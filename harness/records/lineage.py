@@ -32,6 +32,8 @@ class LineageEntry(Record):
     improved: bool | None = None
     gate_passed_on_validation: bool | None = None
     feedback: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = Field(None, description="Tokens and dollars of this iteration: its validation run "
+                                                          "(per model, judges apart) and its training job.")
 
 
 class LineageRecord(VersionedRecord):
@@ -48,3 +50,4 @@ class LineageRecord(VersionedRecord):
     iterations: list[LineageEntry]
     promoted: str | None = None
     seconds: float | None = None
+    cost: dict[str, Any] | None = Field(None, description="The loop's tokens and dollars: every run and training job.")

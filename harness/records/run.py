@@ -100,6 +100,31 @@ class Tokens(Record):
     output: int
 
 
+class ModelCost(Record):
+    """One model's calls in a run (the candidate, or a judge model): tokens as reported, dollars by the price table."""
+
+    requests: int
+    sent: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    cost_usd: float | None = Field(None, description="All the run's responses; null: the model has no price.")
+    spent_usd: float | None = Field(None, description="Responses sent by this invocation (cached ones cost nothing now).")
+
+
+class CostInfo(Record):
+    """Tokens and dollars per model; absent in runs written before cost accounting."""
+
+    currency: str = "USD"
+    prices_as_of: str = ""
+    batch: bool = False
+    max_cost_usd: float | None = None
+    cap_reached: str | None = None
+    total_usd: float | None = None
+    spent_usd: float | None = None
+    models: dict[str, ModelCost] = Field(default_factory=dict)
+
+
 class RunSummary(VersionedRecord):
     harness_version: str
     created: str
@@ -114,6 +139,7 @@ class RunSummary(VersionedRecord):
     tokens: Tokens
     timing: dict[str, float]
     environment: dict[str, str] = Field(default_factory=dict)
+    cost: CostInfo | None = None
 
 
 class ExampleRow(Record):

@@ -162,8 +162,24 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
         suite=base["suite"], dataset=base["dataset"], comp=comp, runs=comp.runs, n=len(comp.ids),
         rules=rules, passed=passed, metric_rows=_metric_rows(comp), charts=charts,
         examples=first_page(examples, PAGE), categories=examples["cats"], data=json_for_script(data), lineage=lineage, lineage_cols=lineage_cols,
+        costs=[cost_line(r.summary) for r in comp.runs],
         palette=svg.PALETTE, json=lambda x: json.dumps(x, ensure_ascii=False, sort_keys=True, default=str),
     )
+
+
+def cost_line(summary: dict[str, Any]) -> str:
+    """One run's tokens and dollars, per model (the candidate and each judge), from its cost block."""
+    from harness.pricing import format_dollars
+
+    cost = summary.get("cost")
+    tokens = summary.get("tokens") or {}
+    if not isinstance(cost, dict):  # a run written before cost accounting
+        return f"{tokens.get('input', 0)} input / {tokens.get('output', 0)} output tokens; cost not recorded"
+    parts = [f"{name}: {m['input_tokens']} in / {m['output_tokens']} out tokens, {format_dollars(m.get('cost_usd'))}"
+             for name, m in (cost.get("models") or {}).items()]
+    head = f"{format_dollars(cost.get('total_usd'))}" + (" (Batch API)" if cost.get("batch") else "")
+    tail = f"; prices as of {cost['prices_as_of']}" if cost.get("prices_as_of") else ""
+    return f"{head} ({'; '.join(parts) or 'no calls'}){tail}"
 
 
 @reporter("html")

@@ -61,7 +61,7 @@ def _run(path: Path, s: dict[str, Any], root: Path) -> dict[str, Any]:
             "suite": (s.get("suite") or {}).get("name", "?"), "version": (s.get("suite") or {}).get("version", ""),
             "model": (s.get("model") or {}).get("display", "?"), "split": (s.get("dataset") or {}).get("split", "?"),
             "created": str(s.get("created", "")), "counts": s.get("counts") or {}, "tokens": s.get("tokens") or {},
-            "cost": _num(cost.get("usd")), "scores": scores, "decision": None}
+            "cost": _num(cost.get("total_usd", cost.get("usd"))), "scores": scores, "decision": None}
 
 
 def scan(root: Path) -> Index:

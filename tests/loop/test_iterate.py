@@ -119,6 +119,12 @@ def test_second_iteration_is_built_from_the_first_ones_failures(tmp_path, suite,
     assert not (pool_ids & test_ids)
     html = Path(lin["final"]["report"]).read_text()
     assert "damaged_item" in html and second["dataset_sha256"][:12] in html
+    # tokens and cost per run and training job; scripted models have no price: None, never $0
+    v = second["cost"]["validation_run"]
+    assert v["input_tokens"] > 0 and v["cost_usd"] is None and list(v["models"]) == [second["model"]]
+    assert second["cost"]["training"]["trained_tokens"] is None and second["cost"]["training"]["cost_usd"] is None
+    runs = [e["cost"]["validation_run"] for e in its] + list(lin["final"]["cost"].values())
+    assert lin["cost"]["input_tokens"] == sum(r["input_tokens"] for r in runs) and lin["cost"]["cost_usd"] is None
 
 
 def test_stops_when_an_iteration_brings_no_improvement(tmp_path, suite, base):
