@@ -81,8 +81,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"run directory: {outcome.directory}")
     code = 0
     cost = s.get("cost") or {}
-    if cost:
-        print(f"cost: {_money(cost.get('total_usd'))} ({_money(cost.get('spent_usd'))} spent now)")
+    if cost.get("total_usd") is not None:  # a model with no price (local, scripted, self-hosted) prints none
+        print(f"cost: {_money(cost.get('total_usd'))} ({_money(cost.get('spent_usd'))} spent by this invocation)")
     if outcome.cap_reached:
         print(outcome.cap_reached, file=sys.stderr)
         code = 3
