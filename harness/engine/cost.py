@@ -54,6 +54,7 @@ class Ledger:
     capped: int = 0  # requests not sent because of the cap
     stopped: bool = False  # the cap was reached: nothing more is sent in this process
     _wake: asyncio.Event | None = None  # set when a reservation is released
+    _priced: dict[str, bool] = field(default_factory=dict)
 
     @property
     def spent(self) -> float:
@@ -61,6 +62,10 @@ class Ledger:
 
     def price_of(self, model: str, input_tokens: int, output_tokens: int, cached: int = 0,
                  batch: bool = False) -> float | None:
+        if model not in self._priced:  # the table's lookup (family, dated snapshot, fine-tune) once a model
+            self._priced[model] = self.prices.price(model) is not None
+        if not self._priced[model]:
+            return None
         return self.prices.cost(model, input_tokens, output_tokens, cached, batch=batch)
 
     def worst(self, spec: Any, request: Request) -> float:

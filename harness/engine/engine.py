@@ -178,6 +178,10 @@ class Engine:
             async with sem:
                 if ledger is None:
                     return i, await attempts(provider, req, policy, breaker)
+                if ledger.max_cost is None:  # no cap: account, nothing to reserve (no per-request estimate)
+                    out = await attempts(provider, req, policy, breaker)
+                    ledger.record(provider.spec, out, sent=True)
+                    return i, out
                 held = await ledger.reserve(provider.spec, req)  # spent + in flight (at their most) within the cap
                 if held is None:
                     return i, not_sent(ledger)
