@@ -52,20 +52,35 @@ def fine_tune_base(model_id: str) -> str | None:
     return parts[1] if len(parts) >= 2 and parts[0] == "ft" and parts[1] else None
 
 
+def _endpoint(base_url: str | None, api_key_env: str, who: str) -> tuple[str, str]:
+    """The API's URL and the key it may receive (harness.providers.keys: a key goes only to the
+    OpenAI API or a host the user allowed; others get the placeholder)."""
+    from harness.providers import keys
+    from harness.providers.openai import OPENAI_URL
+
+    url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
+    return url, keys.api_key(url, api_key_env, official=url == OPENAI_URL, who=who)
+
+
 def _client(base_url: str | None, api_key_env: str, timeout: float) -> Any:
     from openai import OpenAI
 
-    from harness.providers.openai import OPENAI_URL, PLACEHOLDER_KEY
-
-    url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
-    key = os.environ.get(api_key_env) or os.environ.get("OPENAI_API_KEY")
-    if not key:
-        if url == OPENAI_URL:
-            from harness.core.errors import HarnessError
-
-            raise HarnessError(f"models: no API key: set {api_key_env}, or give --base-url for an OpenAI-compatible server")
-        key = PLACEHOLDER_KEY
+    url, key = _endpoint(base_url, api_key_env, "models")
     return OpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
+
+
+def _models_quick(base_url: str | None, api_key_env: str, timeout: float) -> list[ModelInfo]:
+    """GET /models with the standard library: the run's warning must not cost it the SDK's import
+    and a second client (about 0.5 s of CPU), and it never retries."""
+    import json
+    import urllib.request
+
+    url, key = _endpoint(base_url, api_key_env, "openai provider")
+    req = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=timeout) as reply:  # noqa: S310 - the run's own endpoint
+        data = json.loads(reply.read()).get("data") or []
+    return [ModelInfo(m["id"], m.get("owned_by"), m.get("shutdown_date"), fine_tune_base(m["id"]))
+            for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 def _models(client: Any) -> list[ModelInfo]:
@@ -123,11 +138,7 @@ def warn_if_retiring(spec: ModelSpec, stream: Any = None) -> str | None:
     if spec.provider != "openai" or not spec.name:
         return None
     try:
-        client = _client(spec.params.base_url, spec.params.api_key_env, WARN_TIMEOUT_S)
-        try:
-            models = _models(client)
-        finally:
-            client.close()
+        models = _models_quick(spec.params.base_url, spec.params.api_key_env, WARN_TIMEOUT_S)
     except Exception:  # noqa: BLE001 - a warning's fetch failing must never fail or slow the run
         return None
     line = shutdown_warning(spec.name, models)

@@ -108,3 +108,22 @@ def test_warning_is_silent_when_models_cannot_be_fetched(tiny_suite: Path, capsy
         finally:
             srv._model_list = srv_models  # type: ignore[method-assign]
     assert code == 0 and "warning" not in capsys.readouterr().err
+
+
+def test_the_runs_warning_sends_a_key_only_where_keys_may_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warning's GET /v1/models obeys harness.providers.keys like every request: a loopback server
+    not named by --allow-key-host / HARNESS_KEY_HOSTS gets the placeholder, an allowed one the key."""
+    from harness.providers.base import ModelSpec
+    from harness.record.retiring import warn_if_retiring
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-test")
+    monkeypatch.delenv("HARNESS_KEY_HOSTS", raising=False)
+    with FakeOpenAI(models=MODELS) as srv:
+        spec = ModelSpec.parse(f"openai:gpt-4o-mini-2024-07-18?base_url={srv.url}")
+        assert warn_if_retiring(spec) is not None  # the listing was read
+        sent = [r.headers.get("authorization") for r in srv.requests if r.path.endswith("/models")]
+        assert sent and all("sk-secret-test" not in (h or "") for h in sent)
+        monkeypatch.setenv("HARNESS_KEY_HOSTS", "127.0.0.1")
+        warn_if_retiring(spec)
+        sent = [r.headers.get("authorization") for r in srv.requests if r.path.endswith("/models")]
+        assert sent[-1] == "Bearer sk-secret-test"
