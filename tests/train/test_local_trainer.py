@@ -100,7 +100,7 @@ def test_a_folder_of_weights_as_base_and_the_candidate_loads_the_same_base(tmp_p
                       out_dir=tmp_path / "out", epochs=1, batch_size=2, max_steps=1, lora_r=2, max_length=96)
     r = run_training(cfg, log=lambda m: None)
     spec = ModelSpec.parse(r.candidate)
-    assert spec.name == str(weights.resolve()) and spec.adapter == str(r.adapter)
+    assert spec.name == str(weights.resolve()) and spec.params.adapter == str(r.adapter)
     assert json.loads((r.adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(weights.resolve())
     model, _ = LocalProvider(spec).load()
     assert type(model).__name__.startswith("Peft") and model.base_model.model.config.num_hidden_layers == 30
