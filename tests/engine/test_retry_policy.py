@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from harness.providers.retry import MAX_DELAY_S, Fault, RetryPolicy, http_fault, retry_after
+from harness.providers.retry import (
+    MAX_DELAY_S,
+    Fault,
+    RetryPolicy,
+    http_fault,
+    retry_after,
+)
 
 openai = pytest.importorskip("openai")
 httpx2 = pytest.importorskip("httpx2")
