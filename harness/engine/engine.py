@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from harness.cache import ResponseCache, request_key
 from harness.core.errors import HarnessError
@@ -28,7 +28,7 @@ from harness.core.types import Request, Response
 from harness.engine.breaker import CircuitBreaker
 from harness.engine.cost import Ledger, not_sent
 from harness.providers.base import Provider
-from harness.providers.retry import RetryPolicy
+from harness.providers.retry import Fault, RetryPolicy
 
 NOT_ATTEMPTED = "not attempted"
 
@@ -72,7 +72,7 @@ class Engine:
         engine._owned_cache = engine.cache
         return engine
 
-    async def __aenter__(self) -> Engine:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -205,13 +205,12 @@ async def attempts(provider: Provider, request: Request, policy: RetryPolicy, br
     """One request through the retry policy: the first success, or the last failure as a Response."""
     t0 = time.perf_counter()
     attempt = 0
-    fault = None  # the last attempt's classified failure
+    fault: Fault | None = None
     while True:
         if breaker.open:
-            if attempt == 0:
+            if fault is None:  # never sent
                 return Response(text=None, error=f"{NOT_ATTEMPTED}: {breaker.message()}", attempts=0)
-            reason = fault.reason if fault is not None else "failed"
-            return Response(text=None, error=f"{reason} (after {_tries(attempt)}; stopped: {breaker.message()})",
+            return Response(text=None, error=f"{fault.reason} (after {_tries(attempt)}; stopped: {breaker.message()})",
                             attempts=attempt, latency_s=time.perf_counter() - t0)
         attempt += 1
         try:

@@ -73,7 +73,7 @@ def test_server_killed_mid_run_stops_the_run_and_the_rerun_resumes(tmp_path: Pat
     assert code == 3, out + err
 
     run_dir = Path(out.split("run directory: ")[1].split()[0])
-    summary, rows = load_run(run_dir)  # the run wrote its directory
+    _, rows = load_run(run_dir)  # the run wrote its directory
     done = [r for r in rows if r["output"] == "ok"]
     failed = [r for r in rows if r["output"] is None]
     not_attempted = [r for r in failed if r["attempts"] == 0]
@@ -83,8 +83,8 @@ def test_server_killed_mid_run_stops_the_run_and_the_rerun_resumes(tmp_path: Pat
     assert sum(r["attempts"] for r in failed) <= 8 + 4  # 8 consecutive connection errors, plus those already in flight
     assert elapsed < 60, elapsed
     lines = [line for line in err.splitlines() if "endpoint down" in line]
-    assert lines == [f"endpoint down: {url} (8 consecutive connection errors); {len(not_attempted)} example(s) not attempted; "
-                     "rerun to resume"]
+    assert lines == [(f"endpoint down: {url} (8 consecutive connection errors); {len(not_attempted)} example(s) not attempted; "
+                      "rerun to resume")]
 
     # the server is back on the same port: only the missing examples are requested
     with FakeOpenAI(port=port, latency=0.01, answer=lambda body: "ok") as again:

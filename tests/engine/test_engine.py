@@ -112,7 +112,7 @@ def test_pairwise_baseline_model_gets_the_suite_settings_without_rereading_the_s
         if body["model"] == "base":
             return "Old answer."
         text = body["messages"][-1]["content"]  # the judge: prefers whichever answer is the new one
-        a, b = re.search(r"<answer_a>\n(.*?)\n</answer_a>.*?<answer_b>\n(.*?)\n</answer_b>", text, re.S).groups()
+        a, b = re.search(r"<answer_a>\n(.*?)\n</answer_a>.*?<answer_b>\n(.*?)\n</answer_b>", text, re.DOTALL).groups()
         assert {a, b} == {"New answer.", "Old answer."}
         return json.dumps({"reason": "newer", "winner": "A" if a.startswith("New") else "B"})
 
