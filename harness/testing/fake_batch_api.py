@@ -27,8 +27,6 @@ as the service does for a request that fails inside a batch. Output and error fi
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 import threading
 import time
@@ -38,6 +36,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from harness.testing.fake_finetune_api import _multipart
 
 __all__ = ["FakeBatchAPI", "LineError", "echo_responder"]
 
@@ -252,12 +252,12 @@ class FakeBatchAPI:
     def _answer(self, call: Call, headers: Any, raw: bytes) -> tuple[int, Any]:
         method, parts = call.method, [p for p in call.path.split("/") if p][1:]  # drop "v1"
         if method == "POST" and parts == ["files"]:
-            form = _multipart(headers.get("Content-Type", ""), raw)
-            call.body = {k: v for k, v in form.items() if k != "file"}
+            form = _multipart(headers.get("Content-Type", ""), raw)  # the fine-tuning fake's parser
+            call.body = {k: v for k, v in form.items() if k != "bytes"}
             if form.get("purpose") != "batch":
                 return 400, _error(f"purpose must be 'batch' for a batch input file, not {form.get('purpose')!r}", None,
                                    param="purpose")
-            return 200, self._store(form["file"], form.get("filename", "input.jsonl"), "batch")
+            return 200, self._store(form["bytes"], form.get("filename") or "input.jsonl", "batch")
         if method == "GET" and len(parts) == 2 and parts[0] == "files":
             f = self.files.get(parts[1])
             return (200, f) if f else (404, _error(f"No such File object: {parts[1]}", None, param="id"))
@@ -312,19 +312,6 @@ class FakeBatchAPI:
 
 def _error(message: str, code: str | None, type_: str = "invalid_request_error", param: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _multipart(content_type: str, raw: bytes) -> dict[str, Any]:
-    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
-    out: dict[str, Any] = {}
-    for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if part.get_filename():
-            out["file"], out["filename"] = part.get_payload(decode=True), part.get_filename()
-        elif name:
-            out[name] = part.get_payload(decode=True).decode()
-    return out
 
 
 def _handler(api: FakeBatchAPI) -> type[BaseHTTPRequestHandler]:
