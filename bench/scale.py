@@ -128,16 +128,6 @@ def first_screen(html: Path) -> float | None:
         b.close()
 
 
-def _libs_mcnemar() -> None:
-    """main's exact McNemar sums math.comb terms (minutes at 100,000 pairs); the `libs` branch replaces
-    it with scipy's binomial CDF. The in-process rows use that one, to measure reading and rendering."""
-    from scipy.stats import binom
-
-    from harness.compare import comparison
-
-    comparison.mcnemar_exact = lambda b, c: 1.0 if b + c == 0 else min(1.0, 2 * float(binom.cdf(min(b, c), b + c, 0.5)))
-
-
 def page_child(folder: Path, phases: Path) -> None:
     """In this process: run both models with 10 bootstrap resamples, read and align the two runs,
     compare with 10 paired resamples and render the HTML page; each phase's wall time to ``phases``.
@@ -148,7 +138,6 @@ def page_child(folder: Path, phases: Path) -> None:
     from harness.report.html import render_report
     from harness.runner import RunConfig, run_suite
 
-    _libs_mcnemar()
     t, out = time.perf_counter(), {}
     for m in (0, 1):
         run_suite(RunConfig(suite=folder / "suite.yaml", model=ModelSpec.parse(f"scripted:{folder / f'model{m}.jsonl'}"),

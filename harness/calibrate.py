@@ -8,11 +8,11 @@ It sits above the metrics and the data layer, like the runner: ``harness.judge``
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
+from harness.core.aio import run_sync
 from harness.core.errors import InputProblems, Problem
 from harness.core.hashing import hash_path
 from harness.core.types import Example, Failure, Item, RunContext
@@ -30,7 +30,7 @@ def calibrate(metric: Any, loaded: Any, labels_path: Path, store: CalibrationSto
         async with Engine.at(context.cache_path, progress=bool(context.progress)) as engine:
             return await calibrate_async(metric, loaded, labels_path, store, engine, context, resamples)
 
-    return asyncio.run(go())
+    return run_sync(go())
 
 
 async def calibrate_async(metric: Any, loaded: Any, labels_path: Path, store: CalibrationStore, engine: Engine,

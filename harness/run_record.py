@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import platform
 import re
 import sys
@@ -26,9 +27,9 @@ from typing import Any, Protocol
 import harness
 from harness.core.csvsafe import safe_row
 from harness.core.types import Failure
-from harness.records.base import FORMAT_VERSION
+from harness.records.base import FORMAT_VERSION, nan_to_none
 from harness.records.files import FolderLock, ensure_writable, staged
-from harness.records.run import ExampleResult, ExampleRow, RunSummary, read_run
+from harness.records.run import ExampleResult, RunSummary, read_run
 
 
 class _Model(Protocol):
@@ -140,14 +141,13 @@ def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: di
         "cost": cost,
     })
     data = summary.model_dump(mode="json")
-    rows = [_result_row(r).model_dump(mode="json", exclude=_UNSET_REPEAT_FIELDS if r.repeats is None else None)
-            for r in results]
+    rows = [_result_row(r) for r in results]
     directory = prepared.directory
     try:
         with staged(directory, "writing the run") as st:
             with st.open("results.jsonl") as fh:
                 for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    fh.write(_json_line(row))
             with st.open("results.csv", newline="") as fh:
                 _write_results_csv(fh, rows, list(data["metrics"]))
             with st.open("summary.csv", newline="") as fh:
@@ -158,30 +158,46 @@ def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: di
     return directory, data
 
 
-_UNSET_REPEAT_FIELDS = {"repeats", "flakiness", "flaky"}  # a run without repeats writes the rows it always wrote
-
-
 def _repeat_rows(r: ExampleResult) -> list[dict[str, Any]] | None:
     if r.repeats is None:
         return None
     return [{"repeat": x.request.repeat or 0, "seed": x.request.settings.seed, "output": x.response.text,
-             "scores": {k: (None if isinstance(v, Failure) else v) for k, v in x.scores.items()},
-             "error": x.response.error, "cached": x.cached} for x in r.repeats]
+             "scores": _scores(x.scores), "error": x.response.error, "cached": x.cached} for x in r.repeats]
 
 
-def _result_row(r: ExampleResult) -> ExampleRow:
+def _scores(scores: dict[str, Any]) -> dict[str, float | None]:
+    """A score as the row's schema holds it: a float, or null (a Failure or NaN)."""
+    out: dict[str, float | None] = {}
+    for k, v in scores.items():
+        f = None if isinstance(v, Failure) or v is None else float(v)
+        out[k] = None if f is None or math.isnan(f) else f
+    return out
+
+
+def _result_row(r: ExampleResult) -> dict[str, Any]:
+    """One results.jsonl row, built directly in the shape of :class:`~harness.records.run.ExampleRow`
+    (readers validate it; tests/records check that every row written validates). Building it
+    through the model would cost two pydantic passes a row: a fifth of a 100,000-example run."""
     ex, resp = r.example, r.response
-    scores = {k: (None if isinstance(v, Failure) else v) for k, v in r.scores.items()}
-    errors = {k: v.reason for k, v in r.scores.items() if isinstance(v, Failure)}
-    flaky = None if r.flakiness is None else any(f > 0 for f in r.flakiness.values())
-    return ExampleRow.model_validate({
-        "repeats": _repeat_rows(r), "flakiness": r.flakiness, "flaky": flaky,
+    row: dict[str, Any] = {
         "id": ex.id, "line": ex.line, "category": ex.category, "input": ex.input,
         "prompt": r.request.chat(), "output": resp.text, "reference": ex.reference,
-        "scores": scores, "score_errors": errors, "latency_s": resp.latency_s,
-        "input_tokens": resp.input_tokens, "output_tokens": resp.output_tokens,
-        "finish_reason": resp.finish_reason, "error": resp.error, "attempts": resp.attempts, "cached": r.cached,
-    })
+        "scores": _scores(r.scores), "score_errors": {k: v.reason for k, v in r.scores.items() if isinstance(v, Failure)},
+        "latency_s": resp.latency_s, "input_tokens": resp.input_tokens, "output_tokens": resp.output_tokens,
+        "finish_reason": resp.finish_reason, "error": resp.error, "attempts": resp.attempts, "cached": bool(r.cached),
+    }
+    if r.repeats is not None:  # rows of runs without repeats carry none of these
+        row["repeats"] = _repeat_rows(r)
+        row["flakiness"] = r.flakiness
+        row["flaky"] = None if r.flakiness is None else any(f > 0 for f in r.flakiness.values())
+    return row
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    try:
+        return json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError:  # a NaN in the dataset's own input or reference: JSON has none, null it
+        return json.dumps(nan_to_none(row), ensure_ascii=False) + "\n"
 
 
 def _write_results_csv(fh: Any, rows: list[dict[str, Any]], score_names: list[str]) -> None:

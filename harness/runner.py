@@ -8,7 +8,6 @@ breaker. :func:`run_suite` is the same from synchronous code.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import ResponseCache
+from harness.core.aio import run_sync
 from harness.core.types import (
     Example,
     Failure,
@@ -91,7 +91,7 @@ def generate(provider: Provider, requests: list[Request], cache: ResponseCache |
             g = await engine.generate(provider, requests, desc)
         return g.responses, g.cached
 
-    return asyncio.run(go())
+    return run_sync(go())
 
 
 def to_items(examples: Sequence[Example], requests: Sequence[Request], responses: Sequence[Response]) -> list[Item]:
@@ -122,10 +122,10 @@ async def score_step(metrics: Sequence[Metric], items: Sequence[Item], fingerpri
                      requests: Sequence[Request], cache_path: Path | None) -> list[dict[str, ScoreValue]]:
     """The run's score step: :func:`score`, with scores already computed for these responses read
     back from the cache file (harness.scorecache) instead of recomputed."""
-    if cache_path is None:
-        return await score(metrics, items)
-    from harness.scorecache import item_keys, score_cached
+    from harness.scorecache import cacheable_metric, item_keys, score_cached
 
+    if cache_path is None or not any(cacheable_metric(m) for m in metrics):  # nothing to read back: no keys, no file
+        return await score(metrics, items)
     return await score_cached(metrics, items, item_keys(fingerprint, requests, items), cache_path, score)
 
 
@@ -201,7 +201,7 @@ def _top_reasons(reasons: list[str], k: int = 5) -> dict[str, int]:
 
 def run_suite(cfg: RunConfig) -> RunOutcome:
     """:func:`run_suite_async` from synchronous code (not from inside a running event loop)."""
-    return asyncio.run(run_suite_async(cfg))
+    return run_sync(run_suite_async(cfg))
 
 
 async def run_suite_async(cfg: RunConfig) -> RunOutcome:

@@ -73,7 +73,19 @@ def test_rerun_scores_nothing_and_prints_the_same_summary(tiny_suite: Path, caps
     assert CountingMetric.scored == []
     assert again == first
     db = sqlite3.connect(suite.parent / "reports" / "cache.sqlite")
-    assert db.execute("SELECT COUNT(DISTINCT metric) FROM scores").fetchone()[0] == 3  # classification, exact_match, ours
+    # only ours: classification and exact_match score faster than they read back (score_cache = False)
+    assert db.execute("SELECT COUNT(DISTINCT metric) FROM scores").fetchone()[0] == 1
+
+
+def test_a_suite_of_cheap_metrics_writes_no_scores(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """exact_match and classification: keying 100,000 items costs more than scoring them; the
+    rerun scores them again and opens no scores table."""
+    script = write_jsonl(tiny_suite.parent / "out.jsonl", OUTPUTS)
+    first = _run(tiny_suite, script, capsys)
+    assert _run(tiny_suite, script, capsys) == first
+    db = sqlite3.connect(tiny_suite.parent / "reports" / "cache.sqlite")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "scores" not in tables or db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
 
 
 def test_changed_params_or_outputs_rescore(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:

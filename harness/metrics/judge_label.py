@@ -10,7 +10,6 @@ Requests go through the run's response cache.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from functools import cached_property
@@ -18,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.core.aio import run_sync
 from harness.core.settings import GenerationSettings
 from harness.core.types import Failure, Item, Request, ScoreValue
 from harness.judge.model import JudgeModel
@@ -91,7 +91,7 @@ class JudgeLabel(Metric):
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         """For a caller outside an event loop; the runner awaits :meth:`ascore_batch`."""
-        return asyncio.run(self.ascore_batch(items))
+        return run_sync(self.ascore_batch(items))
 
     async def ascore_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         p = self.params

@@ -14,7 +14,6 @@ at which the judge picked the first position.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from harness.core.aio import run_sync
 from harness.core.types import Failure, Item, Request, ScoreValue
 from harness.judge.model import JudgeModel
 from harness.judge.params import JudgeParams, ModelRef, model_text, suite_model_spec
@@ -135,7 +135,7 @@ class JudgePairwise(Metric):
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         """For a caller outside an event loop; the runner awaits :meth:`ascore_batch`."""
-        return asyncio.run(self.ascore_batch(items))
+        return run_sync(self.ascore_batch(items))
 
     async def ascore_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         p = self.params

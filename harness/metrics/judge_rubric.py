@@ -13,7 +13,6 @@ show the judge (spec, fingerprint), the prompt and rubric sha256 and the calibra
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from functools import cached_property
@@ -21,6 +20,7 @@ from typing import Any
 
 from pydantic import Field
 
+from harness.core.aio import run_sync
 from harness.core.types import Failure, Item, Request, ScoreValue
 from harness.judge import calibration as cal
 from harness.judge.model import JudgeModel
@@ -109,7 +109,7 @@ class JudgeRubric(Metric):
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         """For a caller outside an event loop; the runner awaits :meth:`ascore_batch`."""
-        return asyncio.run(self.ascore_batch(items))
+        return run_sync(self.ascore_batch(items))
 
     async def ascore_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
         p = self.params

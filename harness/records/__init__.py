@@ -10,11 +10,26 @@ none and read as version 0. Readers validate and name the file and the field on 
 This package imports only harness.core (and pydantic; pandas, numpy and pyarrow for reading runs as columns).
 """
 
-from harness.records.base import FORMAT_VERSION, read_record
-from harness.records.comparison import ComparisonRecord
-from harness.records.gate import GateDecision, RuleRecord
-from harness.records.lineage import LineageRecord
-from harness.records.run import ExampleRow, MetricEntry, RunRecord, RunSummary, read_run
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Each name's module, imported on first use: `harness run` needs only records.run, and every
+# record's pydantic models cost import time (about 20 ms for the ones a run does not write).
+_WHERE = {
+    "FORMAT_VERSION": "base", "read_record": "base",
+    "ComparisonRecord": "comparison",
+    "GateDecision": "gate", "RuleRecord": "gate",
+    "LineageRecord": "lineage",
+    "ExampleRow": "run", "MetricEntry": "run", "RunRecord": "run", "RunSummary": "run", "read_run": "run",
+}
 
 __all__ = ["FORMAT_VERSION", "ComparisonRecord", "ExampleRow", "GateDecision", "LineageRecord", "MetricEntry",
            "RuleRecord", "RunRecord", "RunSummary", "read_record", "read_run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'harness.records' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"harness.records.{_WHERE[name]}"), name)

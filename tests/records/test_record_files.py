@@ -108,3 +108,28 @@ def test_the_runner_writes_format_version_and_reads_back(tmp_path: Path) -> None
         assert math.isclose(rec.summary.metrics[name].mean, e.mean) and rec.summary.metrics[name].n == e.n
     assert sorted(p.name for p in out.iterdir()) == [".harness.lock", "results.csv", "results.jsonl", "summary.csv",
                                                     "summary.json"]
+
+
+def test_every_row_the_writer_builds_validates_as_an_example_row() -> None:
+    """results.jsonl rows are built as plain dicts (no pydantic pass a row): they must still be
+    exactly what ExampleRow reads, with NaN and failures null and every score a float."""
+    from harness.core.settings import GenerationSettings
+    from harness.core.types import Example, Failure, Request, Response
+    from harness.records.run import ExampleResult, ExampleRow, RepeatResult
+    from harness.run_record import _json_line, _result_row
+
+    req = Request((("user", "q"),), GenerationSettings(), "a")
+    ex = Example(id="a", record={}, line=3, input="q", reference={"x": float("nan")}, category="c")
+    resp = Response(text="out", latency_s=0.5, input_tokens=4, output_tokens=2, attempts=1, finish_reason="stop")
+    plain = ExampleResult(ex, req, resp, True, {"em": 1, "f1": float("nan"), "judge": Failure("no reply")})
+    row = json.loads(_json_line(_result_row(plain)))
+    assert "repeats" not in row and "flaky" not in row  # a run without repeats writes the rows it always wrote
+    assert row["scores"] == {"em": 1.0, "f1": None, "judge": None} and isinstance(row["scores"]["em"], float)
+    assert row["score_errors"] == {"judge": "no reply"} and row["reference"] == {"x": None}
+    assert ExampleRow.model_validate(row).model_dump(mode="json", exclude={"repeats", "flakiness", "flaky"}) == row
+
+    reps = [RepeatResult(Request(req.messages, req.settings, "a", repeat=k), resp, False, {"em": float(k)}) for k in (0, 1)]
+    repeated = ExampleResult(ex, req, resp, False, {"em": 0.5}, reps, {"em": 0.5})
+    row = json.loads(_json_line(_result_row(repeated)))
+    assert row["flaky"] is True and [r["scores"]["em"] for r in row["repeats"]] == [0.0, 1.0]
+    assert ExampleRow.model_validate(row).model_dump(mode="json") == row
