@@ -1,16 +1,21 @@
 """A response cache in SQLite, keyed by the model's fingerprint and the request.
 
 Each response is committed as it arrives (WAL journal), so a run killed halfway keeps every
-finished response and a rerun redoes none of them. Failed responses are never stored: a
+finished response and a rerun redoes none of them. "As it arrives": in an event loop, responses that
+arrive in the same turn of the loop share one commit, made on the loop's next turn (a fast provider's
+100,000 responses are a few hundred commits, not 100,000: 7 s of a 100k run); outside a loop, each
+put commits at once. Failed responses are never stored: a
 rerun retries them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +57,28 @@ def request_key(fingerprint: dict[str, Any], request: Request) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def request_keys(fingerprint: dict[str, Any], requests: Sequence[Request]) -> list[str]:
+    """:func:`request_key` of each request, the same keys, with the model and each distinct settings
+    object serialised once (a cached 100,000-example rerun spent 3 s of CPU keying one at a time)."""
+    head = '{"model":' + canonical_json(fingerprint) + ',"request":{'
+    by_example = fingerprint.get("keyed_by") == "example_id"
+    settings: dict[int, str] = {}
+    dumps, sha = json.dumps, hashlib.sha256
+    out = []
+    for r in requests:
+        s = settings.get(id(r.settings))
+        if s is None:
+            s = settings[id(r.settings)] = canonical_json(r.settings.model_dump(mode="json"))
+        # canonical_json's key order: example_id < messages < repeat < settings
+        parts = ['"example_id":' + dumps(r.example_id, ensure_ascii=False)] if by_example else []
+        parts.append('"messages":' + dumps(r.messages, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str))
+        if r.repeat is not None:
+            parts.append('"repeat":' + dumps(r.repeat))
+        parts.append('"settings":' + s)
+        out.append(sha((head + ",".join(parts) + "}}").encode()).hexdigest())
+    return out
+
+
 class ResponseCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -61,6 +88,7 @@ class ResponseCache:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._commit_pending = False
 
     def get_many(self, keys: list[str]) -> dict[str, Response]:
         out: dict[str, Response] = {}
@@ -77,17 +105,40 @@ class ResponseCache:
         if response.error is not None:
             return
         fp = fingerprint if isinstance(fingerprint, str) else canonical_json(fingerprint)
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN")
         self.db.execute(
             "INSERT OR REPLACE INTO responses (key, fingerprint, response, created) VALUES (?, ?, ?, ?)",
             # vars(): Response holds only JSON values, so this is to_json() without asdict's deep copy
             (key, fp, json.dumps(vars(response), ensure_ascii=False), time.time()),
         )
+        self._commit_soon()
+
+    def _commit_soon(self) -> None:
+        """Commit on the event loop's next turn (one commit for everything put in this turn), or now."""
+        if self._commit_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.commit()
+            return
+        self._commit_pending = True
+        loop.call_soon(self.commit)
+
+    def commit(self) -> None:
+        self._commit_pending = False
+        if self.db is not None and self.db.in_transaction:
+            self.db.commit()
 
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            self.commit()
+            self.db.close()
+            self.db = None  # type: ignore[assignment]  # a commit still scheduled on the loop finds nothing to do
 
 
 class ScoreStore:

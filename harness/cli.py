@@ -9,6 +9,7 @@ printed, one line each); 3 a run finished but some examples failed (rerun to ret
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 
@@ -40,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The cyclic collector's full passes walk every live object, and a 100,000-example run holds
+    # millions, none of them garbage cycles: with the default thresholds (700, 10, 10) collection
+    # took 2.7 s of a 15 s cached rerun here, with these 0.3 s. Reference counting still frees
+    # everything at once; cycles are still collected, every 200,000 allocations instead of 700.
+    gc.set_threshold(200_000, 100, 1000)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

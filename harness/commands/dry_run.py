@@ -14,7 +14,7 @@ from harness.pricing import estimate_tokens, format_dollars, load_prices
 
 
 def dry_run(cfg: Any) -> str:
-    from harness.cache import ResponseCache, request_key
+    from harness.cache import ResponseCache, request_keys
     from harness.core.errors import HarnessError
     from harness.data.examples import load_split
     from harness.providers.base import build_provider
@@ -32,7 +32,7 @@ def dry_run(cfg: Any) -> str:
     provider = build_provider(cfg.model)
     cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"
     fp = provider.fingerprint()
-    keys = [request_key(fp, r) for r in requests]
+    keys = request_keys(fp, requests)
     hits: dict[str, Any] = {}
     if cache_path.is_file():  # never create the cache for a dry run
         cache = ResponseCache(cache_path)

@@ -23,4 +23,7 @@ def neutralise(value: Any) -> Any:
 
 
 def safe_row(values: Iterable[Any]) -> list[Any]:
-    return [neutralise(v) for v in values]
+    return [("'" + v if v and v[0] in _STARTS else v) if isinstance(v, str) else v for v in values]
+
+
+_STARTS = frozenset(c for c in FORMULA_START)  # one character each: a set lookup, not startswith(tuple) a cell

@@ -15,6 +15,7 @@ resumes. A model with no price cannot be capped: it is counted as "no price", ne
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,15 +112,24 @@ class Ledger:
 
     def record(self, spec: Any, response: Response, sent: bool) -> None:
         """Account one response of the model ``spec`` (not one that was never sent)."""
-        if response.attempts == 0 and response.error is not None:
+        self.record_many(spec, [response], sent)
+
+    def record_many(self, spec: Any, responses: Iterable[Response], sent: bool) -> None:
+        """Account responses of one model at once: tokens summed, priced once (the price is linear in
+        each kind of token; each response's cached tokens are capped at its input tokens first)."""
+        i = o = c = k = 0
+        for r in responses:
+            if r.attempts == 0 and r.error is not None:
+                continue  # never sent
+            ri = r.input_tokens or 0
+            i, o, c, k = i + ri, o + (r.output_tokens or 0), c + min(r.cached_tokens or 0, ri), k + 1
+        if not k:
             return
         key = spec.display()
         u = self.usage.setdefault(key, ModelUsage(key))
-        i, o = response.input_tokens or 0, response.output_tokens or 0
-        c = response.cached_tokens or 0
         dollars = self.price_of(spec.name or key, i, o, c, batch=_batch(spec))
-        u.requests += 1
-        u.sent += sent
+        u.requests += k
+        u.sent += k if sent else 0
         u.input_tokens, u.output_tokens, u.cached_input_tokens = u.input_tokens + i, u.output_tokens + o, u.cached_input_tokens + c
         u.cost = None if dollars is None or u.cost is None else u.cost + dollars
         if sent:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from harness.cache import ResponseCache, request_key
+from harness.cache import ResponseCache, request_keys
 from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json
 from harness.core.types import Request, Response
@@ -99,7 +99,7 @@ class Engine:
         self._providers.setdefault(id(provider), provider)
         fingerprint = provider.fingerprint()
         cache = self.cache
-        keys = [request_key(fingerprint, r) for r in requests] if cache is not None else []
+        keys = request_keys(fingerprint, requests) if cache is not None else []
         hits = cache.get_many(keys) if cache is not None else {}
         responses: list[Response | None] = [hits.get(k) for k in keys] if cache is not None else [None] * len(requests)
         cached = [r is not None for r in responses]
@@ -121,13 +121,13 @@ class Engine:
                         if errors:
                             bar.set_postfix(errors=errors, refresh=False)
         finally:
+            if cache is not None:
+                cache.commit()  # every response of this call durable before its caller reads or writes the file
             if bar is not None:
                 bar.close()
         done = [r for r in responses if r is not None]
         if self.ledger is not None:
-            for r, c in zip(done, cached, strict=True):
-                if c:
-                    self.ledger.record(provider.spec, r, sent=False)
+            self.ledger.record_many(provider.spec, (r for r, c in zip(done, cached, strict=True) if c), sent=False)
         not_attempted = sum(1 for r in done if r.attempts == 0 and r.error is not None)
         capped = self.ledger.cap_message() if self.ledger is not None and self.ledger.capped else None
         return Generation(done, cached, not_attempted, breaker.message() if breaker.open else None, capped)

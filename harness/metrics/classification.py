@@ -1,5 +1,7 @@
 """Classification: accuracy per example; macro-F1, per-class report and confusion matrix over
-the corpus, computed with scikit-learn. The predicted label is read from the output."""
+the corpus, from per-label counts in numpy, as scikit-learn computes them (scikit-learn is the
+tests' oracle: importing it costs more than a 100,000-example corpus). The predicted label is read
+from the output; each distinct output is read once."""
 
 from __future__ import annotations
 
@@ -49,14 +51,23 @@ class Classification(Metric):
         self._by_key = {_label_key(lab): lab for lab in labels}
         alts = sorted(self._by_key, key=len, reverse=True)  # longest first: "refund request" before "refund"
         self._finder = re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(a) for a in alts) + r")(?![a-z0-9])")
+        self._predicted: dict[str, str] = {}  # output -> label: scoring, corpus and artifacts read each once
 
     def scores(self) -> list[ScoreSpec]:
         return [
             ScoreSpec("accuracy", binary=True, description="predicted label equals the reference label"),
-            ScoreSpec("macro_f1", level="corpus", description="unweighted mean of per-label F1 (scikit-learn)"),
+            ScoreSpec("macro_f1", level="corpus", description="unweighted mean of per-label F1 (as scikit-learn's)"),
         ]
 
     def predict(self, output: str) -> str:
+        label = self._predicted.get(output)
+        if label is None:
+            label = self._read_label(output)
+            if len(self._predicted) < 100_000:
+                self._predicted[output] = label
+        return label
+
+    def _read_label(self, output: str) -> str:
         p = self.params
         if p.extract == "exact":
             s = output.strip()
@@ -75,62 +86,71 @@ class Classification(Metric):
             return {"accuracy": Failure(f"reference {ref!r} is not one of the suite's labels")}
         return {"accuracy": float(self.predict(item.output) == ref)}
 
-    def _pairs(self, items: Sequence[Item]) -> tuple[list[str], list[str]]:
-        y_true, y_pred = [], []
-        for it in items:
-            if it.output is not None and str(it.reference) in self.params.labels:
-                y_true.append(str(it.reference))
-                y_pred.append(self.predict(it.output))
-        return y_true, y_pred
+    def _codes(self, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray]:
+        """Per item: the reference's label index and the predicted one (k: no label parsed); -1 for
+        items that do not count (no output, or a reference outside the labels)."""
+        import numpy as np
+
+        index = {lab: i for i, lab in enumerate(self.params.labels)}
+        k = len(index)
+        t = np.full(len(items), -1, dtype=np.int64)
+        p = np.full(len(items), -1, dtype=np.int64)
+        for j, it in enumerate(items):
+            ti = index.get(str(it.reference))
+            if it.output is None or ti is None:
+                continue
+            t[j] = ti
+            p[j] = index.get(self.predict(it.output), k)
+        return t, p
 
     def corpus(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, float]:
-        from sklearn.metrics import f1_score
-
-        y_true, y_pred = self._pairs(items)
-        if not y_true:
-            return {"macro_f1": float("nan")}
         # Macro over the allowed labels present in the reference: an unparseable output counts
         # as a wrong prediction, never as a class of its own.
-        labels = sorted(set(y_true))
-        return {"macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))}
+        stat = self.corpus_stats(items, per_example, "macro_f1")
+        return {"macro_f1": stat.value() if stat is not None else float("nan")}
 
     def corpus_stats(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
                      name: str) -> Summed | None:
-        # scikit-learn's f1_score costs ~1-20 ms a call and the bootstrap needs 2,000 of them; macro-F1
-        # is a function of per-label counts, so each example gives one-hot (true, predicted, correct)
-        # rows and the bootstrap sums them per resample (tests check it equals scikit-learn's).
+        # macro-F1 is a function of per-label counts, so each example gives one-hot (true, predicted,
+        # correct) rows and the bootstrap sums them per resample (tests check it equals scikit-learn's).
         import numpy as np
 
         from harness.stats.bootstrap import Summed
 
-        index = {lab: i for i, lab in enumerate(self.params.labels)}
-        k = len(index)
+        k = len(self.params.labels)
+        t, p = self._codes(items)
         rows = np.zeros((len(items), 3 * k))
-        for j, it in enumerate(items):
-            t = index.get(str(it.reference))
-            if it.output is None or t is None:
-                continue  # not counted: no output, or a reference outside the labels
-            p = index.get(self.predict(it.output))
-            rows[j, t] = 1.0
-            if p is not None:  # no label parsed: a wrong prediction, never a class of its own
-                rows[j, k + p] = 1.0
-                rows[j, 2 * k + t] = float(p == t)
+        counted = np.flatnonzero(t >= 0)
+        rows[counted, t[counted]] = 1.0
+        labelled = counted[p[counted] < k]  # no label parsed: a wrong prediction, never a class of its own
+        rows[labelled, k + p[labelled]] = 1.0
+        right = labelled[p[labelled] == t[labelled]]
+        rows[right, 2 * k + t[right]] = 1.0
         return Summed(rows, partial(macro_f1_from_counts, k=k))
 
     def artifacts(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]]) -> dict[str, Any]:
-        from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+        import numpy as np
 
-        y_true, y_pred = self._pairs(items)
-        if not y_true:
-            return {}
         labels = list(self.params.labels)
-        cols = labels + ([NO_LABEL] if NO_LABEL in y_pred else [])
-        cm = confusion_matrix(y_true, y_pred, labels=cols)
-        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+        k = len(labels)
+        t, p = self._codes(items)
+        ok = t >= 0
+        if not ok.any():
+            return {}
+        t, p = t[ok], p[ok]
+        cm = np.bincount(t * (k + 1) + p, minlength=k * (k + 1)).reshape(k, k + 1)
+        cols = labels + ([NO_LABEL] if cm[:, k].any() else [])
+        support, predicted, tp = cm.sum(axis=1), cm[:, :k].sum(axis=0), np.diag(cm[:, :k])
+        with np.errstate(invalid="ignore", divide="ignore"):  # zero_division=0, as scikit-learn's
+            precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
+            recall = np.where(support > 0, tp / np.maximum(support, 1), 0.0)
+            f1 = np.where(support + predicted > 0, 2 * tp / np.maximum(support + predicted, 1), 0.0)
         return {
-            "confusion_matrix": {"labels": cols, "rows": "reference", "columns": "predicted", "matrix": cm[: len(labels)].tolist()},
+            "confusion_matrix": {"labels": cols, "rows": "reference", "columns": "predicted",
+                                 "matrix": cm[:, : len(cols)].tolist()},
             "per_class": {
-                lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                lab: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                      "support": int(support[i])}
                 for i, lab in enumerate(labels)
             },
         }

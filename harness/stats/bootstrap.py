@@ -12,7 +12,15 @@ A statistic is one of two kinds:
 - a function of the resampled indices (``list[int] -> float``): the fallback for scores that have
   no sufficient statistics, called once per resample (slow: keep it for small or rare cases).
 
-Indices come from numpy's PCG64 seeded with ``seed``, drawn in blocks of rows; numpy draws the same
+When every statistic of a call is summed and the examples' rows take few distinct values (pass/fail
+scores, a classifier's (label, prediction) pairs: at most a few hundred kinds among 100,000 examples),
+a resample is drawn as counts per kind instead: resampling n examples with replacement puts
+Multinomial(n, share of each kind) examples of each kind in the resample, exactly the distribution
+the index draws give, at a cost that does not grow with n (2,000 resamples of 100,000 examples:
+milliseconds instead of seconds). The rows of all the call's statistics are grouped together, so
+paired statistics stay paired.
+
+Otherwise indices come from numpy's PCG64 seeded with ``seed``, drawn in blocks of rows; numpy draws the same
 integers in one call or many, so every call with the same ``n``, ``resamples`` and ``seed`` sees the
 same resamples. That is what pairs two runs (and every score of a comparison), and what makes the
 result independent of the block size, which only bounds memory.
@@ -107,6 +115,15 @@ def replicates(n: int, stats: Sequence[Statistic], resamples: int = RESAMPLES, s
     if summed:
         stacked = np.hstack([s.rows for _, s in summed]).astype(np.float64)
         edges = np.cumsum([0] + [s.rows.shape[1] for _, s in summed])
+        if not other:
+            kinds = _kinds(stacked)
+            if kinds is not None:  # counts per kind of row: the same distribution, O(kinds) a resample
+                rows, share = kinds
+                counts = np.random.default_rng(seed).multinomial(n, share, size=resamples)
+                sums = counts.astype(np.float64) @ rows
+                for (j, s), a, b in zip(summed, edges[:-1], edges[1:], strict=True):
+                    out[j] = s.score(sums[:, a:b])
+                return out
     pos = 0
     for idx in resample_blocks(n, resamples, seed):
         m = idx.shape[0]
@@ -121,6 +138,25 @@ def replicates(n: int, stats: Sequence[Statistic], resamples: int = RESAMPLES, s
             out[j, pos:pos + m] = [fn(row) for row in idx.tolist()]
         pos += m
     return out
+
+
+MAX_KINDS = 4096  # distinct rows up to which a resample is drawn as counts per kind (and at most n / 4)
+
+
+def _kinds(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the distinct rows, each one's share of the examples), or None when there are too many kinds."""
+    n = stacked.shape[0]
+    if n < 8:
+        return None
+    # Each row as one opaque value of its bytes: np.unique over those is a 1-D sort (0.16 s for
+    # 100,000 rows of 48 columns here; np.unique(axis=0) took 3.2 s). Equal bytes, equal rows.
+    flat = np.ascontiguousarray(stacked)
+    keys = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if first.size > min(MAX_KINDS, n // 4):
+        return None
+    share = np.bincount(inverse.reshape(-1), minlength=first.size) / n
+    return flat[first], share
 
 
 def percentile_ci(values: np.ndarray) -> tuple[float, float]:

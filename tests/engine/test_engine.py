@@ -191,3 +191,19 @@ def test_endpoint_names_the_base_url_never_credentials() -> None:
     p = build_provider(ModelSpec(provider="openai", name="m", base_url="http://user:s3cret@127.0.0.1:8080/v1/?token=abc#x"))
     assert p.endpoint() == "http://127.0.0.1:8080/v1"
     assert build_provider(ModelSpec(provider="openai", name="m", base_url="http://[::1]:9/v1")).endpoint() == "http://[::1]:9/v1"
+
+
+def test_request_keys_in_bulk_are_the_keys_one_at_a_time() -> None:
+    """The engine keys a whole generate() at once; the keys must be request_key's, or every cache
+    written before would miss."""
+    from harness.cache import request_key, request_keys
+    from harness.core.settings import GenerationSettings
+    from harness.core.types import Request
+
+    a, b = GenerationSettings(), GenerationSettings(max_tokens=7, stop=["\n"], temperature=0.5)
+    reqs = [Request((("system", "Zürich «x»"), ("user", f"q{i} \"quoted\"")), a if i % 2 else b, f"e{i}",
+                    None if i < 3 else i % 2) for i in range(6)]
+    for fp in ({"provider": "openai", "name": "m", "base_url": "http://h"},
+               {"provider": "scripted", "path": "/x", "keyed_by": "example_id"}):
+        assert request_keys(fp, reqs) == [request_key(fp, r) for r in reqs]
+    assert len(set(request_keys({"provider": "p"}, reqs))) == 6

@@ -148,3 +148,25 @@ def test_stats_hand_computed() -> None:
     e = mean_ci([1.0, 2.0, 3.0, 4.0])  # sd = 1.29099, t(3) = 3.18245 -> half = 2.05426
     assert e.mean == 2.5 and e.lo == pytest.approx(0.44574, abs=1e-4) and e.hi == pytest.approx(4.55426, abs=1e-4)
     assert math.isnan(mean_ci([]).mean)
+
+
+def test_per_class_report_and_confusion_matrix_equal_scikit_learn() -> None:
+    """The artifacts come from per-label counts in numpy; scikit-learn is the oracle."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    m = build_metric("classification", {"labels": LABELS, "extract": "exact"})
+    rng = random.Random(11)
+    for _ in range(30):
+        n = rng.randint(1, 60)
+        t = [rng.choice(LABELS) for _ in range(n)]
+        p = [rng.choice(LABELS + ([NO_LABEL] if rng.random() < 0.5 else [])) for _ in range(n)]
+        items = [item(pi, ti) for ti, pi in zip(t, p)] + [item(None, LABELS[0], error="timeout"), item("x", "not a label")]
+        art = m.artifacts(items, m.score_batch(items))
+        cols = LABELS + ([NO_LABEL] if NO_LABEL in p else [])
+        assert art["confusion_matrix"]["labels"] == cols
+        assert art["confusion_matrix"]["matrix"] == confusion_matrix(t, p, labels=cols)[: len(LABELS)].tolist()
+        prec, rec, f1, sup = precision_recall_fscore_support(t, p, labels=LABELS, zero_division=0)
+        for i, lab in enumerate(LABELS):
+            got = art["per_class"][lab]
+            assert (got["precision"], got["recall"], got["f1"]) == pytest.approx((prec[i], rec[i], f1[i]))
+            assert got["support"] == sup[i]

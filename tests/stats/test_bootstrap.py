@@ -57,7 +57,13 @@ def test_run_ci_of_macro_f1_equals_the_old_pure_python_bootstrap_within_monte_ca
     assert new_hi == pytest.approx(old_hi, abs=0.1 * width)
 
 
-def test_paired_macro_f1_difference_equals_the_old_per_resample_recomputation() -> None:
+@pytest.fixture
+def index_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resample example indices even where the rows take few kinds (not counts per kind)."""
+    monkeypatch.setattr(bs, "MAX_KINDS", 0)
+
+
+def test_paired_macro_f1_difference_equals_the_old_per_resample_recomputation(index_draws: None) -> None:
     """compare's corpus-score CI: the same resampled indices as before, so equal to rounding."""
     from harness.compare.paired import paired_statistic_diff
 
@@ -72,7 +78,7 @@ def test_paired_macro_f1_difference_equals_the_old_per_resample_recomputation() 
     assert new.ci_low < new.delta < new.ci_high and new.method == "paired-bootstrap-2000-recomputed"
 
 
-def test_paired_mean_difference_equals_the_old_numpy_bootstrap() -> None:
+def test_paired_mean_difference_equals_the_old_numpy_bootstrap(index_draws: None) -> None:
     from harness.compare.paired import paired_mean_diff
 
     rng = random.Random(5)
@@ -108,7 +114,7 @@ def test_vectorised_paths_equal_recomputing_the_corpus_score_on_each_resample() 
         assert np.allclose(reps[0], reps[1], atol=1e-12, equal_nan=True), name
 
 
-def test_resamples_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resamples_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch, index_draws: None) -> None:
     values = [float(i % 7) for i in range(500)]
     stats = [bs.mean_of(values), bs.mean_of(values[::-1])]  # 4 columns: the count-matrix path
     whole = bs.replicates(500, stats, resamples=300, seed=2)
@@ -118,6 +124,40 @@ def test_resamples_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPat
     assert np.allclose(whole, blocks, atol=1e-12) and np.allclose(whole[0], gathered[0], atol=1e-12)
     idx = np.random.default_rng(2).integers(0, 500, size=(300, 500))
     assert np.allclose(whole[0], np.array(values)[idx].mean(axis=1), atol=1e-12)
+
+
+def test_counts_per_kind_equal_index_draws_within_monte_carlo_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few kinds of rows (pass/fail pairs, a classifier's label x prediction): a resample is drawn as
+    Multinomial(n, shares) counts per kind. Same distribution as drawing indices, so the same CIs
+    within Monte-Carlo error, and still paired: the difference of a run with itself is exactly 0."""
+    from harness.compare.paired import Pair, paired_deltas, paired_mean_diff
+
+    refs, base_outs = predictions(5000, 0.75, seed=2)
+    _, cand_outs = predictions(5000, 0.80, seed=3)
+    m = build_metric("classification", {"labels": LABELS})
+    a, b = items_of(refs, base_outs), items_of(refs, cand_outs)
+    sa, sb = m.corpus_statistic(a, [], "macro_f1"), m.corpus_statistic(b, [], "macro_f1")
+    rng = random.Random(5)
+    x = [float(rng.random() < 0.6) for _ in range(5000)]
+    y = [v if rng.random() < 0.9 else 1.0 - v for v in x]  # correlated with x: pairing narrows the CI
+
+    def figures() -> list[tuple[float, float]]:
+        f1 = paired_deltas(5000, [Pair((sa, sb), 0.0, 5000, "")])[0]
+        mean = paired_mean_diff(x, y)
+        return [bs.bootstrap_ci(5000, sa), (f1.ci_low, f1.ci_high), (mean.ci_low, mean.ci_high)]
+
+    assert bs._kinds(np.hstack([sa.rows, sb.rows])) is not None  # this case takes the counts path
+    fast = figures()
+    monkeypatch.setattr(bs, "MAX_KINDS", 0)
+    slow = figures()
+    for (lo, hi), (want_lo, want_hi) in zip(fast, slow, strict=True):
+        width = want_hi - want_lo
+        assert lo == pytest.approx(want_lo, abs=0.1 * width) and hi == pytest.approx(want_hi, abs=0.1 * width)
+    monkeypatch.setattr(bs, "MAX_KINDS", 4096)
+    same = paired_deltas(5000, [Pair((sa, sa), 0.0, 5000, "")])[0]
+    assert (same.ci_low, same.ci_high) == (0.0, 0.0)
+    unpaired = bs.bootstrap_ci(5000, bs.mean_of(y))  # y's own CI is wider than the paired difference's
+    assert fast[2][1] - fast[2][0] < unpaired[1] - unpaired[0]
 
 
 def test_fallback_statistic_and_edge_cases() -> None:
