@@ -3,7 +3,7 @@ run), McNemar for pass/fail scores, regressions and improvements, per-category b
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +92,11 @@ class ScoreComparison:
     values: list[list[float | None]] | None = field(default=None, repr=False)  # per run, aligned (example-level)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """Without ``values`` (asdict would deep-copy every run's per-example list first). NaN
+        becomes null in ComparisonRecord."""
+        d = asdict(replace(self, values=None))
         d.pop("values")
-        return d  # NaN becomes null in ComparisonRecord
+        return d
 
 
 @dataclass

@@ -62,7 +62,7 @@ def comparison_deltas(views: dict[str, list[ScoreView]], n: int, groups: dict[st
     out.top = {name: [None] + [solved[name, r] for r in range(1, len(vs))] for name, vs in views.items()}
     for cat, pos in groups.items():
         wanted = {(name, r): _category_pair(views[name][0], views[name][r], pos)
-                  for name in with_categories for r in range(1, len(views[name]))}
+                  for name in views if name in with_categories for r in range(1, len(views[name]))}  # views' order, not the set's
         solved = _solve(len(pos), wanted, resamples, seed)
         for name in with_categories:
             out.categories.setdefault(name, {})[cat] = [None] + [solved[name, r] or NONE for r in range(1, len(views[name]))]

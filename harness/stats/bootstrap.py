@@ -155,8 +155,11 @@ def _kinds(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     if first.size > min(MAX_KINDS, n // 4):
         return None
-    share = np.bincount(inverse.reshape(-1), minlength=first.size) / n
-    return flat[first], share
+    # Kinds in the order their first example comes, not in byte order: the draws then do not
+    # depend on the order of the statistics' columns (the same resamples however a caller lists them).
+    order = np.argsort(first, kind="stable")
+    share = np.bincount(inverse.reshape(-1), minlength=first.size)[order] / n
+    return flat[first[order]], share
 
 
 def percentile_ci(values: np.ndarray) -> tuple[float, float]:

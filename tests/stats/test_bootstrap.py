@@ -167,3 +167,13 @@ def test_fallback_statistic_and_edge_cases() -> None:
     assert 0 <= lo <= hi <= 4
     with pytest.raises(ValueError, match="expected \\(4, k\\)"):
         bs.replicates(4, [bs.mean_of([1.0, 2.0])])
+
+
+def test_counts_per_kind_do_not_depend_on_the_order_of_the_statistics() -> None:
+    """A comparison may list its statistics in any order (a set of score names): the same draws."""
+    rng = random.Random(3)
+    x = [float(rng.random() < 0.6) for _ in range(2000)]
+    y = [float(rng.random() < 0.7) for _ in range(2000)]
+    a, b = bs.mean_of(x), bs.mean_of(y)
+    one, two = bs.replicates(2000, [a, b], resamples=300), bs.replicates(2000, [b, a], resamples=300)
+    assert np.array_equal(one, two[::-1])
