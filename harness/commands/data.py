@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          "(distillation), written to OUT/distilled.jsonl and prepared like any chat file")
     pr.add_argument("--category-from-output", action="store_true",
                     help="--from-recording: the recorded answer is also the category (a classifier's label)")
+    pr.add_argument("--with-split", metavar="SPLIT",
+                    help="--from-recording: add the first --suite's labelled SPLIT (e.g. train) to the teacher's answers; "
+                         "where both have a prompt, the label wins")
     pr.add_argument("--out", type=Path, required=True, metavar="DIR")
     pr.add_argument("--format", choices=("auto", "chat", "preference", "jsonl", "csv"), default="auto",
                     help="auto: by extension and first line (chat, preference, or input/output records)")
@@ -104,6 +107,8 @@ def prepare_main(args: argparse.Namespace) -> int:
         provenance = recording_as_input(args)
     elif args.input is None:
         raise HarnessError("data prepare: give INPUT or --from-recording DIR")
+    elif args.with_split:
+        raise HarnessError("data prepare --with-split: it adds a labelled split to a recording's answers; give --from-recording DIR")
     try:
         cfg = PrepareConfig(input=args.input, out_dir=args.out, format=args.format, input_field=args.input_field,
                             output_field=args.output_field, id_field=args.id_field, category_field=args.category_field,
@@ -119,7 +124,12 @@ def prepare_main(args: argparse.Namespace) -> int:
         from harness.record.distill import annotate_report
 
         annotate_report(result.report_path, provenance)
+        mixed = provenance.get("with_split")
         print(f"distilled {provenance['examples']} recorded answers of {provenance['teacher']} "
-              f"({provenance['n_skipped']} inputs without an answer left out)")
+              f"({provenance['n_skipped']} inputs without an answer left out)" if mixed is None else
+              f"distilled {mixed['teacher_only']} recorded answers of {provenance['teacher']} plus {mixed['labelled']} "
+              f"labelled examples of {mixed['split']} ({mixed['overlap']} recorded inputs had a label, which won; the "
+              f"teacher disagreed with it on {mixed['teacher_disagreed_with_label']}; {provenance['n_skipped']} inputs "
+              "without an answer left out)")
     print(format_report(result))
     return 0

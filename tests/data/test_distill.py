@@ -70,3 +70,34 @@ def test_from_recording_bad_input(tiny_suite: Path, capsys: pytest.CaptureFixtur
     assert "not a recording (no recording.json)" in capsys.readouterr().err
     assert main(["data", "prepare", "--out", str(out)]) == 2
     assert "give INPUT or --from-recording DIR" in capsys.readouterr().err
+
+
+def test_with_split_adds_the_labelled_set_and_the_label_wins(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Production traffic answered by the teacher plus the suite's labelled split: where both have a
+    prompt, the ground truth is the target (and a teacher that disagreed is counted)."""
+    folder = tiny_suite.parent
+    labelled = [{"id": "t1", "text": "my parcel has not arrived yet", "intent": "delivery"},  # p1's text: teacher said order_status
+                {"id": "t2", "text": "refund me for the broken tent", "intent": "refund_request"},  # p4's: teacher agreed
+                {"id": "t3", "text": "change my delivery address", "intent": "change_address"}]
+    write_jsonl(folder / "train.jsonl", labelled)
+    tiny_suite.write_text(tiny_suite.read_text().replace("splits: {test: test.jsonl}", "splits: {test: test.jsonl, train: train.jsonl}"))
+    rec = _record_pool(tiny_suite, POOL)
+    out = folder / "prepared"
+    code = main(["data", "prepare", "--from-recording", str(rec), "--with-split", "train", "--out", str(out),
+                 "--suite", str(tiny_suite), "--category-from-output", "--tokenizer", "estimate", "--validation-fraction", "0"])
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "distilled 2 recorded answers of scripted:" in printed and "plus 3 labelled examples of train" in printed
+    assert "2 recorded inputs had a label, which won; the teacher disagreed with it on 1" in printed
+    train = {r["id"]: r["messages"][-1]["content"] for r in map(json.loads, (out / "train.jsonl").read_text().splitlines())}
+    assert train == {"train:t1": "delivery", "train:t2": "refund_request", "train:t3": "change_address", "p2": "cancel_order"}
+    mixed = json.loads((out / "prepare_report.json").read_text())["from_recording"]["with_split"]
+    assert mixed == {"suite": str(tiny_suite), "split": "train", "labelled": 3, "teacher_only": 2, "overlap": 2,
+                     "teacher_disagreed_with_label": 1}
+    # without a suite, or a split the suite lacks: one line, exit 2
+    assert main(["data", "prepare", "--from-recording", str(rec), "--with-split", "train", "--out", str(out)]) == 2
+    assert "name the suite whose split it is with --suite SUITE" in capsys.readouterr().err
+    assert main(["data", "prepare", "--from-recording", str(rec), "--with-split", "dev", "--suite", str(tiny_suite),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--with-split dev:" in err and "it has: test, train" in err
