@@ -44,22 +44,17 @@ CREATE TABLE IF NOT EXISTS scores (
 
 
 def request_key(fingerprint: dict[str, Any], request: Request) -> str:
-    """The cache key: the model and what was asked; plus the example id for providers whose answer
-    depends on it (``fingerprint["keyed_by"] == "example_id"``: the scripted provider); plus the repeat
-    index when the suite asks for several (``generation.repeats > 1``), so that each repeat is its own
-    sample. A suite without repeats (``request.repeat is None``) keeps the keys it always had."""
-    req = request.cache_payload()
-    if fingerprint.get("keyed_by") == "example_id":
-        req = {**req, "example_id": request.example_id}
-    if request.repeat is not None:
-        req = {**req, "repeat": request.repeat}
-    payload = canonical_json({"model": fingerprint, "request": req})
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """The cache key: sha256 of canonical JSON of ``{"model": fingerprint, "request": {messages, settings}}``;
+    plus the example id for providers whose answer depends on it (``fingerprint["keyed_by"] ==
+    "example_id"``: the scripted provider); plus the repeat index when the suite asks for several
+    (``generation.repeats > 1``), so that each repeat is its own sample. A suite without repeats
+    (``request.repeat is None``) keeps the keys it always had."""
+    return request_keys(fingerprint, [request])[0]
 
 
 def request_keys(fingerprint: dict[str, Any], requests: Sequence[Request]) -> list[str]:
-    """:func:`request_key` of each request, the same keys, with the model and each distinct settings
-    object serialised once (a cached 100,000-example rerun spent 3 s of CPU keying one at a time)."""
+    """The cache key of each request (defined in :func:`request_key`), with the model and each distinct
+    settings object serialised once (a cached 100,000-example rerun spent 3 s of CPU keying one at a time)."""
     head = '{"model":' + canonical_json(fingerprint) + ',"request":{'
     by_example = fingerprint.get("keyed_by") == "example_id"
     settings: dict[int, str] = {}

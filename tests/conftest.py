@@ -40,6 +40,24 @@ INTENT_ROWS = [
 ]
 
 
+def echo_suite(name: str, max_tokens: int = 4) -> str:
+    """A suite that asks each case's ``question`` (cases.jsonl) and scores exact_match on its ``answer``:
+    the fake-server tests' suite, where only the harness's plumbing is under test."""
+    return f"""\
+name: {name}
+version: 1
+dataset:
+  splits: {{test: cases.jsonl}}
+  fields: {{id: id, input: question, reference: answer}}
+prompt:
+  messages:
+    - {{role: user, content: "{{{{ question }}}}"}}
+generation: {{max_tokens: {max_tokens}}}
+metrics:
+  - name: exact_match
+"""
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

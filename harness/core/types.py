@@ -32,9 +32,6 @@ class Request:
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in self.messages]
 
-    def cache_payload(self) -> dict[str, Any]:
-        return {"messages": self.messages, "settings": self.settings.model_dump(mode="json")}
-
 
 @dataclass
 class Response:

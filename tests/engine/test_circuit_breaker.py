@@ -13,24 +13,12 @@ import pytest
 from harness.cli import main
 from harness.run_record import load_run
 from harness.testing.fake_openai import FakeOpenAI
-from tests.conftest import write_jsonl
+from tests.conftest import echo_suite, write_jsonl
 
 pytestmark = pytest.mark.timeout(180)
 
 N = 60
-SUITE = """\
-name: breaker
-version: 1
-dataset:
-  splits: {test: cases.jsonl}
-  fields: {id: id, input: question, reference: answer}
-prompt:
-  messages:
-    - {role: user, content: "{{ question }}"}
-generation: {max_tokens: 4}
-metrics:
-  - name: exact_match
-"""
+SUITE = echo_suite("breaker")
 
 
 @pytest.fixture(autouse=True)

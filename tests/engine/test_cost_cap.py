@@ -15,24 +15,12 @@ import pytest
 from harness.cli import main
 from harness.run_record import load_run
 from harness.testing.fake_openai import FakeOpenAI
-from tests.conftest import write_jsonl
+from tests.conftest import echo_suite, write_jsonl
 
 pytestmark = pytest.mark.timeout(180)
 
 N = 30
-SUITE = """\
-name: costly
-version: 1
-dataset:
-  splits: {test: cases.jsonl}
-  fields: {id: id, input: question, reference: answer}
-prompt:
-  messages:
-    - {role: user, content: "{{ question }}"}
-generation: {max_tokens: 4}
-metrics:
-  - name: exact_match
-"""
+SUITE = echo_suite("costly")
 PRICES = """\
 as_of: "2026-12-01"
 models:

@@ -194,11 +194,23 @@ def test_endpoint_names_the_base_url_never_credentials() -> None:
 
 
 def test_request_keys_in_bulk_are_the_keys_one_at_a_time() -> None:
-    """The engine keys a whole generate() at once; the keys must be request_key's, or every cache
-    written before would miss."""
-    from harness.cache import request_key, request_keys
+    """The engine keys a whole generate() at once; the keys must be the ones caches were always
+    written with (sha256 of the canonical JSON below), or every cache written before would miss."""
+    import hashlib
+
+    from harness.cache import request_key as one_key
+    from harness.cache import request_keys
+    from harness.core.hashing import canonical_json
     from harness.core.settings import GenerationSettings
     from harness.core.types import Request
+
+    def request_key(fp: dict, r: Request) -> str:  # the key's definition, written out
+        req = {"messages": r.messages, "settings": r.settings.model_dump(mode="json")}
+        if fp.get("keyed_by") == "example_id":
+            req["example_id"] = r.example_id
+        if r.repeat is not None:
+            req["repeat"] = r.repeat
+        return hashlib.sha256(canonical_json({"model": fp, "request": req}).encode()).hexdigest()
 
     a, b = GenerationSettings(), GenerationSettings(max_tokens=7, stop=["\n"], temperature=0.5)
     reqs = [Request((("system", "Zürich «x»"), ("user", f"q{i} \"quoted\"")), a if i % 2 else b, f"e{i}",
@@ -206,4 +218,5 @@ def test_request_keys_in_bulk_are_the_keys_one_at_a_time() -> None:
     for fp in ({"provider": "openai", "name": "m", "base_url": "http://h"},
                {"provider": "scripted", "path": "/x", "keyed_by": "example_id"}):
         assert request_keys(fp, reqs) == [request_key(fp, r) for r in reqs]
+        assert [one_key(fp, r) for r in reqs] == [request_key(fp, r) for r in reqs]
     assert len(set(request_keys({"provider": "p"}, reqs))) == 6

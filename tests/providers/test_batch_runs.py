@@ -18,24 +18,12 @@ from harness.cli import main
 from harness.run_record import load_run
 from harness.testing.fake_batch_api import FakeBatchAPI, echo_responder
 from harness.testing.fake_openai import FakeOpenAI
-from tests.conftest import write_jsonl
+from tests.conftest import echo_suite, write_jsonl
 
 pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[2]
 N = 6
-SUITE = """\
-name: batched
-version: 1
-dataset:
-  splits: {test: cases.jsonl}
-  fields: {id: id, input: question, reference: answer}
-prompt:
-  messages:
-    - {role: user, content: "{{ question }}"}
-generation: {max_tokens: 8}
-metrics:
-  - name: exact_match
-"""
+SUITE = echo_suite("batched", max_tokens=8)
 
 
 @pytest.fixture(autouse=True)

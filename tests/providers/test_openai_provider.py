@@ -22,7 +22,7 @@ from harness.engine import Engine
 from harness.providers.base import ModelSpec, build_provider
 from harness.run_record import load_run
 from harness.testing.fake_openai import FakeOpenAI
-from tests.conftest import ROOT, write_jsonl
+from tests.conftest import ROOT, echo_suite, write_jsonl
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -201,19 +201,7 @@ def test_support_intent_run_writes_a_run_directory(srv: FakeOpenAI, tmp_path: Pa
     assert srv.chat_requests()[0].body["messages"][0]["role"] == "system"
 
 
-LIGHT_SUITE = """\
-name: light
-version: 1
-dataset:
-  splits: {test: cases.jsonl}
-  fields: {id: id, input: question, reference: answer}
-prompt:
-  messages:
-    - {role: user, content: "{{ question }}"}
-generation: {max_tokens: 4}
-metrics:
-  - name: exact_match
-"""
+LIGHT_SUITE = echo_suite("light")
 
 PROBE = """\
 import sys
