@@ -100,7 +100,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     port = free_port()
-    server = subprocess.Popen([PY, "-m", "harness.testing.fake_openai", "--port", str(port), "--latency", str(a.latency)],
+    server = subprocess.Popen([PY, "-m", "tests.fakes.fake_openai", "--port", str(port), "--latency", str(a.latency)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     try:

@@ -33,7 +33,7 @@ def main() -> None:
     from harness.core.settings import GenerationSettings
     from harness.data.examples import load_split
     from harness.providers.base import ModelSpec, build_provider
-    from harness.runner import build_requests
+    from harness.evaluate.run import build_requests
     from harness.suite.load import load_suite
 
     loaded = load_suite(ROOT / "suites" / "support_intent.yaml")

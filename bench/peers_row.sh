@@ -3,7 +3,7 @@
 # rig's 500 cases against its fake server (http://127.0.0.1:8799/v1, 100 ms) at concurrency 64.
 #
 #   bash ../shared/peers/run.sh bash "$PWD/bench/peers_row.sh"    # a row beside promptfoo and inspect_ai
-#   bash bench/peers_row.sh --standalone    # no rig: our own fake server (harness.testing.fake_openai)
+#   bash bench/peers_row.sh --standalone    # no rig: our own fake server (tests.fakes.fake_openai)
 #                                           # on 8799 with 100 ms latency, timed with /usr/bin/time
 set -eu
 here=$(cd "$(dirname "$0")" && pwd); root=$(dirname "$here")
@@ -22,7 +22,7 @@ sed "s|^  path: .*|  path: $cases|" "$here/peers_suite.yaml" > "$tmp/peers_suite
 cmd=("$py" -m harness.cli run "$tmp/peers_suite.yaml" --model "openai:fake?base_url=$url&concurrency=64"
      --reports "$tmp" --no-progress)
 if [ "${1:-}" = "--standalone" ]; then
-  (cd "$root" && exec "$py" -m harness.testing.fake_openai --port 8799 --latency 0.1 >/dev/null 2>&1) & srv=$!
+  (cd "$root" && exec "$py" -m tests.fakes.fake_openai --port 8799 --latency 0.1 >/dev/null 2>&1) & srv=$!
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8799) 2>/dev/null && break; sleep 0.1; done
   /usr/bin/time -f "project (standalone)  conc=64  wall=%es  cpu=%Us user + %Ss sys  rss=%MKB" "${cmd[@]}"
 else

@@ -136,7 +136,7 @@ def page_child(folder: Path, phases: Path) -> None:
     from harness.compare.comparison import compare_aligned
     from harness.providers.base import ModelSpec
     from harness.report.html import render_report
-    from harness.runner import RunConfig, run_suite
+    from harness.evaluate.run import RunConfig, run_suite
 
     t, out = time.perf_counter(), {}
     for m in (0, 1):

@@ -49,7 +49,7 @@ def prepared_train_file(folder: Path, examples: int) -> Path:
 
 
 def token_counts(path: Path) -> tuple[int, int]:
-    from harness.models import local_models as lm
+    from harness.local import models as lm
     from harness.train.chat_encoding import encode_file
 
     _, tok = lm.load_model_and_tokenizer("smollm2")
@@ -67,7 +67,7 @@ def old_loop(path: Path, batch: int, lr: float, seed: int) -> tuple[float, float
     import torch.nn.functional as F
     from peft import LoraConfig, get_peft_model
 
-    from harness.models import local_models as lm
+    from harness.local import models as lm
     from harness.train.chat_encoding import encode_file
 
     random.seed(seed)

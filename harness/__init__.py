@@ -6,14 +6,16 @@ running event loop (a notebook, a server). Imported on first use, so ``import ha
 
 from typing import Any
 
-__version__ = "0.1.0"
+from harness.core.version import version as _version
+
+__version__ = _version()
 
 __all__ = ["RunConfig", "RunOutcome", "__version__", "run_suite", "run_suite_async"]
 
 
 def __getattr__(name: str) -> Any:
     if name in ("RunConfig", "RunOutcome", "run_suite", "run_suite_async"):
-        from harness import runner
+        from harness.evaluate import run as runner
 
         return getattr(runner, name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

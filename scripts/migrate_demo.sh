@@ -43,7 +43,7 @@ EOF
 )
 echo "== the retiring fine-tune: adapter $ADAPTER served as $SERVED on 127.0.0.1:$PORT"
 mkdir -p "$OUT"
-"$PY" -m harness.testing.serve_local --model "local?adapter=$ADAPTER" --port "$PORT" --served-name "$SERVED" \
+"$PY" -m harness.serve.local --model "local?adapter=$ADAPTER" --port "$PORT" --served-name "$SERVED" \
   --base-name gpt-4o-mini-2024-07-18 --shutdown-date 2027-01-14 >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.run_record import load_run
+from harness.records.rundir import load_run
 from tests.conftest import INTENT_ROWS, INTENT_SUITE, write_jsonl
 
 

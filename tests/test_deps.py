@@ -80,3 +80,18 @@ def test_module_level_requirement_skips_or_errors(tmp_path: Path) -> None:
     ci = pytest_in(tmp_path, "true")
     assert ci.returncode != 0 and "1 error" in ci.stdout and "no_such_package_xyz" in ci.stdout, ci.stdout
     assert "should have stopped" not in ci.stdout
+
+
+def test_every_optional_dependency_goes_through_deps():
+    """One rule for a missing test dependency (skip here, fail under CI): no test module reads CI
+    itself or skips with importorskip, which would stay green in CI with the dependency missing."""
+    here = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(here.rglob("*.py")):
+        if path.name in ("deps.py", "test_deps.py"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for needle in ('environ.get("CI"', "environ['CI']", 'environ["CI"]', "importorskip("):
+            if needle in text:
+                offenders.append(f"{path.relative_to(here)}: {needle}")
+    assert not offenders, "use tests/deps.py (requires, requires_module, requires_package, missing): " + "; ".join(offenders)

@@ -11,7 +11,7 @@ from harness.compare.comparison import compare_runs
 from harness.gating import decide_gates, format_rules
 from harness.providers.base import ModelSpec
 from harness.report.html import render_report
-from harness.runner import RunConfig, run_suite
+from harness.evaluate.run import RunConfig, run_suite
 from harness.stats.power import mde, mde_paired
 from harness.suite.schema import Gate
 from tests.conftest import write_jsonl

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import request_key
+from harness.store.responses import request_key
 from harness.cli import main
 from harness.core.hashing import canonical_json
 from harness.core.settings import GenerationSettings
 from harness.core.types import Request
 from harness.providers.base import ModelSpec
-from harness.repeats import flakiness, reduce_values
-from harness.run_record import load_run
-from harness.runner import RunConfig, run_suite
+from harness.evaluate.repeats import flakiness, reduce_values
+from harness.records.rundir import load_run
+from harness.evaluate.run import RunConfig, run_suite
 from harness.suite.schema import SuiteGeneration
 from tests.conftest import write_jsonl
 

@@ -15,8 +15,8 @@ import pytest
 
 from harness.cli import main
 from harness.providers.base import ModelSpec
-from harness.run_record import load_run
-from harness.runner import RunConfig, run_suite
+from harness.records.rundir import load_run
+from harness.evaluate.run import RunConfig, run_suite
 from tests.conftest import ROOT, write_jsonl
 
 OUTPUTS = [

@@ -96,7 +96,7 @@ def token_counter(kind: str = "auto") -> TokenCounter:
         return EstimateCounter()
     if kind not in ("auto", "smollm2"):
         raise HarnessError(f"unknown tokenizer {kind!r}; expected auto, smollm2 or estimate")
-    from harness.models.local_models import load_model_and_tokenizer
+    from harness.local.models import load_model_and_tokenizer
 
     try:
         tokenizer = load_model_and_tokenizer("smollm2")[1]

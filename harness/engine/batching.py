@@ -75,7 +75,7 @@ async def batch_api(provider: Any, requests: Sequence[Request], batch_dir: Path 
 
 def _runner(provider: Any, state_path: Path) -> Any:
     """A BatchRunner on the provider's own client: its endpoint and its key rule (harness.providers.keys)."""
-    from harness.batch import BatchPolicy, BatchRunner
+    from harness.providers.openai_batch import BatchPolicy, BatchRunner
 
     poll = provider.spec.params.batch_poll_s
     policy = BatchPolicy(poll_first_s=poll, poll_max_s=max(poll, min(60.0, 12 * poll)))

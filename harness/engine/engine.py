@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from harness.cache import ResponseCache, request_keys
+from harness.store.responses import ResponseCache, request_keys
 from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json
 from harness.core.types import Request, Response

@@ -1,6 +1,6 @@
 """The promotion decision, pure: a suite's gates and a comparison in, a GateDecision out.
 
-Nothing here reads or writes a file; harness.gate loads the suite and the runs, and the
+Nothing here reads or writes a file; harness.promote.gate loads the suite and the runs, and the
 reporters (harness.report) render the decision.
 """
 

@@ -23,7 +23,7 @@ from harness.compare.comparison import (
 from harness.compare.paired import PairedDelta
 from harness.compare.table import fmt
 from harness.records.gate import RuleRecord
-from harness.repeats import flaky_share
+from harness.evaluate.repeats import flaky_share
 from harness.stats.power import mde_paired
 from harness.suite.schema import Gate
 
@@ -119,7 +119,7 @@ def _judge(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | No
 
 
 def _flaky(comp: Comparison, score: str, category: str | None, limit: float, where: str) -> tuple[float, float, bool, str]:
-    """The candidate's share of flaky examples on the score (harness.repeats: its repeats disagree)."""
+    """The candidate's share of flaky examples on the score (harness.evaluate.repeats: its repeats disagree)."""
     rows = comp.aligned.rows[1]
     figures = [(rows[i].get("flakiness") or {}).get(score) for i in _positions(comp, category)]
     if not any(rows[i].get("repeats") for i in _positions(comp, category)):

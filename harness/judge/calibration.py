@@ -1,6 +1,6 @@
 """Judge calibration's parts: the labels file, agreement with human grades, and the store keyed by
 the rubric's sha256 and the judge model's fingerprint (read by the judge_rubric metric). The
-workflow that grades a labelled set with a suite's metric is :mod:`harness.calibrate`.
+workflow that grades a labelled set with a suite's metric is :mod:`harness.evaluate.calibrate`.
 
 Labels file (JSONL), one judged answer a line::
 

@@ -30,6 +30,7 @@ from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
 from harness.loop.feedback import plan_next
 from harness.loop.preference import dpo_base, write_pairs
 from harness.records.base import FORMAT_VERSION, nan_if_none
+from harness.core.version import code_revision, version
 from harness.records.lineage import LineageRecord
 from harness.records.run import RunRecord, read_run
 from harness.suite.load import LoadedSuite, load_suite
@@ -109,7 +110,7 @@ class LoopOutcome:
     best: Iteration | None
     promoted: str | None
     exit_code: int
-    gate: Any = None  # harness.gate.GateOutcome of the final test-split gate
+    gate: Any = None  # harness.promote.gate.GateOutcome of the final test-split gate
 
 
 def default_out(suite_name: str, base: str, reports: Path) -> Path:
@@ -136,7 +137,7 @@ def better(a: float, b: float, direction: str, margin: float = 0.0) -> bool:
 
 def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, directory: Path) -> Evaluation:
     from harness.providers.base import ModelSpec
-    from harness.runner import RunConfig, run_suite
+    from harness.evaluate.run import RunConfig, run_suite
 
     outcome = run_suite(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), split=split, limit=cfg.eval_limit,
                                   reports_dir=cfg.reports_dir, out=directory, progress=cfg.progress))
@@ -176,7 +177,7 @@ def train(config: TrainConfig, log: Log) -> TrainResult:
 
 
 def _gate(loaded: LoadedSuite, baseline: Path, candidate: Path, out: Path | None, lineage: list[dict[str, Any]] | None = None):
-    from harness.gate import gate_runs
+    from harness.promote.gate import gate_runs
 
     return gate_runs(loaded.path, baseline, candidate, out, lineage=lineage)
 
@@ -355,6 +356,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
 
     record: dict[str, Any] = {
         "kind": "iterate", "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "harness_version": version(), "code_revision": code_revision(),
         "config": cfg.to_json(), "trainer": trainer, "method": method,
         "suite": {"name": loaded.suite.name, "version": loaded.suite.version, "path": str(loaded.path),
                   "sha256": loaded.sha256},
@@ -384,7 +386,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
                 e["promoted"] = e["iteration"] == best.index
         # The reports are written once, showing the promotion; the comparison (its 2,000-resample
         # bootstraps) is the one just made, not recomputed.
-        from harness.gate import gate_comparison
+        from harness.promote.gate import gate_comparison
 
         gate = gate_comparison(loaded.path, gate.comparison, out / "report", lineage=lineage)
         exit_code = gate.exit_code

@@ -51,7 +51,7 @@ class Metric:
     Params: ClassVar[type[BaseModel]] = NoParams
     name: ClassVar[str] = ""
     # Whether a rerun reads this metric's per-example scores back from the cache file instead of
-    # scoring again (harness.scorecache). False where scoring costs less than the lookup (string
+    # scoring again (harness.evaluate.score_cache). False where scoring costs less than the lookup (string
     # comparisons: 100,000 items score in about 0.3 s of CPU and read back in about 2 s here) or
     # where the scores depend on something outside the key (a file its params name).
     score_cache: ClassVar[bool] = True
@@ -165,3 +165,11 @@ def override_judge(metrics: list, judge: str) -> list:
                              context={"command_line": True})
         out.append(m)
     return out
+
+
+def cacheable_metric(metric: Any) -> bool:
+    """Whether a metric's scores may be cached: not when it says so (``score_cache = False``), and not
+    for a metric that generates (a judge: it awaits the engine in ``ascore_batch``). Its calls are in
+    the response cache already, and it keeps what it saw (verdicts, calibration) for the run's
+    summary, which a score read back from the cache would not give it."""
+    return getattr(metric, "score_cache", True) and type(metric).ascore_batch is Metric.ascore_batch

@@ -46,7 +46,7 @@ class Choice(Metric):
     """1 when the option letter read from the output equals the reference letter, else 0."""
 
     Params = ChoiceParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def __init__(self, params: BaseModel | None = None):
         super().__init__(params)

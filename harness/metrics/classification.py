@@ -43,7 +43,7 @@ class Classification(Metric):
     """Scores `accuracy` (per example) and `macro_f1` (over the corpus)."""
 
     Params = ClassificationParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def __init__(self, params: BaseModel | None = None):
         super().__init__(params)

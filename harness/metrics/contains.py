@@ -27,7 +27,7 @@ class Contains(Metric):
     """1 when the output contains the reference (any or all of several strings), else 0."""
 
     Params = ContainsParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def scores(self) -> list[ScoreSpec]:
         return [ScoreSpec(self.params.score, binary=True, description=f"output contains {self.params.mode} of the strings")]

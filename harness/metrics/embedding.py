@@ -27,7 +27,7 @@ class EmbeddingSimilarity(Metric):
         return [ScoreSpec("embedding_similarity", range=(-1.0, 1.0), description="cosine similarity to the reference")]
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
-        from harness.models.embeddings import cosine_pairs
+        from harness.local.embeddings import cosine_pairs
 
         out: list[dict[str, ScoreValue]] = [{} for _ in items]
         a, b, owner = [], [], []

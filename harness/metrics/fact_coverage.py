@@ -83,7 +83,7 @@ class FactCoverage(Metric):
         return found
 
     def _by_embedding(self, items: Sequence[Item], found: list[list[bool] | Failure]) -> None:
-        from harness.models.embeddings import cosine_pairs
+        from harness.local.embeddings import cosine_pairs
 
         a, b, owner = [], [], []
         for i, (it, hits) in enumerate(zip(items, found)):

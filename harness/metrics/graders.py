@@ -154,7 +154,7 @@ def similarities(name: str, pairs: list[tuple[str, str]], embedding_model: str) 
     if not pairs:
         return []
     if name == "cosine":
-        from harness.models.embeddings import cosine_pairs
+        from harness.local.embeddings import cosine_pairs
 
         return cosine_pairs([a for a, _ in pairs], [b for _, b in pairs], embedding_model)
     if name == "fuzzy_match":

@@ -23,7 +23,7 @@ class JsonValid(Metric):
     """1 when the whole output is valid JSON (of the required top-level type), else 0."""
 
     Params = JsonValidParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def scores(self) -> list[ScoreSpec]:
         return [ScoreSpec("json_valid", binary=True, description="output parses as JSON")]

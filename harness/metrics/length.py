@@ -43,7 +43,7 @@ class Length(Metric):
     """length_ok: 1 when the output's length is within the bounds, else 0."""
 
     Params = LengthParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def scores(self) -> list[ScoreSpec]:
         return [ScoreSpec("length_ok", binary=True, description=f"output length in {self.params.unit} within bounds")]
@@ -102,7 +102,7 @@ class Truncation(Metric):
     """truncated: 1 when the output was cut off (finish_reason == length, or read from the text), else 0."""
 
     Params = TruncationParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def scores(self) -> list[ScoreSpec]:
         what = ("the provider stopped at max_tokens (finish_reason == length)" if self.params.source == "finish_reason"

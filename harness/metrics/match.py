@@ -19,7 +19,7 @@ class ExactMatch(Metric):
     """1 when the output equals a reference exactly (after stripping whitespace), else 0."""
 
     Params = ExactParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def scores(self) -> list[ScoreSpec]:
         return [ScoreSpec(self.name, binary=True, description="output equals the reference")]
@@ -44,7 +44,7 @@ class NormalizedMatch(Metric):
     """1 when output and reference agree after lowercasing, dropping punctuation and extra spaces."""
 
     Params = NormalizedParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def scores(self) -> list[ScoreSpec]:
         return [ScoreSpec(self.name, binary=True, description="output equals the reference after normalisation")]

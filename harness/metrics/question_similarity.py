@@ -37,7 +37,7 @@ class QuestionSimilarity(Metric):
         return it.input
 
     def score_batch(self, items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
-        from harness.models.embeddings import cosine_pairs
+        from harness.local.embeddings import cosine_pairs
 
         out: list[dict[str, ScoreValue]] = [{} for _ in items]
         pairs: list[tuple[int, str, str]] = []

@@ -42,7 +42,7 @@ class RegexMatch(Metric):
     """1 when the output matches the pattern, else 0."""
 
     Params = RegexParams
-    score_cache = False  # cheaper to score again than to read back (harness.scorecache)
+    score_cache = False  # cheaper to score again than to read back (harness.evaluate.score_cache)
 
     def scores(self) -> list[ScoreSpec]:
         return [ScoreSpec(self.params.score, binary=True, description=f"output matches the pattern ({self.params.mode})")]

@@ -2,7 +2,7 @@
 
 ``local`` or ``local:smollm2`` is SmolLM2-135M-Instruct (float32); ``local:PATH`` a Hugging Face
 model folder; ``?adapter=FOLDER`` adds a LoRA adapter (a fine-tuned candidate). Loading and model
-resolution live in :mod:`harness.models.local_models`, shared with training and metrics.
+resolution live in :mod:`harness.local.models`, shared with training and metrics.
 
 Decoding follows the suite's settings: temperature 0 is greedy; otherwise sampling with top_p
 (no top-k), seeded with ``settings.seed`` per batch, so a sampled answer depends on the batch it
@@ -23,7 +23,7 @@ from pydantic import Field
 from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json, hash_path
 from harness.core.types import Request, Response
-from harness.models import local_models as lm
+from harness.local import models as lm
 from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
 
 
@@ -138,7 +138,7 @@ class LocalProvider(Provider):
     # ------------------------------------------------------------ scoring
 
     def score_continuations(self, prompts_messages: Sequence, continuations: Sequence[str]) -> list[list[float]]:
-        """Per-token log-probs of each continuation after its chat prompt (see local_models)."""
+        """Per-token log-probs of each continuation after its chat prompt (see harness.local.models)."""
         model, tok = self.load()
         return lm.score_continuations(model, tok, prompts_messages, continuations, batch_size=self.spec.batch_size)
 

@@ -49,7 +49,7 @@ _DEFAULTS: dict[str, Any] = {"line": None, "category": None, "input": None, "pro
                              "input_tokens": None, "output_tokens": None, "finish_reason": None, "error": None,
                              "attempts": None, "cached": False}
 FIELDS = ["id", *_DEFAULTS]
-# Present only in runs with generation.repeats > 1 (harness.repeats): kept as object columns when any
+# Present only in runs with generation.repeats > 1 (harness.evaluate.repeats): kept as object columns when any
 # row has them, and left out of the rows again where a row has none (rows of other runs stay as written).
 OPTIONAL = ("repeats", "flakiness", "flaky")
 

@@ -39,6 +39,8 @@ class LineageEntry(Record):
 class LineageRecord(VersionedRecord):
     kind: str = "iterate"
     created_at: str
+    harness_version: str = Field("unknown", description="The package version that ran the loop.")
+    code_revision: str = Field("unknown", description="git describe of the code that ran the loop, or \"unknown\".")
     config: dict[str, Any]
     trainer: str | None = None
     method: str = "supervised"  # supervised, or dpo from the second iteration on

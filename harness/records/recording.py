@@ -70,6 +70,7 @@ class RecordingHeader(Strict):
     kind: Literal["suite", "inputs"]
     created: str = Field(..., description="When the recording was written (ISO 8601, local time with offset).")
     harness_version: str
+    code_revision: str = Field("unknown", description="git describe of the code that recorded, or \"unknown\".")
     model: dict[str, Any] = Field(..., description="display, spec (no key) and provider fingerprint.")
     reported_models: dict[str, int] = Field(default_factory=dict, description="Model ids the API reported -> count of outputs.")
     system_fingerprints: dict[str, int] = Field(default_factory=dict, description="system_fingerprint -> count of outputs.")

@@ -27,7 +27,7 @@ class ExampleResult:
     request: Request
     response: Response
     cached: bool
-    scores: dict[str, ScoreValue] = field(default_factory=dict)  # with repeats: reduced over them (harness.repeats)
+    scores: dict[str, ScoreValue] = field(default_factory=dict)  # with repeats: reduced over them (harness.evaluate.repeats)
     repeats: list[RepeatResult] | None = None  # generation.repeats > 1: every repeat, in order
     flakiness: dict[str, float] | None = None  # per score: share of repeats disagreeing with the modal value
 
@@ -127,6 +127,7 @@ class CostInfo(Record):
 
 class RunSummary(VersionedRecord):
     harness_version: str
+    code_revision: str = Field("unknown", description="git describe of the code that wrote the run, or \"unknown\".")
     created: str
     command: list[str]
     suite: SuiteInfo
@@ -162,7 +163,7 @@ class ExampleRow(Record):
     # generation.repeats > 1 only (absent otherwise, so rows of runs without repeats are unchanged):
     # ``scores`` above are then reduced over the repeats; ``output`` is the first repeat's.
     repeats: list[RepeatRow] | None = None
-    flakiness: dict[str, float] | None = None  # per score; see harness.repeats.flakiness
+    flakiness: dict[str, float] | None = None  # per score; see harness.evaluate.repeats.flakiness
     flaky: bool | None = None  # any score's flakiness above 0
 
 

@@ -97,7 +97,7 @@ def example_data(comp: Comparison) -> dict[str, Any]:
 
 
 def _flaky(comp: Comparison) -> dict[str, list[str]]:
-    """Example position -> 'score (run): flakiness' where a run's repeats disagreed (harness.repeats)."""
+    """Example position -> 'score (run): flakiness' where a run's repeats disagreed (harness.evaluate.repeats)."""
     out: dict[str, list[str]] = {}
     for run, frame in zip(comp.runs, comp.aligned.frames, strict=True):
         if "flakiness" not in frame.columns:

@@ -97,7 +97,7 @@ class SuiteGeneration(GenerationSettings):
 
     ``repeats`` and ``reducer`` are left out of the dump while they hold their defaults, so a suite
     without them keeps its sha256, and the requests (built from :meth:`request_settings`) keep their
-    cache keys. See harness.repeats for the reducers and the flakiness figure."""
+    cache keys. See harness.evaluate.repeats for the reducers and the flakiness figure."""
 
     repeats: int = Field(1, ge=1, le=100, description="Generate each example this many times (seed + repeat for "
                                                          "each repeat when a seed is set); scores are reduced per example.")

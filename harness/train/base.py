@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.core.errors import HarnessError, InputProblems
 from harness.core.registry import Registry
+from harness.train.processes import is_main_process
 
 Log = Callable[[str], None]
 
@@ -99,11 +100,7 @@ class TrainConfig(BaseModel):
 
     def scaled_learning_rate(self, factor: float) -> TrainConfig:
         """A copy with the rate this trainer uses multiplied by ``factor`` (for the iteration loop)."""
-        if self.trainer == "openai":
-            return self.model_copy(update={"learning_rate_multiplier": (self.learning_rate_multiplier or 1.0) * factor})
-        from harness.train.local import DEFAULT_LR
-
-        return self.model_copy(update={"learning_rate": (self.learning_rate or DEFAULT_LR) * factor})
+        return TRAINERS.get(self.trainer).scale_learning_rate(self, factor)
 
 
 @dataclass
@@ -182,6 +179,14 @@ class Trainer:
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel] | None] = None
+    default_learning_rate: ClassVar[float | None] = None  # the rate used when the config gives none
+
+    @classmethod
+    def scale_learning_rate(cls, config: TrainConfig, factor: float) -> TrainConfig:
+        """``config`` with the rate this trainer will use multiplied by ``factor`` (unchanged when
+        neither the config nor the trainer names a rate)."""
+        rate = config.learning_rate or cls.default_learning_rate
+        return config if rate is None else config.model_copy(update={"learning_rate": rate * factor})
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
         raise NotImplementedError
@@ -272,8 +277,6 @@ def run_training(config: TrainConfig, log: Log = print) -> TrainResult:
     t0 = time.perf_counter()
     result = cls().train(config, log)
     result.seconds = round(time.perf_counter() - t0, 2)
-    from harness.train.launch import is_main_process
-
     if not is_main_process():  # data-parallel workers: only the main process writes
         return result
     record = {"config": config.model_dump(mode="json"), "result": result.to_json()}

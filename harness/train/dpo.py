@@ -59,7 +59,7 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
 def preference_margins(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]]) -> list[float]:
     """Per pair: log p(chosen | prompt) - log p(rejected | prompt) under ``model`` (summed over the
     answer's tokens). What DPO pushes up; a test measures it before and after training."""
-    from harness.models.local_models import score_continuations
+    from harness.local.models import score_continuations
 
     prompts = [p["prompt"] for p in pairs]
     good = score_continuations(model, tokenizer, prompts, [p["chosen"][0]["content"] for p in pairs])
@@ -130,7 +130,7 @@ class LocalDPOTrainer(Trainer):
         disable_progress_bar()  # TRL's tokenizing bars; the log says what is happening
 
         from harness.core.hashing import hash_path
-        from harness.models import local_models as lm
+        from harness.local import models as lm
 
         spec = base_spec(config.base)
         if spec.provider != "local":

@@ -111,9 +111,10 @@ def train_on_suite(suite: str | Path | LoadedSuite, data: Path | None, out_dir: 
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    import harness
+    from harness.core.version import code_revision
+    from harness.core.version import version as harness_version
 
-    out = {"harness": harness.__version__, "python": platform.python_version()}
+    out = {"harness": harness_version(), "code_revision": code_revision(), "python": platform.python_version()}
     for pkg in ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "openai"):
         try:
             out[pkg] = version(pkg)

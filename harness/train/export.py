@@ -47,7 +47,7 @@ def adapter_base(adapter: Path) -> str:
 def export_merged(adapter: Path, out_dir: Path, base: str | None = None, overwrite: bool = False) -> ExportResult:
     """Merge ``adapter`` into its base and write a transformers folder (safetensors, tokenizer, chat template)."""
     from harness.core.hashing import hash_path
-    from harness.models import local_models as lm
+    from harness.local import models as lm
 
     adapter = Path(adapter)
     base = base or adapter_base(adapter)

@@ -21,23 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1") or 1)
-
-
-def rank() -> int:
-    return int(os.environ.get("RANK", "0") or 0)
-
-
-def is_main_process() -> bool:
-    return rank() == 0
-
-
-def launched() -> bool:
-    """True inside a worker started by accelerate launch / torchrun (even a world of one)."""
-    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+from harness.train.processes import is_main_process, launched, rank, world_size  # noqa: F401  (the rank helpers, re-exported)
 
 
 def _free_port() -> int:

@@ -71,7 +71,7 @@ class LocalParams(BaseModel):
 def base_reference(name: str) -> str:
     """What the candidate spec and the adapter's config name as the base: ``smollm2``, an absolute
     folder, or a hub id, so ``harness run`` loads the same weights from any directory."""
-    from harness.models import local_models as lm
+    from harness.local import models as lm
 
     if not name or name.lower() in (lm.DEFAULT_LOCAL_MODEL, lm.SMOLLM2_NAME.lower()):
         return lm.DEFAULT_LOCAL_MODEL
@@ -94,7 +94,7 @@ def precision_flags(precision: str, device: str) -> dict[str, bool]:
 
 def load_for_training(name: str, p: LocalParams, device: str) -> tuple[Any, Any]:
     """(model, tokenizer) on the CPU (the Trainer places it), or quantised on this rank's GPU for QLoRA."""
-    from harness.models import local_models as lm
+    from harness.local import models as lm
 
     if p.quantization == "none":
         return lm.load_model_and_tokenizer(name, device="cpu", cache=False)  # a private copy: we change it
@@ -160,12 +160,13 @@ def find_resume_point(config: TrainConfig, log: Log) -> str | None:
 
 @trainer("local")
 class LocalTrainer(Trainer):
+    default_learning_rate = DEFAULT_LR
     """LoRA through TRL on an in-process causal LM; the candidate is ``local:BASE?adapter=OUT/adapter``."""
 
     Params: ClassVar[type[BaseModel]] = LocalParams
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
-        from harness.models import local_models as lm
+        from harness.local import models as lm
         from harness.train.base import base_spec
 
         spec = base_spec(config.base)

@@ -194,6 +194,11 @@ def check_files(config: TrainConfig, log: Log) -> None:
 
 @trainer("openai")
 class OpenAITrainer(Trainer):
+    @classmethod
+    def scale_learning_rate(cls, config: TrainConfig, factor: float) -> TrainConfig:
+        """OpenAI's jobs take a multiplier of the service's own rate, not a rate."""
+        return config.model_copy(update={"learning_rate_multiplier": (config.learning_rate_multiplier or 1.0) * factor})
+
     """Fine-tuning through the API; the candidate is ``openai:ft:...`` (same endpoint as the base)."""
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.providers.base import ModelSpec
-from harness.runner import RunConfig, run_suite
+from harness.evaluate.run import RunConfig, run_suite
 from tests.conftest import ROOT, write_jsonl
 
 SUITE = ROOT / "suites" / "support_intent.yaml"

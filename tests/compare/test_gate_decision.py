@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.gate import gate_runs
+from harness.promote.gate import gate_runs
 from tests.compare.gate_fixtures import (
     BROKEN,
     ROOT,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.run_record import load_run
-from harness.testing.fake_openai import FakeOpenAI
+from harness.records.rundir import load_run
+from fakes.fake_openai import FakeOpenAI
 from tests.conftest import echo_suite, write_jsonl
 
 pytestmark = pytest.mark.timeout(180)

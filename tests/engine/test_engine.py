@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 import harness
-from harness.cache import ResponseCache
+from harness.store.responses import ResponseCache
 from harness.core.settings import GenerationSettings
 from harness.core.types import Request, Response
 from harness.engine import NOT_ATTEMPTED, Engine
 from harness.providers.base import ModelSpec, Provider, build_provider
 from harness.providers.retry import Fault
-from harness.runner import RunConfig
-from harness.testing.fake_openai import FakeOpenAI
+from harness.evaluate.run import RunConfig
+from fakes.fake_openai import FakeOpenAI
 from tests.conftest import write_jsonl
 
 pytestmark = pytest.mark.timeout(120)
@@ -198,8 +198,8 @@ def test_request_keys_in_bulk_are_the_keys_one_at_a_time() -> None:
     written with (sha256 of the canonical JSON below), or every cache written before would miss."""
     import hashlib
 
-    from harness.cache import request_key as one_key
-    from harness.cache import request_keys
+    from harness.store.responses import request_key as one_key
+    from harness.store.responses import request_keys
     from harness.core.hashing import canonical_json
     from harness.core.settings import GenerationSettings
     from harness.core.types import Request

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from tests.deps import requires_module
+
 from harness.providers.retry import (
     MAX_DELAY_S,
     Fault,
@@ -16,8 +18,8 @@ from harness.providers.retry import (
     retry_after,
 )
 
-openai = pytest.importorskip("openai")
-httpx2 = pytest.importorskip("httpx2")
+openai = requires_module("openai", "a core dependency: pip install -e .")
+httpx2 = requires_module("httpx2", "the openai SDK's HTTP client: pip install -e .")
 
 SDK = openai.OpenAI(api_key="sk-none", base_url="http://127.0.0.1:9/v1")  # makes no request
 

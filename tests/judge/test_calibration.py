@@ -11,7 +11,7 @@ import pytest
 from harness.cli import main
 from harness.judge.agreement import cohen_kappa, spearman
 from harness.providers.base import ModelSpec
-from harness.runner import RunConfig, format_table, run_suite
+from harness.evaluate.run import RunConfig, format_table, run_suite
 
 HUMAN = [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
 JUDGE = [1, 1, 1, 1, 0, 0, 0, 0, 0, 1]
@@ -152,7 +152,7 @@ def test_a_judge_that_never_parses_stays_advisory(tmp_path: Path) -> None:
 
 def test_a_judge_whose_endpoint_is_down_stores_nothing_and_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.testing.fake_openai import FakeOpenAI
+    from fakes.fake_openai import FakeOpenAI
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     suite, labels = setup(tmp_path)

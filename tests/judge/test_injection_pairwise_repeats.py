@@ -122,7 +122,7 @@ def test_repeats_and_their_agreement() -> None:
 
 def test_pairwise_against_a_real_baseline_run_directory(tmp_path: Path) -> None:
     from harness.providers.base import ModelSpec
-    from harness.runner import RunConfig, format_table, run_suite
+    from harness.evaluate.run import RunConfig, format_table, run_suite
 
     rows = [{"id": f"e{i}", "question": f"Q{i}?", "answer": f"A{i}."} for i in range(4)]
     (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -152,7 +152,7 @@ def test_judge_and_baseline_given_as_mappings(tmp_path: Path, capsys: pytest.Cap
     string forms would, the record keeps the mapping, and the key-variable rule holds for mappings."""
     from harness.cli import main
     from harness.providers.base import ModelSpec
-    from harness.runner import RunConfig, run_suite
+    from harness.evaluate.run import RunConfig, run_suite
 
     rows = [{"id": f"e{i}", "question": f"Q{i}?", "answer": f"A{i}."} for i in range(3)]
     (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

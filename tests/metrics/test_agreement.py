@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.metrics.agreement import cohen_kappa, kappa_fast
-from harness.run_record import load_run
+from harness.records.rundir import load_run
 from tests.conftest import INTENT_SUITE, write_jsonl
 
 pytestmark = pytest.mark.timeout(120)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from openai import AsyncOpenAI
 
-from harness.batch import BatchPolicy, BatchRunner, chunk, jsonl_line
+from harness.providers.openai_batch import BatchPolicy, BatchRunner, chunk, jsonl_line
 from harness.core.errors import HarnessError
-from harness.testing.fake_batch_api import FakeBatchAPI, LineError, echo_responder
+from fakes.fake_batch_api import FakeBatchAPI, LineError, echo_responder
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = BatchPolicy(poll_first_s=0.01, poll_max_s=0.05)
@@ -120,7 +120,7 @@ DRIVER = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
     from openai import AsyncOpenAI
-    from harness.batch import BatchPolicy, BatchRunner
+    from harness.providers.openai_batch import BatchPolicy, BatchRunner
     base_url, key, state = sys.argv[1:4]
     todo = [(f"ex{i}", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hello number {i}"}]})
             for i in range(4)]

@@ -18,7 +18,7 @@ from harness.core.errors import HarnessError
 from harness.core.settings import GenerationSettings
 from harness.core.types import Request
 from harness.providers.base import ModelSpec, build_provider
-from harness.testing.fake_openai import FakeOpenAI
+from fakes.fake_openai import FakeOpenAI
 from tests.conftest import INTENT_SUITE
 
 pytestmark = pytest.mark.timeout(120)

@@ -12,7 +12,7 @@ from harness.core.hashing import hash_path
 from harness.core.settings import GenerationSettings
 from harness.core.types import Request
 from harness.engine import Engine
-from harness.models import local_models as lm
+from harness.local import models as lm
 from harness.providers.base import ModelSpec, build_provider
 from tests.deps import requires_module, requires_package
 

@@ -20,8 +20,8 @@ from harness.core.settings import GenerationSettings
 from harness.core.types import Request, Response
 from harness.engine import Engine
 from harness.providers.base import ModelSpec, build_provider
-from harness.run_record import load_run
-from harness.testing.fake_openai import FakeOpenAI
+from harness.records.rundir import load_run
+from fakes.fake_openai import FakeOpenAI
 from tests.conftest import ROOT, echo_suite, write_jsonl
 
 pytestmark = pytest.mark.timeout(120)

@@ -10,12 +10,12 @@ pytest_plugins = ["pytester"]
 
 
 def _plugin_args() -> list[str]:
-    """``-p harness.pytest_plugin`` unless the installed package's pytest11 entry point loads it
+    """``-p harness.integrations.pytest.plugin`` unless the installed package's pytest11 entry point loads it
     already (pytest refuses to register one module under two names)."""
     from importlib.metadata import entry_points
 
-    installed = any(e.value == "harness.pytest_plugin" for e in entry_points(group="pytest11"))
-    return [] if installed else ["-p", "harness.pytest_plugin"]
+    installed = any(e.value == "harness.integrations.pytest.plugin" for e in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "harness.integrations.pytest.plugin"]
 
 
 LABELS = ["refund", "shipping"]
@@ -98,8 +98,8 @@ def test_fixture_runs_scores_and_gates_with_one_cache(pytester):
         def test_gate(harness):
             good = harness.run("suite.yaml", model="scripted:good.jsonl")
             bad = harness.run("suite.yaml", model="scripted:bad.jsonl")
-            assert harness.gate(good, bad).passed
-            result = harness.gate(bad, good)
+            assert harness.promote.gate(good, bad).passed
+            result = harness.promote.gate(bad, good)
             assert not result.passed and "BLOCKED" in result.text
     """)
     res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-reports", "reports")
@@ -111,6 +111,6 @@ def test_plugin_import_is_cheap():
     import subprocess
     import sys
 
-    code = "import sys, harness.pytest_plugin; print(sorted(m for m in ('harness.runner', 'pydantic', 'numpy', 'openai') if m in sys.modules))"
+    code = "import sys, harness.integrations.pytest.plugin; print(sorted(m for m in ('harness.evaluate.run', 'pydantic', 'numpy', 'openai') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

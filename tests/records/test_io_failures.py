@@ -61,7 +61,7 @@ def test_disk_full_on_a_rerun_leaves_the_previous_run_whole(tmp_path: Path, smal
     for name in ("summary.json", "results.jsonl", "results.csv", "summary.csv"):
         assert after[name] == before[name], f"{name} was damaged"
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no temporaries left behind
-    from harness.run_record import load_run
+    from harness.records.rundir import load_run
 
     summary, rows = load_run(out)  # still a consistent run: the baseline's
     assert summary["model"]["display"].endswith("base.jsonl") and len(rows) == summary["counts"]["examples"] == 5

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.core.errors import HarnessError
-from harness.gate import gate_runs
+from harness.promote.gate import gate_runs
 from harness.records import (
     FORMAT_VERSION,
     GateDecision,
@@ -18,7 +18,7 @@ from harness.records import (
     read_record,
     read_run,
 )
-from harness.run_record import load_run
+from harness.records.rundir import load_run
 from tests.records.records_helpers import FIXTURES, SUITE, copy_runs
 
 
@@ -116,7 +116,7 @@ def test_every_row_the_writer_builds_validates_as_an_example_row() -> None:
     from harness.core.settings import GenerationSettings
     from harness.core.types import Example, Failure, Request, Response
     from harness.records.run import ExampleResult, ExampleRow, RepeatResult
-    from harness.run_record import _json_line, _result_row
+    from harness.records.rundir import _json_line, _result_row
 
     req = Request((("user", "q"),), GenerationSettings(), "a")
     ex = Example(id="a", record={}, line=3, input="q", reference={"x": float("nan")}, category="c")

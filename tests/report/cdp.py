@@ -24,9 +24,7 @@ def chromium() -> str | None:
         path = shutil.which(name)
         if path:
             return path
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        raise RuntimeError("CI: the browser tests need Debian's headless chromium (apt-get install chromium)")
-    return None
+    return None  # the tests call deps.requires on it: skip here, fail under CI
 
 
 class Browser:

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.gate import gate_runs
+from harness.promote.gate import gate_runs
 from harness.report.index import scan
 from tests.compare.gate_fixtures import SUITE
 from tests.report.cdp import Browser, chromium
+from tests.deps import requires
 from tests.report.report_fixtures import make_pair
 
 CHROMIUM = chromium()
@@ -79,13 +80,11 @@ def test_scan_reads_runs_gates_loops_and_names_what_it_cannot_read(tmp_path):
     assert idx.runs[0]["created"] >= idx.runs[-1]["created"]
 
 
-requires_chromium = pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
-                                       reason="needs Debian's headless chromium (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory):
-    assert CHROMIUM is not None, "chromium is missing (CI=true: install it)"
+    requires(CHROMIUM, "headless Chromium", "apt-get install chromium")
     root = _folder(tmp_path_factory.mktemp("index"))
     assert main(["report", "--index", str(root)]) == 0
     browser = Browser(CHROMIUM)
@@ -99,7 +98,6 @@ def page(tmp_path_factory: pytest.TempPathFactory):
         browser.close()
 
 
-@requires_chromium
 @pytest.mark.timeout(180)
 def test_index_lists_200_runs_and_filters(page: Browser) -> None:
     assert page.js("document.querySelectorAll('tr.run').length") == N_RUNS
@@ -124,7 +122,6 @@ def test_index_lists_200_runs_and_filters(page: Browser) -> None:
     assert page.js("document.querySelectorAll('tr.run:not([hidden])').length") == 1  # the gated candidate
 
 
-@requires_chromium
 def test_markup_in_a_model_name_is_text(page: Browser) -> None:
     assert page.js("window.__alerts") == []
     assert page.js("document.querySelectorAll('img').length") == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.run_record import load_run
+from harness.records.rundir import load_run
 from tests.conftest import write_jsonl
 from tests.metrics.test_agreement import (
     CANDIDATE,
@@ -18,11 +18,11 @@ from tests.metrics.test_agreement import (
     _suite_with_reference,
 )
 from tests.report.cdp import Browser, chromium
+from tests.deps import requires
 
 CHROMIUM = chromium()
+requires(CHROMIUM, "headless Chromium", "apt-get install chromium")
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
-                       reason="needs Debian's headless chromium (apt-get install chromium)"),
     pytest.mark.timeout(180),
 ]
 BASE = {"e1": "I think it is about your order", "e2": "cancel", "e3": "refund_request", "e4": "order_status"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.gate import gate_runs
+from harness.promote.gate import gate_runs
 from tests.compare.gate_fixtures import BROKEN, ROWS, SUITE, ids_of
 from tests.deps import requires
 from tests.report.cdp import Browser, chromium

@@ -14,14 +14,15 @@ from harness.compare.align import align, load_runs
 from harness.compare.comparison import compare_aligned
 from harness.providers.base import ModelSpec
 from harness.report.html import PAGE, render_report, word_diff
-from harness.runner import RunConfig, run_suite
+from harness.evaluate.run import RunConfig, run_suite
 from tests.report.cdp import Browser, chromium
+from tests.deps import requires
 
 CHROMIUM = chromium()
+requires(CHROMIUM, "headless Chromium", "apt-get install chromium")
 N = 10_000
 INTENTS = ["order_status", "cancel_order", "refund_request", "change_address"]
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's headless chromium (apt-get install chromium)"),
     pytest.mark.timeout(300),
 ]
 SUITE = """\

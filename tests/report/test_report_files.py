@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.compare import compare_runs
-from harness.gate import gate_runs
+from harness.promote.gate import gate_runs
 from harness.report.html import json_for_script, render_report, word_diff
 from tests.compare.gate_fixtures import BROKEN, ROWS, SUITE, ids_of
 from tests.report.report_fixtures import LINEAGE, XSS, XSS_ID, make_pair

@@ -244,7 +244,7 @@ def test_metric_paths_in_an_included_file_resolve_against_that_file(tmp_path: Pa
     import json
 
     from harness.providers.base import ModelSpec
-    from harness.runner import RunConfig, run_suite
+    from harness.evaluate.run import RunConfig, run_suite
 
     proj = tmp_path / "proj"
     (proj / "shared" / "judges").mkdir(parents=True)

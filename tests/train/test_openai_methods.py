@@ -14,7 +14,7 @@ from openai import OpenAI
 
 from harness.cli import main
 from harness.core.errors import HarnessError
-from harness.testing.fake_finetune_api import FakeFineTuneAPI, Script
+from fakes.fake_finetune_api import FakeFineTuneAPI, Script
 from harness.train.base import TrainConfig, run_training
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """The `openai` trainer against a local server that follows the fine-tuning API's contract.
 
-The server (harness.testing.fake_finetune_api) runs on a free loopback port in a thread; the
+The server (tests.fakes.fake_finetune_api) runs on a free loopback port in a thread; the
 trainer talks to it through the real openai SDK. Jobs advance one state per poll, so with
 poll intervals of a few milliseconds a whole job takes well under a second.
 """
@@ -22,7 +22,7 @@ import pytest
 from harness.cli import main
 from harness.core.errors import HarnessError, InputProblems
 from harness.providers.base import ModelSpec
-from harness.testing.fake_finetune_api import FakeFineTuneAPI, Script
+from fakes.fake_finetune_api import FakeFineTuneAPI, Script
 from harness.train.base import TrainConfig, TrainingFailed, run_training
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,158 @@
+"""pytest plugin: a suite's promotion decision as ordinary test results, and a `harness` fixture.
+
+    pytest --harness-suite suites/support_intent.yaml --harness-model local [--harness-baseline RUN_DIR_OR_MODEL]
+
+collects one test per gate rule of the suite (and one that the run had no failed examples), so a CI
+that runs pytest gets the decision in its usual report, JUnit included (``--junitxml``). A failed
+rule's message names the rule, its figure and threshold, and the worst examples. Rules that compare
+with a baseline (non_inferiority_margin, min_improvement, max_regressions) are skipped without
+``--harness-baseline``.
+
+Hand-written tests use the ``harness`` fixture::
+
+    def test_accuracy(harness):
+        run = harness.run("suites/support_intent.yaml", model="local")
+        assert run.score("accuracy").mean >= 0.8
+        assert harness.promote.gate(run, harness.run("suites/support_intent.yaml", model="local:base"))
+
+All runs share the response cache under ``--harness-reports`` (default: $HARNESS_REPORTS or
+``reports``), so a rerun costs nothing. This module imports nothing heavy: it loads in every
+pytest run once the package is installed (entry point ``pytest11``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("harness", "evaluation suites (harness)")
+    g.addoption("--harness-suite", type=Path, metavar="SUITE", help="collect one test per gate rule of this suite")
+    g.addoption("--harness-model", metavar="MODEL", help="the candidate model, as for `harness run --model`")
+    g.addoption("--harness-baseline", metavar="RUN_DIR_OR_MODEL", help="a run directory, or a model to run, to compare with")
+    g.addoption("--harness-split", metavar="SPLIT", help="dataset split (default: the suite's default_split)")
+    g.addoption("--harness-limit", type=int, metavar="N", help="only the first N examples")
+    g.addoption("--harness-reports", type=Path, metavar="DIR", help="run directories and the response cache "
+                                                                    "(default: $HARNESS_REPORTS or reports)")
+
+
+def _reports(config: pytest.Config) -> Path:
+    return config.getoption("harness_reports") or Path(os.environ.get("HARNESS_REPORTS", "reports"))
+
+
+def _harness(config: pytest.Config) -> Any:
+    """One Harness per pytest session (and so one cache), created on first use."""
+    h = getattr(config, "_harness_session", None)
+    if h is None:
+        from harness.integrations.pytest.runs import Harness
+
+        h = Harness(_reports(config))
+        config._harness_session = h  # type: ignore[attr-defined]
+    return h
+
+
+@pytest.fixture(scope="session")
+def harness(pytestconfig: pytest.Config) -> Any:
+    """Run suites and gate runs from a test: ``harness.run(suite, model=...)``, ``harness.promote.gate(cand, base)``."""
+    return _harness(pytestconfig)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    suite = config.getoption("harness_suite")
+    if suite and not config.getoption("harness_model"):
+        raise pytest.UsageError("--harness-suite needs --harness-model MODEL (the candidate)")
+    if suite:
+        if not Path(suite).is_file():
+            raise pytest.UsageError(f"--harness-suite {suite}: no such file")
+        # Collected as an argument of its own, so pytest counts, selects (-k) and reports its tests
+        # like any others.
+        config.args.append(str(Path(suite).resolve()))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    suite = parent.config.getoption("harness_suite")
+    if suite and file_path == Path(suite).resolve():
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+class HarnessFailure(Exception):
+    """A rule failed; the message is the whole explanation (no traceback is useful)."""
+
+
+class SuiteFile(pytest.File):
+    def collect(self) -> list[pytest.Item]:
+        from harness.core.errors import InputProblems
+        from harness.gating.rules import rule_name
+        from harness.integrations.pytest.runs import gates_of
+
+        try:
+            gates = gates_of(self.path)
+        except InputProblems as e:
+            raise pytest.UsageError("\n".join(str(p) for p in e.problems)) from None
+        items: list[pytest.Item] = [RunItem.from_parent(self, name="run: no failed examples")]
+        for i, g in enumerate(gates):
+            name = rule_name(g, g.category)
+            items.append(GateItem.from_parent(self, name=f"gate {i}: {name}", gate=g))
+        return items
+
+
+class _SuiteItem(pytest.Item):
+    def _state(self) -> dict[str, Any]:
+        """The candidate (and baseline) runs, made once per session for all of the suite's items."""
+        config = self.config
+        state = getattr(config, "_harness_suite_state", None)
+        if state is None:
+            h = _harness(config)
+            suite, split, limit = self.path, config.getoption("harness_split"), config.getoption("harness_limit")
+            state = {"candidate": h.run(suite, config.getoption("harness_model"), split, limit), "baseline": None}
+            base = config.getoption("harness_baseline")
+            if base:
+                state["baseline"] = h.baseline(suite, base, split, limit)
+            config._harness_suite_state = state  # type: ignore[attr-defined]
+        return state
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, HarnessFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        # The trailing space keeps pytest from printing the name's dots as "::" (it does so for
+        # Python test names, a.b -> a::b): "accuracy >= 0.7" must stay readable.
+        return self.path, None, self.name + " "
+
+
+class RunItem(_SuiteItem):
+    def runtest(self) -> None:
+        cand = self._state()["candidate"]
+        if cand.n_errors:
+            errs = [f"  {r['id']}: {r.get('error')}" for r in cand.rows if r.get("error")][:5]
+            raise HarnessFailure(f"{cand.n_errors} example(s) failed in {cand.directory} (rerun to retry them):\n" + "\n".join(errs))
+
+
+class GateItem(_SuiteItem):
+    def __init__(self, *, gate: Any, **kw: Any):
+        super().__init__(**kw)
+        self.gate = gate
+
+    def runtest(self) -> None:
+        from harness.integrations.pytest.runs import evaluate, failure_text
+
+        state = self._state()
+        results = evaluate(self.gate, state["candidate"], state["baseline"])
+        if results is None:
+            pytest.skip(f"rule {self.gate.rule} compares with a baseline: give --harness-baseline RUN_DIR_OR_MODEL")
+        failed = [r for r in results if r.blocks]
+        if failed:
+            raise HarnessFailure("\n\n".join(failure_text(r, state["candidate"], state["baseline"]) for r in failed))
+        adv = [r for r in results if r.verdict == "advisory-fail"]
+        if adv:
+            import warnings
+
+            for r in adv:
+                warnings.warn(f"advisory rule failed (not blocking): {r.name}: {r.explanation}", stacklevel=1)

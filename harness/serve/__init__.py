@@ -1,0 +1,1 @@
+"""Serving a local model (with a LoRA adapter) as an OpenAI-compatible endpoint on loopback."""
