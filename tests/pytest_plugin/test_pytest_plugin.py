@@ -98,8 +98,8 @@ def test_fixture_runs_scores_and_gates_with_one_cache(pytester):
         def test_gate(harness):
             good = harness.run("suite.yaml", model="scripted:good.jsonl")
             bad = harness.run("suite.yaml", model="scripted:bad.jsonl")
-            assert harness.promote.gate(good, bad).passed
-            result = harness.promote.gate(bad, good)
+            assert harness.gate(good, bad).passed
+            result = harness.gate(bad, good)
             assert not result.passed and "BLOCKED" in result.text
     """)
     res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-reports", "reports")

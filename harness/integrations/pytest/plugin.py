@@ -13,7 +13,7 @@ Hand-written tests use the ``harness`` fixture::
     def test_accuracy(harness):
         run = harness.run("suites/support_intent.yaml", model="local")
         assert run.score("accuracy").mean >= 0.8
-        assert harness.promote.gate(run, harness.run("suites/support_intent.yaml", model="local:base"))
+        assert harness.gate(run, harness.run("suites/support_intent.yaml", model="local:base"))
 
 All runs share the response cache under ``--harness-reports`` (default: $HARNESS_REPORTS or
 ``reports``), so a rerun costs nothing. This module imports nothing heavy: it loads in every
@@ -57,7 +57,7 @@ def _harness(config: pytest.Config) -> Any:
 
 @pytest.fixture(scope="session")
 def harness(pytestconfig: pytest.Config) -> Any:
-    """Run suites and gate runs from a test: ``harness.run(suite, model=...)``, ``harness.promote.gate(cand, base)``."""
+    """Run suites and gate runs from a test: ``harness.run(suite, model=...)``, ``harness.gate(cand, base)``."""
     return _harness(pytestconfig)
 
 
