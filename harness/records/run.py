@@ -76,6 +76,10 @@ class MetricEntry(Record):
     flaky_share: float | None = None  # generation.repeats > 1: share of scored examples that are flaky
     n_flaky: int | None = None  # generation.repeats > 1: how many examples are flaky
 
+    def added(self, name: str) -> bool:
+        """Whether the metric added field ``name`` (an added field may be set to null: "none")."""
+        return name in self.model_fields_set
+
     @model_serializer(mode="wrap")
     def _only_set_extensions(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
@@ -204,13 +208,24 @@ class RepeatRow(Record):
 ExampleRow.model_rebuild()
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: comparing DataFrames field by field has no single truth value
 class RunRecord:
-    """A run directory read back and validated; the examples as columns (harness.records.columns)."""
+    """A run directory read back and validated: the one type for a run read back (compare, gate, the
+    pytest plugin and the loop hold this, or a thin view of it). The examples as columns
+    (harness.records.columns); ``rows()`` builds the per-example dicts once, on first use."""
 
     directory: Path
     summary: RunSummary
     frame: Any  # pandas.DataFrame, one row per example; scores as float64 columns "scores.NAME"
+    _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> str:
+        return self.summary.model.display
+
+    @property
+    def n_errors(self) -> int:
+        return self.summary.counts.errors
 
     @property
     def results(self) -> list[ExampleRow]:
@@ -218,12 +233,16 @@ class RunRecord:
         return [ExampleRow.model_validate(r) for r in self.rows()]
 
     def summary_dict(self) -> dict[str, Any]:
+        """summary.json as plain data (for code that serialises it whole; read fields from ``summary``)."""
         return self.summary.model_dump(mode="json")
 
     def rows(self) -> list[dict[str, Any]]:
-        from harness.records.columns import frame_rows
+        """The rows as results.jsonl holds them (built once)."""
+        if self._rows is None:
+            from harness.records.columns import frame_rows
 
-        return frame_rows(self.frame)
+            self._rows = frame_rows(self.frame)
+        return self._rows
 
 
 def read_run(directory: str | Path) -> RunRecord:
