@@ -207,7 +207,7 @@ def run_suite(cfg: RunConfig) -> RunOutcome:
 
 async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     """The whole run in the running event loop: a notebook, a server or another harness can await it."""
-    from harness.records.rundir import prepare_run_dir, write_run
+    from harness.records.rundir import FinishedRun, prepare_run_dir, write_run
 
     t0 = time.perf_counter()
     loaded = load_suite(cfg.suite)
@@ -260,8 +260,10 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
                    for ex, req, resp, c, sc in zip(examples, requests, gen.responses, gen.cached, per_example, strict=True)]
     t_end = time.perf_counter()
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
-    directory, summary = write_run(cfg, loaded, split, fingerprint, results, table, artifacts, timing, prepared,
-                                   cost_block(ledger, getattr(cfg.model.params, "batch", False)))
+    finished = FinishedRun(cfg, loaded, split, fingerprint, results, table, artifacts, timing,
+                           cost_block(ledger, getattr(cfg.model.params, "batch", False)))
+    directory, record = write_run(finished, prepared)
+    summary = record.model_dump(mode="json")  # RunOutcome.summary stays plain data until its consumers are typed
     return RunOutcome(directory, summary, results, "; ".join(down) or None, summary["cost"]["cap_reached"])
 
 

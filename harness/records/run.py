@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field, model_serializer
 
 from harness.core.errors import HarnessError
 from harness.core.types import Example, Request, Response, ScoreValue
@@ -43,10 +43,10 @@ class RepeatResult:
 
 
 class MetricEntry(Record):
-    """One score's aggregate. Metrics add their own fields (a judge's ``calibration``, an
-    ``advisory_reason``; see Metric.entry_fields), so extra fields are kept, not refused."""
-
-    model_config = ConfigDict(extra="allow")
+    """One score's aggregate. Beyond the fields every score has, a metric may add its own (see
+    Metric.entry_fields and harness.evaluate.run.aggregate); each is declared here, so a misspelt or
+    unknown field is refused. An added field is written only where it was set: entries of scores
+    without it are unchanged on disk (byte for byte)."""
 
     metric: str
     name: str
@@ -62,6 +62,35 @@ class MetricEntry(Record):
     ci_method: str | None = None
     n_failed: int = 0
     failure_reasons: dict[str, int] = Field(default_factory=dict)
+    # -- added by some metrics only (written only when set), in the order they are added:
+    advisory_reason: str | None = None  # Metric.advisory: gates on this score only advise
+    judge: dict[str, Any] | None = None  # judges: the judge model's record
+    rubric: dict[str, Any] | None = None  # judges: the rubric or criteria, with their sha256
+    prompt: dict[str, Any] | None = None  # judges: the judge prompt's record
+    calibration: dict[str, Any] | None = None  # judge_rubric: agreement with human labels (null: none)
+    min_kappa: float | None = None  # judge_rubric: the kappa below which gates only advise
+    grade_method: dict[str, Any] | None = None  # judge_rubric: how grades were read
+    baseline: str | dict[str, Any] | None = None  # judge_pairwise / agreement_judge: what the output was compared with
+    first_position_rate: float | None = None  # judge_pairwise: how often the first-shown answer won
+    reference: dict[str, Any] | None = None  # agreement metrics: the recording compared with
+    flaky_share: float | None = None  # generation.repeats > 1: share of scored examples that are flaky
+    n_flaky: int | None = None  # generation.repeats > 1: how many examples are flaky
+
+    def added(self, name: str) -> bool:
+        """Whether the metric added field ``name`` (an added field may be set to null: "none")."""
+        return name in self.model_fields_set
+
+    @model_serializer(mode="wrap")
+    def _only_set_extensions(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for k in EXTENSION_FIELDS:
+            if k not in self.model_fields_set:
+                data.pop(k, None)
+        return data
+
+
+EXTENSION_FIELDS = ("advisory_reason", "judge", "rubric", "prompt", "calibration", "min_kappa", "grade_method",
+                    "baseline", "first_position_rate", "reference", "flaky_share", "n_flaky")
 
 
 class SuiteInfo(Record):
@@ -179,13 +208,24 @@ class RepeatRow(Record):
 ExampleRow.model_rebuild()
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: comparing DataFrames field by field has no single truth value
 class RunRecord:
-    """A run directory read back and validated; the examples as columns (harness.records.columns)."""
+    """A run directory read back and validated: the one type for a run read back (compare, gate, the
+    pytest plugin and the loop hold this, or a thin view of it). The examples as columns
+    (harness.records.columns); ``rows()`` builds the per-example dicts once, on first use."""
 
     directory: Path
     summary: RunSummary
     frame: Any  # pandas.DataFrame, one row per example; scores as float64 columns "scores.NAME"
+    _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> str:
+        return self.summary.model.display
+
+    @property
+    def n_errors(self) -> int:
+        return self.summary.counts.errors
 
     @property
     def results(self) -> list[ExampleRow]:
@@ -193,12 +233,16 @@ class RunRecord:
         return [ExampleRow.model_validate(r) for r in self.rows()]
 
     def summary_dict(self) -> dict[str, Any]:
+        """summary.json as plain data (for code that serialises it whole; read fields from ``summary``)."""
         return self.summary.model_dump(mode="json")
 
     def rows(self) -> list[dict[str, Any]]:
-        from harness.records.columns import frame_rows
+        """The rows as results.jsonl holds them (built once)."""
+        if self._rows is None:
+            from harness.records.columns import frame_rows
 
-        return frame_rows(self.frame)
+            self._rows = frame_rows(self.frame)
+        return self._rows
 
 
 def read_run(directory: str | Path) -> RunRecord:

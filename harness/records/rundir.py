@@ -112,13 +112,26 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: dict[str, Any],
-              results: list[ExampleResult], table: dict[str, Any], artifacts: dict[str, Any],
-              timing: dict[str, float], prepared: PreparedRun | None = None,
-              cost: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
-    prepared = prepared or prepare_run_dir(cfg, loaded.suite.name, split.name)
+@dataclass
+class FinishedRun:
+    """Everything a run hands its record: write_run's one input."""
+
+    cfg: RunTarget
+    loaded: LoadedSuite
+    split: Split
+    fingerprint: dict[str, Any]  # the provider's fingerprint of the model
+    results: list[ExampleResult]
+    table: dict[str, Any]  # score name -> its MetricEntry fields (harness.evaluate.run.aggregate)
+    artifacts: dict[str, Any]
+    timing: dict[str, float]
+    cost: dict[str, Any] | None = None  # harness.engine.cost.cost_block
+
+
+def build_summary(run: FinishedRun) -> RunSummary:
+    """summary.json of a finished run, validated (NaN -> null happens here, once: records.base)."""
+    cfg, loaded, split, results = run.cfg, run.loaded, run.split, run.results
     n_err = sum(1 for r in results if r.response.error)
-    summary = RunSummary.model_validate({  # NaN -> null happens here, once (records.base)
+    return RunSummary.model_validate({
         "format_version": FORMAT_VERSION,
         "harness_version": version(),
         "code_revision": code_revision(),
@@ -129,18 +142,25 @@ def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: di
         "dataset": {"split": split.name, "path": str(split.path), "sha256": split.sha256,
                     "n_examples": len(split.examples), "limit": cfg.limit, "n_evaluated": len(results),
                     "category_field": loaded.suite.dataset.fields.category},
-        "model": {"display": cfg.model.display(), "spec": cfg.model.model_dump(mode="json"), "fingerprint": fingerprint},
+        "model": {"display": cfg.model.display(), "spec": cfg.model.model_dump(mode="json"), "fingerprint": run.fingerprint},
         "generation": loaded.suite.generation.model_dump(mode="json"),
-        "metrics": table,
-        "artifacts": artifacts,
+        "metrics": run.table,
+        "artifacts": run.artifacts,
         "counts": {"examples": len(results), "errors": n_err, "cached": sum(r.cached for r in results),
                    "generated": sum(not r.cached for r in results)},
         "tokens": {"input": sum(x.response.input_tokens or 0 for r in results for x in (r.repeats or [r])),
                    "output": sum(x.response.output_tokens or 0 for r in results for x in (r.repeats or [r]))},
-        "timing": timing,
+        "timing": run.timing,
         "environment": _versions(),
-        "cost": cost,
+        "cost": run.cost,
     })
+
+
+def write_run(run: FinishedRun, prepared: PreparedRun | None = None) -> tuple[Path, RunSummary]:
+    """Write the run directory (its four files staged and renamed together); the directory and the summary."""
+    prepared = prepared or prepare_run_dir(run.cfg, run.loaded.suite.name, run.split.name)
+    summary = build_summary(run)
+    results = run.results
     data = summary.model_dump(mode="json")
     rows = [_result_row(r) for r in results]
     directory = prepared.directory
@@ -156,7 +176,7 @@ def write_run(cfg: RunTarget, loaded: LoadedSuite, split: Split, fingerprint: di
             st.write_text("summary.json", json.dumps(data, indent=2, ensure_ascii=False))  # renamed last: the index
     finally:
         prepared.lock.release()
-    return directory, data
+    return directory, summary
 
 
 def _repeat_rows(r: ExampleResult) -> list[dict[str, Any]] | None:

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from harness.cli import main
 from harness.core.errors import HarnessError
@@ -18,7 +19,7 @@ from harness.records import (
     read_record,
     read_run,
 )
-from harness.records.rundir import load_run
+from harness.records.run import MetricEntry
 from tests.records.records_helpers import FIXTURES, SUITE, copy_runs
 
 
@@ -29,8 +30,21 @@ def test_a_run_directory_written_by_the_current_release_still_loads() -> None:
     assert rec.summary.metrics["accuracy"].mean == 1.0 and rec.summary.metrics["accuracy"].n == 4
     failed = [r for r in rec.results if r.error]
     assert [r.id for r in failed] == ["e4"] and failed[0].scores["accuracy"] is None
-    summary, rows = load_run(FIXTURES / "base")  # the dict API the compare/record/MLflow code uses
-    assert summary["metrics"]["exact_match"]["mean"] == 0.6 and len(rows) == 5 and rows[1]["output"] == "Cancel order."
+    base = read_run(FIXTURES / "base")
+    rows = base.rows()
+    assert base.summary.metrics["exact_match"].mean == 0.6 and len(rows) == 5 and rows[1]["output"] == "Cancel order."
+
+
+def test_a_metric_entry_refuses_an_unknown_field_and_writes_an_added_one_only_where_set() -> None:
+    core = {"metric": "judge_rubric", "name": "helpful", "direction": "higher", "range": [1.0, 5.0], "level": "example",
+            "binary": False, "description": "", "mean": 4.0, "ci_low": 3.5, "ci_high": 4.5, "n": 3, "ci_method": "t",
+            "n_failed": 0, "failure_reasons": {}}
+    with pytest.raises(ValidationError, match="calibraton"):
+        MetricEntry.model_validate({**core, "calibraton": None})
+    assert json.dumps(MetricEntry.model_validate(core).to_dict()) == json.dumps(core)  # nothing added: as before
+    judged = {**core, "advisory_reason": "uncalibrated", "judge": {"model": "m"}, "calibration": None, "min_kappa": 0.6,
+              "flaky_share": 0.5, "n_flaky": 1}
+    assert json.dumps(MetricEntry.model_validate(judged).to_dict()) == json.dumps(judged)  # same keys, same order
 
 
 def test_an_old_gate_json_loads_and_gating_the_old_runs_decides_the_same(tmp_path: Path) -> None:
