@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.core.trust import TrustPolicy
 from harness.providers.base import ModelSpec
 
 
@@ -62,21 +63,28 @@ def add_trust_options(p: argparse.ArgumentParser, keys: bool = True) -> None:
                         "git repository, or the suite's folder outside one); also $HARNESS_DATA_ROOT")
 
 
-def with_trust(main: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Run a command's ``main`` with its --allow-key-host / --data-root in the environment, where
-    providers and the suite loader read them (judges and subprocesses included), and put the
-    environment back afterwards so one command in a process does not widen the next one's trust."""
+def trust_from_args(args: argparse.Namespace) -> TrustPolicy:
+    """The command's trust policy: $HARNESS_KEY_HOSTS / $HARNESS_DATA_ROOT, read once here, widened
+    by --allow-key-host and replaced by --data-root."""
+    return TrustPolicy.from_env().widened(getattr(args, "allow_key_host", None) or (), getattr(args, "data_root", None))
+
+
+def with_trust(main: Callable[[argparse.Namespace], int], *, env: bool = False) -> Callable[[argparse.Namespace], int]:
+    """Run a command's ``main`` with ``args.trust``: the policy it passes to what it calls (a run's
+    config, the suite loader), so one command in a process never widens the next one's trust.
+
+    ``env=True`` (commands whose library calls do not take a policy yet: gate's suite, data
+    prepare, train, iterate): the policy is also stated in ``os.environ`` for the call, put back
+    afterwards. Only the CLI does this; library code never writes the environment."""
 
     @functools.wraps(main)
     def run(args: argparse.Namespace) -> int:
-        saved = {k: os.environ.get(k) for k in ("HARNESS_KEY_HOSTS", "HARNESS_DATA_ROOT")}
+        args.trust = trust_from_args(args)
+        if not env:
+            return main(args)
+        saved = {k: os.environ.get(k) for k in args.trust.env()}
         try:
-            from harness.providers.keys import allow_hosts
-
-            if getattr(args, "allow_key_host", None):
-                allow_hosts(args.allow_key_host)
-            if getattr(args, "data_root", None) is not None:
-                os.environ["HARNESS_DATA_ROOT"] = str(args.data_root.resolve())
+            os.environ.update(args.trust.env())
             return main(args)
         finally:
             for k, v in saved.items():

@@ -74,7 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help=f"share of a test input's n-grams that makes a pair contaminated (default {DEFAULT_THRESHOLD})")
     pr.add_argument("--allow-contamination", action="store_true", help="drop contaminated examples instead of refusing")
     add_trust_options(pr, keys=False)  # --data-root: the folder a --suite's dataset must stay inside
-    pr.set_defaults(func=with_trust(prepare_main))
+    pr.set_defaults(func=with_trust(prepare_main, env=True))
 
 
 def validate_main(args: argparse.Namespace) -> int:

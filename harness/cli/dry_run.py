@@ -22,14 +22,14 @@ def dry_run(cfg: Any) -> str:
     from harness.suite.load import load_suite
 
     prices = load_prices(cfg.prices)
-    loaded = load_suite(cfg.suite)
+    loaded = load_suite(cfg.suite, trust=cfg.trust)
     split_name = cfg.split or loaded.suite.default_split
     if split_name not in loaded.suite.dataset.splits:
         raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
     split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
     examples = split.examples[: cfg.limit] if cfg.limit else split.examples
     requests = build_requests(loaded, examples)
-    provider = build_provider(cfg.model)
+    provider = build_provider(cfg.model, cfg.trust)
     cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"
     fp = provider.fingerprint()
     keys = request_keys(fp, requests)

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     add_trust_options(p)
     add_track_option(p)
-    p.set_defaults(func=with_trust(main))
+    p.set_defaults(func=with_trust(main, env=True))
 
 
 def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Path:
@@ -72,7 +72,8 @@ def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Pa
     except UnknownName as e:
         raise HarnessError(f"--{role} {text}: no such run directory, and not a model spec: {e}") from None
     cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
-                    reports_dir=args.reports, out=out / f"{role}-run", cache=args.cache, progress=not args.no_progress)
+                    reports_dir=args.reports, out=out / f"{role}-run", cache=args.cache, progress=not args.no_progress,
+                    trust=args.trust)
     outcome = run_suite(cfg)
     print(f"{role}: ran {outcome.summary['model']['display']} -> {outcome.directory}")
     if outcome.n_errors:

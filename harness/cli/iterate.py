@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     add_trust_options(p)
     add_track_option(p)
-    p.set_defaults(func=with_trust(main))
+    p.set_defaults(func=with_trust(main, env=True))
 
 
 def main(args: argparse.Namespace) -> int:

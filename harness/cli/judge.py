@@ -56,7 +56,7 @@ def calibrate_main(args: argparse.Namespace) -> int:
     from harness.judge import calibration as cal
     from harness.suite.load import load_suite
 
-    loaded = load_suite(args.suite)
+    loaded = load_suite(args.suite, trust=args.trust)
     metrics = loaded.metrics
     if args.judge:
         from harness.metrics.base import override_judge
@@ -64,7 +64,7 @@ def calibrate_main(args: argparse.Namespace) -> int:
         metrics = override_judge(metrics, args.judge)
     m = pick_metric(metrics, args.metric, args.suite)
     context = RunContext(cache_path=args.cache or args.reports / "cache.sqlite", reports_dir=args.reports,
-                         progress=not args.no_progress, suite_path=loaded.path)
+                         progress=not args.no_progress, suite_path=loaded.path, trust=args.trust)
     store = cal.CalibrationStore(cal.store_path(args.reports))
     entry = calibrate(m, loaded, args.labels, store, context, resamples=args.resamples)  # EndpointDown: exit 3
     print(f"judge {m.judge.spec.display()}  rubric {m.rubric.name} (sha256 {entry['rubric_sha256'][:12]})  "

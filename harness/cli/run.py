@@ -66,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
         model = model.model_copy(update={"params": model.params.model_copy(update={"batch": True})})
     cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
                     reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
-                    judge=args.judge, repeats=args.repeats, max_cost=args.max_cost, prices=args.prices)
+                    judge=args.judge, repeats=args.repeats, max_cost=args.max_cost, prices=args.prices,
+                    trust=args.trust)
     if args.dry_run:
         from harness.cli.dry_run import dry_run
 

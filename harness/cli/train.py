@@ -57,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--poll-interval", type=float, metavar="S", help="first wait between polls (default 5 s)")
     o.add_argument("--max-poll-interval", type=float, metavar="S", help="longest wait between polls as they back off (default 60 s)")
     add_trust_options(p)
-    p.set_defaults(func=with_trust(main))
+    p.set_defaults(func=with_trust(main, env=True))
 
 
 def add_launch_options(p: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ def main(args: argparse.Namespace) -> int:
     problems: list[Problem] = []
     for path in args.suites:
         try:
-            loaded = load_suite(path)
+            loaded = load_suite(path, trust=args.trust)
         except InputProblems as e:
             problems.extend(e.problems)
             continue

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.core.settings import GenerationSettings
+from harness.core.trust import TrustPolicy
 
 
 @dataclass
@@ -92,3 +93,4 @@ class RunContext:
     engine: Any = None  # the run's harness.engine.Engine: judges generate through it (core imports nothing of ours)
     generation: GenerationSettings | None = None  # the suite's generation settings (a pairwise baseline model uses them)
     suite: Any = None  # the loaded suite (harness.suite.load.LoadedSuite): metrics read it here, never reload the YAML
+    trust: TrustPolicy | None = None  # the run's key hosts and data root (None: the environment's)

@@ -1,4 +1,5 @@
-"""The engine's Batch API path: a model with ``batch=true`` sends its uncached requests as batches.
+"""The engine's Batch API path: a provider that declares the capability (``Provider.batch_api``: openai
+with ``batch=true``) gets its uncached requests sent as batches.
 
 The request bodies are the provider's own (``provider.body``: exactly what the synchronous path
 posts), one ``custom_id`` per request: the example id, plus ``#r<k>`` for a repeat, plus ``~<n>`` for
@@ -19,6 +20,7 @@ from typing import Any
 from harness.core.errors import HarnessError
 from harness.core.types import Request, Response
 from harness.engine.cost import Ledger, not_sent
+from harness.providers.base import BatchApi
 
 STATE_FILE = "batches.json"
 
@@ -38,7 +40,7 @@ def custom_ids(requests: Sequence[Request]) -> list[str]:
     return out
 
 
-async def batch_api(provider: Any, requests: Sequence[Request], batch_dir: Path | None,
+async def batch_api(provider: BatchApi, requests: Sequence[Request], batch_dir: Path | None,
                     ledger: Ledger | None) -> AsyncIterator[tuple[int, Response]]:
     if batch_dir is None:
         raise HarnessError(f"{provider.spec.display()}: batch=true needs a run directory to keep batches.json in "
@@ -73,11 +75,11 @@ async def batch_api(provider: Any, requests: Sequence[Request], batch_dir: Path 
         yield index[cid], resp
 
 
-def _runner(provider: Any, state_path: Path) -> Any:
+def _runner(provider: BatchApi, state_path: Path) -> Any:
     """A BatchRunner on the provider's own client: its endpoint and its key rule (harness.providers.keys)."""
     from harness.providers.openai_batch import BatchPolicy, BatchRunner
 
-    poll = provider.spec.params.batch_poll_s
+    poll = provider.batch_poll_s
     policy = BatchPolicy(poll_first_s=poll, poll_max_s=max(poll, min(60.0, 12 * poll)))
     return BatchRunner(provider.client(), state_path, policy, log=lambda s: print(s, file=sys.stderr),
                        metadata={"harness_model": provider.spec.name})

@@ -149,10 +149,10 @@ class Engine:
         """(index, response) as each finishes."""
         if provider.batched:
             return self._batches(provider, requests)
-        if getattr(provider.spec.params, "batch", False) and hasattr(provider, "body") and hasattr(provider, "client"):
+        if (batch := provider.batch_api()) is not None:  # declared by the provider (Provider.batch_api)
             from harness.engine.batching import batch_api
 
-            return batch_api(provider, requests, self.batch_dir, self.ledger)
+            return batch_api(batch, requests, self.batch_dir, self.ledger)
         return self._calls(provider, requests, breaker)
 
     async def _batches(self, provider: Provider, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Response]]:

@@ -52,7 +52,8 @@ async def calibrate_async(metric: Any, loaded: Any, labels_path: Path, store: Ca
         items.append(Item(id=lab.id, output=lab.output, reference=ex.reference, input=ex.input, category=ex.category,
                           record=ex.record, messages=msgs))
     metric.bind(RunContext(cache_path=context.cache_path, reports_dir=context.reports_dir, progress=context.progress,
-                           suite_path=loaded.path, engine=engine, generation=loaded.suite.generation))
+                           suite_path=loaded.path, engine=engine, generation=loaded.suite.generation,
+                           trust=context.trust))
     per = await metric.ascore_batch(items)
     down = engine.down()
     if down:

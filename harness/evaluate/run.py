@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.store.responses import ResponseCache
 from harness.core.aio import run_sync
+from harness.core.trust import TrustPolicy
 from harness.core.types import (
     Example,
     Failure,
@@ -55,6 +56,9 @@ class RunConfig:
     repeats: int | None = None  # replaces the suite's generation.repeats (recorded in the summary's generation)
     max_cost: float | None = None  # --max-cost USD: stop sending once spent + in flight would pass it
     prices: Path | None = None  # --prices FILE: entries laid over the shipped price table
+    # Key hosts and data root (harness.core.trust): the caller's, never the suite's; not recorded.
+    # Left out: the environment's policy, read once here.
+    trust: TrustPolicy = field(default_factory=TrustPolicy.from_env)
 
 
 @dataclass
@@ -210,7 +214,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     from harness.records.rundir import FinishedRun, prepare_run_dir, write_run
 
     t0 = time.perf_counter()
-    loaded = load_suite(cfg.suite)
+    loaded = load_suite(cfg.suite, trust=cfg.trust)
     split_name = cfg.split or loaded.suite.default_split
     if split_name not in loaded.suite.dataset.splits:
         from harness.core.errors import HarnessError
@@ -227,7 +231,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
 
     prices = load_prices(cfg.prices)  # a bad --prices file fails before the run directory exists
     prepared = prepare_run_dir(cfg, loaded.suite.name, split_name)  # unwritable/locked --out fails before any request
-    provider = build_provider(cfg.model)
+    provider = build_provider(cfg.model, cfg.trust)
     fingerprint = provider.fingerprint()
     if cfg.judge:
         from harness.metrics.base import override_judge
@@ -242,7 +246,8 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
         repeated = [ex for _ in range(loaded.suite.generation.repeats) for ex in examples]  # repeat-major, as the requests
         items = to_items(repeated, requests, gen.responses)
         context = RunContext(cache_path=cache_path, reports_dir=cfg.reports_dir, progress=cfg.progress,
-                             suite_path=loaded.path, engine=engine, generation=loaded.suite.generation, suite=loaded)
+                             suite_path=loaded.path, engine=engine, generation=loaded.suite.generation, suite=loaded,
+                             trust=cfg.trust)
         for m in loaded.metrics:
             m.bind(context)
         per_example = await score_step(loaded.metrics, items, fingerprint, requests, cache_path)
@@ -261,7 +266,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     t_end = time.perf_counter()
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
     finished = FinishedRun(cfg, loaded, split, fingerprint, results, table, artifacts, timing,
-                           cost_block(ledger, getattr(cfg.model.params, "batch", False)))
+                           cost_block(ledger, provider.batch_api() is not None))
     directory, record = write_run(finished, prepared)
     summary = record.model_dump(mode="json")  # RunOutcome.summary stays plain data until its consumers are typed
     return RunOutcome(directory, summary, results, "; ".join(down) or None, summary["cost"]["cap_reached"])

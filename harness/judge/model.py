@@ -11,19 +11,21 @@ from functools import cached_property
 from typing import Any
 
 from harness.core.hashing import canonical_json
+from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response, RunContext
 from harness.engine import Engine
 from harness.providers.base import ModelSpec, Provider, build_provider
 
 
 class JudgeModel:
-    def __init__(self, spec_text: str | dict[str, Any]):
+    def __init__(self, spec_text: str | dict[str, Any], trust: TrustPolicy | None = None):
+        self.trust = trust  # the run's key hosts (None: the environment's)
         self.spec_text = spec_text  # as the suite or command line gave it: a string or a mapping
         self.spec = ModelSpec.parse(spec_text)
 
     @cached_property
     def provider(self) -> Provider:
-        return build_provider(self.spec)
+        return build_provider(self.spec, self.trust)
 
     def fingerprint(self) -> dict[str, Any]:
         return self.provider.fingerprint()

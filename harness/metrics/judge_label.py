@@ -59,7 +59,7 @@ class JudgeLabel(Metric):
 
     @cached_property
     def judge(self) -> JudgeModel:
-        return JudgeModel(self.params.judge)
+        return JudgeModel(self.params.judge, self.context.trust)
 
     def scores(self) -> list[ScoreSpec]:
         p = self.params

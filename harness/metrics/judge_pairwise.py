@@ -75,7 +75,7 @@ class JudgePairwise(Metric):
 
     @cached_property
     def judge(self) -> JudgeModel:
-        return JudgeModel(self.params.judge)
+        return JudgeModel(self.params.judge, self.context.trust)
 
     @property
     def prefill(self) -> str | None:
@@ -112,7 +112,7 @@ class JudgePairwise(Metric):
         settings = self.context.generation  # the suite's, given by the runner
         if settings is None:
             return [Failure("baseline_model needs the suite's generation settings; run through `harness run`")] * len(items)
-        base = JudgeModel(self.params.baseline_model)  # type: ignore[arg-type]
+        base = JudgeModel(self.params.baseline_model, self.context.trust)  # type: ignore[arg-type]
         reqs = [Request(tuple((m["role"], m["content"]) for m in it.messages), settings, it.id) for it in items]
         resps = await base.generate(reqs, self.context, desc=f"baseline {base.spec.display()}")
         return [r.text if r.text is not None else Failure(f"baseline generation failed: {r.error}") for r in resps]

@@ -62,7 +62,7 @@ class JudgeRubric(Metric):
 
     @cached_property
     def judge(self) -> JudgeModel:
-        return JudgeModel(self.params.judge)
+        return JudgeModel(self.params.judge, self.context.trust)
 
     @property
     def agreement_name(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qsl
 
 from pydantic import (
@@ -26,6 +26,7 @@ from pydantic import (
 
 from harness.core.errors import HarnessError
 from harness.core.registry import Registry
+from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
 from harness.providers.retry import Fault
 
@@ -163,11 +164,36 @@ def _error_line(where: str, err: Any, Params: type[ProviderParams]) -> str:
     return f"model {where}: {field}: {err['msg']}"
 
 
+class BatchApi(Protocol):
+    """The declared Batch API capability (:meth:`Provider.batch_api`): what the engine's batch path
+    (:mod:`harness.engine.batching`) needs of a provider."""
+
+    spec: ModelSpec
+
+    @property
+    def batch_poll_s(self) -> float:
+        """First polling interval of a batch, in seconds."""
+        ...
+
+    def body(self, request: Request) -> dict[str, Any]:
+        """One request's body, as the synchronous path posts it (a batch line's ``body``)."""
+        ...
+
+    def client(self) -> Any:
+        """An AsyncOpenAI-compatible client (``files``, ``batches``) for this endpoint, key included."""
+        ...
+
+    def classify(self, error: Exception) -> Fault: ...
+
+
 class Provider:
     """Base class. Subclass and register with ``@provider("name")``."""
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[ProviderParams]] = ProviderParams  # the provider's own keys; override
+    # Declared, not guessed: a provider that sends an API key is built with the run's trust policy
+    # (``cls(spec, trust=...)``, see :func:`build_provider`) and applies it (harness.providers.keys).
+    sends_key: ClassVar[bool] = False
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
@@ -199,6 +225,11 @@ class Provider:
     def batched(self) -> bool:
         return type(self).generate_batch is not Provider.generate_batch
 
+    def batch_api(self) -> BatchApi | None:
+        """The Batch API capability, declared: the provider itself when its spec asks for the Batch
+        API and it has one; None (the default) sends requests one by one."""
+        return None
+
     async def aclose(self) -> None:
         """Release connections or memory."""
 
@@ -219,5 +250,8 @@ def provider(name: str):
     return deco
 
 
-def build_provider(spec: ModelSpec) -> Provider:
-    return PROVIDERS.get(spec.provider)(spec)
+def build_provider(spec: ModelSpec, trust: TrustPolicy | None = None) -> Provider:
+    """The provider for ``spec``; one that sends a key (``sends_key``) gets ``trust`` (None: the
+    environment's, :meth:`TrustPolicy.from_env`)."""
+    cls = PROVIDERS.get(spec.provider)
+    return cls(spec, trust=trust) if cls.sends_key else cls(spec)  # type: ignore[call-arg]

@@ -2,7 +2,9 @@
 
 Why: a pull request can change a suite, and CI runs suites with ``OPENAI_API_KEY`` set. So the
 key goes only where the person running the command said it may: to the OpenAI API host, or to a
-host they listed with ``--allow-key-host HOST`` or ``HARNESS_KEY_HOSTS=host1,host2``. Any other
+host they listed with ``--allow-key-host HOST`` or ``HARNESS_KEY_HOSTS=host1,host2``, as the run's
+:class:`~harness.core.trust.TrustPolicy` carries them (a caller that passes none gets
+``TrustPolicy.from_env()``; nothing here writes the environment). Any other
 endpoint (loopback servers included) gets a placeholder, and a plain ``http://`` endpoint off
 this machine that would have been sent a key is refused rather than silently sent a placeholder.
 The variable read is the spec's ``api_key_env`` (default ``OPENAI_API_KEY``) with no fallback:
@@ -17,22 +19,12 @@ import os
 from urllib.parse import urlsplit
 
 from harness.core.errors import HarnessError
+from harness.core.trust import HOSTS_ENV, TrustPolicy
 
 OPENAI_HOST = "api.openai.com"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-HOSTS_ENV = "HARNESS_KEY_HOSTS"
 PLACEHOLDER_KEY = "unused"  # what a server that may not see the key gets (most self-hosted ones check none)
-
-
-def allowed_hosts() -> set[str]:
-    """Hosts (``host`` or ``host:port``, lower case) the user allowed to receive a key."""
-    return {h.strip().lower() for h in os.environ.get(HOSTS_ENV, "").split(",") if h.strip()}
-
-
-def allow_hosts(hosts: list[str]) -> None:
-    """Add hosts to this process's allow-list (``--allow-key-host``); children inherit it."""
-    merged = sorted(allowed_hosts() | {h.strip().lower() for h in hosts if h.strip()})
-    os.environ[HOSTS_ENV] = ",".join(merged)
+__all__ = ["DEFAULT_KEY_ENV", "HOSTS_ENV", "OPENAI_HOST", "PLACEHOLDER_KEY", "api_key", "is_loopback", "may_receive_key"]
 
 
 def is_loopback(host: str) -> bool:
@@ -44,23 +36,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def may_receive_key(url: str) -> bool:
+def may_receive_key(url: str, trust: TrustPolicy | None = None) -> bool:
+    """Whether ``url`` may receive a key under ``trust`` (None: :meth:`TrustPolicy.from_env`)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme == "https" and host == OPENAI_HOST:
         return True
-    allowed = allowed_hosts()
+    allowed = (trust if trust is not None else TrustPolicy.from_env()).allowed_key_hosts
     return host in allowed or (parts.port is not None and f"{host}:{parts.port}" in allowed)
 
 
-def api_key(url: str, key_env: str = DEFAULT_KEY_ENV, *, official: bool, who: str = "openai provider") -> str:
-    """The key to send to ``url``: the value of ``key_env`` when the host may receive it, else the placeholder.
+def api_key(url: str, key_env: str = DEFAULT_KEY_ENV, *, official: bool, who: str = "openai provider",
+            trust: TrustPolicy | None = None) -> str:
+    """The key to send to ``url``: the value of ``key_env`` when the host may receive it under
+    ``trust`` (None: :meth:`TrustPolicy.from_env`), else the placeholder.
 
     ``official``: ``url`` is the OpenAI API itself (no base_url given), where a missing key is an
     error rather than a placeholder. Never returns another variable's value; never prints a key."""
     host = (urlsplit(url).hostname or "").lower()
     value = os.environ.get(key_env)
-    if not may_receive_key(url):
+    if not may_receive_key(url, trust):
         if value and urlsplit(url).scheme == "http" and not is_loopback(host):
             raise HarnessError(f"{who}: refusing to send ${key_env} over plain http to {host}: "
                                f"allow it with --allow-key-host {host} (or {HOSTS_ENV}={host}), or use https")

@@ -5,8 +5,10 @@ through as is) or ``openai:NAME?base_url=http://127.0.0.1:8080/v1&concurrency=64
 llama.cpp's server and the like. The endpoint is ``base_url``, else ``OPENAI_BASE_URL``, else
 api.openai.com; the key is read from the environment variable ``api_key_env`` (default
 ``OPENAI_API_KEY``, no fallback) when the client is made and is never stored, logged or
-fingerprinted. It is sent only to api.openai.com or a host the user allowed (``--allow-key-host``,
-``HARNESS_KEY_HOSTS``); any other server gets a placeholder (see :mod:`harness.providers.keys`).
+fingerprinted. It is sent only to api.openai.com or a host the run's trust policy allows
+(:class:`~harness.core.trust.TrustPolicy`: ``--allow-key-host``, ``HARNESS_KEY_HOSTS``); any other
+server gets a placeholder (see :mod:`harness.providers.keys`). With ``batch=true`` the provider
+declares the Batch API capability (:meth:`OpenAIProvider.batch_api`, :mod:`harness.providers.openai_batch`).
 
 This provider makes one attempt per :meth:`OpenAIProvider.complete` (the SDK's ``max_retries``
 is 0) and :meth:`OpenAIProvider.classify` says what a failure means; the engine
@@ -33,9 +35,10 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field
 
 from harness.core.errors import HarnessError
+from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
 from harness.providers import keys
-from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
+from harness.providers.base import BatchApi, ModelSpec, Provider, ProviderParams, provider
 from harness.providers.retry import Fault, http_fault
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -62,9 +65,11 @@ class OpenAIParams(ProviderParams):
 class OpenAIProvider(Provider):
     Params = OpenAIParams
     params: OpenAIParams
+    sends_key = True
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, trust: TrustPolicy | None = None):
         super().__init__(spec)
+        self.trust = trust if trust is not None else TrustPolicy.from_env()
         if not spec.name:
             raise HarnessError("openai provider: name the model, e.g. openai:gpt-4o-mini or openai:ft:gpt-4o-mini:org::id")
         url = self.params.base_url or os.environ.get("OPENAI_BASE_URL") or None
@@ -74,7 +79,16 @@ class OpenAIProvider(Provider):
 
     def _api_key(self) -> str:
         """The key for this endpoint, by the one rule in :mod:`harness.providers.keys` (never stored)."""
-        return keys.api_key(self.base_url or OPENAI_URL, self.params.api_key_env, official=self.base_url is None)
+        return keys.api_key(self.base_url or OPENAI_URL, self.params.api_key_env, official=self.base_url is None,
+                            trust=self.trust)
+
+    def batch_api(self) -> BatchApi | None:
+        """This provider, when its spec says ``batch=true``: the engine sends through the Batch API."""
+        return self if self.params.batch else None
+
+    @property
+    def batch_poll_s(self) -> float:
+        return self.params.batch_poll_s
 
     def fingerprint(self) -> dict[str, Any]:
         return {"provider": "openai", "name": self.spec.name, "base_url": self.base_url or OPENAI_URL}

@@ -6,8 +6,9 @@ runner to the model and copy its lines into results.jsonl and the CSVs. So every
 names (dataset folder, split files, adapter and model folders, run directories, scripted output
 files) must resolve, symlinks followed, inside the project root: the top of the suite's git
 repository (the nearest folder upwards holding ``.git``, a folder or a worktree's file), or the
-suite's own folder outside a repository, or what the user gave as ``--data-root`` /
-``HARNESS_DATA_ROOT``. Paths the user types on the command line (``--model``, ``--adapter``)
+suite's own folder outside a repository, or the run's trust policy's ``data_root``
+(:class:`~harness.core.trust.TrustPolicy`: what the user gave as ``--data-root`` /
+``HARNESS_DATA_ROOT``). Paths the user types on the command line (``--model``, ``--adapter``)
 are the user's choice and are not checked.
 """
 
@@ -18,13 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-DATA_ROOT_ENV = "HARNESS_DATA_ROOT"
+from harness.core.trust import DATA_ROOT_ENV
+
+__all__ = ["DATA_ROOT_ENV", "inside", "metric_paths", "outside_message", "project_root"]
 
 
 def project_root(suite_path: Path, data_root: str | Path | None = None) -> Path:
-    given = data_root if data_root is not None else os.environ.get(DATA_ROOT_ENV) or None
-    if given is not None:
-        return Path(given).resolve()
+    """``data_root`` when given (the trust policy's), else the suite's git repository or folder."""
+    if data_root is not None:
+        return Path(data_root).resolve()
     folder = suite_path.resolve().parent
     for cand in (folder, *folder.parents):
         if (cand / ".git").exists():

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.core.errors import InputProblems, Problem, UnknownName
+from harness.core.trust import TrustPolicy
 from harness.suite.confine import inside, metric_paths, outside_message, project_root
 from harness.suite.schema import Suite, template_problems
 from harness.suite.sources import Sources, _yaml_line, format_loc, merged, read_chain  # noqa: F401 (re-exported)
@@ -104,12 +105,15 @@ def _build_metrics(entries: list[tuple[int, str, dict[str, Any]]], sources: Sour
     return metrics
 
 
-def load_suite(path: str | Path, data_root: str | Path | None = None) -> LoadedSuite:
+def load_suite(path: str | Path, data_root: str | Path | None = None, *, trust: TrustPolicy | None = None) -> LoadedSuite:
     """Parse and validate a suite file (and the files it includes), raising :class:`InputProblems`
-    with every problem found. Paths it names must stay inside ``data_root`` (default: see
+    with every problem found. Paths it names must stay inside ``data_root``, else the ``trust``
+    policy's data root (no policy: :meth:`TrustPolicy.from_env`), else the suite's project (see
     :func:`harness.suite.confine.project_root`)."""
     path = Path(path)
     problems: list[Problem] = []
+    if data_root is None:
+        data_root = (trust if trust is not None else TrustPolicy.from_env()).data_root
     root = project_root(path, data_root)
     sources = read_chain(path, problems, root)
     if sources is None:
