@@ -35,7 +35,6 @@ from harness.records.lineage import LineageRecord
 from harness.records.run import RunRecord, read_run
 from harness.suite.load import LoadedSuite, load_suite
 from harness.train.base import (
-    EpochLoss,
     Log,
     TrainConfig,
     TrainResult,
@@ -148,21 +147,17 @@ def _reuse_training(config: TrainConfig) -> TrainResult | None:
     """The result of an identical earlier training run in the same folder, if it finished."""
     from harness.train.base import data_hashes
 
-    path = config.out_dir / "train_result.json"
+    from harness.records.train_result import TRAIN_RESULT, read_train_result
+
+    path = config.out_dir / TRAIN_RESULT
     if not path.is_file():
         return None
-    record = json.loads(path.read_text(encoding="utf-8"))
-    if record.get("config") != config.model_dump(mode="json"):
+    record = read_train_result(path)
+    if record.config != config.model_dump(mode="json"):
         return None
-    r = dict(record["result"])
-    if r.get("data_hashes") != data_hashes(config):
+    if record.result.get("data_hashes") != data_hashes(config):
         return None
-    r.pop("val_trend", None)
-    r["epochs"] = [EpochLoss(**e) for e in r["epochs"]]
-    for k in ("out_dir", "metrics_csv", "loss_curve", "adapter"):
-        if r.get(k) is not None:
-            r[k] = Path(r[k])
-    result = TrainResult(**r)
+    result = TrainResult.from_json(record.result)
     if result.adapter is not None and not result.adapter.exists():
         return None
     return result

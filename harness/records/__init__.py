@@ -4,6 +4,7 @@
     ComparisonRecord  comparison.json, the comparison inside gate.json  (records.comparison)
     GateDecision   gate.json                                            (records.gate)
     LineageRecord  lineage.json of `harness iterate`                    (records.lineage)
+    TrainResultRecord  train_result.json of a training run              (records.train_result)
 
 Every record carries ``format_version``; files written before versions existed (0.1.0) have
 none and read as version 0. Readers validate and name the file and the field on a mismatch.
@@ -22,11 +23,13 @@ _WHERE = {
     "ComparisonRecord": "comparison",
     "GateDecision": "gate", "RuleRecord": "gate",
     "LineageRecord": "lineage",
+    "TrainResultRecord": "train_result", "read_train_result": "train_result",
     "ExampleRow": "run", "MetricEntry": "run", "RunRecord": "run", "RunSummary": "run", "read_run": "run",
 }
 
 __all__ = ["FORMAT_VERSION", "ComparisonRecord", "ExampleRow", "GateDecision", "LineageRecord", "MetricEntry",
-           "RuleRecord", "RunRecord", "RunSummary", "read_record", "read_run"]
+           "RuleRecord", "RunRecord", "RunSummary", "TrainResultRecord", "read_record", "read_run",
+           "read_train_result"]
 
 
 def __getattr__(name: str) -> Any:

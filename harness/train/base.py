@@ -279,6 +279,8 @@ def run_training(config: TrainConfig, log: Log = print) -> TrainResult:
     result.seconds = round(time.perf_counter() - t0, 2)
     if not is_main_process():  # data-parallel workers: only the main process writes
         return result
-    record = {"config": config.model_dump(mode="json"), "result": result.to_json()}
-    (config.out_dir / "train_result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    from harness.records.train_result import TRAIN_RESULT, new_train_result
+
+    record = new_train_result(config.model_dump(mode="json"), result.to_json())
+    (config.out_dir / TRAIN_RESULT).write_text(record.to_json() + "\n", encoding="utf-8")
     return result

@@ -72,7 +72,9 @@ def train_in_workers(config: Any, num_processes: int | None, config_file: Path |
     rc = subprocess.call(cmd, env=env)
     if rc != 0 or not result_file.is_file():
         raise TrainingFailed(f"the training workers failed (accelerate launch exited with {rc}); see their output above")
-    return TrainResult.from_json(json.loads(result_file.read_text(encoding="utf-8"))["result"])
+    from harness.records.train_result import read_train_result
+
+    return TrainResult.from_json(read_train_result(result_file).result)
 
 
 def wants_relaunch(num_processes: int | None, config_file: Path | None) -> bool:
