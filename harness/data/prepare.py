@@ -14,7 +14,6 @@ OpenAI's preference format.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -27,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.core.errors import HarnessError, InputProblems, Problem
+from harness.core.hashing import sha256_file
 from harness.data.contamination import (
     DEFAULT_NGRAM,
     DEFAULT_THRESHOLD,
@@ -336,10 +336,6 @@ def split_records(records: list[Record], fraction: float, seed: int, stratify: b
     if fraction > 0 and not val and len(records) >= 2:
         val.add(rng.randrange(len(records)))
     return [r for i, r in enumerate(records) if i not in val], [r for i, r in enumerate(records) if i in val]
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_chat(path: Path, records: list[Record]) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from harness.core.errors import InputProblems, Problem
 from harness.core.types import Failure
-from harness.judge.agreement import accuracy, cohen_kappa, spearman, with_ci
+from harness.judge.agreement import accuracy, spearman, with_ci
 from harness.judge.rubric import Rubric
+from harness.stats.agreement import cohen_kappa
 
 if TYPE_CHECKING:
     from harness.core.types import ScoreValue

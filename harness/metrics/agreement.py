@@ -6,7 +6,7 @@ output is compared with the recorded output of the example with the same id:
 
 - ``agreement``: ``agreement_exact`` and ``agreement_normalized`` (per example, 0/1); with
   ``labels``, ``label_agreement`` (the same label read from both, as the classification metric
-  reads it) and ``agreement_kappa`` (Cohen's kappa of the two label sequences, scikit-learn).
+  reads it) and ``agreement_kappa`` (Cohen's kappa of the two label sequences, harness.stats.agreement).
 - ``agreement_text``: token F1, ROUGE and embedding similarity to the recorded text, computed by
   the token_f1, rouge and embedding_similarity metrics with the recorded output as the reference.
 - ``agreement_judge``: the pairwise judge, both orders, candidate versus recorded answer.
@@ -29,6 +29,7 @@ from harness.core.types import Failure, Item, ScoreValue
 from harness.metrics.base import Metric, ScoreSpec, metric
 from harness.metrics.judge_pairwise import JudgePairwise, JudgePairwiseParams
 from harness.metrics.text import normalize
+from harness.stats.agreement import cohen_kappa, cohen_kappa_pairs
 
 MISSING_IDS_SHOWN = 20
 
@@ -182,12 +183,11 @@ class Agreement(Metric):
 
     def corpus_statistic(self, items: Sequence[Item], per_example: Sequence[dict[str, ScoreValue]],
                          name: str) -> Callable[[list[int]], float]:
-        # scikit-learn's kappa costs about a millisecond a call and the bootstrap calls it a thousand
-        # times; this is the same statistic on precomputed label pairs (a test checks they agree).
+        # the bootstrap calls this a thousand times: the labels are read once, here
         rec = self.ref.recording
         pairs = [(self.label(it.output), self.label(rec.output(it.id)))
                  if it.output is not None and rec is not None and rec.output(it.id) is not None else None for it in items]
-        return lambda idx: kappa_fast([pairs[i] for i in idx if pairs[i] is not None])
+        return lambda idx: cohen_kappa_pairs([pairs[i] for i in idx if pairs[i] is not None])
 
     def entry_fields(self) -> dict[str, dict[str, Any]]:
         return {s.name: self.ref.entry() for s in self.scores()}
@@ -201,36 +201,6 @@ class Agreement(Metric):
             pairs = Counter(f"{r} -> {c}" for c, r in zip(cand, recd) if c != r)
             art["label_disagreements"] = dict(pairs.most_common(20))  # recorded label -> candidate's
         return art
-
-
-def cohen_kappa(a: list[str], b: list[str]) -> float:
-    """Cohen's kappa (scikit-learn); NaN when undefined (no pairs, or one label on both sides)."""
-    import warnings
-
-    from sklearn.metrics import cohen_kappa_score
-
-    if not a:
-        return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # 0/0 when both sides use one label: NaN, which the summary shows as n/a
-        return float(cohen_kappa_score(a, b))
-
-
-def kappa_fast(pairs: Sequence[tuple[str, str]]) -> float:
-    """Cohen's kappa of (a, b) label pairs as scikit-learn computes it; NaN when undefined."""
-    n = len(pairs)
-    if not n:
-        return float("nan")
-    ca: dict[str, int] = {}
-    cb: dict[str, int] = {}
-    same = 0
-    for x, y in pairs:
-        ca[x] = ca.get(x, 0) + 1
-        cb[y] = cb.get(y, 0) + 1
-        same += x == y
-    po = same / n
-    pe = sum(c * cb.get(k, 0) for k, c in ca.items()) / (n * n)
-    return float("nan") if pe == 1 else (po - pe) / (1 - pe)
 
 
 # ------------------------------------------------------------------ similarity of the text

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.core.errors import InputProblems, Problem
+from harness.core.hashing import sha256_file
 
 ROLES = ("system", "user", "assistant", "tool")
 Format = Literal["chat", "jsonl", "csv"]
@@ -119,4 +120,4 @@ def read_inputs(path: Path, field: str = "text", system: str | None = None, id_f
         problems.append(Problem(name, "", "no inputs in this file"))
     if problems:
         raise InputProblems(problems)
-    return Inputs(path, fmt, hashlib.sha256(path.read_bytes()).hexdigest(), items, duplicates)
+    return Inputs(path, fmt, sha256_file(path), items, duplicates)

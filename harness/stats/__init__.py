@@ -1,6 +1,7 @@
 """Statistics of scores.
 
 - :mod:`harness.stats.means`      mean with a 95% CI (Wilson for pass/fail, Student-t otherwise); pure Python
+- :mod:`harness.stats.agreement`  the one Cohen's kappa (unweighted, linear, quadratic; pure Python)
 - :mod:`harness.stats.bootstrap`  the one percentile bootstrap (numpy, vectorised): a run's corpus-score CI
   and every paired difference in a comparison
 

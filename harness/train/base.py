@@ -7,7 +7,6 @@ add their own with ``@trainer("name")`` on a :class:`Trainer` subclass.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.core.errors import HarnessError, InputProblems
+from harness.core.hashing import sha256_file
 from harness.core.registry import Registry
 from harness.train.processes import is_main_process
 
@@ -240,14 +240,6 @@ def base_spec(text: str) -> Any:
     from harness.providers.base import ModelSpec
 
     return ModelSpec.parse(text)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def data_hashes(config: TrainConfig) -> dict[str, str]:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.judge.agreement import cohen_kappa, spearman
+from harness.judge.agreement import spearman
 from harness.providers.base import ModelSpec
 from harness.evaluate.run import RunConfig, format_table, run_suite
+from harness.stats.agreement import cohen_kappa
 
 HUMAN = [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
 JUDGE = [1, 1, 1, 1, 0, 0, 0, 0, 0, 1]
