@@ -5,9 +5,10 @@
 #   bash ../shared/peers/run.sh bash "$PWD/bench/peers_row.sh"    # a row beside promptfoo and inspect_ai
 #   bash bench/peers_row.sh --standalone    # no rig: our own fake server (tests.fakes.fake_openai)
 #                                           # on 8799 with 100 ms latency, timed with /usr/bin/time
+# HARNESS_PYTHON=PATH runs the harness with another interpreter (default: the checkout's .venv).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd); root=$(dirname "$here")
-py="$root/.venv/bin/python"
+py="${HARNESS_PYTHON:-$root/.venv/bin/python}"
 url="${FAKE_BASE_URL:-http://127.0.0.1:8799/v1}"
 tmp=$(mktemp -d); srv=""
 cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$tmp"; }
@@ -18,7 +19,10 @@ if [ -z "$cases" ]; then
   if [ -f "$PWD/cases.jsonl" ]; then cases=$PWD; else cases="$root/../shared/peers"; fi
 fi
 [ -f "$cases/cases.jsonl" ] || { echo "peers_row: cases.jsonl not found (set PEERS_DIR to the rig's folder)" >&2; exit 2; }
-sed "s|^  path: .*|  path: $cases|" "$here/peers_suite.yaml" > "$tmp/peers_suite.yaml"
+# A suite may read only files inside its project root (here: its own folder, since $tmp is in no git
+# repository), so the cases are copied next to it and dataset.path points at that folder.
+cp "$cases/cases.jsonl" "$tmp/cases.jsonl"
+sed "s|^  path: .*|  path: .|" "$here/peers_suite.yaml" > "$tmp/peers_suite.yaml"
 cmd=("$py" -m harness.cli run "$tmp/peers_suite.yaml" --model "openai:fake?base_url=$url&concurrency=64"
      --reports "$tmp" --no-progress)
 if [ "${1:-}" = "--standalone" ]; then
