@@ -190,7 +190,7 @@ def gate_passes(gate: Gate, s: Score, a: np.ndarray, b: np.ndarray, categories: 
             return np.zeros(a.shape[0], dtype=bool)  # the gate fails on a missing category
         if gate.rule == "max_regressions":
             margin = gate.regression_margin if "regression_margin" in gate.model_fields_set else default_margin(
-                {"binary": s.binary, "range": [s.lo, s.hi]})
+                s.binary, [s.lo, s.hi])
             change = orientation(s.direction) * (b[:, pos] - a[:, pos])
             ok &= (change < -margin).sum(axis=1) <= float(gate.max_regressions)
             continue

@@ -17,6 +17,7 @@ from harness.core.types import Request
 from harness.providers.base import ModelSpec
 from harness.evaluate.repeats import flakiness, reduce_values
 from harness.records.rundir import load_run
+from harness.records.run import read_run
 from harness.evaluate.run import RunConfig, run_suite
 from harness.suite.schema import SuiteGeneration
 from tests.conftest import write_jsonl
@@ -58,17 +59,17 @@ def test_mean_reducer_run_shows_flaky_examples_and_clustered_ci(tiny_suite: Path
     suite = _with_repeats(tiny_suite, "  repeats: 3\n")
     script = write_jsonl(suite.parent / "sampled.jsonl", SAMPLED)
     out = _run(suite, script)
-    acc = out.summary["metrics"]["accuracy"]
+    acc = out.summary.metrics["accuracy"]
     # per-example means 1, 2/3, 1/3, 1/3 -> mean 7/12; t CI over the 4 examples (not 12 samples):
     # sd = sqrt(0.30556/3) = 0.319142, se = 0.159571, t(3) = 3.182446 -> half 0.507825
-    assert acc["mean"] == pytest.approx(7 / 12)
-    assert acc["n"] == 4
-    assert acc["ci_low"] == pytest.approx(7 / 12 - 0.507825, abs=1e-5)
-    assert acc["ci_high"] == 1.0  # clipped to the score's range
-    assert "clustered by example" in acc["ci_method"] and acc["ci_method"].startswith("t")
-    assert acc["binary"] is False  # a share of passing repeats
-    assert acc["flaky_share"] == pytest.approx(0.75) and acc["n_flaky"] == 3
-    assert out.summary["generation"]["repeats"] == 3
+    assert acc.mean == pytest.approx(7 / 12)
+    assert acc.n == 4
+    assert acc.ci_low == pytest.approx(7 / 12 - 0.507825, abs=1e-5)
+    assert acc.ci_high == 1.0  # clipped to the score's range
+    assert "clustered by example" in acc.ci_method and acc.ci_method.startswith("t")
+    assert acc.binary is False  # a share of passing repeats
+    assert acc.flaky_share == pytest.approx(0.75) and acc.n_flaky == 3
+    assert out.summary.generation["repeats"] == 3
     _, rows = load_run(out.directory)
     assert [r["flaky"] for r in rows] == [False, True, True, True]
     assert rows[1]["flakiness"]["accuracy"] == pytest.approx(1 / 3)
@@ -79,22 +80,22 @@ def test_mean_reducer_run_shows_flaky_examples_and_clustered_ci(tiny_suite: Path
         table = list(csv.DictReader(fh))
     assert [t["flaky"] for t in table] == ["False", "True", "True", "True"]
     assert float(table[3]["accuracy_flakiness"]) == pytest.approx(1 / 3)
-    assert out.summary["counts"]["examples"] == 4
+    assert out.summary.counts.examples == 4
 
 
 def test_majority_reducer_keeps_wilson_and_rerun_is_cached(tiny_suite: Path) -> None:
     suite = _with_repeats(tiny_suite, "  repeats: 3\n  reducer: majority\n")
     script = write_jsonl(suite.parent / "sampled.jsonl", SAMPLED)
     out = _run(suite, script)
-    acc = out.summary["metrics"]["accuracy"]
+    acc = out.summary.metrics["accuracy"]
     # majority: 1, 1, 0, 0 -> 2/4; Wilson(2, 4) = [0.150036, 0.849964]
-    assert acc["mean"] == 0.5 and acc["binary"] is True
-    assert acc["ci_low"] == pytest.approx(0.150036, abs=1e-5) and acc["ci_high"] == pytest.approx(0.849964, abs=1e-5)
-    assert acc["ci_method"].startswith("wilson, clustered by example")
-    assert out.summary["counts"]["generated"] == 4 and out.summary["counts"]["cached"] == 0
+    assert acc.mean == 0.5 and acc.binary is True
+    assert acc.ci_low == pytest.approx(0.150036, abs=1e-5) and acc.ci_high == pytest.approx(0.849964, abs=1e-5)
+    assert acc.ci_method.startswith("wilson, clustered by example")
+    assert out.summary.counts.generated == 4 and out.summary.counts.cached == 0
     again = _run(suite, script)
-    assert again.summary["counts"]["cached"] == 4  # all 12 responses came back from the cache
-    assert again.summary["metrics"]["accuracy"]["mean"] == 0.5
+    assert again.summary.counts.cached == 4  # all 12 responses came back from the cache
+    assert again.summary.metrics["accuracy"].mean == 0.5
 
 
 def test_cli_repeats_overrides_the_suite(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,9 +104,9 @@ def test_cli_repeats_overrides_the_suite(tiny_suite: Path, capsys: pytest.Captur
     code = main(["run", str(tiny_suite), "--model", f"scripted:{script}", "--repeats", "3", "--out", str(out),
                  "--reports", str(tiny_suite.parent / "reports"), "--no-progress"])
     assert code == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["metrics"]["accuracy"]["mean"] == pytest.approx(7 / 12)
-    assert summary["generation"]["repeats"] == 3
+    summary = read_run(out).summary
+    assert summary.metrics["accuracy"].mean == pytest.approx(7 / 12)
+    assert summary.generation["repeats"] == 3
     printed = capsys.readouterr().out
     assert "flaky" in printed and "3 (75%)" in printed
 

@@ -16,6 +16,7 @@ import pytest
 from harness.cli import main
 from harness.providers.base import ModelSpec
 from harness.records.rundir import load_run
+from harness.records.run import Counts, RunSummary
 from harness.evaluate.run import RunConfig, run_suite
 from tests.conftest import ROOT, write_jsonl
 
@@ -27,7 +28,7 @@ OUTPUTS = [
 ]
 
 
-def run(tiny_suite: Path, script: Path, **kw) -> tuple[Path, dict]:
+def run(tiny_suite: Path, script: Path, **kw) -> tuple[Path, RunSummary]:
     cfg = RunConfig(suite=tiny_suite, model=ModelSpec.parse(f"scripted:{script}"), reports_dir=tiny_suite.parent / "reports",
                     progress=False, **kw)
     out = run_suite(cfg)
@@ -37,13 +38,13 @@ def run(tiny_suite: Path, script: Path, **kw) -> tuple[Path, dict]:
 def test_run_writes_directory_with_full_spec(tiny_suite: Path) -> None:
     script = write_jsonl(tiny_suite.parent / "out.jsonl", OUTPUTS)
     directory, summary = run(tiny_suite, script)
-    assert summary["metrics"]["accuracy"]["mean"] == 0.75
-    assert summary["metrics"]["exact_match"]["mean"] == 0.5
-    assert summary["metrics"]["macro_f1"]["level"] == "corpus"
-    assert summary["suite"]["sha256"] and summary["dataset"]["sha256"] and summary["model"]["fingerprint"]["sha256"]
-    assert summary["generation"]["max_tokens"] == 8
-    assert summary["harness_version"]
-    assert summary["artifacts"]["classification"]["confusion_matrix"]["matrix"][0] == [2, 0, 0, 0]
+    assert summary.metrics["accuracy"].mean == 0.75
+    assert summary.metrics["exact_match"].mean == 0.5
+    assert summary.metrics["macro_f1"].level == "corpus"
+    assert summary.suite.sha256 and summary.dataset.sha256 and summary.model.fingerprint["sha256"]
+    assert summary.generation["max_tokens"] == 8
+    assert summary.harness_version
+    assert summary.artifacts["classification"]["confusion_matrix"]["matrix"][0] == [2, 0, 0, 0]
     s2, rows = load_run(directory)
     assert s2 == summary
     assert [r["id"] for r in rows] == ["e1", "e2", "e3", "e4"]
@@ -62,12 +63,12 @@ def test_rerun_is_fully_cached(tiny_suite: Path) -> None:
     script = write_jsonl(tiny_suite.parent / "out.jsonl", OUTPUTS)
     _, first = run(tiny_suite, script)
     _, again = run(tiny_suite, script)
-    assert first["counts"]["generated"] == 4 and again["counts"] == {"examples": 4, "errors": 0, "cached": 4, "generated": 0}
-    assert again["metrics"] == first["metrics"]
+    assert first.counts.generated == 4 and again.counts == Counts(examples=4, errors=0, cached=4, generated=0)
+    assert again.metrics == first.metrics
     # a different model (other script) or other settings miss the cache
     script.write_text(script.read_text().replace("order_status", "cancel_order"))
     _, changed = run(tiny_suite, script)
-    assert changed["counts"]["generated"] == 4
+    assert changed.counts.generated == 4
 
 
 def test_failed_examples_recorded_not_cached_and_retried(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,11 +82,11 @@ def test_failed_examples_recorded_not_cached_and_retried(tiny_suite: Path, capsy
     run_dir = Path(out.split("run directory: ")[1].split()[0])
     summary, results = load_run(run_dir)
     assert results[2]["error"] == "RateLimitError: 429 after 6 attempts" and results[2]["output"] is None
-    assert summary["metrics"]["accuracy"]["n"] == 3 and summary["metrics"]["accuracy"]["n_failed"] == 1
+    assert summary.metrics["accuracy"].n == 3 and summary.metrics["accuracy"].n_failed == 1
     # the script is fixed; the rerun generates only the failed example
     write_jsonl(script, OUTPUTS)
     _, again = run(tiny_suite, script)
-    assert again["counts"]["errors"] == 0
+    assert again.counts.errors == 0
     assert main(["run", str(tiny_suite), "--model", f"scripted:{script}", "--reports", str(reports), "--no-progress"]) == 0
 
 
@@ -132,7 +133,7 @@ def test_killed_run_resumes_without_redoing_or_losing_work(tmp_path: Path) -> No
     assert f"examples={n} (cached {done_before}, errors 0)" in out.stdout
     run_dir = Path(out.stdout.split("run directory: ")[1].split()[0])
     summary, results = load_run(run_dir)
-    assert summary["counts"]["generated"] == n - done_before
+    assert summary.counts.generated == n - done_before
     assert [r["id"] for r in results] == [r["id"] for r in rows] and all(r["output"] == "order_status" for r in results)
 
 

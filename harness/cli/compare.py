@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
             if v.regressions:
                 shown = ", ".join(v.regressions[:10]) + (f" ... (+{len(v.regressions) - 10})" if len(v.regressions) > 10 else "")
                 print(f"{name}: {len(v.regressions)} regression(s) in {v.label}: {shown}")
-    out = args.out or args.reports / "comparisons" / f"{comp.runs[0].summary['suite']['name']}-{time.strftime('%Y%m%dT%H%M%S')}"
+    out = args.out or args.reports / "comparisons" / f"{comp.runs[0].summary.suite.name}-{time.strftime('%Y%m%dT%H%M%S')}"
     write_reports(rendered, out)
     print(f"comparison files: {out}")
-    return track(args, None, 0, lambda t: t.log_comparison(out), "the comparison", suite_name=comp.runs[0].summary["suite"]["name"])
+    return track(args, None, 0, lambda t: t.log_comparison(out), "the comparison", suite_name=comp.runs[0].summary.suite.name)

@@ -75,7 +75,7 @@ def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Pa
                     reports_dir=args.reports, out=out / f"{role}-run", cache=args.cache, progress=not args.no_progress,
                     trust=args.trust)
     outcome = run_suite(cfg)
-    print(f"{role}: ran {outcome.summary['model']['display']} -> {outcome.directory}")
+    print(f"{role}: ran {outcome.summary.model.display} -> {outcome.directory}")
     if outcome.n_errors:
         print(f"{role}: warning: {outcome.n_errors} example(s) failed; they count against the run that failed them")
     return outcome.directory

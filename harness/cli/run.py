@@ -76,14 +76,13 @@ def main(args: argparse.Namespace) -> int:
     warn_if_retiring(cfg.model)  # one line when an openai model shuts down within 90 days; silent otherwise
     outcome = run_suite(cfg)
     s = outcome.summary
-    print(f"{s['suite']['name']} v{s['suite']['version']}  split={s['dataset']['split']}  model={s['model']['display']}  "
-          f"examples={s['counts']['examples']} (cached {s['counts']['cached']}, errors {s['counts']['errors']})")
+    print(f"{s.suite.name} v{s.suite.version}  split={s.dataset.split}  model={s.model.display}  "
+          f"examples={s.counts.examples} (cached {s.counts.cached}, errors {s.counts.errors})")
     print(format_table(s))
     print(f"run directory: {outcome.directory}")
     code = 0
-    cost = s.get("cost") or {}
-    if cost.get("total_usd") is not None:  # a model with no price (local, scripted, self-hosted) prints none
-        print(f"cost: {_money(cost.get('total_usd'))} ({_money(cost.get('spent_usd'))} spent by this invocation)")
+    if s.cost is not None and s.cost.total_usd is not None:  # a model with no price (local, scripted, self-hosted) prints none
+        print(f"cost: {_money(s.cost.total_usd)} ({_money(s.cost.spent_usd)} spent by this invocation)")
     if outcome.cap_reached:
         print(outcome.cap_reached, file=sys.stderr)
         code = 3

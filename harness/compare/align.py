@@ -11,29 +11,36 @@ import pandas as pd
 
 from harness.core.errors import HarnessError
 from harness.records.columns import SCORE_PREFIX, frame_rows
-from harness.records.run import read_run
+from harness.records.run import RunRecord, RunSummary, read_run
 
 
 @dataclass(eq=False)  # a run is itself: comparing DataFrames field by field has no single truth value
 class Run:
-    """One run directory read back, with the label reports show for it. ``frame``: its examples as
-    columns (harness.records.columns); ``rows`` builds per-example dicts on first use."""
+    """A run read back (harness.records.run.RunRecord) with the label reports show for it: a thin
+    view, not another copy of the run. ``frame``: its examples as columns (harness.records.columns)."""
 
-    directory: Path
-    summary: dict[str, Any]
-    frame: pd.DataFrame
+    record: RunRecord
     label: str
-    _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def directory(self) -> Path:
+        return self.record.directory
+
+    @property
+    def summary(self) -> RunSummary:
+        return self.record.summary
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.record.frame
 
     @property
     def model(self) -> str:
-        return self.summary.get("model", {}).get("display", "?")
+        return self.record.model
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        if self._rows is None:
-            self._rows = frame_rows(self.frame)
-        return self._rows
+        return self.record.rows()
 
 
 @dataclass(eq=False)
@@ -66,8 +73,7 @@ def load_runs(directories: list[Path], labels: list[str] | None = None) -> list[
     runs = []
     for i, d in enumerate(directories):
         record = read_run(d)
-        summary = record.summary_dict()
-        runs.append(Run(Path(d), summary, record.frame, labels[i] if labels else summary.get("model", {}).get("display", f"run{i + 1}")))
+        runs.append(Run(record, labels[i] if labels else record.model or f"run{i + 1}"))
     seen: dict[str, int] = {}
     for r in runs:  # two runs of the same model (a gate against itself) still need distinct columns
         n = seen.get(r.label, 0) + 1
@@ -82,8 +88,8 @@ def check_comparable(runs: list[Run]) -> None:
     base = runs[0]
     for r in runs[1:]:
         # The split before the dataset: another split is another file, and "different split" says why.
-        for what, get in (("suite", lambda s: s["suite"]["sha256"]), ("split", lambda s: s["dataset"]["split"]),
-                          ("dataset", lambda s: s["dataset"]["sha256"])):
+        for what, get in (("suite", lambda s: s.suite.sha256), ("split", lambda s: s.dataset.split),
+                          ("dataset", lambda s: s.dataset.sha256)):
             a, b = get(base.summary), get(r.summary)
             if a != b:
                 shown = (a, b) if what == "split" else (str(a)[:12], str(b)[:12])
@@ -91,14 +97,14 @@ def check_comparable(runs: list[Run]) -> None:
                                    f"({shown[0]} vs {shown[1]}); compare runs of the same suite, dataset and split")
 
 
-def _records_by_id(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _records_by_id(summary: RunSummary) -> dict[str, dict[str, Any]]:
     """The dataset's records, for a category field the run rows do not carry."""
     from harness.data.examples import load_split
     from harness.suite.schema import Suite
 
-    suite = Suite.model_validate(summary["suite"]["spec"])
-    split = summary["dataset"]["split"]
-    path = Path(summary["dataset"]["path"])
+    suite = Suite.model_validate(summary.suite.spec)
+    split = summary.dataset.split
+    path = Path(summary.dataset.path)
     rel = Path(suite.dataset.splits[split])
     base = path
     for _ in rel.parts:
@@ -119,7 +125,7 @@ def align(runs: list[Run], category_field: str | None = None) -> Aligned:
     if not ids:
         raise HarnessError("the runs have no example id in common (different --limit or data?)")
     frames = [r.frame.set_index("id", drop=False).loc[common].reset_index(drop=True) for r in runs]
-    suite_field = runs[0].summary["dataset"].get("category_field")
+    suite_field = runs[0].summary.dataset.category_field
     if category_field is None or category_field == suite_field:
         cats = frames[0]["category"].tolist()
         field_name = suite_field

@@ -3,6 +3,8 @@ run), McNemar for pass/fail scores, regressions and improvements, per-category b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,11 @@ from harness.records.comparison import ComparisonRecord
 DEFAULT_MARGIN_FRACTION = 0.1  # continuous scores: a drop of 10% of the score's range counts as a regression
 
 
-def default_margin(entry: dict[str, Any]) -> float:
+def default_margin(binary: bool, value_range: Sequence[float | None]) -> float:
     """Pass/fail scores: any flip counts. Bounded continuous scores: a tenth of the range. Unbounded: any drop."""
-    if entry.get("binary"):
+    if binary:
         return 0.0
-    lo, hi = (entry.get("range") or [None, None])[:2]
+    lo, hi = (list(value_range) or [None, None])[:2]
     return DEFAULT_MARGIN_FRACTION * (hi - lo) if lo is not None and hi is not None else 0.0
 
 
@@ -119,8 +121,8 @@ class Comparison:
         first = self.runs[0].summary
         return ComparisonRecord.model_validate({
             "format_version": FORMAT_VERSION,
-            "suite": {k: first["suite"].get(k) for k in ("name", "version", "sha256", "path")},
-            "dataset": {k: first["dataset"].get(k) for k in ("split", "sha256", "path")},
+            "suite": {k: getattr(first.suite, k) for k in ("name", "version", "sha256", "path")},
+            "dataset": {k: getattr(first.dataset, k) for k in ("split", "sha256", "path")},
             "runs": [{"label": r.label, "directory": str(r.directory), "model": r.model} for r in self.runs],
             "baseline": self.runs[0].label,
             "n_examples": len(self.ids),
@@ -135,16 +137,16 @@ class Comparison:
 
 
 def _views(aligned: Aligned, name: str) -> list[ScoreView]:
-    return [score_view(aligned, r, name, run.summary["metrics"][name]) for r, run in enumerate(aligned.runs)]
+    return [score_view(aligned, r, name, run.summary.metrics[name]) for r, run in enumerate(aligned.runs)]
 
 
 def _compare_score(aligned: Aligned, name: str, views: list[ScoreView], deltas: Deltas) -> ScoreComparison:
-    entries = [r.summary["metrics"][name] for r in aligned.runs]
+    entries = [r.summary.metrics[name] for r in aligned.runs]
     entry = entries[0]
-    runs = [RunScore(run.label, _nan(e.get("mean")), _nan(e.get("ci_low")), _nan(e.get("ci_high")), int(e.get("n") or 0),
-                     int(e.get("n_failed") or 0)) for run, e in zip(aligned.runs, entries, strict=True)]
+    runs = [RunScore(run.label, _nan(e.mean), _nan(e.ci_low), _nan(e.ci_high), e.n, e.n_failed)
+            for run, e in zip(aligned.runs, entries, strict=True)]
     example_level = all(v.values is not None for v in views)
-    margin = default_margin(entry)
+    margin = default_margin(entry.binary, entry.range)
     vs: list[VsBaseline] = []
     reg_positions: list[list[int]] = [[]]
     note = ""
@@ -153,7 +155,7 @@ def _compare_score(aligned: Aligned, name: str, views: list[ScoreView], deltas: 
         delta = deltas.top[name][r]  # bootstrapped with every other score's, on the same resamples
         if example_level:
             assert base.values is not None and cand.values is not None and delta is not None
-            reg, imp = flips(base.values, cand.values, entry["direction"], margin)
+            reg, imp = flips(base.values, cand.values, entry.direction, margin)
         elif delta is not None:
             reg, imp = [], []
         else:
@@ -162,7 +164,7 @@ def _compare_score(aligned: Aligned, name: str, views: list[ScoreView], deltas: 
             reg, imp = [], []
         v = VsBaseline(aligned.runs[r].label, delta, margin=margin, regressions=[aligned.ids[i] for i in reg],
                        improvements=[aligned.ids[i] for i in imp])
-        if entry.get("binary") and example_level:
+        if entry.binary and example_level:
             assert base.values is not None and cand.values is not None
             pairs = [(a, b) for a, b in zip(base.values, cand.values, strict=True) if a is not None and b is not None]
             b_ = sum(1 for a, b in pairs if a >= 0.5 > b)
@@ -174,14 +176,14 @@ def _compare_score(aligned: Aligned, name: str, views: list[ScoreView], deltas: 
         cats: list[CategoryScore] = []
     else:
         cats = category_breakdown(views, aligned.categories, reg_positions, aligned.ids, deltas.categories.get(name, {}))
-    reason = next((e.get("advisory_reason") for e in entries if e.get("advisory_reason")), None)
-    return ScoreComparison(name, entry.get("metric", ""), entry.get("direction", "higher"), entry.get("level", "example"),
-                           bool(entry.get("binary")), list(entry.get("range") or [None, None]), runs, vs, cats, reason, note,
+    reason = next((e.advisory_reason for e in entries if e.advisory_reason), None)
+    return ScoreComparison(name, entry.metric, entry.direction, entry.level,
+                           entry.binary, list(entry.range or [None, None]), runs, vs, cats, reason, note,
                            [v.values for v in views] if example_level else None)  # type: ignore[misc]
 
 
 def compare_aligned(aligned: Aligned, resamples: int = RESAMPLES, seed: int = SEED) -> Comparison:
-    names = [n for n in aligned.runs[0].summary["metrics"] if all(n in r.summary["metrics"] for r in aligned.runs[1:])]
+    names = [n for n in aligned.runs[0].summary.metrics if all(n in r.summary.metrics for r in aligned.runs[1:])]
     views = {n: _views(aligned, n) for n in names}
     with_categories = {n for n, vs in views.items() if all(v.values is not None for v in vs) or vs[0].stat is not None}
     deltas = comparison_deltas(views, len(aligned.ids), group_positions(aligned.categories), with_categories, resamples, seed)

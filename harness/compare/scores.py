@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.compare.align import Aligned
 from harness.records.columns import SCORE_PREFIX, score_names
+from harness.records.run import MetricEntry
 from harness.stats.bootstrap import Statistic, evaluate, mean_of
 
 
@@ -29,7 +30,7 @@ def example_view(aligned: Aligned, run: int, score: str) -> ScoreView:
     return ScoreView(values, mean_of(values))
 
 
-def corpus_view(aligned: Aligned, run: int, score: str, entry: dict[str, Any]) -> ScoreView:
+def corpus_view(aligned: Aligned, run: int, score: str, entry: MetricEntry) -> ScoreView:
     """Rebuild the metric from the run's recorded suite and let it compute the score on any subset."""
     from harness.core.types import Failure, Item
     from harness.metrics.base import build_metric
@@ -37,10 +38,10 @@ def corpus_view(aligned: Aligned, run: int, score: str, entry: dict[str, Any]) -
 
     summary = aligned.runs[run].summary
     try:
-        spec = Suite.model_validate(summary["suite"]["spec"])
-        entries = [m for m in spec.metrics if m.name == entry.get("metric")]
+        spec = Suite.model_validate(summary.suite.spec)
+        entries = [m for m in spec.metrics if m.name == entry.metric]
         if not entries:
-            return ScoreView(None, None, f"metric {entry.get('metric')!r} is not in the run's suite")
+            return ScoreView(None, None, f"metric {entry.metric!r} is not in the run's suite")
         metric = build_metric(entries[0].name, entries[0].params())
         # From the frame's columns, not per-row dicts (the prompt column alone took 0.9 s a run to
         # turn into Python objects at 100,000 examples, and corpus scores never read it).
@@ -64,5 +65,5 @@ def corpus_view(aligned: Aligned, run: int, score: str, entry: dict[str, Any]) -
     return ScoreView(None, stat)
 
 
-def score_view(aligned: Aligned, run: int, score: str, entry: dict[str, Any]) -> ScoreView:
-    return corpus_view(aligned, run, score, entry) if entry.get("level") == "corpus" else example_view(aligned, run, score)
+def score_view(aligned: Aligned, run: int, score: str, entry: MetricEntry) -> ScoreView:
+    return corpus_view(aligned, run, score, entry) if entry.level == "corpus" else example_view(aligned, run, score)

@@ -46,7 +46,7 @@ def format_comparison(comp: Comparison) -> str:
             rows.append((label, rs.label, fmt(rs.mean), ci(rs.ci_low, rs.ci_high), fmt(v.delta.delta, signed=True),
                          ci(v.delta.ci_low, v.delta.ci_high, signed=True), pval(v.p_value),
                          str(len(v.regressions)) if ex else "", str(len(v.improvements)) if ex else ""))
-    lines = [f"{comp.runs[0].summary['suite']['name']}  split={comp.runs[0].summary['dataset']['split']}  "
+    lines = [f"{comp.runs[0].summary.suite.name}  split={comp.runs[0].summary.dataset.split}  "
              f"examples={len(comp.ids)}  baseline={comp.runs[0].label}"]
     lines += _render(rows)
     notes = [f"{n}: {sc.note}" for n, sc in comp.scores.items() if sc.note]

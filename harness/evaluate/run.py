@@ -31,7 +31,7 @@ from harness.data.examples import Split, load_split, render_messages
 from harness.engine import Engine
 from harness.metrics.base import Metric
 from harness.providers.base import ModelSpec, Provider, build_provider
-from harness.records.run import ExampleResult, RepeatResult
+from harness.records.run import ExampleResult, MetricEntry, RepeatResult, RunSummary
 from harness.evaluate.repeats import expand_requests, reduce_example
 from harness.stats import mean_ci
 from harness.suite.load import LoadedSuite, load_suite
@@ -64,14 +64,14 @@ class RunConfig:
 @dataclass
 class RunOutcome:
     directory: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     results: list[ExampleResult]
     endpoint_down: str | None = None  # "endpoint down: URL (...)": the breaker stopped sending; a rerun resumes
     cap_reached: str | None = None  # the --max-cost cap stopped sending; a rerun with a higher cap resumes
 
     @property
     def n_errors(self) -> int:
-        return self.summary["counts"]["errors"]
+        return self.summary.counts.errors
 
 
 # ---------------------------------------------------------------- stages
@@ -267,9 +267,8 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
     finished = FinishedRun(cfg, loaded, split, fingerprint, results, table, artifacts, timing,
                            cost_block(ledger, provider.batch_api() is not None))
-    directory, record = write_run(finished, prepared)
-    summary = record.model_dump(mode="json")  # RunOutcome.summary stays plain data until its consumers are typed
-    return RunOutcome(directory, summary, results, "; ".join(down) or None, summary["cost"]["cap_reached"])
+    directory, summary = write_run(finished, prepared)
+    return RunOutcome(directory, summary, results, "; ".join(down) or None, summary.cost.cap_reached if summary.cost else None)
 
 
 def repeat_results(metrics: Sequence[Metric], examples: Sequence[Example], requests: Sequence[Request],
@@ -301,35 +300,36 @@ def add_flaky_shares(table: dict[str, Any], results: Sequence[ExampleResult]) ->
         entry["n_flaky"] = sum(1 for f in figures if f is not None and f > 0)
 
 
-def format_table(summary: dict[str, Any]) -> str:
+def format_table(summary: RunSummary) -> str:
     """The per-metric table printed after a run."""
     rows = [("metric", "mean", "95% CI", "n", "failed", "better", "calibration")]
-    for name, e in summary["metrics"].items():
-        ci = "-" if _nan(e["ci_low"]) else f"[{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
-        mean = "n/a" if _nan(e["mean"]) else f"{e['mean']:.3f}"
-        rows.append((name, mean, ci, str(e["n"]), str(e["n_failed"]), e["direction"], _calibration_cell(e)))
+    for name, e in summary.metrics.items():
+        ci = "-" if _nan(e.ci_low) or e.ci_high is None else f"[{e.ci_low:.3f}, {e.ci_high:.3f}]"
+        mean = "n/a" if e.mean is None or _nan(e.mean) else f"{e.mean:.3f}"
+        rows.append((name, mean, ci, str(e.n), str(e.n_failed), e.direction, _calibration_cell(e)))
     if all(not r[-1] for r in rows[1:]):
         rows = [r[:-1] for r in rows]  # no judge in this suite: no calibration column
-    if any("flaky_share" in e for e in summary["metrics"].values()):  # generation.repeats > 1
+    if any(e.added("flaky_share") for e in summary.metrics.values()):  # generation.repeats > 1
         rows = [rows[0] + ("flaky",)] + [
-            r + (("-" if _nan(e.get("flaky_share")) else f"{e['n_flaky']} ({e['flaky_share']:.0%})") if "flaky_share" in e else "",)
-            for r, e in zip(rows[1:], summary["metrics"].values(), strict=True)]
+            r + (("-" if e.flaky_share is None or _nan(e.flaky_share) else f"{e.n_flaky} ({e.flaky_share:.0%})")
+                 if e.added("flaky_share") else "",)
+            for r, e in zip(rows[1:], summary.metrics.values(), strict=True)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def _calibration_cell(e: dict[str, Any]) -> str:
+def _calibration_cell(e: MetricEntry) -> str:
     """A judge score's agreement with human labels, and '(advisory)' when gates on it only advise."""
-    if "calibration" not in e:
+    if not e.added("calibration"):
         return ""
-    c = e["calibration"]
+    c = e.calibration
     text = "none" if not c else (f"{c.get('statistic_short', 'kappa')} "
                                  + ("n/a" if _nan(c.get("kappa")) else f"{c['kappa']:.2f}")
                                  + ("" if _nan(c.get("ci_low")) else f" [{c['ci_low']:.2f}, {c['ci_high']:.2f}]")
                                  + f" n={c.get('n')}")
-    return text + (" (advisory)" if e.get("advisory_reason") else "")
+    return text + (" (advisory)" if e.advisory_reason else "")
 
 
 def _nan(x: Any) -> bool:

@@ -109,7 +109,7 @@ def _judge(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | No
     # max_regressions
     if sc.values is None:
         return float("nan"), value, False, f"{sc.name} is a corpus score: regressions need per-example scores", []
-    margin = gate.regression_margin if "regression_margin" in gate.model_fields_set else default_margin({"binary": sc.binary, "range": sc.range})
+    margin = gate.regression_margin if "regression_margin" in gate.model_fields_set else default_margin(sc.binary, sc.range)
     pos = _positions(comp, category)
     reg, _ = flips([sc.values[0][i] for i in pos], [sc.values[1][i] for i in pos], sc.direction, margin)
     ids = [comp.ids[pos[i]] for i in reg]

@@ -74,7 +74,7 @@ def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | N
     from harness.suite.load import load_suite
 
     loaded = load_suite(suite_path)
-    ran = comp.runs[0].summary["suite"]["name"]
+    ran = comp.runs[0].summary.suite.name
     if loaded.suite.name != ran:
         raise HarnessError(f"{suite_path}: suite {loaded.suite.name!r} cannot gate runs of suite {ran!r}")
     _check_same_suite(suite_path, loaded, comp)
@@ -106,10 +106,10 @@ def _check_same_suite(suite_path: Path, loaded: Any, comp: Comparison) -> None:
     """Refuse runs made with another suite of the same name (its sha256 is of the merged suite, so a
     changed include'd file counts). Only the gates may differ: they judge the same evaluation."""
     run = comp.runs[0]
-    ran_sha = run.summary["suite"].get("sha256")
+    ran_sha = run.summary.suite.sha256
     if ran_sha == loaded.sha256:
         return
-    ran_spec = run.summary["suite"].get("spec")
+    ran_spec = run.summary.suite.spec
     here = loaded.suite.model_dump(mode="json")
     if isinstance(ran_spec, dict) and _evaluation_part(ran_spec) == _evaluation_part(here):
         return

@@ -243,9 +243,8 @@ def _write_summary_csv(fh: Any, metrics: dict[str, Any]) -> None:
         w.writerow(safe_row([name] + [e.get(c) for c in cols[1:]]))
 
 
-def load_run(directory: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Read a run directory back, validated: (summary, per-example rows) as plain dicts.
-
-    Prefer :func:`harness.records.run.read_run` for the typed RunRecord."""
+def load_run(directory: str | Path) -> tuple[RunSummary, list[dict[str, Any]]]:
+    """Read a run directory back, validated: (its typed summary, the per-example rows as results.jsonl
+    holds them). :func:`harness.records.run.read_run` gives the whole RunRecord (with its frame)."""
     record = read_run(directory)
-    return record.summary_dict(), record.rows()
+    return record.summary, record.rows()

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from harness.compare.comparison import Comparison
 from harness.compare.table import ci, fmt, pval
 from harness.gating.rules import format_figure
+from harness.records.run import RunSummary
 from harness.report import svg
 from harness.report.registry import ReportInput, reporter
 
@@ -158,8 +159,8 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
     data = {"examples": examples, "page": PAGE, "verdict": None if passed is None else ("promote" if passed else "blocked")}
     lineage_cols = sorted({k for it in lineage or [] for k in (it.get("scores") or {})})
     return env.get_template("report.html.j2").render(
-        title=title or f"{base['suite']['name']}: {' vs '.join(r.label for r in comp.runs)}",
-        suite=base["suite"], dataset=base["dataset"], comp=comp, runs=comp.runs, n=len(comp.ids),
+        title=title or f"{base.suite.name}: {' vs '.join(r.label for r in comp.runs)}",
+        suite=base.suite, dataset=base.dataset, comp=comp, runs=comp.runs, n=len(comp.ids),
         rules=rules, passed=passed, metric_rows=_metric_rows(comp), charts=charts,
         examples=first_page(examples, PAGE), categories=examples["cats"], data=json_for_script(data), lineage=lineage, lineage_cols=lineage_cols,
         costs=[cost_line(r.summary) for r in comp.runs],
@@ -167,18 +168,17 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
     )
 
 
-def cost_line(summary: dict[str, Any]) -> str:
+def cost_line(summary: RunSummary) -> str:
     """One run's tokens and dollars, per model (the candidate and each judge), from its cost block."""
     from harness.pricing import format_dollars
 
-    cost = summary.get("cost")
-    tokens = summary.get("tokens") or {}
-    if not isinstance(cost, dict):  # a run written before cost accounting
-        return f"{tokens.get('input', 0)} input / {tokens.get('output', 0)} output tokens; cost not recorded"
-    parts = [f"{name}: {m['input_tokens']} in / {m['output_tokens']} out tokens, {format_dollars(m.get('cost_usd'))}"
-             for name, m in (cost.get("models") or {}).items()]
-    head = f"{format_dollars(cost.get('total_usd'))}" + (" (Batch API)" if cost.get("batch") else "")
-    tail = f"; prices as of {cost['prices_as_of']}" if cost.get("prices_as_of") else ""
+    cost, tokens = summary.cost, summary.tokens
+    if cost is None:  # a run written before cost accounting
+        return f"{tokens.input} input / {tokens.output} output tokens; cost not recorded"
+    parts = [f"{name}: {m.input_tokens} in / {m.output_tokens} out tokens, {format_dollars(m.cost_usd)}"
+             for name, m in cost.models.items()]
+    head = f"{format_dollars(cost.total_usd)}" + (" (Batch API)" if cost.batch else "")
+    tail = f"; prices as of {cost.prices_as_of}" if cost.prices_as_of else ""
     return f"{head} ({'; '.join(parts) or 'no calls'}){tail}"
 
 

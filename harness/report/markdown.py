@@ -28,9 +28,9 @@ def code(text: object) -> str:
 
 def gate_markdown(comp: Comparison, results: Sequence[RuleRecord], passed: bool) -> str:
     base, cand = comp.runs[0], comp.runs[1]
-    suite = base.summary["suite"]
+    suite = base.summary.suite
     lines = [f"## Promotion gate: {'✅ PROMOTE' if passed else '❌ BLOCKED'}", "",
-             f"Suite **{cell(suite['name'])}** v{cell(suite.get('version'))}, split {code(base.summary['dataset']['split'])}, "
+             f"Suite **{cell(suite.name)}** v{cell(suite.version)}, split {code(base.summary.dataset.split)}, "
              f"{len(comp.ids)} examples. Baseline {code(base.model)}, candidate {code(cand.model)}.", "",
              "| verdict | rule | figure | threshold | why |", "|---|---|---:|---:|---|"]
     for r in results:

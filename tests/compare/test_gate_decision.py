@@ -144,9 +144,9 @@ def test_a_score_the_metric_marks_advisory_never_blocks(runs: dict[str, Path], t
 
     cand = tmp_path / "cand"
     shutil.copytree(runs["broken"], cand)
-    summary = json.loads((cand / "summary.json").read_text())
-    summary["metrics"]["accuracy"]["advisory_reason"] = "judge not calibrated"
-    (cand / "summary.json").write_text(json.dumps(summary))
+    on_disk = json.loads((cand / "summary.json").read_text())
+    on_disk["metrics"]["accuracy"]["advisory_reason"] = "judge not calibrated"
+    (cand / "summary.json").write_text(json.dumps(on_disk))
     out = gate_runs(SUITE, runs["right"], cand, tmp_path / "gate")
     assert out.passed and {r.verdict for r in out.rules} <= {"advisory-pass", "advisory-fail"}
     assert any(r.verdict == "advisory-fail" for r in out.rules)
@@ -169,9 +169,9 @@ def test_lower_is_better_scores_flip_the_sign(runs: dict[str, Path], tmp_path: P
     for name in ("right", "broken"):
         d = tmp_path / name
         shutil.copytree(runs[name], d)
-        summary = json.loads((d / "summary.json").read_text())
-        summary["metrics"]["exact_match"]["direction"] = "lower"
-        (d / "summary.json").write_text(json.dumps(summary))
+        on_disk = json.loads((d / "summary.json").read_text())
+        on_disk["metrics"]["exact_match"]["direction"] = "lower"
+        (d / "summary.json").write_text(json.dumps(on_disk))
         copies.append(d)
     suite = tmp_suite(tmp_path, "  - {metric: exact_match, min_improvement: 0.05}\n"
                                 "  - {metric: exact_match, max_regressions: 0}\n")

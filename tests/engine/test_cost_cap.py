@@ -14,6 +14,7 @@ import pytest
 
 from harness.cli import main
 from harness.records.rundir import load_run
+from harness.records.run import read_run
 from fakes.fake_openai import FakeOpenAI
 from tests.conftest import echo_suite, write_jsonl
 
@@ -83,19 +84,19 @@ def test_the_cap_holds_with_requests_in_flight_and_a_rerun_resumes(suite: Path, 
         assert code == 3, out + err
         first = srv.count
         summary, rows = load_run(out_dir)
-        cost = summary["cost"]
+        cost = summary.cost
         done = [r for r in rows if r["output"] == "ok"]
         skipped = [r for r in rows if r["output"] is None]
         # every request sent was answered and paid for; the cap was never passed, in flight included
         assert len(done) == first and 0 < first < N
-        assert cost["spent_usd"] == pytest.approx(2.0 * first) and cost["spent_usd"] <= 40
+        assert cost.spent_usd == pytest.approx(2.0 * first) and cost.spent_usd <= 40
         # $11 reserved a request: none is sent unless spent + reserved + 11 <= 40, so at least 15 went out
         assert first >= 15 and srv.max_in_flight <= 4
         assert all(r["attempts"] == 0 and r["error"].startswith("not attempted: cost cap") for r in skipped)
         assert len(skipped) == N - first
         assert "cost cap $40.00 reached: spent $" in err and f"{N - first} request(s) not sent" in err
-        assert cost["max_cost_usd"] == 40 and cost["cap_reached"]
-        assert cost["models"]["openai:fake"]["input_tokens"] == first
+        assert cost.max_cost_usd == 40 and cost.cap_reached
+        assert cost.models["openai:fake"].input_tokens == first
 
         code = main(_args(suite, srv.url, "--max-cost", "1000", "--out", str(out_dir)))
         out, err = capsys.readouterr()
@@ -103,8 +104,8 @@ def test_the_cap_holds_with_requests_in_flight_and_a_rerun_resumes(suite: Path, 
         assert srv.count == N  # only the examples not sent before
         summary, rows = load_run(out_dir)
         assert all(r["output"] == "ok" for r in rows)
-        assert summary["cost"]["spent_usd"] == pytest.approx(2.0 * (N - first))
-        assert summary["cost"]["total_usd"] == pytest.approx(2.0 * N)
+        assert summary.cost.spent_usd == pytest.approx(2.0 * (N - first))
+        assert summary.cost.total_usd == pytest.approx(2.0 * N)
         assert "cost: $60.00" in out
 
 
@@ -133,14 +134,14 @@ def test_judge_calls_are_accounted_apart_by_model(suite: Path, capsys: pytest.Ca
         assert code == 0, out + err
         judged = [r for r in srv.chat_requests() if r.body["model"] == "grader"]
     summary, _ = load_run(suite.parent / "j")
-    models = summary["cost"]["models"]
+    models = summary.cost.models
     assert set(models) == {"openai:fake", "openai:grader"}
-    assert models["openai:fake"]["requests"] == 5 and models["openai:fake"]["cost_usd"] == pytest.approx(10.0)
+    assert models["openai:fake"].requests == 5 and models["openai:fake"].cost_usd == pytest.approx(10.0)
     g = models["openai:grader"]
     judge_in = sum(sum(len(str(m["content"]).split()) for m in r.body["messages"]) for r in judged)
-    assert g["requests"] == len(judged) == 5 and g["input_tokens"] == judge_in
-    assert g["cost_usd"] == pytest.approx(2.0 * judge_in)  # $2 per input token, output free
-    assert summary["cost"]["total_usd"] == pytest.approx(10.0 + 2.0 * judge_in)
+    assert g.requests == len(judged) == 5 and g.input_tokens == judge_in
+    assert g.cost_usd == pytest.approx(2.0 * judge_in)  # $2 per input token, output free
+    assert summary.cost.total_usd == pytest.approx(10.0 + 2.0 * judge_in)
 
 
 def test_the_html_report_has_a_cost_line_per_run(suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,5 +156,6 @@ def test_the_html_report_has_a_cost_line_per_run(suite: Path, capsys: pytest.Cap
     assert html.count('class="cost-line"') == 2
     assert "openai:fake: 3 in / 3 out tokens, $6.00" in html  # run a sent all three
     assert "prices as of 2026-12-01" in html
-    old = {"tokens": {"input": 7, "output": 2}}  # a run written before cost accounting
+    old = read_run(suite.parent / "a").summary.model_copy(update={"cost": None})  # as a run written before cost accounting
+    old.tokens.input, old.tokens.output = 7, 2
     assert cost_line(old) == "7 input / 2 output tokens; cost not recorded"

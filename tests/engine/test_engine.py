@@ -90,8 +90,8 @@ def test_judged_suite_runs_inside_a_running_event_loop(tmp_path: Path, engines: 
     with FakeOpenAI(latency=0.02, answer=lambda body: "A fine answer.") as srv:
         outcome = asyncio.run(notebook_cell(srv.url))
         assert len(srv.chat_requests()) == 4
-    judge = outcome.summary["metrics"]["judge"]
-    assert judge["mean"] == pytest.approx(3.5) and judge["n"] == 4 and judge["n_failed"] == 0
+    judge = outcome.summary.metrics["judge"]
+    assert judge.mean == pytest.approx(3.5) and judge.n == 4 and judge.n_failed == 0
     assert outcome.endpoint_down is None
     # candidate and judge went through one engine
     assert [name for _, name in engines] == ["cand", str(tmp_path / "judge.json")]
@@ -124,7 +124,7 @@ def test_pairwise_baseline_model_gets_the_suite_settings_without_rereading_the_s
                                         reports_dir=tmp_path / "reports", progress=False, bootstrap_resamples=20)).summary
         base_requests = [r for r in srv.chat_requests() if r.body["model"] == "base"]
     assert not suite.exists()
-    assert s["metrics"]["pairwise_win"]["mean"] == 1.0 and s["metrics"]["pairwise_consistency"]["mean"] == 1.0
+    assert s.metrics["pairwise_win"].mean == 1.0 and s.metrics["pairwise_consistency"].mean == 1.0
     assert len(base_requests) == 4 and all(r.body["max_tokens"] == 33 for r in base_requests)
     assert [name for _, name in engines] == ["cand", "base", "judge"] and len({e for e, _ in engines}) == 1
 

@@ -89,26 +89,26 @@ def run(tmp_path: Path, suite: Path) -> dict:
 def test_advisory_until_calibrated_then_trusted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     suite, labels = setup(tmp_path, min_kappa=0.5)
     s = run(tmp_path, suite)
-    e = s["metrics"]["judge"]
-    assert e["mean"] == 0.5 and "has no calibration for rubric grounded_answer" in e["advisory_reason"]
-    assert e["calibration"] is None
-    assert e["judge"]["model"].startswith("scripted:") and len(e["judge"]["fingerprint_sha256"]) == 64
-    assert len(e["rubric"]["sha256"]) == 64 and len(e["prompt"]["sha256"]) == 64 and "<answer>" in e["prompt"]["task"]
+    e = s.metrics["judge"]
+    assert e.mean == 0.5 and "has no calibration for rubric grounded_answer" in e.advisory_reason
+    assert e.calibration is None
+    assert e.judge["model"].startswith("scripted:") and len(e.judge["fingerprint_sha256"]) == 64
+    assert len(e.rubric["sha256"]) == 64 and len(e.prompt["sha256"]) == 64 and "<answer>" in e.prompt["task"]
     assert "none (advisory)" in format_table(s)
 
     code = main(["judge", "calibrate", str(suite), "--labels", str(labels), "--reports", str(tmp_path / "reports"),
                  "--no-progress", "--resamples", "200"])
     out = capsys.readouterr().out
     assert code == 0 and "cohen_kappa" in out and "0.600" in out and "trusted" in out
-    stored = json.loads((tmp_path / "reports" / "calibration" / f"{e['rubric']['sha256']}.json").read_text())
+    stored = json.loads((tmp_path / "reports" / "calibration" / f"{e.rubric['sha256']}.json").read_text())
     (entry,) = stored["entries"].values()
     assert entry["cohen_kappa"]["value"] == pytest.approx(0.6) and entry["accuracy"]["value"] == pytest.approx(0.8)
     assert entry["cohen_kappa"]["ci_low"] <= 0.6 <= entry["cohen_kappa"]["ci_high"] and entry["n"] == 10
 
     s = run(tmp_path, suite)
-    e = s["metrics"]["judge"]
-    assert "advisory_reason" not in e
-    assert e["calibration"]["kappa"] == pytest.approx(0.6) and e["calibration"]["n"] == 10
+    e = s.metrics["judge"]
+    assert not e.added("advisory_reason")
+    assert e.calibration["kappa"] == pytest.approx(0.6) and e.calibration["n"] == 10
     assert "kappa 0.60 [" in format_table(s) and "(advisory)" not in format_table(s)
 
 
@@ -116,8 +116,8 @@ def test_under_min_kappa_stays_advisory(tmp_path: Path) -> None:
     suite, labels = setup(tmp_path, min_kappa=0.7)
     assert main(["judge", "calibrate", str(suite), "--labels", str(labels), "--reports", str(tmp_path / "reports"),
                  "--no-progress", "--resamples", "50"]) == 0
-    e = run(tmp_path, suite)["metrics"]["judge"]
-    assert "under min_kappa 0.7" in e["advisory_reason"] and e["calibration"]["kappa"] == pytest.approx(0.6)
+    e = run(tmp_path, suite).metrics["judge"]
+    assert "under min_kappa 0.7" in e.advisory_reason and e.calibration["kappa"] == pytest.approx(0.6)
 
 
 def test_bad_labels_are_reported_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,8 +137,8 @@ def test_judge_override_replaces_the_suites_judge_and_is_recorded(tmp_path: Path
     suite.write_text(suite.read_text().replace(f"scripted:{judge_file}", "local"))  # the suite names the local model
     cfg = RunConfig(suite=suite, model=ModelSpec.parse(f"scripted:{tmp_path / 'model.json'}"), reports_dir=tmp_path / "reports",
                     progress=False, bootstrap_resamples=20, judge=f"scripted:{judge_file}")
-    e = run_suite(cfg).summary["metrics"]["judge"]
-    assert e["judge"]["model"] == f"scripted:{judge_file}" and e["mean"] == 0.5
+    e = run_suite(cfg).summary.metrics["judge"]
+    assert e.judge["model"] == f"scripted:{judge_file}" and e.mean == 0.5
 
 
 def test_a_judge_that_never_parses_stays_advisory(tmp_path: Path) -> None:
@@ -146,9 +146,9 @@ def test_a_judge_that_never_parses_stays_advisory(tmp_path: Path) -> None:
     (tmp_path / "judge.json").write_text(json.dumps({f"{p}{i}#judge0": "Looks good to me!" for p in ("cal-", "e") for i in range(10)}))
     assert main(["judge", "calibrate", str(suite), "--labels", str(labels), "--reports", str(tmp_path / "reports"),
                  "--no-progress", "--resamples", "20"]) == 0
-    e = run(tmp_path, suite)["metrics"]["judge"]
-    assert e["n_failed"] == 10 and e["calibration"]["n"] == 0 and e["calibration"]["kappa"] is None
-    assert "gave no parseable verdict on the 10 human-labelled answers" in e["advisory_reason"]
+    e = run(tmp_path, suite).metrics["judge"]
+    assert e.n_failed == 10 and e.calibration["n"] == 0 and e.calibration["kappa"] is None
+    assert "gave no parseable verdict on the 10 human-labelled answers" in e.advisory_reason
 
 
 def test_a_judge_whose_endpoint_is_down_stores_nothing_and_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -140,10 +140,10 @@ def test_pairwise_against_a_real_baseline_run_directory(tmp_path: Path) -> None:
         "METRIC", f"judge_pairwise\n    judge: scripted:{tmp_path / 'judge.json'}\n    rubric: coherence\n"
                   f"    use_logprobs: false\n    baseline_run: {base.directory}"))
     s = run_suite(RunConfig(suite=tmp_path / "pair.yaml", model=ModelSpec.parse(f"scripted:{tmp_path / 'new.json'}"), **cfg)).summary
-    win, cons = s["metrics"]["pairwise_win"], s["metrics"]["pairwise_consistency"]
-    assert win["mean"] == 0.5 and cons["mean"] == 0.0 and win["first_position_rate"] == 1.0
-    assert win["baseline"] == str(base.directory) and "no calibration" in win["advisory_reason"]
-    assert win["judge"]["model"] == f"scripted:{tmp_path / 'judge.json'}"
+    win, cons = s.metrics["pairwise_win"], s.metrics["pairwise_consistency"]
+    assert win.mean == 0.5 and cons.mean == 0.0 and win.first_position_rate == 1.0
+    assert win.baseline == str(base.directory) and "no calibration" in win.advisory_reason
+    assert win.judge["model"] == f"scripted:{tmp_path / 'judge.json'}"
     assert "none (advisory)" in format_table(s)
 
 
@@ -167,10 +167,10 @@ def test_judge_and_baseline_given_as_mappings(tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "pair.yaml").write_text(suite)
     s = run_suite(RunConfig(suite=tmp_path / "pair.yaml", model=ModelSpec.parse(f"scripted:{tmp_path / 'new.json'}"),
                             reports_dir=tmp_path / "reports", progress=False, bootstrap_resamples=20)).summary
-    win = s["metrics"]["pairwise_win"]
-    assert win["mean"] == 0.5 and win["first_position_rate"] == 1.0
-    assert win["judge"]["model"] == {"provider": "scripted", "name": str(tmp_path / "judge.json")}
-    assert win["baseline"] == {"provider": "scripted", "name": str(tmp_path / "old.json")}
+    win = s.metrics["pairwise_win"]
+    assert win.mean == 0.5 and win.first_position_rate == 1.0
+    assert win.judge["model"] == {"provider": "scripted", "name": str(tmp_path / "judge.json")}
+    assert win.baseline == {"provider": "scripted", "name": str(tmp_path / "old.json")}
 
     bad = suite.replace("  provider: scripted\n      name:", "  provider: openai\n      base_url: http://127.0.0.1:9/v1\n"
                                                             "      api_key_env: AWS_SECRET_ACCESS_KEY\n      name:")

@@ -56,27 +56,27 @@ def test_agreement_values_by_hand(tiny_suite: Path) -> None:
     _record(tiny_suite, RECORDED)
     code, s, rows = _run(_suite_with_reference(tiny_suite.parent), CANDIDATE)
     assert code == 0
-    m = s["metrics"]
+    m = s.metrics
     # exact: only e1 is the same string; normalised: e3 too ("Refund_request." ~ "refund_request").
-    assert m["agreement_exact"]["mean"] == pytest.approx(0.25)
-    assert m["agreement_normalized"]["mean"] == pytest.approx(0.5)
+    assert m["agreement_exact"].mean == pytest.approx(0.25)
+    assert m["agreement_normalized"].mean == pytest.approx(0.5)
     # labels (candidate, recorded): e1 (os, os) e2 (rr, co) e3 (rr, rr) e4 (co, os): 2 of 4 agree.
-    assert m["label_agreement"]["mean"] == pytest.approx(0.5)
+    assert m["label_agreement"].mean == pytest.approx(0.5)
     # kappa: po = 1/2; pe = P(os) 1/4*2/4 + P(rr) 2/4*1/4 + P(co) 1/4*1/4 = 5/16; (1/2 - 5/16) / (11/16) = 3/11.
-    assert m["agreement_kappa"]["mean"] == pytest.approx(3 / 11)
-    assert m["agreement_kappa"]["level"] == "corpus" and m["agreement_kappa"]["range"] == [-1.0, 1.0]
+    assert m["agreement_kappa"].mean == pytest.approx(3 / 11)
+    assert m["agreement_kappa"].level == "corpus" and m["agreement_kappa"].range == [-1.0, 1.0]
     # SQuAD token F1 deletes '_': e1 and e3 equal, e2 and e4 share no token.
-    assert m["agreement_token_f1"]["mean"] == pytest.approx(0.5)
+    assert m["agreement_token_f1"].mean == pytest.approx(0.5)
     # ROUGE-L splits on '_': e1 1, e2 0, e3 1, e4 "cancel order" vs "order status": LCS 1 of 2 -> F 0.5.
-    assert m["agreement_rougeL"]["mean"] == pytest.approx((1 + 0 + 1 + 0.5) / 4)
-    assert m["agreement_exact"]["reference"]["recorded_model"].startswith("scripted:")
-    assert m["agreement_exact"]["reference"]["n_missing"] == 0
-    art = s["artifacts"]["agreement"]
+    assert m["agreement_rougeL"].mean == pytest.approx((1 + 0 + 1 + 0.5) / 4)
+    assert m["agreement_exact"].reference["recorded_model"].startswith("scripted:")
+    assert m["agreement_exact"].reference["n_missing"] == 0
+    art = s.artifacts["agreement"]
     assert art["label_disagreements"] == {"cancel_order -> refund_request": 1, "order_status -> cancel_order": 1}
     by_id = {r["id"]: r["scores"] for r in rows}
     assert by_id["e3"]["agreement_exact"] == 0.0 and by_id["e3"]["label_agreement"] == 1.0
     # Ground truth is still scored beside agreement: e1 and e3 are right.
-    assert m["accuracy"]["mean"] == pytest.approx(0.5)
+    assert m["accuracy"].mean == pytest.approx(0.5)
 
 
 def test_kappa_matches_hand_values() -> None:
@@ -107,9 +107,9 @@ def test_missing_recorded_outputs_name_the_ids(tiny_suite: Path) -> None:
     header["outputs_sha256"] = hashlib.sha256(text.encode()).hexdigest()
     (rec / "recording.json").write_text(json.dumps(header))
     _, s, rows = _run(_suite_with_reference(tiny_suite.parent), CANDIDATE)
-    e = s["metrics"]["label_agreement"]
-    assert e["reference"]["missing_ids"] == ["e2", "e4"] and e["n_failed"] == 2 and e["n"] == 2
-    assert "no recorded output (not in the recording" in next(iter(e["failure_reasons"]))
+    e = s.metrics["label_agreement"]
+    assert e.reference["missing_ids"] == ["e2", "e4"] and e.n_failed == 2 and e.n == 2
+    assert "no recorded output (not in the recording" in next(iter(e.failure_reasons))
 
 
 def test_recording_of_a_changed_prompt_is_refused(tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:

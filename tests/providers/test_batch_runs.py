@@ -74,11 +74,11 @@ def test_a_batched_run_gives_the_synchronous_outputs_and_fills_the_same_cache(su
     assert all(x["body"] == by_text[x["body"]["messages"][0]["content"]] for x in lines)  # the same request bodies
     assert json.loads((tmp / "batch" / "batches.json").read_text())["batches"][0]["collected"] is True
     summary, _ = load_run(tmp / "again")
-    assert summary["counts"]["cached"] == N
-    cost = load_run(tmp / "batch")[0]["cost"]
-    assert cost["batch"] is True and cost["models"]["openai:gpt-4o-mini"]["input_tokens"] == 3 * N
+    assert summary.counts.cached == N
+    cost = load_run(tmp / "batch")[0].cost
+    assert cost.batch is True and cost.models["openai:gpt-4o-mini"].input_tokens == 3 * N
     # gpt-4o-mini at half price: 3 in + 3 out tokens an example at $0.15 / $0.60 per 1M
-    assert cost["spent_usd"] == pytest.approx(N * (3 * 0.15 + 3 * 0.60) / 1e6 / 2)
+    assert cost.spent_usd == pytest.approx(N * (3 * 0.15 + 3 * 0.60) / 1e6 / 2)
 
 
 def test_the_key_goes_only_to_an_allowed_host(suite: Path, monkeypatch, capsys) -> None:

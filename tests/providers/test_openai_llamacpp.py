@@ -84,10 +84,10 @@ def test_harness_run_through_llamacpp_server(server_url: str, tmp_path: Path, ca
     assert "examples=4 (cached 0, errors 0)" in out
     run_dir = Path(out.split("run directory: ")[1].split()[0])
     summary, rows = load_run(run_dir)
-    assert (run_dir / "results.csv").is_file() and summary["counts"]["generated"] == 4
+    assert (run_dir / "results.csv").is_file() and summary.counts.generated == 4
     assert all(r["output"] and r["output"].strip() for r in rows), [r["output"] for r in rows]
-    assert summary["model"]["fingerprint"] == {"provider": "openai", "name": "smollm2", "base_url": server_url}
-    assert summary["metrics"]["accuracy"]["n"] == 4
+    assert summary.model.fingerprint == {"provider": "openai", "name": "smollm2", "base_url": server_url}
+    assert summary.metrics["accuracy"].n == 4
     assert os.environ.get("OPENAI_API_KEY") is None
 
 

@@ -181,7 +181,7 @@ def test_exhausted_retries_fail_one_example_and_exit_3(srv: FakeOpenAI, tiny_sui
     summary, rows = load_run(_run_dir(out))
     assert rows[0]["output"] is None and rows[0]["error"] == "HTTP 503 InternalServerError: scripted 503 (after 3 attempts)"
     assert [r["output"] for r in rows[1:]] == ["order_status"] * 3
-    assert summary["model"]["fingerprint"] == {"provider": "openai", "name": "fake", "base_url": srv.url}
+    assert summary.model.fingerprint == {"provider": "openai", "name": "fake", "base_url": srv.url}
     # the rerun asks only for the failed example
     srv.reset()
     assert main(["run", str(tiny_suite), "--model", model, "--reports", str(tiny_suite.parent / "reports"), "--no-progress"]) == 0
@@ -196,7 +196,7 @@ def test_support_intent_run_writes_a_run_directory(srv: FakeOpenAI, tmp_path: Pa
     assert "examples=20 (cached 0, errors 0)" in out
     summary, rows = load_run(_run_dir(out))
     assert len(rows) == 20 and all(r["output"] == "order_status" for r in rows)
-    assert summary["metrics"]["accuracy"]["n"] == 20
+    assert summary.metrics["accuracy"].n == 20
     assert len(srv.chat_requests()) == 20
     assert srv.chat_requests()[0].body["messages"][0]["role"] == "system"
 

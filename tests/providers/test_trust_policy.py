@@ -57,7 +57,7 @@ def test_two_runs_in_one_process_hold_different_data_roots(tmp_path: Path) -> No
     model = ModelSpec.parse("scripted:" + str(write_jsonl(tmp_path / "out.jsonl", [{"id": "a", "output": "ok"}])))
     wide = run_suite(RunConfig(suite=suite, model=model, reports_dir=tmp_path / "r1", progress=False,
                                trust=TrustPolicy(data_root=tmp_path)))
-    assert wide.summary["counts"]["examples"] == 1
+    assert wide.summary.counts.examples == 1
     with pytest.raises(InputProblems, match="is outside the project root"):
         run_suite(RunConfig(suite=suite, model=model, reports_dir=tmp_path / "r2", progress=False, trust=TrustPolicy()))
     assert "HARNESS_DATA_ROOT" not in os.environ

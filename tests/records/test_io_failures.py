@@ -64,7 +64,7 @@ def test_disk_full_on_a_rerun_leaves_the_previous_run_whole(tmp_path: Path, smal
     from harness.records.rundir import load_run
 
     summary, rows = load_run(out)  # still a consistent run: the baseline's
-    assert summary["model"]["display"].endswith("base.jsonl") and len(rows) == summary["counts"]["examples"] == 5
+    assert summary.model.display.endswith("base.jsonl") and len(rows) == summary.counts.examples == 5
 
 
 def test_a_read_only_out_fails_before_the_first_request(tmp_path: Path, small_fs: Path, capsys) -> None:

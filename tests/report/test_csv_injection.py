@@ -59,8 +59,8 @@ def test_every_csv_cell_is_neutralised_and_numbers_stay_numbers(runs: dict[str, 
 
     ex = cells(runs["compare"] / "comparison_examples.csv")
     assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in set(ex["input"])
-    summary = cells(runs["compare"] / "comparison_summary.csv")
-    delta = summary.loc[summary["run"] != summary["run"].iloc[0], "delta"]
+    per_score = cells(runs["compare"] / "comparison_summary.csv")
+    delta = per_score.loc[per_score["run"] != per_score["run"].iloc[0], "delta"]
     assert delta.dtype.kind == "f" and (delta < 0).all()  # a negative number, not the text "'-0.5"
 
 

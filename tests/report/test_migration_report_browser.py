@@ -40,7 +40,7 @@ def test_three_way_report_renders(tiny_suite: Path) -> None:
         assert main(["run", str(suite), "--model", f"scripted:{script}?label={label}", "--out", str(out),
                      "--reports", str(folder / "reports"), "--no-progress"]) == 0
         runs.append(out)
-    assert load_run(runs[1])[0]["metrics"]["label_agreement"]["mean"] == 1.0  # the retiring model agrees with itself
+    assert load_run(runs[1])[0].metrics["label_agreement"].mean == 1.0  # the retiring model agrees with itself
     assert main(["report", *map(str, runs), "--out", str(folder / "report.html")]) == 0
     browser = Browser(CHROMIUM)
     try:

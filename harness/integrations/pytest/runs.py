@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.compare.comparison import Comparison, compare_runs
 from harness.gating.rules import RuleResult, evaluate_gate, format_figure, format_rules
-from harness.records.rundir import load_run
+from harness.records.run import RunRecord, RunSummary, read_run
 from harness.evaluate.run import RunConfig, run_suite
 from harness.suite.schema import Gate
 
@@ -32,30 +32,38 @@ class ScoreView:
         return f"{self.name} = {self.mean:.3f} [{self.ci_low}, {self.ci_high}] (n={self.n})"
 
 
-@dataclass
+@dataclass(eq=False)
 class Run:
-    """A finished run: its directory, summary and per-example rows."""
+    """A finished run as a test sees it: a thin view of the run read back (harness.records.run.RunRecord)."""
 
-    directory: Path
-    summary: dict[str, Any]
-    rows: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    record: RunRecord = field(repr=False)
 
     @classmethod
     def load(cls, directory: Path) -> Run:
-        summary, rows = load_run(directory)
-        return cls(Path(directory), summary, rows)
+        return cls(read_run(directory))
+
+    @property
+    def directory(self) -> Path:
+        return self.record.directory
+
+    @property
+    def summary(self) -> RunSummary:
+        return self.record.summary
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.record.rows()
 
     @property
     def n_errors(self) -> int:
-        return int(self.summary["counts"]["errors"])
+        return self.record.n_errors
 
     def score(self, name: str) -> ScoreView:
-        m = self.summary["metrics"]
+        m = self.summary.metrics
         if name not in m:
             raise KeyError(f"run {self.directory} has no score {name!r}; it has: {', '.join(m)}")
         e = m[name]
-        mean = e.get("mean")
-        return ScoreView(name, float("nan") if mean is None else float(mean), e.get("ci_low"), e.get("ci_high"), int(e.get("n") or 0))
+        return ScoreView(name, float("nan") if e.mean is None else float(e.mean), e.ci_low, e.ci_high, e.n)
 
 
 @dataclass
@@ -100,7 +108,7 @@ class Harness:
         from harness.report.text import gate_text
 
         comp = compare_runs([baseline.directory, candidate.directory], labels=["baseline", "candidate"])
-        decision = decide(Path(suite or candidate.summary["suite"]["path"]), comp)
+        decision = decide(Path(suite or candidate.summary.suite.path), comp)
         return GateResult(decision.passed, list(decision.rules), comp, gate_text(ReportInput(comp, decision)))
 
 
@@ -140,7 +148,8 @@ def worst_examples(rule: RuleResult, candidate: Run, baseline: Run | None, direc
 
 
 def failure_text(rule: RuleResult, candidate: Run, baseline: Run | None) -> str:
-    direction = (candidate.summary["metrics"].get(rule.score) or {}).get("direction", "higher")
+    entry = candidate.summary.metrics.get(rule.score)
+    direction = entry.direction if entry is not None else "higher"
     head = (f"{rule.verdict.upper()} {rule.name}: figure {format_figure(rule.rule, rule.figure)}, "
             f"threshold {format_figure(rule.rule, rule.threshold)}\n  {rule.explanation}")
     worst = worst_examples(rule, candidate, baseline, direction)
