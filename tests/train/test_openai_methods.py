@@ -138,6 +138,10 @@ def test_a_closed_platform_refusal_is_one_line_naming_the_date_and_the_local_tra
 # ------------------------------------------------------------------------------ the fake's contract
 
 
+GRADER = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}", "reference": "{{item.label}}",
+          "operation": "eq"}
+
+
 @pytest.fixture
 def api() -> Iterator[FakeFineTuneAPI]:
     with FakeFineTuneAPI(script=Script(polls_per_state=None), models={BASE: "2027-01-14"}) as server:
@@ -157,7 +161,8 @@ def test_fake_checks_the_method_field_as_the_sdk_types_describe(api: FakeFineTun
         ({"dpo": {}}, "method.type"),
         ({"type": "supervised", "supervised": {"hyperparameters": {"beta": 0.1}}}, "method.supervised.hyperparameters.beta"),
         ({"type": "dpo", "dpo": {"hyperparameters": {"beta": -1}}}, "method.dpo.hyperparameters.beta"),
-        ({"type": "reinforcement", "reinforcement": {}}, "method.type"),
+        ({"type": "reinforcement", "reinforcement": {}}, "method.reinforcement.grader"),  # the SDK's types require one
+        ({"type": "reinforcement", "reinforcement": {"grader": GRADER}}, "method.type"),  # well formed; not run here
     ]
     for method, param in cases:
         with pytest.raises(openai.BadRequestError) as e:
