@@ -25,13 +25,19 @@ def adapter(params: Any) -> TypeAdapter[Any]:
     return TypeAdapter(params)
 
 
+def validate(params: Any, body: Any) -> Any:
+    """``body`` validated against the SDK TypedDict ``params`` (strict, unknown keys refused), or ValidationError."""
+    return _materialise(adapter(params).validate_python(body, strict=True, extra="forbid"), ())
+
+
 def check(params: Any, body: Any) -> dict[str, Any]:
     """``body`` validated against the SDK TypedDict ``params``, or ApiError 400 naming the field."""
     try:
-        out = adapter(params).validate_python(body, strict=True, extra="forbid")
-        return _materialise(out)  # Iterable[...] fields validate lazily: run them now
+        return validate(params, body)
     except ValidationError as e:
         raise _api_error(e.errors()[0], body) from None
+    except _LazyError as e:
+        raise _api_error(e.error, body) from None
 
 
 def keys(params: Any) -> tuple[str, ...]:
@@ -50,13 +56,25 @@ def field_type(params: Any, name: str) -> Any:
     return typing.get_type_hints(params)[name]
 
 
-def _materialise(value: Any) -> Any:
+class _LazyError(Exception):
+    """A lazily validated ``Iterable[...]`` field failed; ``error`` located from the body's root."""
+
+    def __init__(self, error: ErrorDetails):
+        self.error = error
+
+
+def _materialise(value: Any, at: tuple[int | str, ...]) -> Any:
+    """Iterable[...] fields of the SDK's types validate lazily, when iterated: iterate them now."""
     if isinstance(value, dict):
-        return {k: _materialise(v) for k, v in value.items()}
+        return {k: _materialise(v, (*at, k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_materialise(v) for v in value]
+        return [_materialise(v, (*at, i)) for i, v in enumerate(value)]
     if type(value).__name__ == "ValidatorIterator":
-        return [_materialise(v) for v in value]
+        try:
+            return [_materialise(v, (*at, i)) for i, v in enumerate(value)]
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise _LazyError(err | {"loc": (*at, *err["loc"])}) from None
     return value
 
 

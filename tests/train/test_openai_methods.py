@@ -14,6 +14,8 @@ from openai import OpenAI
 
 from harness.cli import main
 from harness.core.errors import HarnessError
+from fakes import contract
+from fakes import finetune_rules as rules
 from fakes.fake_finetune_api import FakeFineTuneAPI, Script
 from harness.train.base import TrainConfig, run_training
 
@@ -68,6 +70,7 @@ def test_dpo_job_sends_the_dpo_method_and_preference_lines(env: None, tmp_path: 
         assert call.body["method"] == {"type": "dpo", "dpo": {"hyperparameters": {
             "n_epochs": 1, "batch_size": 2, "learning_rate_multiplier": "auto", "beta": 0.2}}}
         assert "hyperparameters" not in call.body  # the deprecated top-level field is not sent
+        assert contract.check(rules.JobCreateParams, call.body) == call.body  # the SDK's JobCreateParams accept it
         assert (call.body["suffix"], call.body["seed"], set(call.body["metadata"])) == ("pref", 3, {"harness_run"})
         # the upload keeps what the API reads of a preference line; ids and categories stay here
         (up,) = api.uploads()
