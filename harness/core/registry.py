@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from harness.core.errors import UnknownName
@@ -45,6 +46,20 @@ class Registry(Generic[T]):
             return obj
 
         return deco
+
+    @contextmanager
+    def temporarily(self, name: str, obj: T) -> Iterator[T]:
+        """``name`` registered as ``obj`` inside the ``with`` block only (a test's own entry); what was
+        registered under that name before, if anything, is back afterwards."""
+        before = self._items.get(name)
+        self._items[name] = obj
+        try:
+            yield obj
+        finally:
+            if before is None:
+                self._items.pop(name, None)
+            else:
+                self._items[name] = before
 
     def lazy(self, name: str, module: str) -> None:
         """Declare that importing ``module`` registers ``name`` (keeps start-up light)."""

@@ -1,5 +1,7 @@
-"""Test and benchmark helpers that ship with the harness (stdlib only).
+"""Fakes of OpenAI's APIs for tests and benchmarks (not shipped in the wheel).
 
-``tests.fakes.fake_openai``: a scripted OpenAI-compatible HTTP server. Import it from there;
-this package imports nothing so ``python -m tests.fakes.fake_openai`` runs cleanly.
+``server``: the one core (routes, records, key, injected errors, files) on ``harness.serve.server``;
+``fake_openai`` (chat completions), ``fake_batch_api``, ``fake_finetune_api``: routes on it;
+``contract``: request bodies checked with the openai SDK's own request types. This package imports
+nothing itself, so ``python -m tests.fakes.fake_openai`` runs cleanly.
 """

@@ -1,4 +1,5 @@
-"""A local server that follows the OpenAI Batch API's contract. Standard library only.
+"""A local server that follows the OpenAI Batch API's contract, on the fakes' one server core
+(``server.FakeServer``).
 
 Routes (all under /v1, bearer key required)::
 
@@ -12,7 +13,8 @@ A batch moves along the service's states::
     in_progress -> expired                     (``expire(id, after=k)``: k lines ran, the rest did not)
     validating | in_progress -> cancelling -> cancelled
 
-Every ``polls_per_state`` reads of a batch (GET /batches/{id}) move it one state on, unless the test
+A batch creation is checked against the openai SDK's own ``BatchCreateParams`` (``contract``), an
+upload against its ``FileCreateParams`` fields. Every ``polls_per_state`` reads of a batch (GET /batches/{id}) move it one state on, unless the test
 holds it (``hold=True``, then ``release()``). Validation follows the documented rules: each line a
 JSON object with ``custom_id`` (unique in the file), ``method: POST``, ``url`` equal to the batch's
 endpoint and a ``body`` with one ``model`` for the whole file; at most 50,000 lines and 200 MB.
@@ -28,22 +30,21 @@ as the service does for a request that fails inside a batch. Output and error fi
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
-from .fake_finetune_api import _multipart
+from openai.types.batch_create_params import BatchCreateParams
+
+from . import contract
+from .server import ApiError, Call, FakeServer, FileStore
 
 __all__ = ["FakeBatchAPI", "LineError", "echo_responder"]
 
 MAX_LINES = 50_000
 MAX_BYTES = 200 * 1024 * 1024
-ENDPOINTS = ("/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/completions")
+ENDPOINTS = contract.literals(contract.field_type(BatchCreateParams, "endpoint"))  # the SDK's list
 ORDER = ("validating", "in_progress", "finalizing", "completed")
 
 
@@ -66,58 +67,30 @@ def echo_responder(body: dict[str, Any]) -> dict[str, Any]:
                       "total_tokens": len(str(last).split()) + len(text.split())}}
 
 
-@dataclass
-class Call:
-    method: str
-    path: str
-    body: Any
-    status: int = 0
-
-
 def _id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
-class FakeBatchAPI:
+class FakeBatchAPI(FakeServer):
     def __init__(self, api_key: str = "test-key", responder: Callable[[dict[str, Any]], dict[str, Any]] = echo_responder,
                  polls_per_state: int = 1, hold: bool = False, max_lines: int = MAX_LINES, max_bytes: int = MAX_BYTES):
-        self.api_key = api_key
+        super().__init__(api_key=api_key)
         self.responder = responder
         self.polls_per_state = polls_per_state
         self.hold = hold
         self.max_lines, self.max_bytes = max_lines, max_bytes
-        self.files: dict[str, dict[str, Any]] = {}
-        self.contents: dict[str, bytes] = {}
+        self.file_store = FileStore(self, accept=("batch",))
+        self.files, self.contents = self.file_store.files, self.file_store.contents
         self.batches: dict[str, dict[str, Any]] = {}
-        self.requests: list[Call] = []
         self._polls: dict[str, int] = {}
-        self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # ------------------------------------------------------------ lifecycle
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the server first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def start(self) -> FakeBatchAPI:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._lock = self.lock
+        self.route("POST", "/batches", lambda call: self._create(call.body))
+        self.route("GET", "/batches", self._list)
+        self.route("GET", "/batches/{bid}", self._retrieve)
+        self.route("POST", "/batches/{bid}/cancel", self._cancel)
 
     def __enter__(self) -> FakeBatchAPI:
         return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ------------------------------------------------------------ test controls
 
@@ -132,17 +105,10 @@ class FakeBatchAPI:
             self._finish(b, "expired", ran=after)
             return b
 
-    def calls(self, method: str, prefix: str) -> list[Call]:
-        return [c for c in self.requests if c.method == method and c.path.startswith(prefix)]
-
     # ------------------------------------------------------------ the service
 
     def _store(self, data: bytes, filename: str, purpose: str) -> dict[str, Any]:
-        f = {"id": _id("file"), "object": "file", "bytes": len(data), "created_at": int(time.time()),
-             "filename": filename, "purpose": purpose, "status": "processed"}
-        self.files[f["id"]] = f
-        self.contents[f["id"]] = data
-        return f
+        return self.file_store.store(data, filename, purpose, made=True)
 
     def _validate(self, b: dict[str, Any]) -> list[dict[str, Any]]:
         data = self.contents[b["input_file_id"]]
@@ -238,103 +204,40 @@ class FakeBatchAPI:
         elif s == "finalizing":
             self._finish(b, "completed")
 
-    def handle(self, method: str, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
-        call = Call(method, path, None)
-        self.requests.append(call)
-        if headers.get("Authorization") != f"Bearer {self.api_key}":
-            call.status = 401
-            return 401, _error("Incorrect API key provided.", "invalid_api_key", "authentication_error")
-        with self._lock:
-            status, body = self._answer(call, headers, raw)
-        call.status = status
-        return status, body
+    def _list(self, call: Call) -> dict[str, Any]:
+        data = sorted(self.batches.values(), key=lambda b: -b["created_at"])
+        return {"object": "list", "data": data, "has_more": False,
+                "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
 
-    def _answer(self, call: Call, headers: Any, raw: bytes) -> tuple[int, Any]:
-        method, parts = call.method, [p for p in call.path.split("/") if p][1:]  # drop "v1"
-        if method == "POST" and parts == ["files"]:
-            form = _multipart(headers.get("Content-Type", ""), raw)  # the fine-tuning fake's parser
-            call.body = {k: v for k, v in form.items() if k != "bytes"}
-            if form.get("purpose") != "batch":
-                return 400, _error(f"purpose must be 'batch' for a batch input file, not {form.get('purpose')!r}", None,
-                                   param="purpose")
-            return 200, self._store(form["bytes"], form.get("filename") or "input.jsonl", "batch")
-        if method == "GET" and len(parts) == 2 and parts[0] == "files":
-            f = self.files.get(parts[1])
-            return (200, f) if f else (404, _error(f"No such File object: {parts[1]}", None, param="id"))
-        if method == "GET" and len(parts) == 3 and parts[0] == "files" and parts[2] == "content":
-            data = self.contents.get(parts[1])
-            return (200, data) if data is not None else (404, _error(f"No such File object: {parts[1]}", None, param="id"))
-        if method == "POST" and parts == ["batches"]:
-            body = json.loads(raw or b"{}")
-            call.body = body
-            return self._create(body)
-        if method == "GET" and parts == ["batches"]:
-            data = sorted(self.batches.values(), key=lambda b: -b["created_at"])
-            return 200, {"object": "list", "data": data, "has_more": False,
-                         "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
-        if method == "GET" and len(parts) == 2 and parts[0] == "batches":
-            b = self.batches.get(parts[1])
-            if b is None:
-                return 404, _error(f"No batch found with id '{parts[1]}'.", None, param="batch_id")
-            self._polls[b["id"]] = self._polls.get(b["id"], 0) + 1
-            if self._polls[b["id"]] % self.polls_per_state == 0:
-                self._step(b)
-            return 200, b
-        if method == "POST" and len(parts) == 3 and parts[0] == "batches" and parts[2] == "cancel":
-            b = self.batches.get(parts[1])
-            if b is None:
-                return 404, _error(f"No batch found with id '{parts[1]}'.", None, param="batch_id")
-            if b["status"] in ("validating", "in_progress", "finalizing"):
-                b.update(status="cancelling", cancelling_at=int(time.time()))
-            return 200, b
-        return 404, _error(f"Invalid URL ({method} {call.path})", None)
+    def _batch(self, bid: str) -> dict[str, Any]:
+        if bid not in self.batches:
+            raise ApiError(404, f"No batch found with id '{bid}'.", param="batch_id")
+        return self.batches[bid]
 
-    def _create(self, body: dict[str, Any]) -> tuple[int, Any]:
-        for key in ("input_file_id", "endpoint", "completion_window"):
-            if key not in body:
-                return 400, _error(f"Missing required parameter: '{key}'.", "missing_required_parameter", param=key)
-        if body["endpoint"] not in ENDPOINTS:
-            return 400, _error(f"Invalid endpoint {body['endpoint']!r}.", "invalid_value", param="endpoint")
-        if body["completion_window"] != "24h":
-            return 400, _error("completion_window must be '24h'.", "invalid_value", param="completion_window")
+    def _retrieve(self, call: Call, bid: str) -> dict[str, Any]:
+        b = self._batch(bid)
+        self._polls[bid] = self._polls.get(bid, 0) + 1
+        if self._polls[bid] % self.polls_per_state == 0:
+            self._step(b)
+        return b
+
+    def _cancel(self, call: Call, bid: str) -> dict[str, Any]:
+        b = self._batch(bid)
+        if b["status"] in ("validating", "in_progress", "finalizing"):
+            b.update(status="cancelling", cancelling_at=int(time.time()))
+        return b
+
+    def _create(self, body: Any) -> dict[str, Any]:
+        body = contract.check(BatchCreateParams, body)  # the SDK's BatchCreateParams: names, endpoint, window
         f = self.files.get(body["input_file_id"])
         if f is None or f["purpose"] != "batch":
-            return 400, _error(f"File {body['input_file_id']!r} is not a batch input file.", "invalid_value",
-                               param="input_file_id")
+            raise ApiError(400, f"File {body['input_file_id']!r} is not a batch input file.", code="invalid_value",
+                           param="input_file_id")
         now = int(time.time())
         b = {"id": _id("batch"), "object": "batch", "endpoint": body["endpoint"], "errors": None,
              "input_file_id": body["input_file_id"], "completion_window": "24h", "status": "validating",
              "output_file_id": None, "error_file_id": None, "created_at": now, "expires_at": now + 86400,
              "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": body.get("metadata")}
         self.batches[b["id"]] = b
-        return 200, b
+        return b
 
-
-def _error(message: str, code: str | None, type_: str = "invalid_request_error", param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _handler(api: FakeBatchAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:  # quiet
-            pass
-
-        def _serve(self, method: str) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, body = api.handle(method, urlsplit(self.path).path, self.headers, raw)
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/octet-stream" if isinstance(body, bytes) else "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-    return Handler

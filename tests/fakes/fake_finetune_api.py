@@ -1,4 +1,5 @@
-"""A local server that follows the OpenAI fine-tuning API's contract. Standard library only.
+"""A local server that follows the OpenAI fine-tuning API's contract, on the fakes' one server core
+(``server.FakeServer``).
 
 Routes (all under /v1, bearer key required)::
 
@@ -17,7 +18,8 @@ every ``polls_per_state`` reads of a job (GET /fine_tuning/jobs/{id}) move it on
 script's outcome, unless it is in the script's ``hold`` state (a job kept running until the test
 calls ``release()``). ``--auto S`` in a shell moves every job one state each S seconds instead.
 
-Job creation checks the ``method`` field as the API does (see ``finetune_rules``); a base model
+Job creation checks the body against the openai SDK's own ``JobCreateParams`` (``contract``), then
+what the service checks besides (``finetune_rules``: ranges, one method's settings); a base model
 past its ``shutdown_date`` (``models={"gpt-4o-mini-2024-07-18": "2027-01-14"}``) is refused with
 400 ``model_not_available``, and with ``closed_since="2027-01-06"`` every job creation is refused
 with a 403 ``fine_tuning_unavailable``, as the platform does once it takes no new jobs.
@@ -46,20 +48,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import email.parser
-import email.policy
 import io
-import json
 import math
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote
 
+from . import contract
 from . import finetune_rules as rules
+from .server import ApiError, Call, FakeServer, FileStore
 
 __all__ = ["FakeFineTuneAPI", "Call", "Script"]
 
@@ -69,17 +69,6 @@ TRANSITIONS = {
     "running": ("succeeded", "failed", "cancelled"),
 }
 TERMINAL = ("succeeded", "failed", "cancelled")
-PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any  # parsed JSON, or {"purpose", "filename", "bytes"} for an upload
-    status: int = 0  # the answer's HTTP status
-    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -95,83 +84,56 @@ class Script:
     checkpoints: int = 3
 
 
-@dataclass
-class _Injected:
-    status: int
-    times: int
-    method: str | None
-    path: str | None
-    retry_after: float | None
-    message: str
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
-        self.headers = headers or {}
-
-
 def _id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
 
-class FakeFineTuneAPI:
+class FakeFineTuneAPI(FakeServer):
     def __init__(self, api_key: str = "test-key", organization: str = "fake-org", auto_advance_s: float | None = None,
                  host: str = "127.0.0.1", port: int = 0, script: Script | None = None,
                  models: dict[str, str | None] | None = None, closed_since: str | None = None):
-        self.api_key = api_key
+        super().__init__(host=host, port=port, api_key=api_key)
         self.organization = organization  # the org's name, as it appears in fine-tuned model names
         self.organization_id = "org-" + organization
         self.script = script or Script(polls_per_state=None if auto_advance_s else 1)
         # base model id -> its announced shutdown date (YYYY-MM-DD) or None; fine-tunes inherit it
         self.models: dict[str, str | None] = dict.fromkeys(rules.FINE_TUNABLE) | (models or {})
         self.closed_since = closed_since  # refuse every new job, as the platform does from 2027-01-06
-        self.files: dict[str, dict[str, Any]] = {}
-        self.contents: dict[str, bytes] = {}
+        self.file_store = FileStore(self)
+        self.files, self.contents = self.file_store.files, self.file_store.contents
         self.jobs: dict[str, dict[str, Any]] = {}
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
-        self.requests: list[Call] = []
-        self.lock = threading.RLock()
-        self._injected: list[_Injected] = []
         self._polls: dict[str, int] = {}
         self._clock = 0
         self.auto_advance_s = auto_advance_s
         self._stop = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
-        self._server.daemon_threads = True
-        self._threads: list[threading.Thread] = []
+        self.route("POST", "/fine_tuning/jobs", lambda call: self._create_job(call.body))
+        self.route("GET", "/fine_tuning/jobs", self._list_jobs)
+        self.route("GET", "/fine_tuning/jobs/{jid}", self._retrieve)
+        self.route("GET", "/fine_tuning/jobs/{jid}/events",
+                   lambda call, jid: self._page(sorted(self.events[self._job(jid)["id"]], key=lambda e: -e["_seq"]), call.query))
+        self.route("GET", "/fine_tuning/jobs/{jid}/checkpoints",
+                   lambda call, jid: self._page(sorted(self.checkpoints[self._job(jid)["id"]], key=lambda c: -c["step_number"]),
+                                                call.query))
+        self.route("POST", "/fine_tuning/jobs/{jid}/cancel", lambda call, jid: self._cancel(self._job(jid)))
+        self.route("GET", "/models", lambda call: {"object": "list", "data": [self._model(m) for m in self._model_ids()]})
+        self.route("GET", "/models/{model_id}", lambda call, model_id: self._model(unquote(model_id)))
 
     # ------------------------------------------------------------------ lifecycle
 
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
     def start(self) -> FakeFineTuneAPI:
-        t = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        t.start()
-        self._threads.append(t)
+        super().start()
         if self.auto_advance_s:
-            a = threading.Thread(target=self._auto, daemon=True)
-            a.start()
-            self._threads.append(a)
+            threading.Thread(target=self._auto, daemon=True).start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().stop()
 
     def __enter__(self) -> FakeFineTuneAPI:
         return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ what a test drives
 
@@ -276,20 +238,6 @@ class FakeFineTuneAPI:
             self.add_event(job_id, message, level="error")
             return dict(job)
 
-    def fail_next(self, n: int) -> None:
-        """The next ``n`` requests answer 500 with an OpenAI-shaped server error."""
-        self.inject(500, times=n)
-
-    def inject(self, status: int, times: int = 1, method: str | None = None, path: str | None = None,
-               retry_after: float | None = None, message: str | None = None) -> None:
-        """The next ``times`` requests matching ``method`` and the ``path`` prefix (e.g. /v1/fine_tuning/jobs)
-        answer ``status``; 429 carries a Retry-After header of ``retry_after`` seconds."""
-        default = {429: "Rate limit reached for requests. Please try again later.",
-                   500: "The server had an error while processing your request. Sorry about that!"}
-        with self.lock:
-            self._injected.append(_Injected(status, times, method, path, retry_after,
-                                            message or default.get(status, f"error {status}")))
-
     def release(self) -> None:
         """Let jobs held by the script move on."""
         with self.lock:
@@ -304,10 +252,6 @@ class FakeFineTuneAPI:
         """Files uploaded through POST /files (result files the server made are not uploads)."""
         with self.lock:
             return [f for f in self.files.values() if f["purpose"] == purpose and not f.get("_made")]
-
-    def calls(self, method: str, path_prefix: str) -> list[Call]:
-        with self.lock:
-            return [c for c in self.requests if c.method == method and c.path.startswith(path_prefix)]
 
     def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         end = time.monotonic() + timeout
@@ -351,14 +295,7 @@ class FakeFineTuneAPI:
                         self._step(jid)
 
     def _store_file(self, data: bytes, filename: str, purpose: str, made: bool = False) -> dict[str, Any]:
-        fid = _id("file")
-        obj = {"id": fid, "object": "file", "bytes": len(data), "created_at": int(time.time()), "filename": filename,
-               "purpose": purpose, "status": "processed", "status_details": None, "expires_at": None}
-        if made:
-            obj["_made"] = True
-        self.files[fid] = obj
-        self.contents[fid] = data
-        return obj
+        return self.file_store.store(data, filename, purpose, made)
 
     def _cancel(self, job: dict[str, Any]) -> dict[str, Any]:
         if job["status"] in TERMINAL:
@@ -395,9 +332,8 @@ class FakeFineTuneAPI:
                            code="model_not_found")
         return rules.model_object(model_id, self.models[base], self.organization_id if base != model_id else "system")
 
-    def _create_job(self, body: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(body, dict) or not body.get("model"):
-            raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+    def _create_job(self, body: Any) -> dict[str, Any]:
+        body = contract.check(rules.JobCreateParams, body)  # the SDK's JobCreateParams: names, types, method.type
         if self.closed_since:
             raise ApiError(rules.CLOSED_STATUS, rules.closed_message(self.closed_since), code=rules.CLOSED_CODE)
         shutdown = self.models.get(body["model"])
@@ -407,10 +343,8 @@ class FakeFineTuneAPI:
         training = self._training_file(body, "training_file")
         validation = self._training_file(body, "validation_file")
         suffix = body.get("suffix")
-        if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
-            raise ApiError(400, "suffix must be a string of at most 64 characters", param="suffix", code="invalid_value")
         try:
-            kind, hp = rules.method_and_hyperparameters(body)
+            kind, hp = rules.service_rules(body)
         except rules.RuleError as e:
             raise ApiError(e.status, e.message, param=e.param, code=e.code) from None
         jid = _id("ftjob")
@@ -443,131 +377,18 @@ class FakeFineTuneAPI:
         data = [{k: v for k, v in x.items() if not k.startswith("_")} for x in items[:limit]]
         return {"object": "list", "data": data, "has_more": len(items) > limit}
 
-    def handle(self, method: str, path: str, query: dict[str, str], headers: Any, raw: bytes) -> tuple[int, Any]:
-        """(status, JSON body or bytes) for one request."""
-        call = Call(method, path, query, None, at=time.monotonic())
-        self.requests.append(call)
-        try:
-            status, out = self._answer(call, headers, raw)
-        except ApiError as e:
-            call.status = e.status
-            raise
-        call.status = status
-        return status, out
+    def _list_jobs(self, call: Call) -> dict[str, Any]:
+        want = {k[len("metadata["):-1]: v for k, v in call.query.items() if k.startswith("metadata[")}
+        jobs = [j for j in reversed(list(self.jobs.values())) if all((j.get("metadata") or {}).get(k) == v for k, v in want.items())]
+        return self._page(jobs, call.query)
 
-    def _answer(self, call: Call, headers: Any, raw: bytes) -> tuple[int, Any]:
-        method, path, query = call.method, call.path, call.query
-        if headers.get("Authorization") != f"Bearer {self.api_key}":
-            raise ApiError(401, "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
-                           code="invalid_api_key")
-        for inj in self._injected:
-            if inj.times > 0 and inj.method in (None, method) and (inj.path is None or path.startswith(inj.path)):
-                inj.times -= 1
-                kind = {429: ("rate_limit_exceeded", "requests"), 500: (None, "server_error")}.get(inj.status, (None, "invalid_request_error"))
-                hdrs = {"Retry-After": f"{inj.retry_after:g}"} if inj.retry_after is not None else {}
-                raise ApiError(inj.status, inj.message, type_=kind[1], code=kind[0], headers=hdrs)
-        parts = [p for p in path.split("/") if p][1:]  # drop "v1"
-        body: Any = None
-        if method == "POST" and parts == ["files"]:
-            body = _multipart(headers.get("Content-Type", ""), raw)
-        elif raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                raise ApiError(400, "We could not parse the JSON body of your request.") from None
-        call.body = body
-        match method, parts:
-            case "POST", ["files"]:
-                if body.get("purpose") not in PURPOSES:
-                    raise ApiError(400, f"Invalid value for 'purpose': {body.get('purpose')!r}.", param="purpose", code="invalid_value")
-                if body.get("bytes") is None:
-                    raise ApiError(400, "Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
-                return 200, _public(self._store_file(body["bytes"], body.get("filename") or "upload", body["purpose"]))
-            case "GET", ["files", fid] | ["files", fid, "content"]:
-                if fid not in self.files:
-                    raise ApiError(404, f"No such File object: {fid}", param="id")
-                return 200, (self.contents[fid] if parts[-1] == "content" else _public(self.files[fid]))
-            case "POST", ["fine_tuning", "jobs"]:
-                return 200, self._create_job(body)
-            case "GET", ["fine_tuning", "jobs"]:
-                want = {k[len("metadata["):-1]: v for k, v in query.items() if k.startswith("metadata[")}
-                jobs = [j for j in reversed(list(self.jobs.values())) if all((j.get("metadata") or {}).get(k) == v for k, v in want.items())]
-                return 200, self._page(jobs, query)
-            case "GET", ["fine_tuning", "jobs", jid]:
-                self._job(jid)
-                self._on_poll(jid)
-                return 200, self._job(jid)
-            case "GET", ["fine_tuning", "jobs", jid, "events"]:
-                self._job(jid)
-                return 200, self._page(sorted(self.events[jid], key=lambda e: -e["_seq"]), query)
-            case "GET", ["fine_tuning", "jobs", jid, "checkpoints"]:
-                self._job(jid)
-                return 200, self._page(sorted(self.checkpoints[jid], key=lambda c: -c["step_number"]), query)
-            case "GET", ["models"]:
-                ids = list(self.models) + [j["fine_tuned_model"] for j in self.jobs.values() if j["fine_tuned_model"]]
-                return 200, {"object": "list", "data": [self._model(m) for m in ids]}
-            case "GET", ["models", model_id]:
-                return 200, self._model(unquote(model_id))
-            case "POST", ["fine_tuning", "jobs", jid, "cancel"]:
-                return 200, self._cancel(self._job(jid))
-        raise ApiError(404, f"Invalid URL ({method} {path})")
+    def _retrieve(self, call: Call, jid: str) -> dict[str, Any]:
+        self._job(jid)
+        self._on_poll(jid)
+        return self._job(jid)
 
-
-def _public(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if not k.startswith("_")}
-
-
-def _multipart(content_type: str, raw: bytes) -> dict[str, Any]:
-    if not content_type.startswith("multipart/form-data"):
-        raise ApiError(400, "Uploads must be multipart/form-data.")
-    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
-    out: dict[str, Any] = {}
-    for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name == "file":
-            out["filename"] = part.get_filename()
-            out["bytes"] = part.get_payload(decode=True)
-        elif name:
-            out[name] = part.get_payload(decode=True).decode()
-    return out
-
-
-def _handler(api: FakeFineTuneAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:  # quiet
-            pass
-
-        def _serve(self, method: str) -> None:
-            url = urlsplit(self.path)
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            extra: dict[str, str] = {}
-            try:
-                with api.lock:
-                    status, body = api.handle(method, url.path, dict(parse_qsl(url.query)), self.headers, raw)
-            except ApiError as e:
-                status, body, extra = e.status, e.body, e.headers
-            except Exception as e:  # a bug in the fake: say so in the answer rather than drop the connection
-                status, body = 500, ApiError(500, f"fake fine-tuning API crashed: {e!r}", type_="server_error").body
-                extra = {"x-should-retry": "false"}
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/octet-stream" if isinstance(body, bytes) else "application/json")
-            for k, v in extra.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-    return Handler
+    def _model_ids(self) -> list[str]:
+        return list(self.models) + [j["fine_tuned_model"] for j in self.jobs.values() if j["fine_tuned_model"]]
 
 
 def main() -> None:

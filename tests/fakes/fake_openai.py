@@ -1,7 +1,7 @@
-"""A scripted OpenAI-compatible HTTP server for tests and benchmarks. Standard library only.
+"""A scripted OpenAI-compatible HTTP server for tests and benchmarks, on the fakes' one server core
+(``server.FakeServer``, served by ``harness.serve.server``).
 
-It speaks just enough HTTP/1.1 (keep-alive, Content-Length or chunked request bodies) to serve
-``GET /v1/models`` and ``POST /v1/chat/completions`` with OpenAI-shaped JSON. Replies come from
+It serves ``GET /v1/models`` and ``POST /v1/chat/completions`` with OpenAI-shaped JSON. Replies come from
 an ``answer`` function of the request body (default: ``"ok"``) after a fixed ``latency``; a
 *fault script* changes what successive chat requests get, one fault each, in order::
 
@@ -38,7 +38,6 @@ From a shell (benchmarks)::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import itertools
 import json
@@ -46,19 +45,18 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from .server import ApiError, Call, FakeServer, HttpResponse, error_body
 
 __all__ = ["FakeOpenAI", "Received", "default_answer"]
 
 Answer = Callable[[dict[str, Any]], "str | dict[str, Any]"]
+Received = Call  # one request as the server saw it
 
 FAULT_KEYS = frozenset(
     {"status", "retry_after", "retry_after_ms", "headers", "body", "malformed", "missing_choices", "delay", "drop", "answer"}
 )
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           408: "Request Timeout", 409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
-           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
                429: "rate_limit_exceeded"}
 _TOKEN = re.compile(r"\s*\S+")
@@ -68,25 +66,11 @@ def default_answer(body: dict[str, Any]) -> str:
     return "ok"
 
 
-@dataclass
-class Received:
-    """One request as the server saw it."""
-
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-cased names
-    body: Any  # parsed JSON; the raw text when it was not JSON; None when empty
-    t: float  # time.monotonic() when the request head arrived
-    fault: dict[str, Any] | None = None  # the scripted fault applied to it, if any
-    status: int | None = None  # what it answered (None: dropped or still in progress)
-    t_done: float | None = None
-
-
 def _words(text: str) -> int:
     return len(text.split())
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     """A scripted OpenAI-compatible server. ``start()`` runs it in a background thread."""
 
     def __init__(
@@ -102,32 +86,30 @@ class FakeOpenAI:
         reported: dict[str, str] | None = None,
         jobs: list[dict[str, Any]] | None = None,
     ):
-        self.host = host
-        self.port = port
+        super().__init__(host=host, port=port, record=record)
         self.latency = latency
         self.answer: Answer = answer or default_answer
         self.model = model
-        self.record = record
         self.models = models
         self.reported = dict(reported or {})
         self.jobs = jobs
         self.faults: collections.deque[dict[str, Any]] = collections.deque()
-        self.requests: list[Received] = []
         self.count = 0  # chat requests received (also when not recording)
         self.in_flight = 0
         self.max_in_flight = 0
-        self.connections = 0  # connections accepted
         self._ids = itertools.count(1)
-        self._conns: set[asyncio.Task[Any]] = set()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
+        self._stopping = threading.Event()  # ends scripted delays when the server stops
+        self.route("POST", "/chat/completions", self._chat, locked=False, body="text")
+        self.route("GET", "/models", lambda call: {"object": "list", "data": self._model_list()})
+        self.route("GET", "/models/{wanted}", self._one_model)
+        self.route("GET", "/fine_tuning/jobs", self._jobs)
 
     # -- scripting and inspection -------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
+    def connections(self) -> int:
+        """Connections accepted."""
+        return self._http.connections
 
     def script(self, *faults: dict[str, Any]) -> FakeOpenAI:
         """Replace the fault queue: the n-th next chat request gets ``faults[n]``; then normal replies."""
@@ -141,211 +123,66 @@ class FakeOpenAI:
 
     def reset(self) -> None:
         """Forget recorded requests, faults and counters (not the answer or latency)."""
-        self.faults.clear()
-        self.requests.clear()
-        self.count = 0
-        self.connections = 0
-        self.max_in_flight = self.in_flight
+        with self.lock:
+            self.faults.clear()
+            self.requests.clear()
+            self.count = 0
+            self._http.connections = 0
+            self.max_in_flight = self.in_flight
 
-    def chat_requests(self) -> list[Received]:
+    def chat_requests(self) -> list[Call]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> FakeOpenAI:
-        """Serve from a background thread; returns once the port is bound (``self.port``)."""
-        if self._thread is not None:
-            raise RuntimeError("already started")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                asyncio.run(self._main(ready))
-            except BaseException as e:  # surfaced by start()
-                failure.append(e)
-                ready.set()
-
-        self._thread = threading.Thread(target=run, name=f"fake-openai:{self.port}", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise RuntimeError("fake OpenAI server did not start")
-        if failure:
-            self._thread = None
-            raise failure[0]
+    def start(self) -> FakeOpenAI:
+        """Serve from a background thread (the port is bound already: ``self.port``)."""
+        self._stopping.clear()
+        super().start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close the listener and every connection (cancelling slow replies); join the thread."""
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
-        if loop is not None and stopping is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(stopping.set)
-            except RuntimeError:  # loop already closed
-                pass
-        thread.join(timeout)
-        self._thread = None
+    def stop(self) -> None:
+        """Close the listener and every connection (cancelling slow replies)."""
+        self._stopping.set()
+        super().stop()
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    # -- routes -------------------------------------------------------------------------------
 
-    async def serve(self, ready: threading.Event | None = None) -> None:
-        """Serve in the running loop until cancelled (the command line uses this)."""
-        await self._main(ready or threading.Event())
+    def _one_model(self, call: Call, wanted: str) -> dict[str, Any]:
+        found = [m for m in self._model_list() if m["id"] == wanted]
+        if not found:
+            raise ApiError(404, f"The model '{wanted}' does not exist", param="model", code="model_not_found")
+        return found[0]
 
-    async def _main(self, ready: threading.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        server = await asyncio.start_server(self._handle, self.host, self.port, limit=1 << 20, backlog=2048)
-        self.port = server.sockets[0].getsockname()[1]
-        ready.set()
-        try:
-            await self._stopping.wait()
-        finally:
-            server.close()
-            for t in list(self._conns):
-                t.cancel()
-            if self._conns:
-                await asyncio.gather(*self._conns, return_exceptions=True)
-            await server.wait_closed()
-
-    # -- HTTP ---------------------------------------------------------------------------------
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns.add(task)
-        self.connections += 1
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    return
-                t = time.monotonic()
-                lines = head[:-4].decode("latin-1").split("\r\n")
-                try:
-                    method, target, version = lines[0].split(" ", 2)
-                except ValueError:
-                    writer.write(self._http(400, {"error": {"message": "bad request line"}}, close=True))
-                    return
-                headers: dict[str, str] = {}
-                for line in lines[1:]:
-                    k, _, v = line.partition(":")
-                    headers[k.strip().lower()] = v.strip()
-                if headers.get("expect", "").lower() == "100-continue":  # curl, for bodies over 1 KB
-                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                try:
-                    if "content-length" in headers:
-                        raw = await reader.readexactly(int(headers["content-length"]))
-                    elif headers.get("transfer-encoding", "").lower() == "chunked":
-                        raw = await self._read_chunked(reader)
-                    else:
-                        raw = b""
-                except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-                    return
-                conn = headers.get("connection", "").lower()
-                keep = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
-                out = await self._dispatch(method, target.split("?", 1)[0], headers, raw, t, not keep)
-                if out is None:  # a scripted dropped connection
-                    return
-                writer.write(out)
-                await writer.drain()
-                if not keep:
-                    return
-        except ConnectionError:
-            return
-        except asyncio.CancelledError:
-            # stop() cancels connections mid-reply; ending quietly keeps asyncio's stream
-            # callback from logging the cancellation as an unhandled exception.
-            return
-        finally:
-            self._conns.discard(task)
-            writer.close()
-
-    @staticmethod
-    async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-        parts = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                    pass
-                return b"".join(parts)
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-
-    @staticmethod
-    def _http(status: int, payload: Any, *, headers: dict[str, str] | None = None, close: bool = False,
-              body: bytes | None = None) -> bytes:
-        data = body if body is not None else json.dumps(payload, separators=(",", ":")).encode()
-        head = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", "content-type: application/json",
-                f"content-length: {len(data)}", "connection: close" if close else "connection: keep-alive"]
-        for k, v in (headers or {}).items():
-            head.append(f"{k}: {v}")
-        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data
-
-    async def _dispatch(self, method: str, path: str, headers: dict[str, str], raw: bytes, t: float,
-                        close: bool) -> bytes | None:
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        rec = Received(method, path, headers, body, t)
-        if self.record:
-            self.requests.append(rec)
-        if path.endswith("/chat/completions"):
-            if method != "POST":
-                return self._finish(rec, 405, {"error": {"message": "use POST"}}, close=close)
-            return await self._chat(rec, body, close)
-        if path.endswith("/models") and method == "GET":
-            return self._finish(rec, 200, {"object": "list", "data": self._model_list()}, close=close)
-        if "/models/" in path and method == "GET":
-            wanted = path.split("/models/", 1)[1]
-            found = [m for m in self._model_list() if m["id"] == wanted]
-            if found:
-                return self._finish(rec, 200, found[0], close=close)
-            return self._finish(rec, 404, {"error": {"message": f"The model '{wanted}' does not exist",
-                                                     "type": "invalid_request_error", "param": "model",
-                                                     "code": "model_not_found"}}, close=close)
-        if path.endswith("/fine_tuning/jobs") and method == "GET" and self.jobs is not None:
-            return self._finish(rec, 200, {"object": "list", "data": self.jobs, "has_more": False}, close=close)
-        return self._finish(rec, 404, {"error": {"message": f"no route {method} {path}", "type": "not_found_error"}},
-                            close=close)
+    def _jobs(self, call: Call) -> dict[str, Any]:
+        if self.jobs is None:  # as on servers with no fine-tuning
+            raise ApiError(404, f"no route {call.method} {call.path}", type_="not_found_error")
+        return {"object": "list", "data": self.jobs, "has_more": False}
 
     def _model_list(self) -> list[dict[str, Any]]:
         given = self.models if self.models is not None else [{"id": self.model}]
         return [{"object": "model", "created": 0, "owned_by": "fake-openai"} | m for m in given]
 
-    def _finish(self, rec: Received, status: int, payload: Any, **kw: Any) -> bytes:
-        rec.status = status
-        rec.t_done = time.monotonic()
-        return self._http(status, payload, **kw)
-
-    async def _chat(self, rec: Received, body: Any, close: bool) -> bytes | None:
-        self.count += 1
-        try:
-            fault = self.faults.popleft()
-        except IndexError:
-            fault = None
+    def _chat(self, rec: Call) -> HttpResponse | None:
+        body = rec.body
+        with self.lock:
+            self.count += 1
+            fault = self.faults.popleft() if self.faults else None
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
         rec.fault = fault
         f = fault or {}
-        self.in_flight += 1
-        if self.in_flight > self.max_in_flight:
-            self.max_in_flight = self.in_flight
         try:
             delay = self.latency + float(f.get("delay", 0.0))
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > 0 and self._stopping.wait(delay):
+                return None  # the server stopped under a slow reply
         finally:
-            self.in_flight -= 1
+            with self.lock:
+                self.in_flight -= 1
         if f.get("drop"):
-            rec.t_done = time.monotonic()
             return None
         headers = dict(f.get("headers") or {})
         if "retry_after" in f:
@@ -354,25 +191,21 @@ class FakeOpenAI:
             headers["retry-after-ms"] = str(f["retry_after_ms"])
         status = int(f.get("status", 200))
         if status != 200:
-            payload = f.get("body") or {"error": {"message": f"scripted {status}", "type": ERROR_TYPES.get(status, "server_error"),
-                                                  "param": None, "code": None}}
+            payload = f.get("body") or error_body(f"scripted {status}", ERROR_TYPES.get(status, "server_error"))
             if isinstance(payload, str):
-                rec.status, rec.t_done = status, time.monotonic()
-                return self._http(status, None, headers=headers, close=close, body=payload.encode())
-            return self._finish(rec, status, payload, headers=headers, close=close)
+                return HttpResponse(status, payload.encode(), headers=headers)
+            return HttpResponse.json(status, payload, headers)
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return self._finish(rec, 400, {"error": {"message": "body must be JSON with a `messages` list",
-                                                     "type": "invalid_request_error", "param": "messages", "code": None}},
-                                close=close)
+            return HttpResponse.json(400, error_body("body must be JSON with a `messages` list", param="messages"))
         n = next(self._ids)
         if f.get("missing_choices"):
-            return self._finish(rec, 200, {"id": f"chatcmpl-fake-{n}", "object": "chat.completion"}, headers=headers, close=close)
-        payload = self._completion(n, body, f.get("answer"))
+            return HttpResponse.json(200, {"id": f"chatcmpl-fake-{n}", "object": "chat.completion"}, headers)
+        with self.lock:  # one answer at a time, as a test's answer function expects
+            payload = self._completion(n, body, f.get("answer"))
         if f.get("malformed"):
             data = json.dumps(payload).encode()
-            rec.status, rec.t_done = 200, time.monotonic()
-            return self._http(200, None, headers=headers, close=close, body=data[: len(data) // 2])
-        return self._finish(rec, 200, payload, headers=headers, close=close)
+            return HttpResponse(200, data[: len(data) // 2], headers=headers)
+        return HttpResponse.json(200, payload, headers)
 
     def _completion(self, n: int, body: dict[str, Any], override: str | None) -> dict[str, Any]:
         out: Any = override if override is not None else self.answer(body)
@@ -425,18 +258,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     a = ap.parse_args(list(argv) if argv is not None else None)
     srv = FakeOpenAI(host=a.host, port=a.port, latency=a.latency, answer=_fixed_answer(a.answer), model=a.model,
                      record=a.record)
-    ready = threading.Event()
-
-    async def run() -> None:
-        task = asyncio.create_task(srv.serve(ready))
-        while not ready.is_set() and not task.done():
-            await asyncio.sleep(0.01)
-        if ready.is_set():
-            print(f"fake OpenAI server on {srv.url} (latency {a.latency} s)", flush=True)
-        await task
-
+    print(f"fake OpenAI server on {srv.url} (latency {a.latency} s)", flush=True)
     try:
-        asyncio.run(run())
+        srv.serve_forever()
     except KeyboardInterrupt:
         pass
 

@@ -1,12 +1,12 @@
-"""The fine-tuning API's rules the fake server enforces: the ``method`` field, models and their
-shutdown dates, and the closed platform. Standard library only.
+"""The fine-tuning API's rules the fake server enforces beyond the SDK's request types: the ``method``
+field, models and their shutdown dates, and the closed platform.
 
-The ``method`` rules follow openai-python's request types (``openai.types.fine_tuning.
-job_create_params.Method``, ``DpoHyperparametersParam``, ``SupervisedHyperparametersParam``):
-``type`` is required and one of supervised, dpo, reinforcement; the settings sit under the key
-named by the type; supervised takes n_epochs, batch_size, learning_rate_multiplier, and dpo adds
-beta, each "auto" or a number. The deprecated top-level ``hyperparameters`` is still accepted
-alone (as supervised), but not together with ``method``.
+A job creation is first checked against openai-python's own ``JobCreateParams`` (see ``contract``):
+field names, types, ``method.type`` and each method's hyperparameter names come from there, so
+``METHODS`` and ``METHOD_HYPERPARAMETERS`` below are read off the SDK's types, not written out. What
+the types do not say and the service checks is here: the settings sit under the key named by the type
+(only), the deprecated top-level ``hyperparameters`` cannot be combined with ``method``, each value is
+in its documented range, a suffix is at most 64 characters, and this fake runs no reinforcement.
 """
 
 from __future__ import annotations
@@ -15,13 +15,20 @@ import datetime as dt
 import json
 from typing import Any
 
-METHODS = ("supervised", "dpo", "reinforcement")
+from openai.types.fine_tuning import job_create_params
+from openai.types.fine_tuning.dpo_hyperparameters_param import DpoHyperparametersParam
+from openai.types.fine_tuning.supervised_hyperparameters_param import SupervisedHyperparametersParam
+
+from . import contract
+
+JobCreateParams = job_create_params.JobCreateParams
+METHODS: tuple[str, ...] = contract.literals(contract.field_type(job_create_params.Method, "type"))
+METHOD_HYPERPARAMETERS = {"supervised": contract.keys(SupervisedHyperparametersParam),
+                          "dpo": contract.keys(DpoHyperparametersParam)}
 AUTO = {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.8, "beta": 0.1}  # what "auto" resolves to here
-CHECKS: dict[str, tuple[Any, float, float]] = {
-    "n_epochs": (int, 1, 50), "batch_size": (int, 1, 256), "learning_rate_multiplier": ((int, float), 1e-9, 100),
-    "beta": ((int, float), 1e-9, 2)}
-METHOD_HYPERPARAMETERS = {"supervised": ("n_epochs", "batch_size", "learning_rate_multiplier"),
-                          "dpo": ("n_epochs", "batch_size", "learning_rate_multiplier", "beta")}
+RANGES: dict[str, tuple[float, float]] = {  # the documented bounds; the SDK's types say only int/float or "auto"
+    "n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-9, 100), "beta": (1e-9, 2)}
+MAX_SUFFIX = 64
 # OpenAI's fine-tunable bases (2026); shutdown dates are given per test (see FakeFineTuneAPI(models=...)).
 FINE_TUNABLE = ("gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14",
                 "gpt-4.1-nano-2025-04-14")
@@ -39,8 +46,12 @@ class RuleError(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
 
-def method_and_hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The job's method type and its hyperparameters (unresolved "auto" kept), or RuleError."""
+def service_rules(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The job's method type and its hyperparameters (unresolved "auto" kept) for a body the SDK's
+    ``JobCreateParams`` accepted, or RuleError for what the service refuses besides."""
+    suffix = body.get("suffix")
+    if suffix is not None and len(suffix) > MAX_SUFFIX:
+        raise RuleError(400, f"suffix must be a string of at most {MAX_SUFFIX} characters", param="suffix")
     method, legacy = body.get("method"), body.get("hyperparameters")
     if method is not None and legacy is not None:
         raise RuleError(400, "The 'hyperparameters' parameter is deprecated and cannot be combined with 'method'; "
@@ -48,35 +59,19 @@ def method_and_hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any
     if method is None:
         kind, hp, where = "supervised", dict(legacy or {}), "hyperparameters"
     else:
-        if not isinstance(method, dict):
-            raise RuleError(400, "Invalid type for 'method': expected an object.", param="method")
-        kind = method.get("type")
-        if kind is None:
-            raise RuleError(400, "Missing required parameter: 'method.type'.", param="method.type",
-                            code="missing_required_parameter")
-        if kind not in METHODS:
-            raise RuleError(400, f"Invalid value for 'method.type': {kind!r}; expected one of {', '.join(METHODS)}.",
-                            param="method.type")
+        kind = method["type"]
         for k in method:
-            if k != "type" and k != kind:
+            if k not in ("type", kind):
                 raise RuleError(400, f"Unexpected parameter 'method.{k}' for method.type {kind!r}.", param=f"method.{k}")
-        if kind == "reinforcement":
-            raise RuleError(400, "Reinforcement fine-tuning needs a grader and a reasoning model; this server does not "
-                                 "run it.", param="method.type", code="unsupported_method")
-        conf = method.get(kind) or {}
-        if not isinstance(conf, dict) or any(k != "hyperparameters" for k in conf):
-            raise RuleError(400, f"Invalid 'method.{kind}': expected {{hyperparameters: {{...}}}}.", param=f"method.{kind}")
-        hp, where = dict(conf.get("hyperparameters") or {}), f"method.{kind}.hyperparameters"
-    allowed = METHOD_HYPERPARAMETERS[kind]
-    for k in hp:
-        if k not in allowed:
-            raise RuleError(400, f"Unknown hyperparameter: '{k}' (method {kind} takes {', '.join(allowed)}).",
-                            param=f"{where}.{k}")
+        if kind not in METHOD_HYPERPARAMETERS:
+            raise RuleError(400, f"{kind.capitalize()} fine-tuning needs a grader and a reasoning model; this server "
+                                 "does not run it.", param="method.type", code="unsupported_method")
+        hp, where = dict((method.get(kind) or {}).get("hyperparameters") or {}), f"method.{kind}.hyperparameters"
     out = {}
-    for k in allowed:
-        typ, lo, hi = CHECKS[k]
+    for k in METHOD_HYPERPARAMETERS[kind]:
         v = hp.get(k, "auto")
-        if v != "auto" and (isinstance(v, bool) or not isinstance(v, typ) or not lo <= v <= hi):
+        lo, hi = RANGES.get(k, (float("-inf"), float("inf")))
+        if v != "auto" and not lo <= v <= hi:
             raise RuleError(400, f"Invalid value for '{k}': {v!r}; expected 'auto' or a number in [{lo:g}, {hi:g}].",
                             param=f"{where}.{k}")
         out[k] = v
@@ -84,7 +79,7 @@ def method_and_hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any
 
 
 def resolve(hp: dict[str, Any]) -> dict[str, Any]:
-    return {k: (AUTO[k] if v == "auto" else v) for k, v in hp.items()}
+    return {k: (AUTO.get(k, v) if v == "auto" else v) for k, v in hp.items()}
 
 
 def bad_lines(text: str, method: str) -> list[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from harness.cli import main
 from harness.core.errors import HarnessError
 from harness.loop.iterate import IterateConfig, iterate
 from harness.records import FORMAT_VERSION, GateDecision, LineageRecord, read_record
-from harness.train.base import EpochLoss, Trainer, TrainResult, data_hashes, trainer
+from harness.train.base import TRAINERS, EpochLoss, Trainer, TrainResult, data_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "datasets" / "support_intent"
@@ -27,9 +28,10 @@ def rows(split: str) -> list[dict]:
     return [json.loads(x) for x in (DATA / f"{split}.jsonl").read_text().splitlines() if x.strip()]
 
 
-@trainer("scripted_by_counts")
 class CountingTrainer(Trainer):
     """Scripted for the loop's tests: learns a category when it sees >= ENOUGH examples of it."""
+
+    name = "scripted_by_counts"
 
     def train(self, config, log):
         counts = Counter(json.loads(x).get("category") for x in config.train_file.read_text().splitlines() if x.strip())
@@ -46,6 +48,13 @@ class CountingTrainer(Trainer):
                            out_dir=config.out_dir, metrics_csv=None, loss_curve=None, epochs=epochs, best_epoch=1,
                            stopped_early=False, steps=20, hyperparameters={"epochs": config.epochs,
                            "learning_rate": config.learning_rate}, data_hashes=data_hashes(config))
+
+
+@pytest.fixture(autouse=True)
+def _registered_trainer() -> Iterator[None]:
+    """The scripted trainer is registered for this module's tests only."""
+    with TRAINERS.temporarily("scripted_by_counts", CountingTrainer):
+        yield
 
 
 @pytest.fixture()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from harness.cli import main
 from harness.loop.iterate import IterateConfig, iterate
 from harness.suite.load import load_suite
-from harness.train.base import EpochLoss, Trainer, TrainResult, data_hashes, trainer
+from harness.train.base import TRAINERS, EpochLoss, Trainer, TrainResult, data_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "datasets" / "support_intent"
@@ -29,10 +30,11 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
-@trainer("scripted_pref")
 class PreferenceScripted(Trainer):
     """Supervised: learns every category but damaged_item. DPO: starts from its base's answers and
     learns the categories it is given pairs for."""
+
+    name = "scripted_pref"
 
     def train(self, config, log):
         data = lines(config.train_file)
@@ -51,6 +53,13 @@ class PreferenceScripted(Trainer):
                            metrics_csv=None, loss_curve=None, epochs=[EpochLoss(1, 1.0, 0.5, 10)], best_epoch=1,
                            stopped_early=False, steps=10, hyperparameters={"method": config.method},
                            data_hashes=data_hashes(config))
+
+
+@pytest.fixture(autouse=True)
+def _registered_trainer() -> Iterator[None]:
+    """The scripted trainer is registered for this module's tests only."""
+    with TRAINERS.temporarily("scripted_pref", PreferenceScripted):
+        yield
 
 
 def suite_file(tmp_path: Path, training: str = "") -> Path:

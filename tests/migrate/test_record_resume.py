@@ -142,8 +142,9 @@ def test_inputs_asked_with_the_suites_prompt(tiny_suite: Path, capsys: pytest.Ca
         assert "pool.jsonl:1: missing field 'text' (used in the prompt of" in capsys.readouterr().err
         pool.write_text('{"text": "where is it"}\n{"text": "stop it"}\n')
         assert main(["record", str(tiny_suite), "--inputs", str(pool), "--model", model, *base]) == 0
-        sent = [r.body for r in srv.chat_requests()]
-    assert sent[0]["messages"] == [{"role": "user", "content": "Classify: where is it"}] and sent[0]["max_tokens"] == 8
+        sent = {r.body["messages"][0]["content"]: r.body for r in srv.chat_requests()}  # arrival order is the server's
+    first = sent["Classify: where is it"]
+    assert first["messages"] == [{"role": "user", "content": "Classify: where is it"}] and first["max_tokens"] == 8
     h = load_recording(tiny_suite.parent / "r").header
     assert h.kind == "inputs" and h.inputs is not None and h.inputs.suite_path == str(tiny_suite)
     assert h.inputs.prompt_sha256 is not None and h.generation["max_tokens"] == 8

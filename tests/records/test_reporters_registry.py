@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from harness.cli import main
 from harness.gating import decide_gates
 from harness.records import GateDecision
-from harness.report.registry import REPORTERS, ReportInput, reporter
+from harness.report.registry import REPORTERS, ReportInput
 from harness.suite.load import load_suite
 from tests.records.records_helpers import SUITE, copy_runs
 
 
-@reporter("tsv-test")
 def tsv(inp: ReportInput) -> dict[str, str]:
     """One line per rule: verdict, name; the comparison's scores after."""
     assert inp.decision is not None
     lines = [f"{r.verdict}\t{r.name}" for r in inp.decision.rules]
     lines += [f"{name}\t{sc.runs[1].mean}" for name, sc in inp.comparison.scores.items()]
     return {"rules.tsv": "\n".join(lines) + "\n"}
+
+
+@pytest.fixture(autouse=True)
+def _registered_reporter() -> Iterator[None]:
+    """The tsv-test format exists for this module's tests only."""
+    with REPORTERS.temporarily("tsv-test", tsv):
+        yield
 
 
 def test_a_reporter_defined_in_a_test_module_is_used_by_gate_format(tmp_path: Path, capsys) -> None:
@@ -59,3 +68,13 @@ def test_deciding_is_pure_and_gives_the_record_gate_json_holds(tmp_path: Path, m
     assert isinstance(decision, GateDecision) and decision.passed and decision.exit_code == 0
     again = GateDecision.model_validate_json(decision.to_json())
     assert again == decision
+
+
+def test_a_temporary_registration_ends_with_its_block() -> None:
+    from harness.core.registry import Registry
+
+    reg: Registry[str] = Registry("thing")
+    reg.register("kept")("first")
+    with reg.temporarily("kept", "second"), reg.temporarily("new", "x"):
+        assert (reg.get("kept"), reg.get("new")) == ("second", "x")
+    assert reg.names() == ["kept"] and reg.get("kept") == "first"

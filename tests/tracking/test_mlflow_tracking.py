@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from tests.deps import requires_module
 
 from harness.cli import main
-from harness.train.base import EpochLoss, Trainer, TrainResult, data_hashes, trainer
+from harness.train.base import TRAINERS, EpochLoss, Trainer, TrainResult, data_hashes
 
 requires_module("mlflow.tracking", "pip install -e '.[tracking]'")
 from mlflow.tracking import MlflowClient  # noqa: E402
@@ -29,9 +30,10 @@ def rows(split: str) -> list[dict]:
     return [json.loads(x) for x in (DATA / f"{split}.jsonl").read_text().splitlines() if x.strip()]
 
 
-@trainer("scripted_for_tracking")
 class ScriptedTrainer(Trainer):
     """As tests/loop's: right on a category once the training file has ENOUGH of it; val loss rises."""
+
+    name = "scripted_for_tracking"
 
     def train(self, config, log):
         from collections import Counter
@@ -46,6 +48,13 @@ class ScriptedTrainer(Trainer):
                            epochs=[EpochLoss(1, 1.0, 0.50, 10), EpochLoss(2, 0.6, 0.60, 20)], best_epoch=1,
                            stopped_early=False, steps=20, hyperparameters={"epochs": config.epochs, "learning_rate": config.learning_rate},
                            data_hashes=data_hashes(config))
+
+
+@pytest.fixture(autouse=True)
+def _registered_trainer() -> Iterator[None]:
+    """The scripted trainer is registered for this module's tests only."""
+    with TRAINERS.temporarily("scripted_for_tracking", ScriptedTrainer):
+        yield
 
 
 @pytest.fixture()

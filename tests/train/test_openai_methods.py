@@ -14,6 +14,8 @@ from openai import OpenAI
 
 from harness.cli import main
 from harness.core.errors import HarnessError
+from fakes import contract
+from fakes import finetune_rules as rules
 from fakes.fake_finetune_api import FakeFineTuneAPI, Script
 from harness.train.base import TrainConfig, run_training
 
@@ -68,6 +70,7 @@ def test_dpo_job_sends_the_dpo_method_and_preference_lines(env: None, tmp_path: 
         assert call.body["method"] == {"type": "dpo", "dpo": {"hyperparameters": {
             "n_epochs": 1, "batch_size": 2, "learning_rate_multiplier": "auto", "beta": 0.2}}}
         assert "hyperparameters" not in call.body  # the deprecated top-level field is not sent
+        assert contract.check(rules.JobCreateParams, call.body) == call.body  # the SDK's JobCreateParams accept it
         assert (call.body["suffix"], call.body["seed"], set(call.body["metadata"])) == ("pref", 3, {"harness_run"})
         # the upload keeps what the API reads of a preference line; ids and categories stay here
         (up,) = api.uploads()
@@ -138,6 +141,10 @@ def test_a_closed_platform_refusal_is_one_line_naming_the_date_and_the_local_tra
 # ------------------------------------------------------------------------------ the fake's contract
 
 
+GRADER = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}", "reference": "{{item.label}}",
+          "operation": "eq"}
+
+
 @pytest.fixture
 def api() -> Iterator[FakeFineTuneAPI]:
     with FakeFineTuneAPI(script=Script(polls_per_state=None), models={BASE: "2027-01-14"}) as server:
@@ -157,7 +164,8 @@ def test_fake_checks_the_method_field_as_the_sdk_types_describe(api: FakeFineTun
         ({"dpo": {}}, "method.type"),
         ({"type": "supervised", "supervised": {"hyperparameters": {"beta": 0.1}}}, "method.supervised.hyperparameters.beta"),
         ({"type": "dpo", "dpo": {"hyperparameters": {"beta": -1}}}, "method.dpo.hyperparameters.beta"),
-        ({"type": "reinforcement", "reinforcement": {}}, "method.type"),
+        ({"type": "reinforcement", "reinforcement": {}}, "method.reinforcement.grader"),  # the SDK's types require one
+        ({"type": "reinforcement", "reinforcement": {"grader": GRADER}}, "method.type"),  # well formed; not run here
     ]
     for method, param in cases:
         with pytest.raises(openai.BadRequestError) as e:
