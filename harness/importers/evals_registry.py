@@ -23,6 +23,7 @@ import yaml
 
 from harness.core.errors import InputProblems, Problem
 from harness.importers.common import Imported, suite_name
+from harness.suite.confine import inside
 
 CLASSES = {"Match": "evals.elsuite.basic.match:Match", "Includes": "evals.elsuite.basic.includes:Includes",
            "FuzzyMatch": "evals.elsuite.basic.fuzzy_match:FuzzyMatch",
@@ -87,9 +88,23 @@ def _samples(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _classify(args: dict[str, Any], registry: Path, loc: str, judge: str | None, notes: list[str]) -> dict[str, Any] | None:
+def _confined(path: Path, registry: Path, file: str, field: str) -> Path:
+    """``path`` when it resolves (symlinks followed) inside the registry folder; else a located
+    error. An eval file from elsewhere must not copy files from outside into datasets/ or a judge prompt."""
+    root = registry.resolve()
+    if not inside(path, root):
+        raise InputProblems([Problem(file, field, f"{path.resolve()} is outside the registry folder {root}; an imported "
+                                     "eval may read only files inside it (give --registry DIR)")])
+    return path
+
+
+def _classify(args: dict[str, Any], registry: Path, file: str, version: str, judge: str | None,
+              notes: list[str]) -> dict[str, Any] | None:
+    loc = f"{file}: {version}"
     spec_name = args.get("modelgraded_spec")
     path = registry / "modelgraded" / f"{spec_name}.yaml"
+    if spec_name:
+        _confined(path, registry, file, f"{version}.args.modelgraded_spec")
     if not spec_name or not path.is_file():
         notes.append(f"{loc}.args.modelgraded_spec: cannot convert: spec {spec_name!r} not found at {path} (give --registry)")
         return None
@@ -130,6 +145,8 @@ def import_registry_eval(path: Path, name: str | None, registry: Path | None, ju
         raise InputProblems([Problem(file, f"{version}.class", f"cannot convert {body['class']!r}: the importer knows "
                                      f"{', '.join(CLASSES.values())}; write the eval's check as a harness metric")])
     samples = registry / "data" / str(args.get("samples_jsonl", ""))
+    if args.get("samples_jsonl"):
+        _confined(samples, registry, file, f"{version}.args.samples_jsonl")
     if not args.get("samples_jsonl") or not samples.is_file():
         raise InputProblems([Problem(file, f"{version}.args.samples_jsonl", f"no such file: {samples} (give --registry DIR "
                                      "holding data/)")])
@@ -145,7 +162,7 @@ def import_registry_eval(path: Path, name: str | None, registry: Path | None, ju
     elif cls == "FuzzyMatch":
         metrics = [{"name": "string_check", "score": "fuzzy_match", "operation": "fuzzy", "reference": ref}, {"name": "token_f1"}]
     else:
-        classify = _classify(args, registry, loc, judge, notes)
+        classify = _classify(args, registry, file, version, judge, notes)
         if classify is None:
             raise InputProblems([Problem(file, f"{version}.args", "\n  ".join(notes))])
         metrics = [classify]
