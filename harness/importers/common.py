@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from harness.core.errors import EnvironmentFailure, HarnessError
+from harness.core.io import atomic_open, atomic_write_text
 
 # OpenAI's template syntax: {{item.column}}, {{sample.output_text}}, {{ item.a.b }} ...
 OPENAI_VAR = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.[\w]+)*)\s*\}\}")
@@ -69,21 +74,50 @@ def convert_template(text: str, output: str | None = "{{ output }}") -> tuple[st
     return OPENAI_VAR.sub(one, text), columns
 
 
-def write(imp: Imported, out: Path, data_dir: Path) -> tuple[Path, Path | None]:
-    """Write the suite YAML (notes as a comment block on top) and, when rows were given, the dataset."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    data_file = None
-    if imp.rows is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        data_file = data_dir / imp.split_file
-        with data_file.open("w", encoding="utf-8") as f:
-            for row in imp.rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+def write(imp: Imported, out: Path, data_dir: Path, force: bool = False) -> tuple[Path, Path | None]:
+    """Write the suite YAML (notes as a comment block on top) and, when rows were given, the dataset.
+
+    A file already there (a suite of the same name, its held-out data) is replaced only with
+    ``force``; both are checked before either is written. Each is written atomically, the dataset
+    first and the suite last, so a full disk leaves the previous files whole and the error names the file."""
+    data_file = data_dir / imp.split_file if imp.rows is not None else None
+    if not force:
+        for target in (out, data_file):
+            if target is not None and (target.exists() or target.is_symlink()):
+                raise HarnessError(f"{target}: already exists; the import would replace it (pass --force to replace it, "
+                                   "or choose another --out / --data-out)")
     suite = dict(imp.suite)
     suite["dataset"] = {"path": Path(os.path.relpath(data_dir.resolve(), out.parent.resolve())).as_posix(), **suite["dataset"]}
     header = ["# yaml-language-server: $schema=../harness/schemas/suite.schema.json",
               f"# Imported by `harness import`. {len(imp.notes)} thing(s) not converted" + (":" if imp.notes else ".")]
     header += [f"#   {n}" for n in imp.notes]
     text = "\n".join(header) + "\n" + yaml.safe_dump(suite, sort_keys=False, allow_unicode=True, width=110)
-    out.write_text(text, encoding="utf-8")
+    with _writing(out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if data_file is None:
+        with _writing(out):
+            atomic_write_text(out, text)
+        return out, None
+    with _writing(data_dir):
+        data_dir.mkdir(parents=True, exist_ok=True)
+    with _writing(data_file), atomic_open(data_file, "w") as f:
+        for row in imp.rows or []:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+        with _writing(out):
+            atomic_write_text(out, text)  # replaced before the dataset: a failure here leaves both as they were
     return out, data_file
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """An OSError while writing ``path`` -> one line naming it (exit 4: the machine, not the input)."""
+    try:
+        yield
+    except EnvironmentFailure:
+        raise
+    except OSError as e:
+        if not e.filename:
+            e.filename = str(path)
+        raise EnvironmentFailure.from_os_error(e, "cannot write") from None
