@@ -15,6 +15,7 @@ import yaml
 
 from harness.core.errors import EnvironmentFailure, HarnessError
 from harness.core.io import atomic_open, atomic_write_text
+from harness.suite.schema import TEMPLATE_ANY
 
 # OpenAI's template syntax: {{item.column}}, {{sample.output_text}}, {{ item.a.b }} ...
 OPENAI_VAR = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.[\w]+)*)\s*\}\}")
@@ -50,12 +51,20 @@ class Unconvertible(Exception):
     """A template or field the harness has no equivalent for; the message says why."""
 
 
-def convert_template(text: str, output: str | None = "{{ output }}") -> tuple[str, set[str]]:
+def convert_template(text: str, output: str | None = "{{ output }}", where: str = "") -> tuple[str, set[str]]:
     """OpenAI's ``{{item.x}}`` -> ``{{ x }}`` and ``{{sample.output_text}}`` -> ``output``.
 
     Returns the text and the item columns it uses. ``output=None``: the answer is not available
-    (a generation prompt), so a sample variable is an error."""
+    (a generation prompt), so a sample variable is an error. Filters, tags, expressions and extra
+    braces (``{{ item.x | upper }}``, ``{% if %}``, ``{{{{item.x}}}}``) have no harness equivalent: written
+    verbatim they would reach the model or the check literally and score 0, so they are refused,
+    naming ``where`` (the template's field)."""
     columns: set[str] = set()
+    at = f"{where}: " if where else ""
+    for m in TEMPLATE_ANY.finditer(text):
+        if not OPENAI_VAR.fullmatch(m.group(0)):
+            raise Unconvertible(f"{at}unsupported template syntax {m.group(0)!r}: the harness substitutes only "
+                                "{{item.<column>}} and {{sample.output_text}} (no filters, tags, expressions or extra braces)")
 
     def one(m: re.Match[str]) -> str:
         parts = m.group(1).split(".")
@@ -63,12 +72,12 @@ def convert_template(text: str, output: str | None = "{{ output }}") -> tuple[st
             columns.add(parts[1])
             return "{{ " + parts[1] + " }}"
         if parts[0] == "item":
-            raise Unconvertible(f"{m.group(0)}: nested item fields are not supported; flatten the column into the item")
+            raise Unconvertible(f"{at}{m.group(0)}: nested item fields are not supported; flatten the column into the item")
         if parts == ["sample", "output_text"]:
             if output is None:
-                raise Unconvertible(f"{m.group(0)}: the model's answer is not known when its prompt is built")
+                raise Unconvertible(f"{at}{m.group(0)}: the model's answer is not known when its prompt is built")
             return output
-        raise Unconvertible(f"{m.group(0)}: only {{{{item.<column>}}}} and {{{{sample.output_text}}}} have harness "
+        raise Unconvertible(f"{at}{m.group(0)}: only {{{{item.<column>}}}} and {{{{sample.output_text}}}} have harness "
                             "equivalents (output_json, tools and choices are not recorded by the harness)")
 
     return OPENAI_VAR.sub(one, text), columns

@@ -15,7 +15,7 @@ Samples are JSONL with ``input`` (chat messages, or a string) and ``ideal`` (a s
 from __future__ import annotations
 
 import json
-import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import yaml
 from harness.core.errors import InputProblems, Problem
 from harness.importers.common import Imported, suite_name
 from harness.suite.confine import inside
+from harness.suite.schema import TEMPLATE_ANY
 
 CLASSES = {"Match": "evals.elsuite.basic.match:Match", "Includes": "evals.elsuite.basic.includes:Includes",
            "FuzzyMatch": "evals.elsuite.basic.fuzzy_match:FuzzyMatch",
@@ -98,6 +99,39 @@ def _confined(path: Path, registry: Path, file: str, field: str) -> Path:
     return path
 
 
+def _prompt(text: str, io: dict[str, str], file: str, field: str) -> str:
+    """A modelgraded prompt (filled by evals with ``str.format``: ``{input}`` a variable, ``{{`` a
+    literal brace) as a harness template. Literal text the harness would read as template syntax
+    (``{{ x }}``, ``{% %}``) is refused: it has no escape, so it would be substituted or sent wrongly."""
+    names = {"ideal": "{{ ideal }}"}
+    for key, out in io.items():
+        names[str(key)] = "{{ input_text }}"
+        names[str(out)] = "{{ output }}"
+    parts: list[str] = []
+    try:
+        pieces = list(string.Formatter().parse(text))
+    except ValueError as e:  # a lone { or }
+        raise InputProblems([Problem(file, field, f"not a str.format template: {e}")]) from None
+    run = ""  # literal text between two variables (parse splits it at each escaped brace)
+    for literal, name, spec, conv in [*pieces, ("", None, None, None)]:
+        run += literal
+        parts.append(literal)
+        if name is None and literal:
+            continue
+        bad = TEMPLATE_ANY.search(run)
+        if bad:
+            raise InputProblems([Problem(file, field, f"cannot convert the template: its literal text {bad.group(0)!r} "
+                                         "would be read as harness template syntax ({{ column }}); reword it")])
+        run = ""
+        if name is None:
+            continue
+        if name in names and not spec and not conv:
+            parts.append(names[name])
+        else:  # evals leaves a variable it has no value for as written
+            parts.append("{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}")
+    return "".join(parts)
+
+
 def _classify(args: dict[str, Any], registry: Path, file: str, version: str, judge: str | None,
               notes: list[str]) -> dict[str, Any] | None:
     loc = f"{file}: {version}"
@@ -121,10 +155,7 @@ def _classify(args: dict[str, Any], registry: Path, file: str, version: str, jud
         return None
     top = max(float(v) for v in scores.values())
     io = mg.get("input_outputs") or {"input": "completion"}
-    prompt = mg["prompt"] if isinstance(mg["prompt"], str) else ""
-    for key, out in io.items():
-        prompt = prompt.replace("{" + out + "}", "{{ output }}").replace("{" + key + "}", "{{ input_text }}")
-    prompt = re.sub(r"\{ideal\}", "{{ ideal }}", prompt)
+    prompt = _prompt(mg["prompt"], io, str(path), f"{spec_name}.prompt")
     if args.get("eval_type", "cot_classify") != "classify":
         notes.append(f"{loc}.args.eval_type: partly converted: {args.get('eval_type', 'cot_classify')!r} asks the judge to reason "
                      "first; the harness judge is asked for the label only")

@@ -80,8 +80,8 @@ class Converter:
     # ------------------------------------------------------------ graders
 
     def string_check(self, g: Any, loc: str) -> None:
-        inp, _ = convert_template(g.input)
-        ref, cols = convert_template(g.reference)
+        inp, _ = convert_template(g.input, where="input")
+        ref, cols = convert_template(g.reference, where="reference")
         if self.reference_column is None and len(cols) == 1 and ref.strip() == "{{ " + next(iter(cols)) + " }}":
             self.reference_column = next(iter(cols))
         self.metrics.append({"name": "string_check", "score": score_name(g.name, self.taken), "operation": g.operation,
@@ -94,8 +94,8 @@ class Converter:
             why = meteor_available()
             if why:
                 raise Unconvertible(why)
-        inp, _ = convert_template(g.input)
-        ref, cols = convert_template(g.reference)
+        inp, _ = convert_template(g.input, where="input")
+        ref, cols = convert_template(g.reference, where="reference")
         if self.reference_column is None and len(cols) == 1:
             self.reference_column = next(iter(cols))
         name = score_name(g.name, self.taken)
@@ -118,7 +118,7 @@ class Converter:
                     raise Unconvertible(f"input[{i}].content: {getattr(content, 'type', type(content).__name__)} content "
                                         "(images, audio) has no harness equivalent")
                 content = content.text
-            text, _ = convert_template(content, output=answer)
+            text, _ = convert_template(content, output=answer, where=f"input[{i}].content")
             out.append({"role": "system" if m.role == "developer" else m.role, "content": text})
         return out
 
