@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -13,12 +14,57 @@ from typing import Any
 
 import yaml
 
-from harness.core.errors import EnvironmentFailure, HarnessError
+from harness.core.errors import EnvironmentFailure, HarnessError, InputProblems, Problem
 from harness.core.io import atomic_open, atomic_write_text
 from harness.suite.schema import TEMPLATE_ANY
 
 # OpenAI's template syntax: {{item.column}}, {{sample.output_text}}, {{ item.a.b }} ...
 OPENAI_VAR = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.[\w]+)*)\s*\}\}")
+
+
+def read_text(path: Path) -> str:
+    """A file another tool wrote, as text; not UTF-8 -> a located error naming it (exit 2)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputProblems([Problem(str(path), "", f"not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8",
+                                     line=line)]) from None
+
+
+class _NoAliases(yaml.SafeLoader):
+    """safe_load without anchors and aliases: an imported file has no use for them, and a nest of
+    aliases (billion laughs) expands to gigabytes once the description is made a string."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"found alias *{event.anchor}: YAML aliases are not accepted "
+                                              "in an imported file (write the value out)", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(path: Path) -> Any:
+    """An imported YAML file: UTF-8, no aliases; a syntax error is one located line."""
+    try:
+        return yaml.load(read_text(path), Loader=_NoAliases)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputProblems([Problem(str(path), "", f"invalid YAML: {getattr(e, 'problem', None) or e}",
+                                     line=mark.line + 1 if mark else None)]) from None
+
+
+def non_finite(obj: Any, at: str = "") -> str | None:
+    """The field path of the first NaN or infinity in parsed JSON (which Python's json accepts), else None."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return at or "(the whole file)"
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        found = non_finite(v, f"{at}[{k}]" if isinstance(k, int) else f"{at}.{k}" if at else str(k))
+        if found:
+            return found
+    return None
 
 
 @dataclass
