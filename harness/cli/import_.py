@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--data-out", type=Path, metavar="DIR", help="folder for the dataset (default: datasets/<name>)")
         q.add_argument("--judge", metavar="MODEL", help="judge model for model graders, as for --model "
                                                          "(default: openai:<the grader's model>)")
+        q.add_argument("--force", action="store_true", help="replace a suite or dataset file that is already there "
+                                                             "(default: refuse, so an import never overwrites held-out data)")
         q.add_argument("--strict", action="store_true", help="exit 2 when anything could not be converted")
         q.set_defaults(func=main)
 
@@ -49,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
 
         imp = import_registry_eval(args.source, args.eval, args.registry, args.judge)
     out = args.out or Path("suites") / f"{imp.name}.yaml"
-    suite_file, data_file = write(imp, out, args.data_out or Path("datasets") / imp.name)
+    suite_file, data_file = write(imp, out, args.data_out or Path("datasets") / imp.name, force=args.force)
     for n in imp.notes:
         print(n, file=sys.stderr)
     print(f"wrote {suite_file} ({len(imp.suite['metrics'])} metric(s), {len(imp.suite['gates'])} gate(s))"

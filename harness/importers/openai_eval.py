@@ -29,11 +29,14 @@ from harness.importers.common import (
     Imported,
     Unconvertible,
     convert_template,
+    non_finite,
+    read_text,
     score_name,
     suite_name,
 )
 from harness.metrics.graders import VAR
 
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")  # gpt-4o-mini, ft:gpt-4o-mini:org::id
 INPUT_NAMES = ("input", "question", "prompt", "query", "text", "message", "request")
 
 
@@ -80,8 +83,8 @@ class Converter:
     # ------------------------------------------------------------ graders
 
     def string_check(self, g: Any, loc: str) -> None:
-        inp, _ = convert_template(g.input)
-        ref, cols = convert_template(g.reference)
+        inp, _ = convert_template(g.input, where="input")
+        ref, cols = convert_template(g.reference, where="reference")
         if self.reference_column is None and len(cols) == 1 and ref.strip() == "{{ " + next(iter(cols)) + " }}":
             self.reference_column = next(iter(cols))
         self.metrics.append({"name": "string_check", "score": score_name(g.name, self.taken), "operation": g.operation,
@@ -94,8 +97,8 @@ class Converter:
             why = meteor_available()
             if why:
                 raise Unconvertible(why)
-        inp, _ = convert_template(g.input)
-        ref, cols = convert_template(g.reference)
+        inp, _ = convert_template(g.input, where="input")
+        ref, cols = convert_template(g.reference, where="reference")
         if self.reference_column is None and len(cols) == 1:
             self.reference_column = next(iter(cols))
         name = score_name(g.name, self.taken)
@@ -118,7 +121,7 @@ class Converter:
                     raise Unconvertible(f"input[{i}].content: {getattr(content, 'type', type(content).__name__)} content "
                                         "(images, audio) has no harness equivalent")
                 content = content.text
-            text, _ = convert_template(content, output=answer)
+            text, _ = convert_template(content, output=answer, where=f"input[{i}].content")
             out.append({"role": "system" if m.role == "developer" else m.role, "content": text})
         return out
 
@@ -181,6 +184,21 @@ class Converter:
         raise Unconvertible(f"a multi grader combines {g.graders.type} grader {g.graders.name!r} by the formula {g.calculate_output!r}; "
                             "the harness has no formula metric: import its graders as criteria of their own and gate each")
 
+    def check(self, kind: str, g: Any, loc: str) -> list[Problem]:
+        """What the SDK's models accept but no conversion can: a range that is not [low, high], and a
+        grader model that is a model spec (``gpt-4o?base_url=...``) choosing where the judge's requests
+        and key go, which an eval file must not (the judge comes from --judge or the grader's plain name)."""
+        out = []
+        rng = getattr(g, "range", None)
+        if kind == "score_model" and rng is not None and not (len(rng) == 2 and rng[0] < rng[1]):
+            out.append(Problem(self.file, f"{loc}.range", f"got {rng}; expected [low, high] with low < high"))
+        model = getattr(g, "model", None)
+        if kind in ("score_model", "label_model") and self.judge is None and not (
+                isinstance(model, str) and MODEL_NAME.fullmatch(model) and not model.endswith((".yaml", ".yml"))):
+            out.append(Problem(self.file, f"{loc}.model", f"got {model!r}; expected a plain OpenAI model name (letters, "
+                               "digits, . _ - :); an eval file may not choose the judge's endpoint or settings: give --judge MODEL"))
+        return out
+
     def criterion(self, raw: Any, loc: str, models: dict[str, type[BaseModel]], problems: list[Problem]) -> None:
         kind = raw.get("type") if isinstance(raw, dict) else None
         if kind not in models:
@@ -190,6 +208,10 @@ class Converter:
             g = models[kind].model_validate(raw)
         except ValidationError as e:
             problems.extend(_validation_lines(e, self.file, loc))
+            return
+        found = self.check(kind, g, loc)
+        if found:
+            problems.extend(found)
             return
         try:
             getattr(self, kind)(g, loc)
@@ -226,9 +248,17 @@ def _item_schema(dsc: Any, file: str, problems: list[Problem], notes: list[str])
             notes.append(f"{file}: data_source_config: cannot convert: type {dsc['type']!r} reads completions stored on "
                          "OpenAI's platform; export them as JSONL items and pass --data")
         schema = (cfg.schema_.get("properties") or {}).get("item") or {}
+    where = "data_source_config.item_schema"
     if not isinstance(schema, dict):
-        problems.append(Problem(file, "data_source_config.item_schema", "expected a JSON Schema object"))
+        problems.append(Problem(file, where, "expected a JSON Schema object"))
         return {}
+    props, required = schema.get("properties"), schema.get("required")
+    if props is not None and not (isinstance(props, dict) and all(isinstance(v, dict) for v in props.values())):
+        problems.append(Problem(file, f"{where}.properties", f"got {type(props).__name__}; expected an object of column "
+                                "name -> JSON Schema object"))
+    if required is not None and not (isinstance(required, list) and all(isinstance(c, str) for c in required)):
+        problems.append(Problem(file, f"{where}.required", f"got {type(required).__name__} {required!r}; expected a list "
+                                "of column names"))
     return schema
 
 
@@ -238,7 +268,7 @@ def read_items(path: Path, schema: dict[str, Any]) -> list[dict[str, Any]]:
     problems: list[Problem] = []
     rows: list[dict[str, Any]] = []
     required = [c for c in schema.get("required") or [] if isinstance(c, str)]
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -263,12 +293,18 @@ def read_items(path: Path, schema: dict[str, Any]) -> list[dict[str, Any]]:
 def import_openai_eval(path: Path, data: Path | None = None, judge: str | None = None) -> Imported:
     file = str(path)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise InputProblems([Problem(file, "", f"invalid JSON: {e.msg}", line=e.lineno)]) from None
+    bad = non_finite(obj)
+    if bad:
+        raise InputProblems([Problem(file, bad, "got NaN or infinity; expected a finite number (a gate on it could never "
+                                     "pass, or always would)")])
     if not isinstance(obj, dict) or not isinstance(obj.get("testing_criteria"), list):
         raise InputProblems([Problem(file, "testing_criteria", "expected an eval object with a list of testing_criteria "
                                      "(as GET /v1/evals/{id} returns it)")])
+    if obj.get("name") is not None and not isinstance(obj["name"], str):
+        raise InputProblems([Problem(file, "name", f"got {type(obj['name']).__name__} {obj['name']!r}; expected a string")])
     problems: list[Problem] = []
     conv = Converter(file, judge)
     schema = _item_schema(obj.get("data_source_config"), file, problems, conv.notes)

@@ -58,7 +58,7 @@ def _run(tmp_path: Path, registry: Path, cls: str, extra: str = "", judge: dict[
     spec = registry / "evals" / "capitals.yaml"
     spec.write_text(SPEC.format(cls=cls, extra=extra))
     suite = tmp_path / "suites" / "capitals.yaml"
-    cmd = ["import", "openai-evals-registry", str(spec), "--out", str(suite), "--data-out", str(tmp_path / "data")]
+    cmd = ["import", "openai-evals-registry", str(spec), "--out", str(suite), "--data-out", str(tmp_path / "data"), "--force"]
     if judge is not None:
         (tmp_path / "judge.jsonl").write_text("".join(json.dumps({"id": k, "output": v}) + "\n" for k, v in judge.items()))
         cmd += ["--judge", f"scripted:{tmp_path / 'judge.jsonl'}"]
