@@ -56,7 +56,7 @@ from harness.compare.comparison import compare_aligned, default_margin, orientat
 from harness.compare.paired import RESAMPLES, SEED, mean_pair, paired_deltas
 from harness.gating.rules import evaluate_gate, evaluate_gates
 from harness.records.columns import to_frame
-from harness.records.run import ExampleRow
+from harness.records.run import ExampleRow, MetricEntry, ModelInfo, RunRecord, RunSummary
 from harness.stats.power import Z80, Z975, mde
 from harness.suite.schema import Gate
 
@@ -207,9 +207,11 @@ def real_verdicts(setting: Setting, gates: list[Gate], a: np.ndarray, b: np.ndar
     for label, m in (("A", a), ("B", b)):
         rows = [{"id": i, "category": c, "scores": {n: float(m[n][k, j]) for n in names}}
                 for j, (i, c) in enumerate(zip(setting.ids, setting.categories, strict=True))]
-        summary = {"metrics": {n: setting.scores[n].entry() for n in names}, "model": {"display": label}}
+        # Only what comparing and gating read: the score entries and the model's name.
+        summary = RunSummary.model_construct(metrics={n: MetricEntry.model_validate(setting.scores[n].entry()) for n in names},
+                                             model=ModelInfo.model_construct(display=label))
         frame = to_frame(rows, list(range(1, len(rows) + 1)), Path(label), ExampleRow)
-        runs.append(Run(Path(label), summary, frame, label))
+        runs.append(Run(RunRecord(Path(label), summary, frame), label))
     aligned = Aligned(runs, list(setting.ids), list(setting.categories), [r.frame for r in runs], "category")
     comp = compare_aligned(aligned)
     evaluate_gates([], comp)  # the gate's own check that this is a two-run comparison
