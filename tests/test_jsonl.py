@@ -78,4 +78,4 @@ def test_data_given_names_the_path_and_lines_report_errors(tmp_path):
     assert list(jsonl_lines("batch b1 result file", data='{"x": 1}\n3\n', objects=True)) == [
         (1, {"x": 1}, None), (2, None, "expected a JSON object, got int")]
     with pytest.raises(JsonlError, match=r"^batch b1 result file:1: invalid JSON: Expecting value \(column 1\)$"):
-        list(read_jsonl("batch b1 result file", data=b"?\n"))
+        list(read_jsonl("batch b1 result file", data=b"?\n{}\n"))

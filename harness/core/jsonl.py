@@ -69,7 +69,8 @@ def jsonl_lines(path: str | Path, *, data: str | bytes | None = None,
         try:
             value = loads(line)
         except json.JSONDecodeError as e:
-            cut = n == last and e.pos >= len(line.rstrip())
+            tail = line.rstrip()
+            cut = n == last and (e.pos >= len(tail) or not tail.endswith(("}", "]")) or e.msg.startswith("Unterminated"))
             yield n, None, f"invalid JSON: {e.msg} (column {e.colno})" + (TRUNCATED if cut else "")
             continue
         if objects and type(value) is not dict:
