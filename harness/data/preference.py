@@ -15,11 +15,13 @@ Every problem names the line and the field path (``preferred_output[0].role``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import Problem
+from harness.core.jsonl import json_type, jsonl_lines
 from harness.data.validate import (
     DEFAULT_MAX_TOKENS,
     EXAMPLE_OVERHEAD,
@@ -28,8 +30,6 @@ from harness.data.validate import (
     EstimateCounter,
     TokenCounter,
     _message_problems,
-    _type,
-    read_jsonl_lines,
 )
 
 OUTPUT_KEYS = ("preferred_output", "non_preferred_output")
@@ -45,7 +45,7 @@ def is_preference(obj: Any) -> bool:
 
 def _output_problems(key: str, out: Any) -> list[str]:
     if not isinstance(out, list):
-        return [f"{key}: expected a list with one assistant message, got {_type(out)}"]
+        return [f"{key}: expected a list with one assistant message, got {json_type(out)}"]
     if len(out) != 1:
         return [f"{key}: expected exactly one assistant message, got {len(out)}"]
     m = out[0]
@@ -59,13 +59,13 @@ def _output_problems(key: str, out: Any) -> list[str]:
 
 def _input_problems(inp: Any) -> list[str]:
     if not isinstance(inp, dict):
-        return [f"input: expected an object with `messages`, got {_type(inp)}"]
+        return [f"input: expected an object with `messages`, got {json_type(inp)}"]
     errs = [f"input: unknown key {k!r}; allowed: {', '.join(INPUT_KEYS)}" for k in inp if k not in INPUT_KEYS]
     msgs = inp.get("messages")
     if msgs is None:
         return errs + ["input: missing key 'messages': expected a non-empty list of {role, content} objects"]
     if not isinstance(msgs, list):
-        return errs + [f"input.messages: expected a list, got {_type(msgs)}"]
+        return errs + [f"input.messages: expected a list, got {json_type(msgs)}"]
     if not msgs:
         return errs + ["input.messages is empty"]
     call_ids: set[str] = set()
@@ -81,7 +81,7 @@ def _input_problems(inp: Any) -> list[str]:
 def preference_problems(obj: Any) -> list[str]:
     """Every problem of one parsed preference line, as messages without the location."""
     if not isinstance(obj, dict):
-        return [f"expected a JSON object, got {_type(obj)}"]
+        return [f"expected a JSON object, got {json_type(obj)}"]
     missing = [k for k in API_KEYS if k not in obj]
     if missing:
         return [f"missing key {k!r}" + (": expected {messages: [...]}" if k == "input" else ": expected a list with one "
@@ -119,7 +119,7 @@ def validate_preference_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOK
         return ChatValidation(path, [Problem(str(path), "", "no such file")], stats, 0)
     problems: list[Problem] = []
     estimate = EstimateCounter()
-    rows = read_jsonl_lines(path)
+    rows = list(jsonl_lines(path))
     for line, obj, err in rows:
         errs = [err] if err else preference_problems(obj)
         if not errs:
@@ -141,7 +141,7 @@ def validate_preference_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOK
 
 def detect_format(path: Path) -> str:
     """``preference`` when the first parsable line is a preference example, else ``chat``."""
-    for _, obj, _ in read_jsonl_lines(path)[:5] if path.is_file() else []:
+    for _, obj, _ in itertools.islice(jsonl_lines(path), 5) if path.is_file() else []:
         if obj is not None:
             return "preference" if is_preference(obj) else "chat"
     return "chat"

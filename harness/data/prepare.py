@@ -14,6 +14,7 @@ OpenAI's preference format.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -125,9 +126,9 @@ def _detect_format(cfg: PrepareConfig) -> str:
     if cfg.input.suffix.lower() == ".csv":
         return "csv"
     from harness.data.preference import is_preference
-    from harness.data.validate import read_jsonl_lines
+    from harness.core.jsonl import jsonl_lines
 
-    for _, obj, _ in read_jsonl_lines(cfg.input)[:1]:
+    for _, obj, _ in itertools.islice(jsonl_lines(cfg.input), 1):
         if isinstance(obj, dict) and "messages" in obj:
             return "chat"
         if is_preference(obj):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError, Problem
+from harness.core.jsonl import json_type, jsonl_lines
 
 ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_KEYS = {
@@ -109,10 +110,6 @@ def token_counter(kind: str = "auto") -> TokenCounter:
 
 # ------------------------------------------------------------------------------ checks
 
-def _type(v: Any) -> str:
-    return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(v), type(v).__name__)
-
-
 def _tool_call_problems(i: int, calls: Any) -> tuple[list[str], list[str]]:
     """Problems of an assistant message's ``tool_calls``, and the call ids it declares."""
     shape = "expected {id, type: 'function', function: {name, arguments: string}}"
@@ -131,7 +128,7 @@ def _tool_call_problems(i: int, calls: Any) -> tuple[list[str], list[str]]:
 
 def _message_problems(i: int, m: Any, call_ids: set[str]) -> list[str]:
     if not isinstance(m, dict):
-        return [f"messages[{i}]: expected an object with role and content, got {_type(m)}"]
+        return [f"messages[{i}]: expected an object with role and content, got {json_type(m)}"]
     if "role" not in m:
         return [f"messages[{i}]: missing key 'role'"]
     role = m["role"]
@@ -154,11 +151,11 @@ def _message_problems(i: int, m: Any, call_ids: set[str]) -> list[str]:
     elif content is None and role == "assistant" and calls:
         pass  # an assistant turn that only calls tools has no text
     elif not isinstance(content, str):
-        errs.append(f"messages[{i}].content: expected a string, got {_type(content)}")
+        errs.append(f"messages[{i}].content: expected a string, got {json_type(content)}")
     elif not content.strip():
         errs.append(f"messages[{i}].content: empty")
     if "name" in m and not isinstance(m["name"], str):
-        errs.append(f"messages[{i}].name: expected a string, got {_type(m['name'])}")
+        errs.append(f"messages[{i}].name: expected a string, got {json_type(m['name'])}")
     if role == "assistant" and "weight" in m and (isinstance(m["weight"], bool) or m["weight"] not in (0, 1)):
         errs.append(f"messages[{i}].weight: got {m['weight']!r}; expected 0 or 1")
     if role == "tool":
@@ -173,12 +170,12 @@ def _message_problems(i: int, m: Any, call_ids: set[str]) -> list[str]:
 def example_problems(obj: Any) -> list[str]:
     """Every problem of one parsed line, as messages without the location."""
     if not isinstance(obj, dict):
-        return [f"expected a JSON object, got {_type(obj)}"]
+        return [f"expected a JSON object, got {json_type(obj)}"]
     if "messages" not in obj:
         return ["missing key 'messages': expected a non-empty list of {role, content} objects"]
     msgs = obj["messages"]
     if not isinstance(msgs, list):
-        return [f"`messages`: expected a list, got {_type(msgs)}"]
+        return [f"`messages`: expected a list, got {json_type(msgs)}"]
     if not msgs:
         return ["`messages` is empty"]
     errs: list[str] = []
@@ -243,25 +240,6 @@ class ChatValidation:
         return not self.problems
 
 
-def read_jsonl_lines(path: Path) -> list[tuple[int, Any, str | None]]:
-    """(line number, parsed value or None, error) for each non-blank line."""
-    out = []
-    with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                out.append((n, None, f"not UTF-8 ({e.reason} at byte {e.start})"))
-                continue
-            try:
-                out.append((n, json.loads(text), None))
-            except json.JSONDecodeError as e:
-                out.append((n, None, f"invalid JSON: {e.msg} (column {e.colno})"))
-    return out
-
-
 def validate_chat_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOKENS,
                        counter: TokenCounter | None = None,
                        on_example: Callable[[int, dict[str, Any], int], None] | None = None) -> ChatValidation:
@@ -273,7 +251,7 @@ def validate_chat_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOKENS,
     estimate = EstimateCounter()
     if not path.is_file():
         return ChatValidation(path, [Problem(str(path), "", "no such file")], stats, 0)
-    rows = read_jsonl_lines(path)
+    rows = list(jsonl_lines(path))
     for line, obj, err in rows:
         errs = [err] if err else example_problems(obj)
         if not errs:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.core.errors import InputProblems, Problem
+from harness.core.jsonl import read_jsonl
 from harness.core.types import Failure
 from harness.judge.agreement import accuracy, spearman, with_ci
 from harness.judge.rubric import Rubric
@@ -89,17 +90,7 @@ def load_labels(path: Path, rubric: Rubric) -> list[Label]:
     name = str(path)
     if not path.is_file():
         raise InputProblems([Problem(name, "", "no such labels file")])
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(Problem(name, "", f"invalid JSON: {e.msg}", line=n))
-            continue
-        if not isinstance(row, dict):
-            problems.append(Problem(name, "", "expected a JSON object", line=n))
-            continue
+    for n, row in read_jsonl(path, objects=True, collect=problems):
         missing = [k for k in ("id", "example", "output", "label") if k not in row]
         extra = sorted(set(row) - {"id", "example", "output", "label", "note"})
         if missing or extra:

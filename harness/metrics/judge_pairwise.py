@@ -14,7 +14,6 @@ at which the judge picked the first position.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from functools import cached_property
@@ -24,6 +23,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.core.aio import run_sync
+from harness.core.jsonl import read_jsonl
 from harness.core.types import Failure, Item, Request, ScoreValue
 from harness.judge.model import JudgeModel
 from harness.judge.params import JudgeParams, ModelRef, model_text, suite_model_spec
@@ -97,7 +97,7 @@ class JudgePairwise(Metric):
             path = Path(p.baseline_run) / "results.jsonl"
             if not path.is_file():
                 return [Failure(f"baseline run {p.baseline_run}: no results.jsonl")] * len(items)
-            rows = {r["id"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r}
+            rows = {r["id"]: r for _, r in read_jsonl(path, objects=True) if "id" in r}
             return [rows[it.id]["output"] if it.id in rows and rows[it.id].get("output") is not None
                     else Failure(f"baseline run has no output for example {it.id!r}") for it in items]
         if p.baseline_model is not None:

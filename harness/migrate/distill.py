@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.jsonl import read_jsonl
 from harness.records.recording import Recording, load_recording
 
 DISTILLED = "distilled.jsonl"
@@ -119,7 +120,7 @@ def recording_as_input(args: Any) -> dict[str, Any]:
     path, provenance = write_distilled(args.from_recording, args.out, args.category_field, args.category_from_output,
                                        with_split)
     args.input, args.format, args.id_field = path, "chat", "id"
-    if args.category_field is None and any("category" in json.loads(x) for x in path.read_text().splitlines()[:1]):
+    if args.category_field is None and "category" in next(read_jsonl(path, objects=True), (0, {}))[1]:
         args.category_field = "category"
     return provenance
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import HarnessError
+from harness.core.errors import HarnessError, Problem
+from harness.core.jsonl import JsonlError, read_jsonl
 from harness.core.io import atomic_write_text
 from harness.core.types import Response
 
@@ -100,14 +101,11 @@ def chunk(lines: Sequence[bytes], max_lines: int, max_bytes: int) -> list[list[i
 def to_responses(text: str, batch_id: str, parse: Callable[[dict[str, Any]], Response]) -> dict[str, Response]:
     """custom_id -> Response from an output or error file's JSONL."""
     out: dict[str, Response] = {}
-    for n, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            line = json.loads(raw)
-            cid = line["custom_id"]
-        except (ValueError, KeyError, TypeError):
-            raise HarnessError(f"batch {batch_id}: line {n} of its result file is not a batch result") from None
+    name = f"batch {batch_id} result file"
+    for n, line in read_jsonl(name, data=text, objects=True):
+        cid = line.get("custom_id")
+        if not isinstance(cid, str):
+            raise JsonlError([Problem(name, "", "not a batch result (no custom_id)", line=n)])
         resp, err = line.get("response"), line.get("error")
         if err:
             out[cid] = Response(text=None, error=f"batch {batch_id}: {err.get('code')}: {err.get('message')}")

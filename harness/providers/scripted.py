@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.jsonl import read_jsonl
 from harness.core.hashing import hash_path
 from harness.core.types import Request, Response
 from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
@@ -53,14 +54,7 @@ class ScriptedProvider(Provider):
             data = json.loads(text)
             rows = [{"id": k, "output": v} for k, v in data.items()] if isinstance(data, dict) else data
         else:
-            rows = []
-            for n, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise HarnessError(f"{name}:{n}: invalid JSON: {e.msg}") from None
+            rows = [row for _, row in read_jsonl(name, data=text, objects=True)]
         script: dict[str, str] = {}
         for row in rows:
             if "outputs" in row:

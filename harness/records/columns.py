@@ -23,7 +23,6 @@ Scores are float64 columns named ``scores.NAME`` (NaN: not scored or absent).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from harness.core.errors import HarnessError
-from harness.records.base import parse_json, validate
+from harness.core.jsonl import read_jsonl
+from harness.records.base import validate
 
 SCORE_PREFIX = "scores."
 SAMPLE = 512
@@ -55,16 +55,10 @@ OPTIONAL = ("repeats", "flakiness", "flaky")
 
 
 def parse_lines(text: str, path: Path) -> tuple[list[dict[str, Any]], list[int]]:
-    """Every non-blank line's JSON object and its line number."""
+    """Every non-blank line's JSON value and its line number (a bad line raises, naming path:line)."""
     rows, lines = [], []
-    loads = json.loads
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(loads(line))
-        except json.JSONDecodeError:
-            parse_json(line, path, n)  # raises the one-line error naming path:line
+    for n, row in read_jsonl(path, data=text):
+        rows.append(row)
         lines.append(n)
     return rows, lines
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.core.errors import HarnessError
+from harness.core.jsonl import read_jsonl
 
 FORMAT_VERSION = 1
 HEADER = "recording.json"
@@ -148,14 +149,7 @@ def load_recording(path: str | Path) -> Recording:
         raise HarnessError(f"{folder / OUTPUTS}: missing; the recording is incomplete, rerun `harness record`")
     if header.outputs_sha256 and hashlib.sha256(text.encode()).hexdigest() != header.outputs_sha256:
         raise HarnessError(f"{folder / OUTPUTS}: changed since it was recorded (sha256 differs from {HEADER})")
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise HarnessError(f"{folder / OUTPUTS}:{n}: invalid JSON: {e.msg}") from None
+    rows = [row for _, row in read_jsonl(folder / OUTPUTS, data=text, objects=True)]
     return Recording(folder, header, rows)
 
 

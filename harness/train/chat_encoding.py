@@ -8,13 +8,13 @@ dataset of ``input_ids``/``labels``, which TRL uses as is (its collator pads the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.jsonl import read_jsonl
 
 
 @dataclass
@@ -56,7 +56,7 @@ def encode_chat(tokenizer: Any, messages: Sequence[dict[str, Any]], max_length: 
 
 
 def read_chat(path: Path) -> list[list[dict[str, Any]]]:
-    return [json.loads(line)["messages"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [obj["messages"] for _, obj in read_jsonl(path, objects=True)]
 
 
 def encode_file(tokenizer: Any, path: Path, max_length: int) -> tuple[list[Encoded], int]:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from harness.core.errors import HarnessError
+from harness.core.jsonl import read_jsonl
 from harness.train.base import (
     EpochLoss,
     Log,
@@ -47,13 +48,8 @@ def _plain(messages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:
     """A checked preference file as TRL's conversational rows ``{prompt, chosen, rejected}``."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            obj = json.loads(line)
-            rows.append({"prompt": _plain(obj["input"]["messages"]), "chosen": _plain(obj["preferred_output"]),
-                         "rejected": _plain(obj["non_preferred_output"])})
-    return rows
+    return [{"prompt": _plain(obj["input"]["messages"]), "chosen": _plain(obj["preferred_output"]),
+             "rejected": _plain(obj["non_preferred_output"])} for _, obj in read_jsonl(path, objects=True)]
 
 
 def preference_margins(model: Any, tokenizer: Any, pairs: Sequence[dict[str, Any]]) -> list[float]:

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from harness.core.errors import HarnessError, InputProblems
+from harness.core.jsonl import read_jsonl
 from harness.train.base import (
     EpochLoss,
     Log,
@@ -114,11 +115,8 @@ class JobState:
 def api_copy(src: Path, dst: Path, method: str = "supervised") -> Path:
     """The file as the API takes it: only the keys it reads on each line (ids and categories stay here)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for line in src.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            obj = json.loads(line)
-            lines.append(json.dumps({k: obj[k] for k in API_KEYS[method] if k in obj}, ensure_ascii=False))
+    lines = [json.dumps({k: obj[k] for k in API_KEYS[method] if k in obj}, ensure_ascii=False)
+             for _, obj in read_jsonl(src, objects=True)]
     dst.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return dst
 

@@ -51,7 +51,7 @@ def test_invalid_utf8_is_located(tmp_path: Path) -> None:
     suite = tmp_path / "suite.yaml"
     suite.write_text(INTENT_SUITE)
     (p,) = split_problems(suite)
-    assert p.startswith(f"{data}:2: not UTF-8 (invalid start byte)")
+    assert p == f"{data}:2: not UTF-8 (invalid start byte at byte 21)"
 
 
 def test_csv_ragged_row_located_and_values_read(tmp_path: Path) -> None:

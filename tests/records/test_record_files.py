@@ -91,6 +91,16 @@ def test_a_damaged_run_is_one_line_naming_file_and_field_exit_2(tmp_path: Path, 
     assert not (tmp_path / "cmp").exists()
 
 
+def test_a_cut_results_file_names_its_last_line_and_says_it_ends_early(tmp_path: Path, capsys) -> None:
+    base, cand = copy_runs(tmp_path)
+    (cand / "results.jsonl").write_text((cand / "results.jsonl").read_text()[:-30])
+    assert main(["compare", str(base), str(cand), "--out", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith(f"{cand / 'results.jsonl'}:5: invalid JSON: "), err
+    assert err[0].endswith(" (the file ends early: truncated by a full disk or a killed write?)"), err
+    assert err[1:] == ["1 problem found"] and not (tmp_path / "cmp").exists()
+
+
 def test_a_summary_the_os_cannot_read_is_exit_4(tmp_path: Path, capsys) -> None:
     base, cand = copy_runs(tmp_path)
     (cand / "summary.json").unlink()
