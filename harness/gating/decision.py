@@ -32,6 +32,6 @@ def decide_gates(gates: Sequence[Gate], comp: Comparison, suite_file: str,
     passed = not any(r.blocks for r in rules)
     return GateDecision.model_validate({
         "format_version": FORMAT_VERSION, "passed": passed, "exit_code": EXIT_PROMOTE if passed else EXIT_BLOCKED,
-        "suite_file": suite_file, "rules": [r.to_dict() for r in rules], "comparison": comp.to_dict(),
+        "suite_file": suite_file, "rules": rules, "comparison": comp.to_dict(),
         "lineage": lineage,
     })

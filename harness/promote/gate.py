@@ -23,11 +23,17 @@ __all__ = ["EXIT_BLOCKED", "EXIT_PROMOTE", "GateOutcome", "decide", "gate_runs"]
 
 @dataclass
 class GateOutcome:
+    """A gate's outcome: the decision (gate.json), the comparison it was made on, its text report and the
+    files written. True when the candidate may be promoted (the pytest fixture's ``harness.gate`` returns it)."""
+
     decision: GateDecision
     comparison: Comparison
     text: str
     out_dir: Path | None = None
     files: dict[str, dict[str, Path]] = field(default_factory=dict)  # format -> file name -> path
+
+    def __bool__(self) -> bool:
+        return self.passed
 
     @property
     def passed(self) -> bool:

@@ -13,6 +13,9 @@ EXIT_PROMOTE, EXIT_BLOCKED = 0, 1
 
 
 class RuleRecord(Record):
+    """One rule's verdict in one scope: what harness.gating.rules.evaluate_gate returns and gate.json holds
+    (a figure that could not be computed is null, NaN in, None out)."""
+
     name: str
     score: str
     category: str | None = None

@@ -98,9 +98,12 @@ def test_fixture_runs_scores_and_gates_with_one_cache(pytester):
         def test_gate(harness):
             good = harness.run("suite.yaml", model="scripted:good.jsonl")
             bad = harness.run("suite.yaml", model="scripted:bad.jsonl")
-            assert harness.gate(good, bad).passed
+            ok = harness.gate(good, bad)
+            assert ok and ok.passed and ok.rules and all(not r.blocks for r in ok.rules)
             result = harness.gate(bad, good)
-            assert not result.passed and "BLOCKED" in result.text
+            assert not result and not result.passed and "BLOCKED" in result.text
+            assert [r.verdict for r in result.rules if r.blocks] and result.comparison.scores["accuracy"].runs[1].mean < 1
+            assert result.out_dir is None and not result.files  # the fixture writes no report
     """)
     res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-reports", "reports")
     res.assert_outcomes(passed=2)

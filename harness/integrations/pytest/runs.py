@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.compare.comparison import Comparison, compare_runs
-from harness.gating.rules import RuleResult, evaluate_gate, format_figure, format_rules
+from harness.compare.comparison import compare_runs
+from harness.gating.kinds import RULE_KINDS
+from harness.gating.rules import evaluate_gate, format_figure, format_rules
+from harness.promote.gate import GateOutcome
+from harness.records.gate import RuleRecord
 from harness.records.run import RunRecord, RunSummary, read_run
 from harness.evaluate.run import RunConfig, run_suite
 from harness.suite.schema import Gate
-
-RELATIVE = ("non_inferiority_margin", "min_improvement", "max_regressions")
 
 
 @dataclass(frozen=True)
@@ -66,17 +67,6 @@ class Run:
         return ScoreView(name, float("nan") if e.mean is None else float(e.mean), e.ci_low, e.ci_high, e.n)
 
 
-@dataclass
-class GateResult:
-    passed: bool
-    rules: list[RuleResult]
-    comparison: Comparison
-    text: str
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-
 class Harness:
     """Runs suites with one response cache (``REPORTS/cache.sqlite``), so a rerun costs nothing."""
 
@@ -101,15 +91,12 @@ class Harness:
         p = Path(baseline)
         return Run.load(p) if (p / "summary.json").is_file() else self.run(suite, baseline, split, limit)
 
-    def gate(self, candidate: Run, baseline: Run, suite: str | Path | None = None) -> GateResult:
-        """The suite's gates (default: the suite the candidate ran) on candidate vs baseline."""
-        from harness.promote.gate import decide
-        from harness.report.registry import ReportInput
-        from harness.report.text import gate_text
+    def gate(self, candidate: Run, baseline: Run, suite: str | Path | None = None) -> GateOutcome:
+        """The suite's gates (default: the suite the candidate ran) on candidate vs baseline; no report is written."""
+        from harness.promote.gate import gate_comparison
 
         comp = compare_runs([baseline.directory, candidate.directory], labels=["baseline", "candidate"])
-        decision = decide(Path(suite or candidate.summary.suite.path), comp)
-        return GateResult(decision.passed, list(decision.rules), comp, gate_text(ReportInput(comp, decision)))
+        return gate_comparison(Path(suite or candidate.summary.suite.path), comp, None, formats=())
 
 
 def gates_of(suite: Path) -> list[Gate]:
@@ -118,9 +105,9 @@ def gates_of(suite: Path) -> list[Gate]:
     return list(load_suite(suite).suite.gates)
 
 
-def evaluate(gate: Gate, candidate: Run, baseline: Run | None) -> list[RuleResult] | None:
+def evaluate(gate: Gate, candidate: Run, baseline: Run | None) -> list[RuleRecord] | None:
     """The rule's results; None when it compares with a baseline and there is none."""
-    if baseline is None and gate.rule in RELATIVE:
+    if baseline is None and RULE_KINDS[gate.rule].needs_baseline:
         return None
     # Without a baseline an absolute rule (min, max) reads only the candidate: compare it with itself.
     base = baseline or candidate
@@ -128,7 +115,7 @@ def evaluate(gate: Gate, candidate: Run, baseline: Run | None) -> list[RuleResul
     return evaluate_gate(gate, comp)
 
 
-def worst_examples(rule: RuleResult, candidate: Run, baseline: Run | None, direction: str, k: int = 5) -> list[str]:
+def worst_examples(rule: RuleRecord, candidate: Run, baseline: Run | None, direction: str, k: int = 5) -> list[str]:
     """The examples that sank the rule: its regressions, else the candidate's lowest scores."""
     base = {r["id"]: r for r in baseline.rows} if baseline else {}
     rows = [r for r in candidate.rows if rule.category in (None, r.get("category"))]
@@ -147,7 +134,7 @@ def worst_examples(rule: RuleResult, candidate: Run, baseline: Run | None, direc
     return lines
 
 
-def failure_text(rule: RuleResult, candidate: Run, baseline: Run | None) -> str:
+def failure_text(rule: RuleRecord, candidate: Run, baseline: Run | None) -> str:
     entry = candidate.summary.metrics.get(rule.score)
     direction = entry.direction if entry is not None else "higher"
     head = (f"{rule.verdict.upper()} {rule.name}: figure {format_figure(rule.rule, rule.figure)}, "
