@@ -35,7 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--harness-model", metavar="MODEL", help="the candidate model, as for `harness run --model`")
     g.addoption("--harness-baseline", metavar="RUN_DIR_OR_MODEL", help="a run directory, or a model to run, to compare with")
     g.addoption("--harness-split", metavar="SPLIT", help="dataset split (default: the suite's default_split)")
-    g.addoption("--harness-limit", type=int, metavar="N", help="only the first N examples")
+    g.addoption("--harness-limit", metavar="N", help="only the first N examples (a whole number from 1; checked as "
+                                                      "`harness run --limit`)")
     g.addoption("--harness-reports", type=Path, metavar="DIR", help="run directories and the response cache "
                                                                     "(default: $HARNESS_REPORTS or reports)")
 
@@ -65,6 +66,14 @@ def pytest_configure(config: pytest.Config) -> None:
     suite = config.getoption("harness_suite")
     if suite and not config.getoption("harness_model"):
         raise pytest.UsageError("--harness-suite needs --harness-model MODEL (the candidate)")
+    limit = config.getoption("harness_limit")
+    if limit is not None:
+        from harness.core.options import LIMIT, check
+
+        try:
+            config.option.harness_limit = check("--harness-limit", LIMIT, limit)
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
     if suite:
         if not Path(suite).is_file():
             raise pytest.UsageError(f"--harness-suite {suite}: no such file")
