@@ -2,8 +2,8 @@
 
 Exit codes: 0 success; 1 a gate blocks promotion; 2 bad input or usage (every problem is
 printed, one line each); 3 a run finished but some examples failed (rerun to retry them);
-4 the machine failed: a full disk, a read-only or unwritable folder, a file the OS cannot read
-(never 1, which CI reads as "gate blocked"); 130 interrupted (finished work is cached).
+4 the machine failed: a full disk, a read-only or unwritable folder, a file the OS cannot read, a
+service that cannot be reached (never 1, which CI reads as "gate blocked"); 130 interrupted (finished work is cached).
 """
 
 from __future__ import annotations
