@@ -93,6 +93,13 @@ class HarnessFailure(Exception):
     """A rule failed; the message is the whole explanation (no traceback is useful)."""
 
 
+def _usage_error(e: Exception) -> None:
+    """A bad --harness-model or --harness-baseline (unknown provider, a truncated run, another
+    suite's run) is the user's to fix: stop the session once with pytest's usage error (exit 4) and
+    the harness's one-line message, instead of a traceback per gate item."""
+    pytest.exit("harness: " + " ".join(str(e).split()), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 class SuiteFile(pytest.File):
     def collect(self) -> list[pytest.Item]:
         from harness.core.errors import InputProblems
@@ -116,12 +123,17 @@ class _SuiteItem(pytest.Item):
         config = self.config
         state = getattr(config, "_harness_suite_state", None)
         if state is None:
+            from harness.core.errors import HarnessError
+
             h = _harness(config)
             suite, split, limit = self.path, config.getoption("harness_split"), config.getoption("harness_limit")
-            state = {"candidate": h.run(suite, config.getoption("harness_model"), split, limit), "baseline": None}
-            base = config.getoption("harness_baseline")
-            if base:
-                state["baseline"] = h.baseline(suite, base, split, limit)
+            try:
+                state = {"candidate": h.run(suite, config.getoption("harness_model"), split, limit), "baseline": None}
+                base = config.getoption("harness_baseline")
+                if base:
+                    state["baseline"] = h.baseline(suite, base, split, limit)
+            except HarnessError as e:
+                _usage_error(e)
             config._harness_suite_state = state  # type: ignore[attr-defined]
         return state
 
@@ -150,10 +162,14 @@ class GateItem(_SuiteItem):
         self.gate = gate
 
     def runtest(self) -> None:
+        from harness.core.errors import HarnessError
         from harness.integrations.pytest.runs import evaluate, failure_text
 
         state = self._state()
-        results = evaluate(self.gate, state["candidate"], state["baseline"])
+        try:
+            results = evaluate(self.gate, state["candidate"], state["baseline"])
+        except HarnessError as e:  # the baseline cannot be compared with (another suite, dataset or split)
+            _usage_error(e)
         if results is None:
             pytest.skip(f"rule {self.gate.rule} compares with a baseline: give --harness-baseline RUN_DIR_OR_MODEL")
         failed = [r for r in results if r.blocks]
