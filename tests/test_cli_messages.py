@@ -28,7 +28,7 @@ def test_limit_takes_positive_integers_only(tiny_suite: Path, value: str, capsys
         with pytest.raises(SystemExit) as e:
             main([*cmd, "--limit", value])
         assert e.value.code == 2
-        assert "argument --limit: expected a positive whole number" in capsys.readouterr().err
+        assert "argument --limit: expected a whole number from 1 to" in capsys.readouterr().err
 
 
 def test_limit_one_runs_one_example(tiny_suite: Path, tmp_path: Path) -> None:

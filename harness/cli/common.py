@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.core.trust import TrustPolicy
+from harness.core.options import LIMIT
 from harness.providers.base import ModelSpec
 
 
@@ -39,16 +40,7 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def positive_int(text: str) -> int:
-    """argparse type for counts such as --limit: a whole number of at least 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number (1 or more), got {n}; "
-                                         "leave the option out to use every example")
-    return n
+positive_int = LIMIT  # argparse type for counts such as --limit (harness.core.options has every range)
 
 
 def add_trust_options(p: argparse.ArgumentParser, keys: bool = True) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from harness.core.options import EPOCHS, PRICE_PER_1K
 
 from harness.cli.common import add_trust_options, with_trust
 from harness.data.contamination import DEFAULT_NGRAM, DEFAULT_THRESHOLD
@@ -30,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"tokens allowed per example (default {DEFAULT_MAX_TOKENS}: SmolLM2's context)")
     v.add_argument("--tokenizer", choices=("auto", "smollm2", "estimate"), default="auto",
                    help="auto: SmolLM2's tokenizer when installed, else about 4 characters per token")
-    v.add_argument("--epochs", type=int, default=3, metavar="N", help="epochs for the training-token estimate (default 3)")
-    v.add_argument("--price-per-1k", type=float, default=DEFAULT_PRICE_PER_1K, metavar="USD",
+    v.add_argument("--epochs", type=EPOCHS, default=3, metavar="N",
+                   help=f"epochs for the training-token estimate (default 3; {EPOCHS.range})")
+    v.add_argument("--price-per-1k", type=PRICE_PER_1K, default=DEFAULT_PRICE_PER_1K, metavar="USD",
                    help=f"price per 1K training tokens (default {DEFAULT_PRICE_PER_1K}: an assumption, gpt-4o-mini's "
                         "training price when written; check yours)")
     v.add_argument("--json", action="store_true", help="print the statistics as JSON")

@@ -2,12 +2,17 @@
 
 Reads the suite, its examples and the response cache (without creating it), counts the requests
 still to send and their tokens (the local model's own tokenizer; otherwise an estimate, said to be
-one), and prices them at their most (every reply running to ``max_tokens``). Judge calls depend on
-the outputs, so they are not in the figure (the line says so when the suite has judges).
+one), and prices them at their most (every reply running to ``max_tokens``). Every repeat is a
+request (``--repeats`` or the suite's ``generation.repeats``). Judge calls depend on the outputs, so
+they are not in the figure (the line says so when the suite has judges). Nothing is sent, so no API
+key is needed (the output says when a real run would lack one).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from typing import Any
 
 from harness.pricing import estimate_tokens, format_dollars, load_prices
@@ -28,8 +33,12 @@ def dry_run(cfg: Any) -> str:
         raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
     split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
     examples = split.examples[: cfg.limit] if cfg.limit else split.examples
+    if cfg.repeats is not None:  # as run_suite does: --repeats replaces the suite's generation.repeats
+        gen_settings = loaded.suite.generation.model_copy(update={"repeats": cfg.repeats})
+        loaded.suite = loaded.suite.model_copy(update={"generation": gen_settings})
     requests = build_requests(loaded, examples)
-    provider = build_provider(cfg.model, cfg.trust)
+    with _no_key_needed(cfg.model) as missing_key:
+        provider = build_provider(cfg.model, cfg.trust)
     cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"
     fp = provider.fingerprint()
     keys = request_keys(fp, requests)
@@ -51,7 +60,8 @@ def dry_run(cfg: Any) -> str:
     exact = "counted by the model's tokenizer" if tokenizer is not None else "estimated, ~4 characters a token"
     lines = [
         f"dry run: {loaded.suite.name} split={split_name} model={cfg.model.display()}" + (" (Batch API)" if batch else ""),
-        f"examples:            {len(examples)}",
+        f"examples:            {len(examples)}" + (f" x {loaded.suite.generation.repeats} repeats"
+                                                     if loaded.suite.generation.repeats > 1 else ""),
         f"requests:            {len(requests)} ({len(requests) - len(todo)} cached, {len(todo)} to send)",
         f"input tokens:        {n_in} ({exact})",
         f"max output tokens:   {n_out} ({len(todo)} x max_tokens)",
@@ -61,7 +71,26 @@ def dry_run(cfg: Any) -> str:
     ]
     if judges:
         lines.append(f"not included:        judge calls of {', '.join(judges)} (they depend on the outputs)")
+    if missing_key:
+        lines.append(f"api key:             ${missing_key} is not set; a real run needs it")
     if cfg.max_cost is not None:
         lines.append(f"cost cap:            {format_dollars(cfg.max_cost)}")
     lines.append("nothing was sent")
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _no_key_needed(spec: Any) -> Iterator[str | None]:
+    """Build the provider without its API key (a dry run sends nothing): an unset key variable holds
+    a placeholder meanwhile, and its name is yielded so the output can say a real run needs it."""
+    env = getattr(spec.params, "api_key_env", None)
+    if not env or os.environ.get(env):
+        yield None
+        return
+    from harness.providers.keys import PLACEHOLDER_KEY
+
+    os.environ[env] = PLACEHOLDER_KEY
+    try:
+        yield env
+    finally:
+        os.environ.pop(env, None)

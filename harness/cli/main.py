@@ -2,8 +2,8 @@
 
 Exit codes: 0 success; 1 a gate blocks promotion; 2 bad input or usage (every problem is
 printed, one line each); 3 a run finished but some examples failed (rerun to retry them);
-4 the machine failed: a full disk, a read-only or unwritable folder, a file the OS cannot read
-(never 1, which CI reads as "gate blocked"); 130 interrupted (finished work is cached).
+4 the machine failed: a full disk, a read-only or unwritable folder, a file the OS cannot read, a
+service that cannot be reached (never 1, which CI reads as "gate blocked"); 130 interrupted (finished work is cached).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import gc
 import importlib
 import sys
+from typing import NoReturn
 
 from harness.core.version import code_revision, version
 from harness.core.errors import EnvironmentFailure, HarnessError, InputProblems
@@ -29,8 +30,15 @@ def _command_modules() -> list[str]:
     return sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the option and what it takes; --help has the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description="Evaluate base and fine-tuned language models on declarative suites.")
+    parser = Parser(prog="harness", description="Evaluate base and fine-tuned language models on declarative suites.")
     parser.add_argument("--version", action="version", version=f"harness {version()} ({code_revision()})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _command_modules():

@@ -22,15 +22,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     import openai
 
-    from harness.core.errors import HarnessError
+    from harness.core.errors import EnvironmentFailure, HarnessError
     from harness.migrate.retiring import format_listing, list_account
 
     try:
         listing = list_account(args.base_url, args.api_key_env)
     except openai.APIConnectionError as e:
-        err = HarnessError(f"models: cannot reach {args.base_url or 'the endpoint'}: {e.message}")
-        err.exit_code = 3  # the endpoint is down
-        raise err from None
+        # The environment failed, not the input nor any example: exit 4, as for a tracking store that is down.
+        raise EnvironmentFailure(f"models: cannot reach {args.base_url or 'the endpoint'}: {e.message}") from None
     except openai.APIStatusError as e:
         raise HarnessError(f"models: HTTP {e.status_code} from GET /models: {e.message}") from None
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from harness.core.options import LIMIT
 
 from harness.cli.common import (
     add_model_options,
@@ -31,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--system", metavar="TEXT", help="--inputs: system message sent before each input")
     p.add_argument("--max-tokens", type=int, metavar="N", help="--inputs: max tokens per answer (default 256)")
     p.add_argument("--temperature", type=float, metavar="T", help="--inputs: sampling temperature (default 0)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N inputs")
+    p.add_argument("--limit", type=LIMIT, metavar="N", help=f"only the first N inputs ({LIMIT.range})")
     p.add_argument("--out", type=Path, metavar="DIR", help="recording folder (default REPORTS/recordings/<source>-<model>)")
     add_model_options(p)
     add_output_options(p)

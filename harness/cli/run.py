@@ -11,9 +11,9 @@ from harness.cli.common import (
     add_output_options,
     add_trust_options,
     model_from_args,
-    positive_int,
     with_trust,
 )
+from harness.core.options import CONNECTION_ERRORS, DOLLARS, LIMIT, REPEATS
 from harness.tracking import add_track_option, track
 
 
@@ -25,20 +25,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("suite", type=Path, help="suite YAML file")
     add_model_options(p)
     p.add_argument("--split", help="dataset split (default: the suite's default_split)")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N examples")
+    p.add_argument("--limit", type=LIMIT, metavar="N", help=f"only the first N examples ({LIMIT.range})")
     p.add_argument("--judge", metavar="MODEL", help="judge model for the suite's judge metrics, replacing theirs "
                                                     "(as for --model, e.g. openai:gpt-4o-mini); recorded in the summary")
-    p.add_argument("--repeats", type=positive_int, metavar="N",
-                   help="generate each example N times, replacing the suite's generation.repeats; scores are reduced per "
+    p.add_argument("--repeats", type=REPEATS, metavar="N",
+                   help=f"({REPEATS.range}) generate each example N times, replacing the suite's generation.repeats; scores are reduced per "
                         "example by generation.reducer and each example gets a flakiness figure")
     p.add_argument("--out", type=Path, help="write the run here instead of reports/runs/<name>")
-    p.add_argument("--max-connection-errors", type=_count, metavar="N",
+    p.add_argument("--max-connection-errors", type=CONNECTION_ERRORS, metavar="N",
                    help="circuit breaker: after N consecutive connection errors the endpoint is taken as down, the "
                         "rest is not sent and the run exits 3; a rerun resumes (default 20, 0: never)")
     p.add_argument("--dry-run", action="store_true",
                    help="print examples, requests (cached / to send), estimated tokens and cost, then exit 0 "
                         "without sending anything or creating a run directory")
-    p.add_argument("--max-cost", type=_dollars, metavar="USD",
+    p.add_argument("--max-cost", type=DOLLARS, metavar="USD",
                    help="stop sending new requests once spent + in flight (at their most) would pass USD; what was "
                         "not sent is left for a rerun (exit 3)")
     p.add_argument("--prices", type=Path, metavar="FILE",
@@ -101,19 +101,3 @@ def _money(x: float | None) -> str:
 
     return format_dollars(x)
 
-
-def _dollars(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = -1.0
-    if not x >= 0:
-        raise argparse.ArgumentTypeError(f"expected an amount of US dollars, e.g. 2.50, got {text}")
-    return x
-
-
-def _count(text: str) -> int:
-    n = int(text)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or a positive number, got {text}")
-    return n

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,14 +74,23 @@ def _models_quick(base_url: str | None, api_key_env: str, timeout: float) -> lis
     """GET /models with the standard library: the run's warning must not cost it the SDK's import
     and a second client (about 0.5 s of CPU), and it never retries."""
     import json
-    import urllib.request
 
     url, key = _endpoint(base_url, api_key_env, "openai provider")
     req = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {key}"})
-    with urllib.request.urlopen(req, timeout=timeout) as reply:  # noqa: S310 - the run's own endpoint
+    # Redirects are not followed: urllib would resend the key to wherever the Location points
+    # (another host or port than the one allowed to receive it); the SDK does not follow them either.
+    opener = urllib.request.build_opener(_RefuseRedirects)
+    with opener.open(req, timeout=timeout) as reply:  # noqa: S310 - the run's own endpoint
         data = json.loads(reply.read()).get("data") or []
     return [ModelInfo(m["id"], m.get("owned_by"), m.get("shutdown_date"), fine_tune_base(m["id"]))
             for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an error (HTTPError), never a second request carrying the Authorization header."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        return None
 
 
 def _models(client: Any) -> list[ModelInfo]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from harness.core.settings import GenerationSettings
 
@@ -176,11 +176,21 @@ class ReferenceModel(Strict):
 
 
 class MlflowTracking(Strict):
-    """Log every run, gate decision and iterate loop of this suite to MLflow (as `--track mlflow`)."""
+    """How this suite's runs, gate decisions and iterate loops are logged when the person running the
+    command turns tracking on (`--track mlflow`). A suite names the experiment only: it can neither
+    turn tracking on nor choose the store, since MLFLOW_TRACKING_TOKEN goes wherever the store is."""
 
-    tracking_uri: str | None = Field(None, description="Tracking store or server; default $MLFLOW_TRACKING_URI, "
-                                                         "else sqlite:///<reports>/mlflow.db.")
+    tracking_uri: None = Field(None, description="Not allowed in a suite: the store comes from --tracking-uri or "
+                                                 "$MLFLOW_TRACKING_URI (default sqlite:///<reports>/mlflow.db).")
     experiment: str | None = Field(None, description="Experiment name; default the suite's name.")
+
+    @field_validator("tracking_uri", mode="before")
+    @classmethod
+    def _no_uri(cls, v: Any) -> None:
+        if v is not None:
+            raise ValueError("a suite may not choose the tracking store (MLFLOW_TRACKING_TOKEN would be sent to it); "
+                             "remove it and run with --tracking-uri URI or $MLFLOW_TRACKING_URI")
+        return None
 
 
 class TrackingSpec(Strict):
@@ -215,7 +225,8 @@ class Suite(Strict):
         None, description="A recording of a model (e.g. one being retired) that the `agreement` metrics compare against.")
     # exclude=True: where results are logged does not change what the suite measures, so it stays
     # out of the suite's dump and sha256 (runs before and after adding it still compare).
-    tracking: TrackingSpec | None = Field(None, exclude=True, description="Experiment tracking, e.g. {mlflow: {}}.")
+    tracking: TrackingSpec | None = Field(None, exclude=True, description="Experiment tracking settings, e.g. {mlflow: {experiment: NAME}}; "
+                                                                         "used only when the command has --track.")
     training: TrainingSpec | None = Field(None, description="Fine-tuning settings for `harness iterate`, e.g. {method: dpo}.")
 
     @model_serializer(mode="wrap")

@@ -1,7 +1,12 @@
-"""Experiment tracking (`--track mlflow`, or `tracking: {mlflow: {...}}` in a suite).
+"""Experiment tracking (`--track mlflow`; a suite's `tracking: {mlflow: {experiment: NAME}}` names
+the experiment).
 
-Commands call :func:`track` after their work is written; a tracker that fails never loses that
-work: the error is printed and the command exits 4 (environment failure) if it would have exited 0.
+Only the person running the command turns tracking on and chooses the store (`--tracking-uri`, else
+$MLFLOW_TRACKING_URI, else sqlite:///REPORTS/mlflow.db): a suite may come from a pull request, and
+MLFLOW_TRACKING_TOKEN goes wherever the store is. A file store must lie inside the project root or
+the reports folder. Commands call :func:`track` after their work is written; a tracker that fails
+never loses that work: one line is printed and the command exits 4 (environment failure) if it
+would have exited 0, within seconds (harness.tracking.mlflow probes the store first).
 """
 
 from __future__ import annotations
@@ -18,13 +23,19 @@ EXIT_ENVIRONMENT = 4
 
 def add_track_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", action="append", choices=TRACKERS, default=[],
-                   help="also log to an experiment tracker: mlflow (store: $MLFLOW_TRACKING_URI, else "
-                        "sqlite:///REPORTS/mlflow.db); a suite's `tracking:` section turns it on too")
+                   help="also log to an experiment tracker: mlflow (store: --tracking-uri, else $MLFLOW_TRACKING_URI, "
+                        "else sqlite:///REPORTS/mlflow.db); a suite's `tracking: {mlflow: {experiment: NAME}}` names "
+                        "the experiment")
+    p.add_argument("--tracking-uri", metavar="URI",
+                   help="the MLflow store or server for --track mlflow (default $MLFLOW_TRACKING_URI); a file store "
+                        "must be inside the project root or the reports folder")
 
 
 def mlflow_settings(args: argparse.Namespace, suite: Path | None, suite_name: str | None = None) -> dict[str, Any] | None:
-    """The MLflow settings to log with, or None when neither --track nor the suite asks for it.
-    Without a suite file (compare reads only runs) only --track turns tracking on."""
+    """The MLflow settings to log with, or None without --track mlflow (a suite never turns it on).
+    The suite may name the experiment; the store comes from the command line or the environment."""
+    if "mlflow" not in (getattr(args, "track", None) or []):
+        return None
     spec = None
     if suite is not None:
         from harness.suite.load import load_suite
@@ -32,10 +43,9 @@ def mlflow_settings(args: argparse.Namespace, suite: Path | None, suite_name: st
         loaded = load_suite(suite)
         spec = loaded.suite.tracking.mlflow if loaded.suite.tracking else None
         suite_name = loaded.suite.name
-    if "mlflow" not in (getattr(args, "track", None) or []) and spec is None:
-        return None
+    flag = getattr(args, "tracking_uri", None)
     return {"experiment": (spec.experiment if spec else None) or suite_name or "harness",
-            "tracking_uri": spec.tracking_uri if spec else None}
+            "tracking_uri": flag, "source": "--tracking-uri" if flag else None}
 
 
 def track(args: argparse.Namespace, suite: Path | None, code: int, log: Callable[[Any], str], what: str,
@@ -44,18 +54,22 @@ def track(args: argparse.Namespace, suite: Path | None, code: int, log: Callable
     settings = mlflow_settings(args, suite, suite_name)
     if settings is None:
         return code
-    from harness.tracking.mlflow import MlflowTracker, default_uri
+    from harness.tracking.mlflow import MlflowTracker, StoreUnavailable, confine_store, fail_fast, store_uri
 
-    uri = settings["tracking_uri"] or default_uri(args.reports)
+    uri, source = store_uri(settings["tracking_uri"], args.reports)
+    confine_store(uri, source or settings["source"], suite, args.reports)  # HarnessError (exit 2) before anything is written
     try:
-        tracker = MlflowTracker(settings["experiment"], args.reports, settings["tracking_uri"])
-        run_id = log(tracker)
+        with fail_fast():
+            tracker = MlflowTracker(settings["experiment"], args.reports, uri)
+            run_id = log(tracker)
     except Exception as e:  # a tracker down must not hide the finished work
         from harness.core.errors import HarnessError
 
         if isinstance(e, HarnessError):  # mlflow missing, a bad setting: the user's to fix
             raise
-        print(f"error: mlflow tracking failed ({uri}): {type(e).__name__}: {e}; {what} is kept on disk", file=sys.stderr)
+        reason = str(e) if isinstance(e, StoreUnavailable) else f"{type(e).__name__}: {e}"
+        reason = " ".join(reason.split())[:300]  # one line, whatever MLflow's message holds
+        print(f"error: mlflow tracking failed ({uri}): {reason}; {what} is kept on disk", file=sys.stderr)
         return code or EXIT_ENVIRONMENT
     print(f"mlflow: logged {what} as run {run_id} in experiment {settings['experiment']!r} ({uri})")
     return code

@@ -4,20 +4,29 @@ Everything is read from the files a run (``summary.json``), a gate (``gate.json`
 loop (``lineage.json``) leaves, so tracking never changes what is evaluated and can be replayed.
 mlflow is imported here only, when a tracker is made (it is an optional extra).
 
-Store: ``tracking_uri`` if given, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///REPORTS/mlflow.db``
+Store: ``--tracking-uri`` if given, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///REPORTS/mlflow.db``
 with artifacts beside it in ``REPORTS/mlartifacts/`` (``mlflow ui --backend-store-uri
-sqlite:///reports/mlflow.db`` shows them, no server needed). The client API is used throughout
+sqlite:///reports/mlflow.db`` shows them, no server needed). A file store must lie inside the
+project root or the reports folder (:func:`confine_store`). Before logging, the store is probed
+(:func:`probe`: a server's port answers, a database file opens and is writable) and MLflow's HTTP
+retries are turned off unless the user set them (:func:`fail_fast`): MLflow's own retries take
+104-249 s to give up on a store that is down. The client API is used throughout
 (no global ``mlflow.set_tracking_uri``), so logging leaves the process's MLflow state alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
+import socket
+import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from harness.core.errors import HarnessError
@@ -25,8 +34,106 @@ from harness.core.errors import HarnessError
 PARAM_MAX = 500  # MLflow's historical limit for a param value; longer values are cut
 
 
+PROBE_TIMEOUT_S = 5.0
+# MLflow's HTTP settings while the harness logs, unless the user set them: one attempt, 15 s at most.
+FAST_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+
+
+class StoreUnavailable(Exception):
+    """The tracking store cannot be reached or written (exit 4, the work stays on disk)."""
+
+
 def default_uri(reports: Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(reports).resolve() / 'mlflow.db'}"
+    return store_uri(None, reports)[0]
+
+
+def store_uri(flag: str | None, reports: Path) -> tuple[str, str | None]:
+    """The store and where it came from: --tracking-uri, $MLFLOW_TRACKING_URI, or the default (None)."""
+    if flag:
+        return flag, "--tracking-uri"
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env, "MLFLOW_TRACKING_URI"
+    return f"sqlite:///{Path(reports).resolve() / 'mlflow.db'}", None
+
+
+def store_file(uri: str) -> Path | None:
+    """The local file or folder a store URI writes (sqlite database, file store); None for a server."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):].split("?")[0])
+    if uri.startswith("sqlite:"):
+        raise HarnessError(f"tracking store {uri}: write a SQLite store as sqlite:///PATH")
+    if uri.startswith("file:"):
+        return Path(urlsplit(uri).path)
+    if "://" not in uri:
+        return Path(uri)
+    return None
+
+
+def confine_store(uri: str, source: str | None, suite: Path | None, reports: Path) -> None:
+    """A file store inside the project root (as a suite's files) or the reports folder, else exit 2."""
+    from harness.suite.confine import inside, project_root
+
+    path = store_file(uri)
+    if path is None:
+        return
+    root = project_root(Path(suite) if suite is not None else Path.cwd() / "-")
+    if inside(path, root) or inside(path, Path(reports).resolve()):
+        return
+    raise HarnessError(f"{source or 'tracking store'} {uri}: {path.resolve()} is outside the project root {root} "
+                       f"and the reports folder {Path(reports).resolve()}; a tracking store file must stay inside "
+                       "them (move it, or run with --data-root DIR)")
+
+
+def probe(uri: str) -> None:
+    """Fail in seconds, with one line, where MLflow would retry for minutes."""
+    path = store_file(uri)
+    if path is not None:
+        if uri.startswith("sqlite:"):
+            _probe_sqlite(path)
+        return
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=PROBE_TIMEOUT_S).close()
+        except OSError as e:
+            raise StoreUnavailable(f"cannot connect to {parts.hostname}:{port}: {e.strerror or e}") from None
+
+
+def _probe_sqlite(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_file():
+            raise StoreUnavailable(f"{path} is not a regular file")
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise StoreUnavailable(f"{path} is not writable")
+        if path.exists():
+            con = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=PROBE_TIMEOUT_S)
+            try:
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                con.close()
+    except sqlite3.Error as e:
+        raise StoreUnavailable(f"{path} is not a usable SQLite database: {e}") from None
+    except OSError as e:
+        raise StoreUnavailable(f"cannot create {e.filename or path}: {e.strerror or e}") from None
+
+
+@contextlib.contextmanager
+def fail_fast() -> Iterator[None]:
+    """MLflow's HTTP retries off (unless the user set them) while the harness logs; put back after."""
+    saved = {k: os.environ.get(k) for k in FAST_HTTP}
+    try:
+        for k, v in FAST_HTTP.items():
+            os.environ.setdefault(k, v)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _key(text: str) -> str:
@@ -45,6 +152,7 @@ class MlflowTracker:
         except ImportError:
             raise HarnessError("--track mlflow needs the mlflow package (pip install mlflow)") from None
         self.uri = tracking_uri or default_uri(reports)
+        probe(self.uri)
         self.client = MlflowClient(tracking_uri=self.uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is not None:

@@ -56,11 +56,11 @@ def test_models_command_table_and_json(capsys: pytest.CaptureFixture[str]) -> No
     assert {m["id"]: m["shutdown_date"] for m in data["models"]}["gpt-4.1-2025-04-14"] == LATER
 
 
-def test_models_command_endpoint_down_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_command_endpoint_down_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
     srv = FakeOpenAI().start()
     url = srv.url
     srv.stop()
-    assert main(["models", "--base-url", url]) == 3
+    assert main(["models", "--base-url", url]) == 4
     assert "cannot reach" in capsys.readouterr().err
 
 

@@ -163,13 +163,14 @@ def test_iterate_logs_one_parent_with_nested_iterations_and_training_jobs(tmp_pa
     assert children["final gate"].data.tags["harness.decision"] == "promote"
 
 
-def test_suite_tracking_section_turns_it_on(tmp_path, suite, base, monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+def test_suite_tracking_section_names_the_experiment(tmp_path, suite, base, monkeypatch):
+    """With --track the suite's experiment name is used; the store is the environment's."""
     uri = f"sqlite:///{tmp_path / 'suite-store.db'}"
-    suite.write_text(suite.read_text() + f"tracking:\n  mlflow:\n    tracking_uri: {uri}\n    experiment: intent-from-suite\n")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    suite.write_text(suite.read_text() + "tracking:\n  mlflow:\n    experiment: intent-from-suite\n")
     assert main(["validate", str(suite)]) == 0
     assert main(["run", str(suite), "--model", base, "--reports", str(tmp_path / "reports"), "--no-progress",
-                 "--limit", "5"]) == 0
+                 "--limit", "5", "--track", "mlflow"]) == 0
     [run] = _runs(uri, "intent-from-suite")
     assert run.data.metrics["accuracy"] == 0.0
 

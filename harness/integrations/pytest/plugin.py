@@ -35,7 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--harness-model", metavar="MODEL", help="the candidate model, as for `harness run --model`")
     g.addoption("--harness-baseline", metavar="RUN_DIR_OR_MODEL", help="a run directory, or a model to run, to compare with")
     g.addoption("--harness-split", metavar="SPLIT", help="dataset split (default: the suite's default_split)")
-    g.addoption("--harness-limit", type=int, metavar="N", help="only the first N examples")
+    g.addoption("--harness-limit", metavar="N", help="only the first N examples (a whole number from 1; checked as "
+                                                      "`harness run --limit`)")
     g.addoption("--harness-reports", type=Path, metavar="DIR", help="run directories and the response cache "
                                                                     "(default: $HARNESS_REPORTS or reports)")
 
@@ -65,6 +66,14 @@ def pytest_configure(config: pytest.Config) -> None:
     suite = config.getoption("harness_suite")
     if suite and not config.getoption("harness_model"):
         raise pytest.UsageError("--harness-suite needs --harness-model MODEL (the candidate)")
+    limit = config.getoption("harness_limit")
+    if limit is not None:
+        from harness.core.options import LIMIT, check
+
+        try:
+            config.option.harness_limit = check("--harness-limit", LIMIT, limit)
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
     if suite:
         if not Path(suite).is_file():
             raise pytest.UsageError(f"--harness-suite {suite}: no such file")
@@ -82,6 +91,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 class HarnessFailure(Exception):
     """A rule failed; the message is the whole explanation (no traceback is useful)."""
+
+
+def _usage_error(e: Exception) -> None:
+    """A bad --harness-model or --harness-baseline (unknown provider, a truncated run, another
+    suite's run) is the user's to fix: stop the session once with pytest's usage error (exit 4) and
+    the harness's one-line message, instead of a traceback per gate item."""
+    pytest.exit("harness: " + " ".join(str(e).split()), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 class SuiteFile(pytest.File):
@@ -107,12 +123,17 @@ class _SuiteItem(pytest.Item):
         config = self.config
         state = getattr(config, "_harness_suite_state", None)
         if state is None:
+            from harness.core.errors import HarnessError
+
             h = _harness(config)
             suite, split, limit = self.path, config.getoption("harness_split"), config.getoption("harness_limit")
-            state = {"candidate": h.run(suite, config.getoption("harness_model"), split, limit), "baseline": None}
-            base = config.getoption("harness_baseline")
-            if base:
-                state["baseline"] = h.baseline(suite, base, split, limit)
+            try:
+                state = {"candidate": h.run(suite, config.getoption("harness_model"), split, limit), "baseline": None}
+                base = config.getoption("harness_baseline")
+                if base:
+                    state["baseline"] = h.baseline(suite, base, split, limit)
+            except HarnessError as e:
+                _usage_error(e)
             config._harness_suite_state = state  # type: ignore[attr-defined]
         return state
 
@@ -141,10 +162,14 @@ class GateItem(_SuiteItem):
         self.gate = gate
 
     def runtest(self) -> None:
+        from harness.core.errors import HarnessError
         from harness.integrations.pytest.runs import evaluate, failure_text
 
         state = self._state()
-        results = evaluate(self.gate, state["candidate"], state["baseline"])
+        try:
+            results = evaluate(self.gate, state["candidate"], state["baseline"])
+        except HarnessError as e:  # the baseline cannot be compared with (another suite, dataset or split)
+            _usage_error(e)
         if results is None:
             pytest.skip(f"rule {self.gate.rule} compares with a baseline: give --harness-baseline RUN_DIR_OR_MODEL")
         failed = [r for r in results if r.blocks]
