@@ -6,7 +6,10 @@
 
 The ids of the batches a run created are written to ``batches.json`` (atomically) the moment each
 is created, so a driver killed while it waits reattaches on the rerun instead of paying twice: a
-request already in a live batch is not sent again. A line that failed inside the batch, or was
+request already in a live batch is not sent again. A live batch is matched on the request (the
+sha256 of its JSONL line, kept per custom_id in ``batches.json``), not on the id alone: a suite
+whose prompt or settings changed since the kill sends its new requests, and the old batch's
+answers are not taken for them. A line that failed inside the batch, or was
 never run because the batch expired or was cancelled, comes back as a Response with ``error`` set:
 the caller does not cache it, so a rerun sends it again. So does a line of the result files that is
 not a batch result, or a custom_id on two lines (:class:`ResultFiles`): the batch's other answers are
@@ -20,6 +23,7 @@ is the one the SDK's types describe; tests run it against tests.fakes.fake_batch
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -80,6 +84,11 @@ class BatchState:
 def jsonl_line(custom_id: str, body: dict[str, Any], endpoint: str) -> bytes:
     return (json.dumps({"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body},
                        ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def request_sha256(custom_id: str, body: dict[str, Any], endpoint: str) -> str:
+    """What batches.json keeps per custom_id to match a live batch on the request itself."""
+    return hashlib.sha256(jsonl_line(custom_id, body, endpoint)).hexdigest()
 
 
 def chunk(lines: Sequence[bytes], max_lines: int, max_bytes: int) -> list[list[int]]:
@@ -213,9 +222,16 @@ class BatchRunner:
         ids = [cid for cid, _ in items]
         if len(set(ids)) != len(ids):
             raise HarnessError("batch requests need distinct custom ids (one per example and repeat)")
-        wanted = set(ids)
-        waiting = {cid for b in self.state.live() for cid in b["custom_ids"]}
-        reattached = [b for b in self.state.live() if wanted & set(b["custom_ids"])]
+        wanted = {cid: request_sha256(cid, body, self.policy.endpoint) for cid, body in items}
+        # a live batch answers a request only if it holds the same request, not just the same id: a
+        # suite whose prompt changed since the driver was killed sends its new requests anew
+        waiting: dict[str, dict[str, Any]] = {}
+        for b in self.state.live():
+            sent = b.get("request_sha256") or {}
+            for cid in b["custom_ids"]:
+                if cid in wanted and sent.get(cid) == wanted[cid]:
+                    waiting[cid] = b
+        reattached = [b for b in self.state.live() if any(w is b for w in waiting.values())]
         if reattached:
             self.log(f"batch: reattaching to {len(reattached)} batch(es) from {self.state.path}")
         todo = [(cid, body) for cid, body in items if cid not in waiting]
@@ -224,7 +240,7 @@ class BatchRunner:
         batches = reattached + created
         for entry, files in zip(batches, await asyncio.gather(*(self._wait(b) for b in batches)), strict=True):
             for cid in entry["custom_ids"]:
-                if cid not in wanted:
+                if cid not in wanted or waiting.get(cid, entry) is not entry:  # reattached for another request
                     continue
                 # a line the service dropped (or wrote unreadably) is that example's failure
                 resp = files.responses.get(cid) or files.missing()
@@ -246,6 +262,7 @@ class BatchRunner:
             b = await self.client.batches.create(input_file_id=f.id, endpoint=p.endpoint, completion_window="24h",
                                                  metadata=meta)
             entry = {"id": b.id, "input_file_id": f.id, "custom_ids": [items[i][0] for i in part],
+                     "request_sha256": {items[i][0]: hashlib.sha256(lines[i]).hexdigest() for i in part},
                      "status": b.status, "collected": False}
             self.state.batches.append(entry)
             self.state.save()  # recorded before we wait: a kill from here on reattaches

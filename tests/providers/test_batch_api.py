@@ -122,8 +122,8 @@ DRIVER = textwrap.dedent("""
     from openai import AsyncOpenAI
     from harness.providers.openai_batch import BatchPolicy, BatchRunner
     base_url, key, state = sys.argv[1:4]
-    todo = [(f"ex{i}", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hello number {i}"}]})
-            for i in range(4)]
+    todo = [(f"ex{i}", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hello number {i}"}],
+                        "max_tokens": 8, "temperature": 0}) for i in range(4)]  # the rerun's requests: items(4)
     async def go():
         client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)
         await BatchRunner(client, Path(state), BatchPolicy(poll_first_s=0.02, poll_max_s=0.05)).run(todo)
@@ -217,3 +217,25 @@ def test_a_custom_id_twice_in_a_result_file_is_a_located_error_for_that_id(tmp_p
     assert out["ex0"].text is None
     assert "custom_id 'ex0' appears twice" in out["ex0"].error and "lines 1 and 4" in out["ex0"].error
     assert out["ex1"].text == "HELLO NUMBER 1" and out["ex2"].text == "HELLO NUMBER 2"
+
+
+def test_a_live_batch_is_reattached_only_for_the_same_request_not_the_same_id(tmp_path):
+    state = tmp_path / "b.json"
+    with FakeBatchAPI(hold=True) as api:
+        async def killed():  # a driver that dies while its batch runs: batches.json names a live batch
+            client = AsyncOpenAI(base_url=api.base_url, api_key=api.api_key, max_retries=0)
+            task = asyncio.create_task(BatchRunner(client, state, FAST).run(items(3)))
+            while not state.is_file():
+                await asyncio.sleep(0.01)
+            task.cancel()
+            await client.close()
+        asyncio.run(killed())
+        api.release()
+        changed = [(cid, body(f"a new prompt {i}")) for i, (cid, _) in enumerate(items(3))]
+        changed[2] = items(3)[2]  # ex2 still asks what the live batch asks: that one is reattached
+        out = run(api, state, changed)
+        assert len(api.calls("POST", "/v1/batches")) == 2, "the changed requests were not sent again"
+        second = api.calls("POST", "/v1/batches")[1]
+        sent = [json.loads(x)["custom_id"] for x in api.contents[second.body["input_file_id"]].decode().splitlines()]
+    assert sent == ["ex0", "ex1"]
+    assert {k: v.text for k, v in out.items()} == {"ex0": "A NEW PROMPT 0", "ex1": "A NEW PROMPT 1", "ex2": "HELLO NUMBER 2"}
