@@ -153,10 +153,30 @@ def load_recording(path: str | Path) -> Recording:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as e:
             raise HarnessError(f"{folder / OUTPUTS}:{n}: invalid JSON: {e.msg}") from None
+        problem = row_problem(row)
+        if problem:
+            raise HarnessError(f"{folder / OUTPUTS}:{n}: {problem} (edited by hand? rerun `harness record`)")
+        rows.append(row)
     return Recording(folder, header, rows)
+
+
+def row_problem(row: Any) -> str | None:
+    """What is wrong with one outputs.jsonl row, or None: the fields every reader of a recording uses."""
+    if not isinstance(row, dict):
+        return f"expected a JSON object, got {type(row).__name__}"
+    if not isinstance(row.get("id"), str) or not row["id"]:
+        return "id: expected a non-empty string"
+    messages = row.get("messages")
+    if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages):
+        return "messages: expected a list of {role, content} strings"
+    for key in ("output", "error", "prompt_sha256"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            return f"{key}: expected a string or null, got {type(row[key]).__name__}"
+    return None
 
 
 def suite_hashes(loaded: Any) -> dict[str, str]:
