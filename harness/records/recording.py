@@ -137,13 +137,13 @@ def load_recording(path: str | Path) -> Recording:
     if not head.is_file():
         raise HarnessError(f"{folder}: not a recording (no {HEADER}); make one with `harness record`")
     try:
-        header = RecordingHeader.model_validate_json(head.read_text(encoding="utf-8"))
+        header = RecordingHeader.model_validate_json(_utf8(head))
     except ValidationError as e:
         err = e.errors()[0]
         raise HarnessError(f"{head}: {'.'.join(map(str, err['loc'])) or 'header'}: {err['msg']}") from None
     if header.format_version != FORMAT_VERSION:
         raise HarnessError(f"{head}: format_version {header.format_version}; this harness reads {FORMAT_VERSION}")
-    text = (folder / OUTPUTS).read_text(encoding="utf-8") if (folder / OUTPUTS).is_file() else None
+    text = _utf8(folder / OUTPUTS) if (folder / OUTPUTS).is_file() else None
     if text is None:
         raise HarnessError(f"{folder / OUTPUTS}: missing; the recording is incomplete, rerun `harness record`")
     if header.outputs_sha256 and hashlib.sha256(text.encode()).hexdigest() != header.outputs_sha256:
@@ -161,6 +161,13 @@ def load_recording(path: str | Path) -> Recording:
             raise HarnessError(f"{folder / OUTPUTS}:{n}: {problem} (edited by hand? rerun `harness record`)")
         rows.append(row)
     return Recording(folder, header, rows)
+
+
+def _utf8(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise HarnessError(f"{path}: not UTF-8 text (byte {e.start}): edited by hand? rerun `harness record`") from None
 
 
 def row_problem(row: Any) -> str | None:
