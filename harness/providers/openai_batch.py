@@ -6,9 +6,14 @@
 
 The ids of the batches a run created are written to ``batches.json`` (atomically) the moment each
 is created, so a driver killed while it waits reattaches on the rerun instead of paying twice: a
-request already in a live batch is not sent again. A line that failed inside the batch, or was
+request already in a live batch is not sent again. A live batch is matched on the request (the
+sha256 of its JSONL line, kept per custom_id in ``batches.json``), not on the id alone: a suite
+whose prompt or settings changed since the kill sends its new requests, and the old batch's
+answers are not taken for them. A line that failed inside the batch, or was
 never run because the batch expired or was cancelled, comes back as a Response with ``error`` set:
-the caller does not cache it, so a rerun sends it again. A batch the service refused (its input
+the caller does not cache it, so a rerun sends it again. So does a line of the result files that is
+not a batch result, or a custom_id on two lines (:class:`ResultFiles`): the batch's other answers are
+kept, and the batch is collected, never reattached to fail the same way. A batch the service refused (its input
 broke a rule) is a HarnessError naming the lines' custom ids.
 
 Everything goes through the official SDK (``client.files``, ``client.batches``), so the contract
@@ -18,14 +23,15 @@ is the one the SDK's types describe; tests run it against tests.fakes.fake_batch
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import HarnessError, Problem
-from harness.core.jsonl import JsonlError, read_jsonl
+from harness.core.errors import HarnessError
 from harness.core.io import atomic_write_text
 from harness.core.types import Response
 
@@ -80,6 +86,11 @@ def jsonl_line(custom_id: str, body: dict[str, Any], endpoint: str) -> bytes:
                        ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
+def request_sha256(custom_id: str, body: dict[str, Any], endpoint: str) -> str:
+    """What batches.json keeps per custom_id to match a live batch on the request itself."""
+    return hashlib.sha256(jsonl_line(custom_id, body, endpoint)).hexdigest()
+
+
 def chunk(lines: Sequence[bytes], max_lines: int, max_bytes: int) -> list[list[int]]:
     """Indices of ``lines`` cut into files of at most ``max_lines`` lines and ``max_bytes`` bytes."""
     out: list[list[int]] = []
@@ -98,27 +109,96 @@ def chunk(lines: Sequence[bytes], max_lines: int, max_bytes: int) -> list[list[i
     return out
 
 
-def to_responses(text: str, batch_id: str, parse: Callable[[dict[str, Any]], Response]) -> dict[str, Response]:
-    """custom_id -> Response from an output or error file's JSONL."""
-    out: dict[str, Response] = {}
-    name = f"batch {batch_id} result file"
-    for n, line in read_jsonl(name, data=text, objects=True):
-        cid = line.get("custom_id")
+_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+class ResultFiles:
+    """custom_id -> Response from a batch's output and error files, one line at a time.
+
+    A file another service wrote is read line by line and each line stands alone: a line that is not
+    a batch result (truncated, not JSON, fields of the wrong type) is its example's failure when its
+    custom_id can still be read, or named in the error of every request left without a line; a
+    custom_id on two lines is that example's failure naming both lines (neither answer is trusted).
+    Nothing here raises: a paid batch's good lines are always kept."""
+
+    def __init__(self, batch_id: str, parse: Callable[[dict[str, Any]], Response]):
+        self.batch_id, self.parse = batch_id, parse
+        self.responses: dict[str, Response] = {}
+        self._where: dict[str, tuple[int, str]] = {}
+        self.unreadable: list[str] = []
+
+    def add(self, text: str, kind: str = "output") -> None:
+        for n, raw in enumerate(text.splitlines(), 1):
+            if raw.strip():
+                self._line(raw, n, kind)
+
+    def missing(self) -> Response:
+        """The Response of a request no line answered."""
+        why = ""
+        if self.unreadable:
+            more = f" and {len(self.unreadable) - 3} more" if len(self.unreadable) > 3 else ""
+            why = f" (batch {self.batch_id}: {', '.join(self.unreadable[:3])}{more} not a batch result)"
+        return Response(text=None, error=f"batch: no result line for this request{why}")
+
+    def _fail(self, msg: str) -> Response:
+        return Response(text=None, error=f"batch {self.batch_id}: {msg}")
+
+    def _line(self, raw: str, n: int, kind: str) -> None:
+        at = f"line {n} of its {kind} file"
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            line = None
+        cid = line.get("custom_id") if isinstance(line, dict) else None
         if not isinstance(cid, str):
-            raise JsonlError([Problem(name, "", "not a batch result (no custom_id)", line=n)])
+            found = _CUSTOM_ID.search(raw)
+            if found is None:
+                self.unreadable.append(at)
+                return
+            try:
+                cid = json.loads(f'"{found.group(1)}"')
+            except ValueError:
+                self.unreadable.append(at)
+                return
+            resp = self._fail(f"{at} is not a batch result (truncated or not JSON)")
+        else:
+            resp = self._response(line, at)
+        if cid in self._where:
+            first_n, first_kind = self._where[cid]
+            both = (f"lines {first_n} and {n} of its {kind} file" if first_kind == kind
+                    else f"line {first_n} of its {first_kind} file and {at}")
+            self.responses[cid] = self._fail(f"custom_id {cid!r} appears twice ({both}); neither answer is trusted")
+            return
+        self._where[cid] = (n, kind)
+        self.responses[cid] = resp
+
+    def _response(self, line: dict[str, Any], at: str) -> Response:
         resp, err = line.get("response"), line.get("error")
         if err:
-            out[cid] = Response(text=None, error=f"batch {batch_id}: {err.get('code')}: {err.get('message')}")
-        elif resp and resp.get("status_code") == 200:
+            if not isinstance(err, dict):
+                return self._fail(f"{at}: error is {type(err).__name__}, not an object: {str(err)[:200]}")
+            return self._fail(f"{err.get('code')}: {err.get('message')}")
+        if resp is not None and not isinstance(resp, dict):
+            return self._fail(f"{at}: response is {type(resp).__name__}, not an object")
+        resp = resp or {}
+        body = resp.get("body") or {}
+        if resp.get("status_code") == 200:
+            if not isinstance(body, dict):
+                return self._fail(f"{at}: response.body is {type(body).__name__}, not an object")
             try:
-                out[cid] = parse(resp.get("body") or {})
+                return self.parse(body)
             except Exception as e:  # noqa: BLE001 - a malformed body is that example's failure, not the run's
-                out[cid] = Response(text=None, error=f"batch {batch_id}: malformed reply: {type(e).__name__}: {e}")
-        else:
-            body = (resp or {}).get("body") or {}
-            msg = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
-            out[cid] = Response(text=None, error=f"batch {batch_id}: HTTP {(resp or {}).get('status_code')}: {msg or body}")
-    return out
+                return self._fail(f"malformed reply: {type(e).__name__}: {e}")
+        error = body.get("error") if isinstance(body, dict) else None
+        msg = error.get("message") if isinstance(error, dict) else None
+        return self._fail(f"HTTP {resp.get('status_code')}: {str(msg or body)[:500]}")
+
+
+def to_responses(text: str, batch_id: str, parse: Callable[[dict[str, Any]], Response]) -> dict[str, Response]:
+    """custom_id -> Response from one output or error file's JSONL (see :class:`ResultFiles`)."""
+    files = ResultFiles(batch_id, parse)
+    files.add(text)
+    return files.responses
 
 
 class BatchRunner:
@@ -142,21 +222,32 @@ class BatchRunner:
         ids = [cid for cid, _ in items]
         if len(set(ids)) != len(ids):
             raise HarnessError("batch requests need distinct custom ids (one per example and repeat)")
-        wanted = set(ids)
-        waiting = {cid for b in self.state.live() for cid in b["custom_ids"]}
-        reattached = [b for b in self.state.live() if wanted & set(b["custom_ids"])]
+        wanted = {cid: request_sha256(cid, body, self.policy.endpoint) for cid, body in items}
+        # a live batch answers a request only if it holds the same request, not just the same id: a
+        # suite whose prompt changed since the driver was killed sends its new requests anew
+        waiting: dict[str, dict[str, Any]] = {}
+        for b in self.state.live():
+            sent = b.get("request_sha256") or {}
+            for cid in b["custom_ids"]:
+                if cid in wanted and sent.get(cid) == wanted[cid]:
+                    waiting[cid] = b
+        reattached = [b for b in self.state.live() if any(w is b for w in waiting.values())]
         if reattached:
             self.log(f"batch: reattaching to {len(reattached)} batch(es) from {self.state.path}")
         todo = [(cid, body) for cid, body in items if cid not in waiting]
         created = await self._create(todo) if todo else []
         results: dict[str, Response] = {}
-        for batch_results in await asyncio.gather(*(self._wait(b) for b in reattached + created)):
-            for cid, resp in batch_results.items():
-                if cid in wanted:
-                    results[cid] = resp
-                    if on_result is not None:
-                        on_result(cid, resp)
-        for cid in ids:  # a line the service dropped without a word is that example's failure
+        batches = reattached + created
+        for entry, files in zip(batches, await asyncio.gather(*(self._wait(b) for b in batches)), strict=True):
+            for cid in entry["custom_ids"]:
+                if cid not in wanted or waiting.get(cid, entry) is not entry:  # reattached for another request
+                    continue
+                # a line the service dropped (or wrote unreadably) is that example's failure
+                resp = files.responses.get(cid) or files.missing()
+                results[cid] = resp
+                if on_result is not None:
+                    on_result(cid, resp)
+        for cid in ids:
             results.setdefault(cid, Response(text=None, error="batch: no result line for this request"))
         return results
 
@@ -171,6 +262,7 @@ class BatchRunner:
             b = await self.client.batches.create(input_file_id=f.id, endpoint=p.endpoint, completion_window="24h",
                                                  metadata=meta)
             entry = {"id": b.id, "input_file_id": f.id, "custom_ids": [items[i][0] for i in part],
+                     "request_sha256": {items[i][0]: hashlib.sha256(lines[i]).hexdigest() for i in part},
                      "status": b.status, "collected": False}
             self.state.batches.append(entry)
             self.state.save()  # recorded before we wait: a kill from here on reattaches
@@ -178,7 +270,7 @@ class BatchRunner:
             out.append(entry)
         return out
 
-    async def _wait(self, entry: dict[str, Any]) -> dict[str, Response]:
+    async def _wait(self, entry: dict[str, Any]) -> ResultFiles:
         p = self.policy
         wait = p.poll_first_s
         while True:
@@ -197,11 +289,11 @@ class BatchRunner:
             entry["collected"] = True
             self.state.save()
             raise HarnessError(_refusal(b, entry))
-        results: dict[str, Response] = {}
-        for file_id in (b.output_file_id, b.error_file_id):
+        results = ResultFiles(b.id, self.parse)
+        for file_id, kind in ((b.output_file_id, "output"), (b.error_file_id, "error")):
             if file_id:
                 content = await self.client.files.content(file_id)
-                results.update(to_responses(content.text, b.id, self.parse))
+                results.add(content.text, kind)
         entry["collected"] = True
         self.state.save()
         return results

@@ -48,24 +48,39 @@ class ScriptedProvider(Provider):
         path = Path(name)
         if not path.is_file():
             raise HarnessError(f"scripted provider: {name}: no such file")
-        text = path.read_text(encoding="utf-8")
-        rows: list[dict[str, Any]]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise HarnessError(f"{name}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+        rows: list[tuple[str, Any]]
         if path.suffix == ".json":
-            data = json.loads(text)
-            rows = [{"id": k, "output": v} for k, v in data.items()] if isinstance(data, dict) else data
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise HarnessError(f"{name}:{e.lineno}: invalid JSON: {e.msg}") from None
+            if isinstance(data, dict):
+                rows = [(f"{name}: {k!r}", {"id": k, "output": v}) for k, v in data.items()]
+            elif isinstance(data, list):
+                rows = [(f"{name}: [{i}]", row) for i, row in enumerate(data)]
+            else:
+                raise HarnessError(f"{name}: expected an object of id -> output or a list of rows, got {type(data).__name__}")
         else:
-            rows = [row for _, row in read_jsonl(name, data=text, objects=True)]
+            rows = [(f"{name}:{n}", row) for n, row in read_jsonl(name, data=text)]
         script: dict[str, str] = {}
-        for row in rows:
+        for where, row in rows:
+            problem = _row_problem(row)
+            if problem:
+                raise HarnessError(f"{where}: {problem}")
+            rid = str(row["id"])
             if "outputs" in row:
-                self.per_repeat[str(row["id"])] = [str(o) for o in row["outputs"]]
+                self.per_repeat[rid] = [str(o) for o in row["outputs"]]
                 continue
             if "delay_s" in row:
-                self.delays[str(row["id"])] = float(row["delay_s"])
+                self.delays[rid] = float(row["delay_s"])
             if "error" in row:
-                self.errors[str(row["id"])] = str(row["error"])
+                self.errors[rid] = str(row["error"])
             else:
-                script[str(row["id"])] = str(row["output"])
+                script[rid] = str(row["output"])
         return script
 
     def fingerprint(self) -> dict[str, Any]:
@@ -101,3 +116,29 @@ class ScriptedProvider(Provider):
         if delay:
             await asyncio.sleep(delay)
         return self._answer(request)
+
+
+def _text(v: Any) -> bool:
+    """An output the file may give: a string, or a number written without quotes (a label)."""
+    return isinstance(v, str) or (isinstance(v, int | float) and not isinstance(v, bool))
+
+
+def _row_problem(row: Any) -> str | None:
+    """What is wrong with one row of a scripted outputs file, or None."""
+    if not isinstance(row, dict):
+        return f"expected a JSON object with id and output, got {type(row).__name__}"
+    if not _text(row.get("id")):
+        return "id: expected a string"
+    if "outputs" in row:
+        outs = row["outputs"]
+        if not isinstance(outs, list) or not outs or not all(_text(o) for o in outs):
+            return "outputs: expected a non-empty list of strings"
+        return None
+    if "delay_s" in row and (not isinstance(row["delay_s"], int | float) or isinstance(row["delay_s"], bool)
+                             or not 0 <= row["delay_s"] <= 3600):
+        return "delay_s: expected a number of seconds from 0 to 3600"
+    if "error" in row:
+        return None if _text(row["error"]) else "error: expected a string"
+    if "output" not in row:
+        return "missing output (or error, or outputs)"
+    return None if _text(row["output"]) else f"output: expected a string, got {type(row['output']).__name__}"

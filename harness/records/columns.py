@@ -242,13 +242,14 @@ def read_table(path: Path) -> Any | None:
             table = pq.read_table(copy)
             if (table.schema.metadata or {}).get(b"harness.jsonl") == stamp[b"harness.jsonl"] and _arrow_ok(table):
                 return table
-        except (OSError, pa.ArrowException):
+        except (OSError, pa.ArrowException, UnicodeDecodeError):
             pass  # a damaged or foreign copy: read the JSONL, the record
     try:  # one thread: the machines this runs on are often busy, and threads bought nothing here
         table = pj.read_json(path, read_options=pj.ReadOptions(use_threads=False, block_size=16 << 20))
-    except (pa.ArrowException, OSError):
-        return None  # invalid JSON or mixed types: the per-row reader names the line
-    if not _arrow_ok(table):
+        ok = _arrow_ok(table)
+    except (pa.ArrowException, OSError, UnicodeDecodeError):
+        return None  # invalid JSON, mixed types or non-UTF-8 names: the per-row reader names the line
+    if not ok:
         return None
     if table.num_rows >= PARQUET_MIN_ROWS:
         _write_copy(table.replace_schema_metadata(stamp), copy)

@@ -138,19 +138,47 @@ def load_recording(path: str | Path) -> Recording:
     if not head.is_file():
         raise HarnessError(f"{folder}: not a recording (no {HEADER}); make one with `harness record`")
     try:
-        header = RecordingHeader.model_validate_json(head.read_text(encoding="utf-8"))
+        header = RecordingHeader.model_validate_json(_utf8(head))
     except ValidationError as e:
         err = e.errors()[0]
         raise HarnessError(f"{head}: {'.'.join(map(str, err['loc'])) or 'header'}: {err['msg']}") from None
     if header.format_version != FORMAT_VERSION:
         raise HarnessError(f"{head}: format_version {header.format_version}; this harness reads {FORMAT_VERSION}")
-    text = (folder / OUTPUTS).read_text(encoding="utf-8") if (folder / OUTPUTS).is_file() else None
+    text = _utf8(folder / OUTPUTS) if (folder / OUTPUTS).is_file() else None
     if text is None:
         raise HarnessError(f"{folder / OUTPUTS}: missing; the recording is incomplete, rerun `harness record`")
     if header.outputs_sha256 and hashlib.sha256(text.encode()).hexdigest() != header.outputs_sha256:
         raise HarnessError(f"{folder / OUTPUTS}: changed since it was recorded (sha256 differs from {HEADER})")
-    rows = [row for _, row in read_jsonl(folder / OUTPUTS, data=text, objects=True)]
+    rows = []
+    for n, row in read_jsonl(folder / OUTPUTS, data=text):
+        problem = row_problem(row)
+        if problem:
+            raise HarnessError(f"{folder / OUTPUTS}:{n}: {problem} (edited by hand? rerun `harness record`)")
+        rows.append(row)
     return Recording(folder, header, rows)
+
+
+def _utf8(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise HarnessError(f"{path}: not UTF-8 text (byte {e.start}): edited by hand? rerun `harness record`") from None
+
+
+def row_problem(row: Any) -> str | None:
+    """What is wrong with one outputs.jsonl row, or None: the fields every reader of a recording uses."""
+    if not isinstance(row, dict):
+        return f"expected a JSON object, got {type(row).__name__}"
+    if not isinstance(row.get("id"), str) or not row["id"]:
+        return "id: expected a non-empty string"
+    messages = row.get("messages")
+    if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages):
+        return "messages: expected a list of {role, content} strings"
+    for key in ("output", "error", "prompt_sha256"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            return f"{key}: expected a string or null, got {type(row[key]).__name__}"
+    return None
 
 
 def suite_hashes(loaded: Any) -> dict[str, str]:

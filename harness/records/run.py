@@ -267,9 +267,13 @@ def read_run(directory: str | Path) -> RunRecord:
                           "(cached responses make it cheap) or copy the whole directory")
     table = read_table(r_path)  # columns straight from Arrow (or its Parquet copy) when the file allows
     if table is not None and table.num_rows == summary.counts.examples:
-        frame = arrow_frame(table, r_path)
-        sample_check(frame, None, r_path, ExampleRow)
-        return RunRecord(d, summary, frame)
+        try:
+            frame = arrow_frame(table, r_path)
+            sample_check(frame, None, r_path, ExampleRow)
+            return RunRecord(d, summary, frame)
+        except UnicodeDecodeError:
+            pass  # bytes that are not UTF-8 inside a value: the text reader below names the file
+
     text = read_text(r_path, "summary.json is there but the per-example results are not: rerun the run "
                              "(cached responses make it cheap) or copy the whole directory")
     rows, lines = parse_lines(text, r_path)

@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json
 from harness.core.types import Request, Response
-from harness.store.sqlite import connect
+from harness.store.sqlite import connect, guarded
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -63,35 +65,52 @@ def request_keys(fingerprint: dict[str, Any], requests: Sequence[Request]) -> li
 
 
 class ResponseCache:
+    """Errors of the file are located lines (harness.store.sqlite.guarded). A commit that fails on the
+    event loop's turn (a full disk) is kept and raised by the next put, commit or read, so a run stops
+    at the first failed commit instead of paying for answers it can no longer keep."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         # autocommit; each put is its own small durable transaction.
         self.db = connect(self.path)
-        self.db.executescript(SCHEMA)
+        with guarded(self.path):
+            self.db.executescript(SCHEMA)
         self._commit_pending = False
+        self._failed: HarnessError | None = None
 
     def get_many(self, keys: list[str]) -> dict[str, Response]:
+        self._raise_failed()
         out: dict[str, Response] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            q = f"SELECT key, response FROM responses WHERE key IN ({','.join('?' * len(chunk))})"
-            for key, blob in self.db.execute(q, chunk):
-                out[key] = Response.from_json(json.loads(blob))
+        with guarded(self.path):
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                q = f"SELECT key, response FROM responses WHERE key IN ({','.join('?' * len(chunk))})"
+                for key, blob in self.db.execute(q, chunk):
+                    try:
+                        out[key] = Response.from_json(json.loads(blob))
+                    except (ValueError, TypeError, KeyError, AttributeError):
+                        continue  # an entry edited by hand is a miss: that request is asked again
         return out
 
     def put(self, key: str, fingerprint: dict[str, Any] | str, response: Response) -> None:
         """Store a successful response (a failed one is skipped). ``fingerprint`` may be given as its
         canonical JSON, so that a run of many puts serialises it once."""
+        self._raise_failed()
         if response.error is not None:
             return
         fp = fingerprint if isinstance(fingerprint, str) else canonical_json(fingerprint)
-        if not self.db.in_transaction:
-            self.db.execute("BEGIN")
-        self.db.execute(
-            "INSERT OR REPLACE INTO responses (key, fingerprint, response, created) VALUES (?, ?, ?, ?)",
-            # vars(): Response holds only JSON values, so this is to_json() without asdict's deep copy
-            (key, fp, json.dumps(vars(response), ensure_ascii=False), time.time()),
-        )
+        try:
+            with guarded(self.path):
+                if not self.db.in_transaction:
+                    self.db.execute("BEGIN")
+                self.db.execute(
+                    "INSERT OR REPLACE INTO responses (key, fingerprint, response, created) VALUES (?, ?, ?, ?)",
+                    # vars(): Response holds only JSON values, so this is to_json() without asdict's deep copy
+                    (key, fp, json.dumps(vars(response), ensure_ascii=False), time.time()),
+                )
+        except HarnessError as e:
+            self._failed = e
+            raise
         self._commit_soon()
 
     def _commit_soon(self) -> None:
@@ -104,18 +123,47 @@ class ResponseCache:
             self.commit()
             return
         self._commit_pending = True
-        loop.call_soon(self.commit)
+        loop.call_soon(self._commit_on_loop)
+
+    def _commit_on_loop(self) -> None:
+        """The scheduled commit: a failure is kept for the next put (an exception here would only be
+        logged by the event loop, and the run would go on sending)."""
+        try:
+            self.commit()
+        except HarnessError:
+            pass
+
+    def _raise_failed(self) -> None:
+        if self._failed is not None:
+            raise self._failed
 
     def commit(self) -> None:
         self._commit_pending = False
+        self._raise_failed()
         if self.db is not None and self.db.in_transaction:
-            self.db.commit()
+            try:
+                with guarded(self.path):
+                    self.db.commit()
+            except HarnessError as e:
+                self._failed = e
+                raise
 
     def __len__(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        with guarded(self.path):
+            return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def close(self) -> None:
-        if self.db is not None:
-            self.commit()
-            self.db.close()
+        """Commit and close; after a failed commit, roll back and close without raising it again."""
+        if self.db is None:
+            return
+        try:
+            if self._failed is None:
+                self.commit()
+        finally:
+            try:
+                if self.db.in_transaction:
+                    self.db.rollback()
+                self.db.close()
+            except sqlite3.Error:
+                pass
             self.db = None  # type: ignore[assignment]  # a commit still scheduled on the loop finds nothing to do

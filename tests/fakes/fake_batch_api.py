@@ -18,7 +18,8 @@ upload against its ``FileCreateParams`` fields. Every ``polls_per_state`` reads 
 holds it (``hold=True``, then ``release()``). Validation follows the documented rules: each line a
 JSON object with ``custom_id`` (unique in the file), ``method: POST``, ``url`` equal to the batch's
 endpoint and a ``body`` with one ``model`` for the whole file; at most 50,000 lines and 200 MB.
-Lines are answered by ``responder(body) -> chat.completion dict``; a responder that raises
+Lines are answered by ``responder(body) -> chat.completion dict`` (and the output file's JSON lines
+passed through ``mangle(lines) -> lines`` when a test gives one: a service that writes a broken file); a responder that raises
 :class:`LineError` puts that line in the error file with its status and an OpenAI-shaped error body,
 as the service does for a request that fails inside a batch. Output and error files are JSONL of
 ``{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}``.
@@ -73,9 +74,11 @@ def _id(prefix: str) -> str:
 
 class FakeBatchAPI(FakeServer):
     def __init__(self, api_key: str = "test-key", responder: Callable[[dict[str, Any]], dict[str, Any]] = echo_responder,
-                 polls_per_state: int = 1, hold: bool = False, max_lines: int = MAX_LINES, max_bytes: int = MAX_BYTES):
+                 polls_per_state: int = 1, hold: bool = False, max_lines: int = MAX_LINES, max_bytes: int = MAX_BYTES,
+                 mangle: Callable[[list[str]], list[str]] | None = None):
         super().__init__(api_key=api_key)
         self.responder = responder
+        self.mangle = mangle  # a test's edit of the output file's lines (a broken or hostile service)
         self.polls_per_state = polls_per_state
         self.hold = hold
         self.max_lines, self.max_bytes = max_lines, max_bytes
@@ -177,7 +180,10 @@ class FakeBatchAPI(FakeServer):
                         "response": {"status_code": 200, "request_id": _id("req"), "body": body}})
         now = int(time.time())
         if out:
-            b["output_file_id"] = self._store("".join(json.dumps(o) + "\n" for o in out).encode(), "output.jsonl",
+            text = [json.dumps(o) for o in out]
+            if self.mangle is not None:
+                text = self.mangle(text)
+            b["output_file_id"] = self._store("".join(t + "\n" for t in text).encode(), "output.jsonl",
                                               "batch_output")["id"]
         if err:
             b["error_file_id"] = self._store("".join(json.dumps(o) + "\n" for o in err).encode(), "errors.jsonl",

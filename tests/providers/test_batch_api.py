@@ -122,8 +122,8 @@ DRIVER = textwrap.dedent("""
     from openai import AsyncOpenAI
     from harness.providers.openai_batch import BatchPolicy, BatchRunner
     base_url, key, state = sys.argv[1:4]
-    todo = [(f"ex{i}", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hello number {i}"}]})
-            for i in range(4)]
+    todo = [(f"ex{i}", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hello number {i}"}],
+                        "max_tokens": 8, "temperature": 0}) for i in range(4)]  # the rerun's requests: items(4)
     async def go():
         client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)
         await BatchRunner(client, Path(state), BatchPolicy(poll_first_s=0.02, poll_max_s=0.05)).run(todo)
@@ -170,3 +170,72 @@ def test_a_state_file_that_is_not_ours_is_refused_with_its_path(tmp_path):
     bad.write_text('{"hello": 1}')
     with FakeBatchAPI() as api, pytest.raises(HarnessError, match="batches.json: not a batch state file"):
         run(api, bad, items(1))
+
+
+def test_a_malformed_result_line_fails_only_its_example_and_the_rest_are_kept(tmp_path):
+    def mangle(lines):
+        lines[1] = lines[1][: len(lines[1]) // 2]  # a truncated line: its custom_id is still readable
+        lines[3] = "not json at all"               # a line with no id at all
+        return lines
+
+    state = tmp_path / "b.json"
+    with FakeBatchAPI(mangle=mangle) as api:
+        out = run(api, state, items(5))
+    assert {k for k, v in out.items() if v.text} == {"ex0", "ex2", "ex4"}
+    assert "line 2 of its output file is not a batch result" in out["ex1"].error
+    assert "no result line" in out["ex3"].error and "line 4" in out["ex3"].error
+    assert json.loads(state.read_text())["batches"][0]["collected"] is True  # a rerun sends only the failed two
+
+
+@pytest.mark.parametrize("line", [
+    {"custom_id": "ex1", "response": "oops", "error": None},
+    {"custom_id": "ex1", "response": None, "error": "rate limited"},
+    {"custom_id": "ex1", "response": {"status_code": 500, "body": "down"}, "error": None},
+    {"custom_id": "ex1", "response": {"status_code": 200, "body": ["x"]}, "error": None},
+    {"custom_id": 7, "response": None, "error": None},
+    ["ex1"],
+])
+def test_a_result_line_of_the_wrong_shape_is_that_examples_failure(tmp_path, line):
+    def mangle(lines):
+        lines[1] = json.dumps(line)
+        return lines
+
+    with FakeBatchAPI(mangle=mangle) as api:
+        out = run(api, tmp_path / "b.json", items(3))
+    assert out["ex0"].text == "HELLO NUMBER 0" and out["ex2"].text == "HELLO NUMBER 2"
+    assert out["ex1"].text is None and out["ex1"].error.startswith("batch")
+
+
+def test_a_custom_id_twice_in_a_result_file_is_a_located_error_for_that_id(tmp_path):
+    def mangle(lines):
+        other = json.loads(lines[0])
+        other["response"]["body"]["choices"][0]["message"]["content"] = "SOMETHING ELSE"
+        return lines + [json.dumps(other)]
+
+    with FakeBatchAPI(mangle=mangle) as api:
+        out = run(api, tmp_path / "b.json", items(3))
+    assert out["ex0"].text is None
+    assert "custom_id 'ex0' appears twice" in out["ex0"].error and "lines 1 and 4" in out["ex0"].error
+    assert out["ex1"].text == "HELLO NUMBER 1" and out["ex2"].text == "HELLO NUMBER 2"
+
+
+def test_a_live_batch_is_reattached_only_for_the_same_request_not_the_same_id(tmp_path):
+    state = tmp_path / "b.json"
+    with FakeBatchAPI(hold=True) as api:
+        async def killed():  # a driver that dies while its batch runs: batches.json names a live batch
+            client = AsyncOpenAI(base_url=api.base_url, api_key=api.api_key, max_retries=0)
+            task = asyncio.create_task(BatchRunner(client, state, FAST).run(items(3)))
+            while not state.is_file():
+                await asyncio.sleep(0.01)
+            task.cancel()
+            await client.close()
+        asyncio.run(killed())
+        api.release()
+        changed = [(cid, body(f"a new prompt {i}")) for i, (cid, _) in enumerate(items(3))]
+        changed[2] = items(3)[2]  # ex2 still asks what the live batch asks: that one is reattached
+        out = run(api, state, changed)
+        assert len(api.calls("POST", "/v1/batches")) == 2, "the changed requests were not sent again"
+        second = api.calls("POST", "/v1/batches")[1]
+        sent = [json.loads(x)["custom_id"] for x in api.contents[second.body["input_file_id"]].decode().splitlines()]
+    assert sent == ["ex0", "ex1"]
+    assert {k: v.text for k, v in out.items()} == {"ex0": "A NEW PROMPT 0", "ex1": "A NEW PROMPT 1", "ex2": "HELLO NUMBER 2"}
