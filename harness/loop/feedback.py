@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.loop.data import category_of
+from harness.records.run import MetricEntry
 from harness.train.base import TrainConfig, TrainResult
 
 MAX_EPOCHS = 6
@@ -50,39 +51,40 @@ class Feedback:
         }
 
 
-def _failure(value: float, spec: dict[str, Any]) -> float:
-    lo, hi = spec.get("range") or (0.0, 1.0)
+def failure(value: float, spec: MetricEntry) -> float:
+    """0 at the score's best value, 1 at its worst (its range; unbounded ends read as 0 and 1)."""
+    lo, hi = spec.range or (0.0, 1.0)
     lo = 0.0 if lo is None else lo
     hi = 1.0 if hi is None else hi
     frac = (value - lo) / (hi - lo) if hi > lo else 0.0
     frac = min(1.0, max(0.0, frac))
-    return 1.0 - frac if spec.get("direction", "higher") == "higher" else frac
+    return 1.0 - frac if spec.direction == "higher" else frac
 
 
-def category_stats(rows: list[dict[str, Any]], score: str, spec: dict[str, Any]) -> tuple[dict[str, CategoryStat], float]:
+def category_stats(rows: list[dict[str, Any]], score: str, spec: MetricEntry) -> tuple[dict[str, CategoryStat], float]:
     by_cat: dict[str, list[float]] = defaultdict(list)
     for r in rows:
         v = (r.get("scores") or {}).get(score)
         if v is None and r.get("error"):
-            v = (spec.get("range") or [0.0, 1.0])[0 if spec.get("direction", "higher") == "higher" else 1]
+            v = (spec.range or [0.0, 1.0])[0 if spec.direction == "higher" else 1]
         if v is not None:
             by_cat[r.get("category") or "(none)"].append(float(v))
     stats = {}
     total = []
     for cat, vals in sorted(by_cat.items()):
         m = sum(vals) / len(vals)
-        stats[cat] = CategoryStat(m, len(vals), _failure(m, spec))
+        stats[cat] = CategoryStat(m, len(vals), failure(m, spec))
         total += vals
-    overall = _failure(sum(total) / len(total), spec) if total else 1.0
+    overall = failure(sum(total) / len(total), spec) if total else 1.0
     return stats, overall
 
 
-def regressions(best_rows: list[dict[str, Any]] | None, rows: list[dict[str, Any]], score: str, spec: dict[str, Any],
+def regressions(best_rows: list[dict[str, Any]] | None, rows: list[dict[str, Any]], score: str, spec: MetricEntry,
                 margin: float = 0.0) -> dict[str, list[str]]:
     if not best_rows:
         return {}
     before = {r["id"]: (r.get("scores") or {}).get(score) for r in best_rows}
-    sign = 1.0 if spec.get("direction", "higher") == "higher" else -1.0
+    sign = 1.0 if spec.direction == "higher" else -1.0
     out: dict[str, list[str]] = defaultdict(list)
     for r in rows:
         b, a = before.get(r["id"]), (r.get("scores") or {}).get(score)
@@ -92,7 +94,7 @@ def regressions(best_rows: list[dict[str, Any]] | None, rows: list[dict[str, Any
 
 
 def plan_next(pool_rows: list[dict[str, Any]], rows: list[dict[str, Any]], best_rows: list[dict[str, Any]] | None, score: str,
-              spec: dict[str, Any], result: TrainResult, config: TrainConfig, seed: int,
+              spec: MetricEntry, result: TrainResult, config: TrainConfig, seed: int,
               max_boost: float = 1.0, current: list[dict[str, Any]] | None = None
               ) -> tuple[list[dict[str, Any]], TrainConfig, Feedback]:
     """The next iteration's training rows and config, with the reasons for each change.

@@ -32,7 +32,7 @@ from harness.loop.preference import dpo_base, write_pairs
 from harness.records.base import FORMAT_VERSION, nan_if_none
 from harness.core.version import code_revision, version
 from harness.records.lineage import LineageRecord
-from harness.records.run import RunRecord, read_run
+from harness.records.run import RunRecord, RunSummary, read_run
 from harness.suite.load import LoadedSuite, load_suite
 from harness.train.base import (
     Log,
@@ -73,11 +73,10 @@ class Evaluation:
     model: str
     split: str
     record: RunRecord
-    summary: dict[str, Any] = field(init=False)  # plain data for the feedback planner
-    rows: list[dict[str, Any]] = field(init=False)
+    rows: list[dict[str, Any]] = field(init=False)  # per-example rows, for the feedback planner
 
     def __post_init__(self) -> None:
-        self.summary, self.rows = self.record.summary_dict(), self.record.rows()
+        self.rows = self.record.rows()
 
     @property
     def directory(self) -> Path:
@@ -117,10 +116,10 @@ def default_out(suite_name: str, base: str, reports: Path) -> Path:
     return reports / "iterate" / f"{suite_name}-{slug}"
 
 
-def primary_score(loaded: LoadedSuite, summary: dict[str, Any]) -> str:
-    names = list(summary["metrics"])
+def primary_score(loaded: LoadedSuite, summary: RunSummary) -> str:
+    names = list(summary.metrics)
     for g in loaded.suite.gates:
-        if g.metric in summary["metrics"]:
+        if g.metric in summary.metrics:
             return g.metric
     if not names:
         raise HarnessError(f"{loaded.path}: the suite's metrics produced no score to rank iterations by")
@@ -270,7 +269,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
 
     log(f"[base] {cfg.base} on the validation split")
     base_val = evaluate(cfg, loaded, cfg.base, "validation", out / "runs" / "base-validation")
-    score = cfg.score or primary_score(loaded, base_val.summary)
+    score = cfg.score or primary_score(loaded, base_val.record.summary)
     metrics = base_val.record.summary.metrics
     if score not in metrics:
         raise HarnessError(f"--score {score}: not a score of this suite; it has: {', '.join(metrics)}")
@@ -324,7 +323,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
         elif k == cfg.max_iterations:
             stop = f"reached --max-iterations {cfg.max_iterations}"
         else:
-            spec = val.summary["metrics"][score]
+            spec = val.record.summary.metrics[score]
             rows, config, fb = plan_next(pool.rows, val.rows, previous_best_rows, score, spec, result, config,
                                          seed=cfg.seed + k, max_boost=cfg.max_boost, current=rows)
             it.feedback = fb.to_json()

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from harness.loop.feedback import MAX_EPOCHS, plan_next
+from harness.records.run import MetricEntry
 from harness.train.base import EpochLoss, TrainConfig, TrainResult
 from harness.train.local import DEFAULT_LR
 
-SPEC = {"direction": "higher", "range": [0.0, 1.0]}
+SPEC = MetricEntry(metric="classification", name="accuracy", direction="higher", range=[0.0, 1.0], level="example",
+                   binary=True, mean=None, ci_low=None, ci_high=None, n=0)
 
 
 def result(val: list[float], stopped_early: bool = False, best_epoch: int | None = None) -> TrainResult:
