@@ -27,7 +27,7 @@ from typing import Any
 from harness.core.errors import EnvironmentFailure, HarnessError
 from harness.core.io import atomic_write_text
 from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
-from harness.loop.feedback import plan_next
+from harness.loop.feedback import Trained, Validated, plan_next
 from harness.loop.preference import dpo_base, write_pairs
 from harness.records.base import FORMAT_VERSION, nan_if_none
 from harness.core.version import code_revision, version
@@ -323,14 +323,13 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
         elif k == cfg.max_iterations:
             stop = f"reached --max-iterations {cfg.max_iterations}"
         else:
-            spec = val.record.summary.metrics[score]
-            rows, config, fb = plan_next(pool.rows, val.rows, previous_best_rows, score, spec, result, config,
-                                         seed=cfg.seed + k, max_boost=cfg.max_boost, current=rows)
+            validated = Validated(score, val.record.summary.metrics[score], val.rows, previous_best_rows)
+            rows, config, fb = plan_next(pool.rows, validated, Trained(rows, config, result),
+                                         seed=cfg.seed + k, max_boost=cfg.max_boost)
             it.feedback = fb.to_json()
             it.reason_next = "; ".join(fb.reasons)
             if method == "dpo":
-                pairs = write_pairs(val.rows, previous_best_rows, score, spec, out / f"iteration-{k + 1}" / "pairs.jsonl",
-                                    cfg.seed + k + 1, k)
+                pairs = write_pairs(validated, out / f"iteration-{k + 1}" / "pairs.jsonl", cfg.seed + k + 1, k)
                 if pairs is None:
                     stop = f"method dpo: iteration {k} left no wrong or regressed validation answer to build pairs from"
                     it.reason_next = f"stop: {stop}"
