@@ -27,12 +27,11 @@ from typing import Any
 from harness.core.errors import HarnessError
 from harness.core.io import atomic_write_text
 from harness.core.types import Response
-from harness.records.batches import BatchEntry, BatchesRecord, read_batches
+from harness.records.batches import BatchEntry, batches_record, read_batches
 
 MAX_LINES = 50_000
 MAX_BYTES = 200 * 1024 * 1024
 TERMINAL = ("completed", "failed", "expired", "cancelled")
-STATE_FORMAT = 1  # batches.json's format_version
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class BatchState:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, BatchesRecord(format_version=STATE_FORMAT, batches=self.batches).to_text())
+        atomic_write_text(self.path, batches_record(self.batches).to_text())
 
     def live(self) -> list[BatchEntry]:
         return [b for b in self.batches if not b.collected]

@@ -4,14 +4,13 @@ batch is created, so a killed driver reattaches instead of paying twice (harness
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import Field, ValidationError
 
 from harness.core.errors import HarnessError
 from harness.records.base import FORMAT_VERSION, Record, VersionedRecord, describe, parse_json, read_text
-
-BATCHES = "batches.json"
 
 
 class BatchEntry(Record):
@@ -30,20 +29,19 @@ class BatchesRecord(VersionedRecord):
 
     def to_text(self) -> str:
         """The file's text (indent 1, as every release has written it)."""
-        import json
-
         return json.dumps(self.model_dump(mode="json"), indent=1)
 
 
-def new_batches() -> BatchesRecord:
-    return BatchesRecord(format_version=FORMAT_VERSION)
+def batches_record(batches: list[BatchEntry]) -> BatchesRecord:
+    """The record to write: this harness's format version."""
+    return BatchesRecord(format_version=FORMAT_VERSION, batches=batches)
 
 
 def read_batches(path: Path) -> BatchesRecord:
     """The batches of ``path``; none when it does not exist. A file the harness did not write is
     refused, naming it and the first bad field."""
     if not path.is_file():
-        return new_batches()
+        return batches_record([])
     hint = "move it away to start new batches (live ones can be cancelled from the dashboard)"
     try:
         data = parse_json(read_text(path, hint), path)
