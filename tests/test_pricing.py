@@ -67,7 +67,7 @@ def test_token_count_with_the_models_tokenizer_is_exact():
 def test_a_training_job_is_priced_by_its_trained_tokens():
     from pathlib import Path
 
-    from harness.loop.iterate import training_cost
+    from harness.loop.lineage import training_cost
     from harness.train.base import TrainResult
 
     t = load_prices()

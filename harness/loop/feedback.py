@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.loop.data import category_of
+from harness.records.run import MetricEntry
 from harness.train.base import TrainConfig, TrainResult
 
 MAX_EPOCHS = 6
@@ -50,60 +51,95 @@ class Feedback:
         }
 
 
-def _failure(value: float, spec: dict[str, Any]) -> float:
-    lo, hi = spec.get("range") or (0.0, 1.0)
+@dataclass(frozen=True)
+class Validated:
+    """One iteration's validation run as the planner reads it: its per-example ``rows`` on the ranking
+    ``score`` (``entry`` says which way is better and its range), beside the best iteration's rows so
+    far (None: nothing to regress against)."""
+
+    score: str
+    entry: MetricEntry
+    rows: list[dict[str, Any]]
+    best_rows: list[dict[str, Any]] | None = None
+
+    def failure(self, value: float) -> float:
+        return failure(value, self.entry)
+
+    def value(self, row: dict[str, Any]) -> float | None:
+        return (row.get("scores") or {}).get(self.score)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What one iteration trained: its rows, its config and what training reported."""
+
+    rows: list[dict[str, Any]]
+    config: TrainConfig
+    result: TrainResult
+
+
+def failure(value: float, spec: MetricEntry) -> float:
+    """0 at the score's best value, 1 at its worst (its range; unbounded ends read as 0 and 1)."""
+    lo, hi = spec.range or (0.0, 1.0)
     lo = 0.0 if lo is None else lo
     hi = 1.0 if hi is None else hi
     frac = (value - lo) / (hi - lo) if hi > lo else 0.0
     frac = min(1.0, max(0.0, frac))
-    return 1.0 - frac if spec.get("direction", "higher") == "higher" else frac
+    return 1.0 - frac if spec.direction == "higher" else frac
 
 
-def category_stats(rows: list[dict[str, Any]], score: str, spec: dict[str, Any]) -> tuple[dict[str, CategoryStat], float]:
+def category_stats(v: Validated) -> tuple[dict[str, CategoryStat], float]:
+    """Per category: the mean score and its failure; and the failure of the overall mean (errors count as worst)."""
+    spec = v.entry
     by_cat: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
-        v = (r.get("scores") or {}).get(score)
-        if v is None and r.get("error"):
-            v = (spec.get("range") or [0.0, 1.0])[0 if spec.get("direction", "higher") == "higher" else 1]
-        if v is not None:
-            by_cat[r.get("category") or "(none)"].append(float(v))
+    for r in v.rows:
+        x = v.value(r)
+        if x is None and r.get("error"):
+            x = (spec.range or [0.0, 1.0])[0 if spec.direction == "higher" else 1]
+        if x is not None:
+            by_cat[r.get("category") or "(none)"].append(float(x))
     stats = {}
     total = []
     for cat, vals in sorted(by_cat.items()):
         m = sum(vals) / len(vals)
-        stats[cat] = CategoryStat(m, len(vals), _failure(m, spec))
+        stats[cat] = CategoryStat(m, len(vals), v.failure(m))
         total += vals
-    overall = _failure(sum(total) / len(total), spec) if total else 1.0
+    overall = v.failure(sum(total) / len(total)) if total else 1.0
     return stats, overall
 
 
-def regressions(best_rows: list[dict[str, Any]] | None, rows: list[dict[str, Any]], score: str, spec: dict[str, Any],
-                margin: float = 0.0) -> dict[str, list[str]]:
-    if not best_rows:
+def regressions(v: Validated, margin: float = 0.0) -> dict[str, list[str]]:
+    """Per category: ids scored worse (by more than ``margin``) than in the best iteration's rows."""
+    if not v.best_rows:
         return {}
-    before = {r["id"]: (r.get("scores") or {}).get(score) for r in best_rows}
-    sign = 1.0 if spec.get("direction", "higher") == "higher" else -1.0
+    before = {r["id"]: v.value(r) for r in v.best_rows}
+    sign = 1.0 if v.entry.direction == "higher" else -1.0
     out: dict[str, list[str]] = defaultdict(list)
-    for r in rows:
-        b, a = before.get(r["id"]), (r.get("scores") or {}).get(score)
+    for r in v.rows:
+        b, a = before.get(r["id"]), v.value(r)
         if b is not None and a is not None and sign * (b - a) > margin:
             out[r.get("category") or "(none)"].append(r["id"])
     return dict(out)
 
 
-def plan_next(pool_rows: list[dict[str, Any]], rows: list[dict[str, Any]], best_rows: list[dict[str, Any]] | None, score: str,
-              spec: dict[str, Any], result: TrainResult, config: TrainConfig, seed: int,
-              max_boost: float = 1.0, current: list[dict[str, Any]] | None = None
-              ) -> tuple[list[dict[str, Any]], TrainConfig, Feedback]:
+def plan_next(pool_rows: list[dict[str, Any]], validated: Validated, trained: Trained, seed: int,
+              max_boost: float = 1.0) -> tuple[list[dict[str, Any]], TrainConfig, Feedback]:
     """The next iteration's training rows and config, with the reasons for each change.
 
-    The rows are this iteration's (``current``, default the pool) plus extra copies of pool rows of
-    the categories that failed or regressed, so what helped before is kept.
+    The rows are this iteration's (``trained.rows``) plus extra copies of pool rows of the
+    categories that failed or regressed, so what helped before is kept.
     """
-    stats, overall = category_stats(rows, score, spec)
-    regs = regressions(best_rows, rows, score, spec)
-    fb = Feedback(stats, overall, regs)
+    stats, overall = category_stats(validated)
+    fb = Feedback(stats, overall, regressions(validated))
+    extra = _upsample(pool_rows, validated.score, fb, seed, max_boost)
+    new = _settings(trained.config, trained.result, fb)
+    return list(trained.rows) + extra, new, fb
 
+
+def _upsample(pool_rows: list[dict[str, Any]], score: str, fb: Feedback, seed: int,
+              max_boost: float) -> list[dict[str, Any]]:
+    """Extra pool rows of each failing or regressed category (recorded in ``fb``)."""
+    stats, overall, regs = fb.per_category, fb.overall_failure, fb.regressions
     by_cat: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in pool_rows:
         by_cat[category_of(row)].append(row)
@@ -123,7 +159,11 @@ def plan_next(pool_rows: list[dict[str, Any]], rows: list[dict[str, Any]], best_
         fb.reasons.append(f"category {cat}: +{k} training examples ({why})")
     if not fb.upsample:
         fb.reasons.append("no category fails more than the average: training data unchanged")
+    return extra
 
+
+def _settings(config: TrainConfig, result: TrainResult, fb: Feedback) -> TrainConfig:
+    """The next config from the validation-loss history (changes and reasons recorded in ``fb``)."""
     new = config
     trend = result.val_trend()
     v = result.val_losses
@@ -149,4 +189,4 @@ def plan_next(pool_rows: list[dict[str, Any]], rows: list[dict[str, Any]], best_
     for key in ("epochs", "learning_rate", "learning_rate_multiplier"):
         if getattr(new, key) != getattr(config, key):
             fb.hyperparameter_changes[key] = [getattr(config, key), getattr(new, key)]
-    return list(pool_rows if current is None else current) + extra, new, fb
+    return new

@@ -15,18 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.loop.data import BuiltData, write_training_file
-from harness.loop.feedback import _failure, regressions
+from harness.loop.feedback import Validated, regressions
 from harness.train.base import Log, TrainResult
 
 
-def preference_rows(rows: list[dict[str, Any]], best_rows: list[dict[str, Any]] | None, score: str,
-                    spec: dict[str, Any]) -> list[dict[str, Any]]:
+def preference_rows(validated: Validated) -> list[dict[str, Any]]:
     """One preference line per wrong or regressed example with a text reference and a different output."""
-    regressed = {i for ids in regressions(best_rows, rows, score, spec).values() for i in ids}
+    regressed = {i for ids in regressions(validated).values() for i in ids}
     out = []
-    for r in rows:
-        value = (r.get("scores") or {}).get(score)
-        wrong = value is not None and _failure(float(value), spec) > 0
+    for r in validated.rows:
+        value = validated.value(r)
+        wrong = value is not None and validated.failure(float(value)) > 0
         ref, got, prompt = r.get("reference"), r.get("output"), r.get("prompt") or []
         if not (wrong or r["id"] in regressed) or not isinstance(ref, str) or not ref.strip():
             continue
@@ -54,9 +53,9 @@ def dpo_base(result: TrainResult, it_dir: Path, log: Log) -> str:
     return f"local:{merged}"
 
 
-def write_pairs(rows: list[dict[str, Any]], best_rows: list[dict[str, Any]] | None, score: str, spec: dict[str, Any],
-                path: Path, seed: int, from_iteration: int) -> BuiltData | None:
-    pairs = preference_rows(rows, best_rows, score, spec)
+def write_pairs(validated: Validated, path: Path, seed: int, from_iteration: int) -> BuiltData | None:
+    """The next DPO iteration's preference file (None: no wrong or regressed answer to build a pair from)."""
+    pairs = preference_rows(validated)
     if not pairs:
         return None
     regressed = sum(p.pop("why") == "regressed" for p in pairs)

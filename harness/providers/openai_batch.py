@@ -34,11 +34,11 @@ from typing import Any
 from harness.core.errors import HarnessError
 from harness.core.io import atomic_write_text
 from harness.core.types import Response
+from harness.records.batches import BatchEntry, batches_record, read_batches
 
 MAX_LINES = 50_000
 MAX_BYTES = 200 * 1024 * 1024
 TERMINAL = ("completed", "failed", "expired", "cancelled")
-STATE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -55,30 +55,21 @@ class BatchPolicy:
 
 @dataclass
 class BatchState:
-    """``batches.json``: every batch this run created and whether its results were collected."""
+    """``batches.json`` (harness.records.batches): every batch this run created and whether its results were collected."""
 
     path: Path
-    batches: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[BatchEntry] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> BatchState:
-        if not path.is_file():
-            return cls(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("format_version") != STATE_FORMAT or not isinstance(data.get("batches"), list):
-                raise ValueError(f"expected format_version {STATE_FORMAT} and a list of batches")
-        except ValueError as e:
-            raise HarnessError(f"{path}: not a batch state file the harness wrote ({e}); "
-                               "move it away to start new batches (live ones can be cancelled from the dashboard)") from None
-        return cls(path, data["batches"])
+        return cls(path, read_batches(path).batches)
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, json.dumps({"format_version": STATE_FORMAT, "batches": self.batches}, indent=1))
+        atomic_write_text(self.path, batches_record(self.batches).to_text())
 
-    def live(self) -> list[dict[str, Any]]:
-        return [b for b in self.batches if not b.get("collected")]
+    def live(self) -> list[BatchEntry]:
+        return [b for b in self.batches if not b.collected]
 
 
 def jsonl_line(custom_id: str, body: dict[str, Any], endpoint: str) -> bytes:
@@ -225,10 +216,10 @@ class BatchRunner:
         wanted = {cid: request_sha256(cid, body, self.policy.endpoint) for cid, body in items}
         # a live batch answers a request only if it holds the same request, not just the same id: a
         # suite whose prompt changed since the driver was killed sends its new requests anew
-        waiting: dict[str, dict[str, Any]] = {}
+        waiting: dict[str, BatchEntry] = {}
         for b in self.state.live():
-            sent = b.get("request_sha256") or {}
-            for cid in b["custom_ids"]:
+            sent = b.request_sha256 or {}
+            for cid in b.custom_ids:
                 if cid in wanted and sent.get(cid) == wanted[cid]:
                     waiting[cid] = b
         reattached = [b for b in self.state.live() if any(w is b for w in waiting.values())]
@@ -239,7 +230,7 @@ class BatchRunner:
         results: dict[str, Response] = {}
         batches = reattached + created
         for entry, files in zip(batches, await asyncio.gather(*(self._wait(b) for b in batches)), strict=True):
-            for cid in entry["custom_ids"]:
+            for cid in entry.custom_ids:
                 if cid not in wanted or waiting.get(cid, entry) is not entry:  # reattached for another request
                     continue
                 # a line the service dropped (or wrote unreadably) is that example's failure
@@ -251,7 +242,7 @@ class BatchRunner:
             results.setdefault(cid, Response(text=None, error="batch: no result line for this request"))
         return results
 
-    async def _create(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    async def _create(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[BatchEntry]:
         p = self.policy
         lines = [jsonl_line(cid, body, p.endpoint) for cid, body in items]
         out = []
@@ -261,32 +252,32 @@ class BatchRunner:
             meta = {**self.metadata, "harness_part": str(k)}
             b = await self.client.batches.create(input_file_id=f.id, endpoint=p.endpoint, completion_window="24h",
                                                  metadata=meta)
-            entry = {"id": b.id, "input_file_id": f.id, "custom_ids": [items[i][0] for i in part],
-                     "request_sha256": {items[i][0]: hashlib.sha256(lines[i]).hexdigest() for i in part},
-                     "status": b.status, "collected": False}
+            entry = BatchEntry(id=b.id, input_file_id=f.id, custom_ids=[items[i][0] for i in part],
+                               request_sha256={items[i][0]: hashlib.sha256(lines[i]).hexdigest() for i in part},
+                               status=b.status)
             self.state.batches.append(entry)
             self.state.save()  # recorded before we wait: a kill from here on reattaches
             self.log(f"batch: created {b.id} with {len(part)} requests ({len(data)} bytes)")
             out.append(entry)
         return out
 
-    async def _wait(self, entry: dict[str, Any]) -> ResultFiles:
+    async def _wait(self, entry: BatchEntry) -> ResultFiles:
         p = self.policy
         wait = p.poll_first_s
         while True:
-            b = await self.client.batches.retrieve(entry["id"])
-            if b.status != entry["status"]:
+            b = await self.client.batches.retrieve(entry.id)
+            if b.status != entry.status:
                 counts = b.request_counts
                 done = f" ({counts.completed}/{counts.total} done)" if counts and counts.total else ""
                 self.log(f"batch: {b.id} {b.status}{done}")
-                entry["status"] = b.status
+                entry.status = b.status
                 self.state.save()
             if b.status in TERMINAL:
                 break
             await asyncio.sleep(wait)
             wait = min(p.poll_max_s, wait * p.poll_factor)
         if b.status == "failed":
-            entry["collected"] = True
+            entry.collected = True
             self.state.save()
             raise HarnessError(_refusal(b, entry))
         results = ResultFiles(b.id, self.parse)
@@ -294,18 +285,18 @@ class BatchRunner:
             if file_id:
                 content = await self.client.files.content(file_id)
                 results.add(content.text, kind)
-        entry["collected"] = True
+        entry.collected = True
         self.state.save()
         return results
 
 
-def _refusal(b: Any, entry: dict[str, Any]) -> str:
+def _refusal(b: Any, entry: BatchEntry) -> str:
     errors = (b.errors.data if b.errors and b.errors.data else None) or []
     lines = []
     for e in errors[:10]:
         where = ""
-        if e.line and 0 < e.line <= len(entry["custom_ids"]):
-            where = f" (line {e.line}: {entry['custom_ids'][e.line - 1]})"
+        if e.line and 0 < e.line <= len(entry.custom_ids):
+            where = f" (line {e.line}: {entry.custom_ids[e.line - 1]})"
         lines.append(f"  {e.code}: {e.message}{where}")
     more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
     return f"batch {b.id} was refused by the service:\n" + "\n".join(lines or ["  (no reason given)"]) + more

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
@@ -158,6 +159,31 @@ def find_resume_point(config: TrainConfig, log: Log) -> str | None:
     return last
 
 
+@dataclass(frozen=True)
+class LocalRun:
+    """One local training run, ready to fit: its settings, the loaded base and the encoded data."""
+
+    config: TrainConfig
+    params: LocalParams
+    name: str  # the base as the candidate and the adapter name it (base_reference)
+    device: str
+    model: Any
+    tokenizer: Any
+    train: list[Encoded]
+    val: list[Encoded]
+    resume: str | None  # the checkpoint to continue from
+    main: bool  # this process writes (the only one, or the main one under accelerate launch)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What fitting left: TRL's trainer (state, best checkpoint, args), the progress callback and the trainable size."""
+
+    sft: Any
+    progress: Any
+    trainable: int
+
+
 @trainer("local")
 class LocalTrainer(Trainer):
     default_learning_rate = DEFAULT_LR
@@ -191,10 +217,10 @@ class LocalTrainer(Trainer):
         if dropped:
             say(f"{dropped} training example(s) had no assistant token left after truncation to {config.max_length} tokens")
         resume = find_resume_point(config, say)
-        return self._fit(config, p, name, device, model, tokenizer, train, val, resume, say)
+        run = LocalRun(config, p, name, device, model, tokenizer, train, val, resume, main)
+        return self._result(run, self._fit(run, say))
 
-    def _fit(self, config: TrainConfig, p: LocalParams, name: str, device: str, model: Any, tokenizer: Any,
-             train: list[Encoded], val: list[Encoded], resume: str | None, log: Log) -> TrainResult:
+    def _fit(self, run: LocalRun, log: Log) -> Fitted:
         from peft import LoraConfig
         from transformers import EarlyStoppingCallback, PrinterCallback
 
@@ -203,13 +229,13 @@ class LocalTrainer(Trainer):
         from harness.train.curves import MetricsLog
         from harness.train.sft import make_sft_trainer, metrics_callback
 
-        main = launch.is_main_process()
+        config, p, train, val = run.config, run.params, run.train, run.val
         datasets.disable_progress_bars()  # TRL's truncation pass over a few hundred rows: not worth a bar
         targets = "all-linear" if p.lora_targets == "all-linear" else list(p.lora_targets)
         lora = LoraConfig(r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=p.lora_dropout, target_modules=targets,
                           task_type="CAUSAL_LM")
-        args = sft_config(config, p, device, has_validation=bool(val))
-        metrics = MetricsLog(config.out_dir / "metrics.csv") if main else None
+        args = sft_config(config, p, run.device, has_validation=bool(val))
+        metrics = MetricsLog(config.out_dir / "metrics.csv") if run.main else None
         progress = metrics_callback(metrics, bool(val), p.log_every_steps, config.epochs, log)
         callbacks = [progress]
         if val and config.early_stopping_patience:
@@ -217,25 +243,27 @@ class LocalTrainer(Trainer):
                                                    early_stopping_threshold=1e-4))
         with warnings.catch_warnings():  # deprecation notices raised inside peft/trl, nothing for the user to do
             warnings.simplefilter("ignore", FutureWarning)
-            sft = make_sft_trainer(model=model, args=args, train_dataset=as_dataset(train),
-                                   eval_dataset=as_dataset(val) if val else None, processing_class=tokenizer,
+            sft = make_sft_trainer(model=run.model, args=args, train_dataset=as_dataset(train),
+                                   eval_dataset=as_dataset(val) if val else None, processing_class=run.tokenizer,
                                    peft_config=lora, callbacks=callbacks)
         sft.remove_callback(PrinterCallback)  # our callback logs; transformers' would print raw dicts
         trainable = sum(x.numel() for x in sft.model.parameters() if x.requires_grad)
-        log(f"LoRA r={p.lora_r} on {name} ({trainable:,} trainable parameters), {len(train)} train / {len(val)} "
+        log(f"LoRA r={p.lora_r} on {run.name} ({trainable:,} trainable parameters), {len(train)} train / {len(val)} "
             f"validation examples, {launch.world_size()} process(es) on {args.device}")
         try:
-            sft.train(resume_from_checkpoint=resume)
+            sft.train(resume_from_checkpoint=run.resume)
         finally:
             if metrics is not None:
                 metrics.close()
-        return self._result(config, p, name, sft, progress, train, val, trainable, resume, main)
+        return Fitted(sft, progress, trainable)
 
-    def _result(self, config: TrainConfig, p: LocalParams, name: str, sft: Any, progress: Any, train: list, val: list,
-                trainable: int, resume: str | None, main: bool) -> TrainResult:
+    def _result(self, run: LocalRun, fitted: Fitted) -> TrainResult:
         from harness.core.hashing import hash_path
         from harness.train.curves import plot_losses
 
+        config, p, name, train, val, resume, main = (run.config, run.params, run.name, run.train, run.val, run.resume,
+                                                     run.main)
+        sft, progress, trainable = fitted.sft, fitted.progress, fitted.trainable
         state = sft.state
         adapter = config.out_dir / "adapter"
         sft.model.peft_config["default"].base_model_name_or_path = name  # not this machine's cache path

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.loop.feedback import MAX_EPOCHS, plan_next
+from harness.loop.feedback import MAX_EPOCHS, Trained, Validated, plan_next
+from harness.records.run import MetricEntry
 from harness.train.base import EpochLoss, TrainConfig, TrainResult
 from harness.train.local import DEFAULT_LR
 
-SPEC = {"direction": "higher", "range": [0.0, 1.0]}
+SPEC = MetricEntry(metric="classification", name="accuracy", direction="higher", range=[0.0, 1.0], level="example",
+                   binary=True, mean=None, ci_low=None, ci_high=None, n=0)
 
 
 def result(val: list[float], stopped_early: bool = False, best_epoch: int | None = None) -> TrainResult:
@@ -38,7 +40,7 @@ def config_of(epochs: int) -> TrainConfig:
 
 def plan(val_losses: list[float], epochs: int, **kw):
     config = config_of(epochs)
-    train, new, fb = plan_next(POOL, VAL, None, "accuracy", SPEC, result(val_losses, **kw), config, seed=0)
+    train, new, fb = plan_next(POOL, Validated("accuracy", SPEC, VAL), Trained(POOL, config, result(val_losses, **kw)), seed=0)
     return train, new, fb
 
 
@@ -79,3 +81,21 @@ def test_flat_loss_leaves_settings_and_upsamples_the_failing_category() -> None:
     assert "flat" in " ".join(fb.reasons)
     assert set(fb.upsample) == {"b"} and len(train) == len(POOL) + fb.upsample["b"]
     assert all(r["category"] == "b" for r in train[len(POOL):])
+
+
+def test_a_regressed_category_is_upsampled_though_it_scores_above_the_average() -> None:
+    val = rows({"a": [1, 1, 1, 0], "b": [0, 0, 0, 0]})
+    best = rows({"a": [1, 1, 1, 1], "b": [0, 0, 0, 0]})
+    train, _, fb = plan_next(POOL, Validated("accuracy", SPEC, val, best),
+                             Trained(POOL, config_of(2), result([0.30, 0.30])), seed=0)
+    assert fb.regressions == {"a": ["a-3"]}
+    assert set(fb.upsample) == {"a", "b"} and len(train) == len(POOL) + sum(fb.upsample.values())
+    assert any(r.startswith("category a:") and "1 regression(s) against the best iteration" in r for r in fb.reasons)
+
+
+def test_a_lower_is_better_score_fails_at_the_top_of_its_range() -> None:
+    lower = SPEC.model_copy(update={"direction": "lower", "range": [0.0, 2.0]})
+    val = rows({"a": [0, 0], "b": [2, 1]})
+    _, _, fb = plan_next(POOL, Validated("accuracy", lower, val), Trained(POOL, config_of(2), result([0.3, 0.3])), seed=0)
+    assert fb.per_category["a"].failure == 0.0 and fb.per_category["b"].failure == pytest.approx(0.75)
+    assert set(fb.upsample) == {"b"}

@@ -239,3 +239,28 @@ def test_a_live_batch_is_reattached_only_for_the_same_request_not_the_same_id(tm
         sent = [json.loads(x)["custom_id"] for x in api.contents[second.body["input_file_id"]].decode().splitlines()]
     assert sent == ["ex0", "ex1"]
     assert {k: v.text for k, v in out.items()} == {"ex0": "A NEW PROMPT 0", "ex1": "A NEW PROMPT 1", "ex2": "HELLO NUMBER 2"}
+
+
+OLD_STATE = {"format_version": 1, "batches": [
+    {"id": "batch_1", "input_file_id": "file_1", "custom_ids": ["ex0", "ex1"], "status": "in_progress", "collected": False},
+    {"id": "batch_0", "input_file_id": "file_0", "custom_ids": ["ex9"], "status": "completed", "collected": True}]}
+
+
+def test_a_state_file_of_an_earlier_release_reads_and_is_rewritten_byte_for_byte(tmp_path):
+    from harness.providers.openai_batch import BatchState
+
+    path = tmp_path / "batches.json"
+    old_text = json.dumps(OLD_STATE, indent=1)  # as BatchState.save wrote it before records/batches.py
+    path.write_text(old_text)
+    state = BatchState.load(path)
+    assert [b.id for b in state.live()] == ["batch_1"] and state.live()[0].custom_ids == ["ex0", "ex1"]
+    state.save()
+    assert path.read_text() == old_text
+
+
+def test_a_state_file_with_a_bad_entry_names_the_field(tmp_path):
+    bad = tmp_path / "batches.json"
+    bad.write_text(json.dumps({"format_version": 1, "batches": [{"id": "batch_1", "status": "completed"}]}))
+    with FakeBatchAPI() as api, pytest.raises(HarnessError, match=r"batches.json: not a batch state file .*"
+                                                                  r"field batches\[0\]\.input_file_id"):
+        run(api, bad, items(1))
