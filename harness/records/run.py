@@ -232,10 +232,6 @@ class RunRecord:
         """One model per example, built on demand (costly at 100,000 examples: prefer ``frame``)."""
         return [ExampleRow.model_validate(r) for r in self.rows()]
 
-    def summary_dict(self) -> dict[str, Any]:
-        """summary.json as plain data (for code that serialises it whole; read fields from ``summary``)."""
-        return self.summary.model_dump(mode="json")
-
     def rows(self) -> list[dict[str, Any]]:
         """The rows as results.jsonl holds them (built once)."""
         if self._rows is None:
