@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from harness.core.errors import HarnessError
+from harness.core.redact import redacted, strip_userinfo
 from harness.core.registry import Registry
 from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
@@ -120,13 +121,13 @@ class ModelSpec(BaseModel):
         the path of a YAML file holding the same keys, or such a mapping itself."""
         data: dict[str, Any]
         if isinstance(text, dict):
-            data, where = dict(text), repr(dict(text))
+            data, where = dict(text), repr(redacted(dict(text)))
         elif text.endswith((".yaml", ".yml")) and Path(text).is_file():
             data, where = _read_yaml(text), f"file {text}"
         else:
             head, _, query = text.partition("?")
             provider, _, name = head.partition(":")
-            data, where = {"provider": provider, "name": name}, repr(text)
+            data, where = {"provider": provider, "name": name}, repr(strip_userinfo(text))
             for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
                 data[k] = v
         data.update({k: v for k, v in overrides.items() if v is not None})

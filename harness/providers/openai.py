@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field
 
 from harness.core.errors import HarnessError
+from harness.core.redact import strip_userinfo
 from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
 from harness.providers import keys
@@ -91,7 +92,8 @@ class OpenAIProvider(Provider):
         return self.params.batch_poll_s
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"provider": "openai", "name": self.spec.name, "base_url": self.base_url or OPENAI_URL}
+        # no userinfo: a password in base_url is not stored (cache.sqlite, summary.json); without one, unchanged
+        return {"provider": "openai", "name": self.spec.name, "base_url": strip_userinfo(self.base_url or OPENAI_URL)}
 
     def client(self) -> Any:
         """The AsyncOpenAI client, made on first use in the running event loop (closed by :meth:`aclose`)."""

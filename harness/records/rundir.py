@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from harness.core.version import code_revision, version
 from harness.core.csvsafe import safe_row
+from harness.core.redact import redacted
 from harness.core.types import Failure
 from harness.records.base import FORMAT_VERSION, nan_to_none
 from harness.records.files import FolderLock, ensure_writable, staged
@@ -136,13 +137,13 @@ def build_summary(run: FinishedRun) -> RunSummary:
         "harness_version": version(),
         "code_revision": code_revision(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": sys.argv,
+        "command": redacted(sys.argv),
         "suite": {"name": loaded.suite.name, "version": loaded.suite.version, "path": str(loaded.path),
-                  "sha256": loaded.sha256, "spec": loaded.suite.model_dump(mode="json")},
+                  "sha256": loaded.sha256, "spec": redacted(loaded.suite.model_dump(mode="json"))},
         "dataset": {"split": split.name, "path": str(split.path), "sha256": split.sha256,
                     "n_examples": len(split.examples), "limit": cfg.limit, "n_evaluated": len(results),
                     "category_field": loaded.suite.dataset.fields.category},
-        "model": {"display": cfg.model.display(), "spec": cfg.model.model_dump(mode="json"), "fingerprint": run.fingerprint},
+        "model": {"display": cfg.model.display(), "spec": redacted(cfg.model.model_dump(mode="json")), "fingerprint": run.fingerprint},
         "generation": loaded.suite.generation.model_dump(mode="json"),
         "metrics": run.table,
         "artifacts": run.artifacts,
