@@ -73,8 +73,13 @@ class PreparedRun:
     lock: FolderLock
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60] or "model"
+def slug(text: str, default: str = "model") -> str:
+    """``text`` as one safe file-name part: letters, digits, ``_ . -`` (others become ``_``), at most
+    60 characters, never empty, ``.`` or ``..`` (``default`` then): no separator, so a folder named by
+    it stays inside the folder it is made in, whatever a record's field says."""
+    out = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60]
+    return out if out.strip(".") else default
+
 
 
 def prepare_run_dir(cfg: RunTarget, suite_name: str, split_name: str) -> PreparedRun:
@@ -87,7 +92,7 @@ def prepare_run_dir(cfg: RunTarget, suite_name: str, split_name: str) -> Prepare
         directory = ensure_writable(cfg.out, "--out folder")
     else:  # never overwrite another run: two runs in the same second get -2, -3, ...
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        stem = ensure_writable(cfg.reports_dir / "runs", "runs folder") / f"{suite_name}-{split_name}-{_slug(cfg.model.display())}-{stamp}"
+        stem = ensure_writable(cfg.reports_dir / "runs", "runs folder") / f"{suite_name}-{split_name}-{slug(cfg.model.display())}-{stamp}"
         directory, n = stem, 1
         while True:
             try:
