@@ -312,3 +312,27 @@ def test_recordings_named_in_a_suite_are_confined(tmp_path: Path, capsys: pytest
     (inner / "outputs.jsonl").symlink_to(outside / "outputs.jsonl")
     (p,) = problems_of(suite)
     assert p.startswith(f"{suite}:21: reference_model.recording: {(outside / 'outputs.jsonl').resolve()} (through a symlink")
+
+
+@pytest.mark.timeout(60)
+def test_an_include_of_a_fifo_is_refused_not_waited_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    suite = project(tmp_path, "include: base.yaml\nname: x\n")
+    fifo = tmp_path / "proj" / "suites" / "base.yaml"
+    os.mkfifo(fifo)
+    got: list[list[str]] = []
+    t = threading.Thread(target=lambda: got.append(problems_of(suite)), daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        with open(fifo, "w"):  # a writer, so the waiting reader (and the test) can end
+            pass
+        t.join(5)
+        pytest.fail("load_suite waited on a FIFO")
+    assert got == [[f"{suite}:1: include: {fifo}: not a regular file (a FIFO, device or socket); not read"]]
+    fifo.rename(tmp_path / "proj" / "suites" / "top.yaml")  # the suite named on the command line, too
+    assert main(["validate", str(tmp_path / "proj" / "suites" / "top.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{tmp_path / 'proj' / 'suites' / 'top.yaml'}: not a regular file (a FIFO, device or socket); not read",
+                   "1 problem found"], err
