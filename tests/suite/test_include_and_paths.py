@@ -278,7 +278,7 @@ def test_metric_paths_in_an_included_file_resolve_against_that_file(tmp_path: Pa
     assert main(["validate", "suites/s.yaml"]) == 0 and main(["validate", "suites/m.yaml"]) == 0
     for suite in ("suites/s.yaml", "suites/m.yaml"):
         s = run_suite(RunConfig(suite=Path(suite), model=ModelSpec.parse("scripted:shared/new.json"), **cfg)).summary
-        assert s["metrics"]["pairwise_win"]["mean"] == 0.5
+        assert s.metrics["pairwise_win"].mean == 0.5
 
 
 def _fake_recording(folder: Path) -> Path:
