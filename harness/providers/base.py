@@ -128,7 +128,12 @@ class ModelSpec(BaseModel):
             head, _, query = text.partition("?")
             provider, _, name = head.partition(":")
             data, where = {"provider": provider, "name": name}, repr(strip_userinfo(text))
-            for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+            try:
+                pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+            except ValueError as e:  # an empty field (``?a=1&``, ``?&``) or one without ``=``
+                raise HarnessError(f"model {where}: query: {e}; write KEY=VALUE pairs joined by & "
+                                   "(no empty field, no trailing &)") from None
+            for k, v in pairs:
                 data[k] = v
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_mapping(data, where)
@@ -162,7 +167,7 @@ def _error_line(where: str, err: Any, Params: type[ProviderParams]) -> str:
     if err["type"] == "extra_forbidden":
         allowed = ", ".join([*COMMON_KEYS, *Params.model_fields])
         return f"model {where}: {field}: unknown key; allowed: {allowed}"
-    return f"model {where}: {field}: {err['msg']}"
+    return f"model {where}: {field}: {err['msg'].removeprefix('Value error, ')}"
 
 
 class BatchApi(Protocol):
