@@ -30,6 +30,7 @@ def main(args: argparse.Namespace) -> int:
     from harness.compare import compare_runs
     from harness.core.errors import HarnessError
     from harness.records.files import ensure_writable
+    from harness.records.rundir import slug
     from harness.report.registry import (
         COMPARE_FORMATS,
         ReportInput,
@@ -51,7 +52,8 @@ def main(args: argparse.Namespace) -> int:
             if v.regressions:
                 shown = ", ".join(v.regressions[:10]) + (f" ... (+{len(v.regressions) - 10})" if len(v.regressions) > 10 else "")
                 print(f"{name}: {len(v.regressions)} regression(s) in {v.label}: {shown}")
-    out = args.out or args.reports / "comparisons" / f"{comp.runs[0].summary.suite.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+    # the name is a record's field (anyone may have written summary.json): slugged, so the folder stays under comparisons/
+    out = args.out or args.reports / "comparisons" / f"{slug(comp.runs[0].summary.suite.name, 'suite')}-{time.strftime('%Y%m%dT%H%M%S')}"
     write_reports(rendered, out)
     print(f"comparison files: {out}")
     return track(args, None, 0, lambda t: t.log_comparison(out), "the comparison", suite_name=comp.runs[0].summary.suite.name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from harness.core.options import LIMIT
 
@@ -39,15 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60] or "model"
-
-
 def main(args: argparse.Namespace) -> int:
     from harness.core.errors import HarnessError
     from harness.core.settings import GenerationSettings
     from harness.migrate.recorder import RecordConfig, record
     from harness.migrate.retiring import warn_if_retiring
+    from harness.records.rundir import slug
 
     if args.suite is None and args.inputs is None:
         raise HarnessError("record: give a SUITE, --inputs FILE, or both (the inputs asked with the suite's prompt)")
@@ -62,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
         over = {k: v for k, v in (("max_tokens", args.max_tokens), ("temperature", args.temperature)) if v is not None}
         gen = GenerationSettings(**over)
     source = args.inputs.stem if args.inputs else args.suite.stem + (f"-{args.split}" if args.split else "")
-    out = args.out or args.reports / "recordings" / f"{_slug(source)}-{_slug(spec.display())}"
+    out = args.out or args.reports / "recordings" / f"{slug(source)}-{slug(spec.display())}"
     warn_if_retiring(spec)
     cfg = RecordConfig(model=spec, out=out, suite=args.suite, split=args.split, inputs=args.inputs, field=args.field,
                        id_field=args.id_field, system=args.system, generation=gen, limit=args.limit,

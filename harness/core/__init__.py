@@ -12,4 +12,5 @@ the other (an import cycle is a type in the wrong place; tests/test_architecture
     text      word tokens, n-grams, fenced JSON
     io        atomic writes (temp file + rename): a failed write never damages an earlier file
     csvsafe   CSV cells neutralised against formula injection
+    redact    secrets (URL userinfo) stripped from what is stored or printed
 """

@@ -14,6 +14,7 @@ read once when its config is made.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,8 +24,31 @@ HOSTS_ENV = "HARNESS_KEY_HOSTS"
 DATA_ROOT_ENV = "HARNESS_DATA_ROOT"
 
 
+def _ip6(text: str) -> str | None:
+    """``text`` as a compressed IPv6 address (``0:0::1`` -> ``::1``), or None when it is not one."""
+    try:
+        return ipaddress.IPv6Address(text).compressed
+    except ValueError:
+        return None
+
+
+def host_entry(text: str) -> str:
+    """One allowed key host as it is matched: lower case; ``host`` or ``host:port``; an IPv6 address
+    compressed, bare (``::1``, ``[::1]``) or bracketed with its port (``[::1]:8080``), as URLs write it."""
+    h = text.strip().lower()
+    if h.startswith("["):
+        addr, close, rest = h[1:].partition("]")
+        if close and _ip6(addr) is not None:
+            if not rest:
+                return _ip6(addr) or h
+            if rest[:1] == ":" and rest[1:].isdigit():
+                return f"[{_ip6(addr)}]:{int(rest[1:])}"
+        return h
+    return (_ip6(h) or h) if h.count(":") >= 2 else h
+
+
 def _hosts(items: Iterable[str]) -> frozenset[str]:
-    return frozenset(h.strip().lower() for h in items if h and h.strip())
+    return frozenset(host_entry(h) for h in items if h and h.strip())
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,15 @@ class TrustPolicy:
         env = os.environ if environ is None else environ
         root = env.get(DATA_ROOT_ENV) or None
         return cls(_hosts(env.get(HOSTS_ENV, "").split(",")), Path(root) if root else None)
+
+    def allows_key_host(self, host: str, port: int | None) -> bool:
+        """Whether a URL's ``hostname`` (as urllib gives it: IPv6 without brackets) and ``port`` are
+        listed: as ``host``, or as ``host:port`` (``[addr]:port`` for IPv6)."""
+        host = host.lower()
+        host = (_ip6(host) or host) if ":" in host else host
+        if host in self.allowed_key_hosts:
+            return True
+        return port is not None and (f"[{host}]:{port}" if ":" in host else f"{host}:{port}") in self.allowed_key_hosts
 
     def widened(self, hosts: Iterable[str] = (), data_root: Path | None = None) -> TrustPolicy:
         """This policy with more key hosts (``--allow-key-host``) and, when given, another data root

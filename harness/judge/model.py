@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from harness.core.hashing import canonical_json
+from harness.core.redact import redacted
 from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response, RunContext
 from harness.engine import Engine
@@ -35,7 +36,7 @@ class JudgeModel:
 
     def record(self) -> dict[str, Any]:
         """What a run or a calibration records about its judge."""
-        return {"model": self.spec_text, "display": self.spec.display(), "spec": self.spec.model_dump(mode="json"),
+        return {"model": redacted(self.spec_text), "display": self.spec.display(), "spec": redacted(self.spec.model_dump(mode="json")),
                 "fingerprint": self.fingerprint(), "fingerprint_sha256": self.fingerprint_sha256()}
 
     async def generate(self, requests: list[Request], context: RunContext, desc: str = "judge") -> list[Response]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.core.version import code_revision, version
 from harness.core.errors import HarnessError
+from harness.core.redact import redacted
 from harness.core.settings import GenerationSettings
 from harness.core.types import Request, Response
 from harness.providers.base import ModelSpec
@@ -165,7 +166,7 @@ def record(cfg: RecordConfig) -> RecordOutcome:
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         harness_version=version(),
         code_revision=code_revision(),
-        model={"display": cfg.model.display(), "spec": cfg.model.model_dump(mode="json"), "fingerprint": fingerprint},
+        model={"display": cfg.model.display(), "spec": redacted(cfg.model.model_dump(mode="json")), "fingerprint": fingerprint},
         reported_models=dict(Counter(r["model"] for r in ok if r["model"])),
         system_fingerprints=dict(Counter(r["system_fingerprint"] for r in ok if r["system_fingerprint"])),
         generation=settings.model_dump(mode="json"),

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from harness.core.errors import HarnessError
+from harness.core.redact import redacted, strip_userinfo
 from harness.core.registry import Registry
 from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
@@ -120,14 +121,19 @@ class ModelSpec(BaseModel):
         the path of a YAML file holding the same keys, or such a mapping itself."""
         data: dict[str, Any]
         if isinstance(text, dict):
-            data, where = dict(text), repr(dict(text))
+            data, where = dict(text), repr(redacted(dict(text)))
         elif text.endswith((".yaml", ".yml")) and Path(text).is_file():
             data, where = _read_yaml(text), f"file {text}"
         else:
             head, _, query = text.partition("?")
             provider, _, name = head.partition(":")
-            data, where = {"provider": provider, "name": name}, repr(text)
-            for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+            data, where = {"provider": provider, "name": name}, repr(strip_userinfo(text))
+            try:
+                pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+            except ValueError as e:  # an empty field (``?a=1&``, ``?&``) or one without ``=``
+                raise HarnessError(f"model {where}: query: {e}; write KEY=VALUE pairs joined by & "
+                                   "(no empty field, no trailing &)") from None
+            for k, v in pairs:
                 data[k] = v
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_mapping(data, where)
@@ -161,7 +167,7 @@ def _error_line(where: str, err: Any, Params: type[ProviderParams]) -> str:
     if err["type"] == "extra_forbidden":
         allowed = ", ".join([*COMMON_KEYS, *Params.model_fields])
         return f"model {where}: {field}: unknown key; allowed: {allowed}"
-    return f"model {where}: {field}: {err['msg']}"
+    return f"model {where}: {field}: {err['msg'].removeprefix('Value error, ')}"
 
 
 class BatchApi(Protocol):

@@ -42,8 +42,7 @@ def may_receive_key(url: str, trust: TrustPolicy | None = None) -> bool:
     host = (parts.hostname or "").lower()
     if parts.scheme == "https" and host == OPENAI_HOST:
         return True
-    allowed = (trust if trust is not None else TrustPolicy.from_env()).allowed_key_hosts
-    return host in allowed or (parts.port is not None and f"{host}:{parts.port}" in allowed)
+    return (trust if trust is not None else TrustPolicy.from_env()).allows_key_host(host, parts.port)
 
 
 def api_key(url: str, key_env: str = DEFAULT_KEY_ENV, *, official: bool, who: str = "openai provider",

@@ -32,9 +32,10 @@ import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from harness.core.errors import HarnessError
+from harness.core.redact import strip_userinfo
 from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
 from harness.providers import keys
@@ -59,6 +60,17 @@ class OpenAIParams(ProviderParams):
                                            "judges stay synchronous.")
     batch_poll_s: float = Field(5.0, gt=0, le=3600, description="Batch API: first polling interval (backs off to "
                                                                 "12x, at most 60 s).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _a_url(cls, value: str | None) -> str | None:
+        """A URL urllib can split, with a port in range (``http://[::1/v1`` is not): one located error, not a traceback."""
+        if value is not None:
+            try:
+                urlsplit(value).port
+            except ValueError as e:
+                raise ValueError(f"not a valid URL ({e}); e.g. http://127.0.0.1:8080/v1 or http://[::1]:8080/v1") from None
+        return value
 
 
 @provider("openai")
@@ -91,7 +103,8 @@ class OpenAIProvider(Provider):
         return self.params.batch_poll_s
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"provider": "openai", "name": self.spec.name, "base_url": self.base_url or OPENAI_URL}
+        # no userinfo: a password in base_url is not stored (cache.sqlite, summary.json); without one, unchanged
+        return {"provider": "openai", "name": self.spec.name, "base_url": strip_userinfo(self.base_url or OPENAI_URL)}
 
     def client(self) -> Any:
         """The AsyncOpenAI client, made on first use in the running event loop (closed by :meth:`aclose`)."""

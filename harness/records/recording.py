@@ -147,7 +147,10 @@ def load_recording(path: str | Path) -> Recording:
     text = _utf8(folder / OUTPUTS) if (folder / OUTPUTS).is_file() else None
     if text is None:
         raise HarnessError(f"{folder / OUTPUTS}: missing; the recording is incomplete, rerun `harness record`")
-    if header.outputs_sha256 and hashlib.sha256(text.encode()).hexdigest() != header.outputs_sha256:
+    if not header.outputs_sha256.strip():  # every format-1 recording has one: blanking it must not turn the check off
+        raise HarnessError(f"{head}: outputs_sha256: missing or blank; a recording of format {FORMAT_VERSION} always has "
+                           f"the sha256 of {OUTPUTS}, so it was edited by hand: restore it or record again")
+    if hashlib.sha256(text.encode()).hexdigest() != header.outputs_sha256:
         raise HarnessError(f"{folder / OUTPUTS}: changed since it was recorded (sha256 differs from {HEADER})")
     rows = []
     for n, row in read_jsonl(folder / OUTPUTS, data=text):

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from harness.core.version import code_revision, version
 from harness.core.csvsafe import safe_row
+from harness.core.redact import redacted
 from harness.core.types import Failure
 from harness.records.base import FORMAT_VERSION, nan_to_none
 from harness.records.files import FolderLock, ensure_writable, staged
@@ -72,8 +73,13 @@ class PreparedRun:
     lock: FolderLock
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60] or "model"
+def slug(text: str, default: str = "model") -> str:
+    """``text`` as one safe file-name part: letters, digits, ``_ . -`` (others become ``_``), at most
+    60 characters, never empty, ``.`` or ``..`` (``default`` then): no separator, so a folder named by
+    it stays inside the folder it is made in, whatever a record's field says."""
+    out = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60]
+    return out if out.strip(".") else default
+
 
 
 def prepare_run_dir(cfg: RunTarget, suite_name: str, split_name: str) -> PreparedRun:
@@ -86,7 +92,7 @@ def prepare_run_dir(cfg: RunTarget, suite_name: str, split_name: str) -> Prepare
         directory = ensure_writable(cfg.out, "--out folder")
     else:  # never overwrite another run: two runs in the same second get -2, -3, ...
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        stem = ensure_writable(cfg.reports_dir / "runs", "runs folder") / f"{suite_name}-{split_name}-{_slug(cfg.model.display())}-{stamp}"
+        stem = ensure_writable(cfg.reports_dir / "runs", "runs folder") / f"{suite_name}-{split_name}-{slug(cfg.model.display())}-{stamp}"
         directory, n = stem, 1
         while True:
             try:
@@ -136,13 +142,13 @@ def build_summary(run: FinishedRun) -> RunSummary:
         "harness_version": version(),
         "code_revision": code_revision(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": sys.argv,
+        "command": redacted(sys.argv),
         "suite": {"name": loaded.suite.name, "version": loaded.suite.version, "path": str(loaded.path),
-                  "sha256": loaded.sha256, "spec": loaded.suite.model_dump(mode="json")},
+                  "sha256": loaded.sha256, "spec": redacted(loaded.suite.model_dump(mode="json"))},
         "dataset": {"split": split.name, "path": str(split.path), "sha256": split.sha256,
                     "n_examples": len(split.examples), "limit": cfg.limit, "n_evaluated": len(results),
                     "category_field": loaded.suite.dataset.fields.category},
-        "model": {"display": cfg.model.display(), "spec": cfg.model.model_dump(mode="json"), "fingerprint": run.fingerprint},
+        "model": {"display": cfg.model.display(), "spec": redacted(cfg.model.model_dump(mode="json")), "fingerprint": run.fingerprint},
         "generation": loaded.suite.generation.model_dump(mode="json"),
         "metrics": run.table,
         "artifacts": run.artifacts,

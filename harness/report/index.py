@@ -2,8 +2,9 @@
 iterate loop under a folder, with filters and, per suite, a chart of each score across runs.
 
 It reads what the harness writes and nothing else: ``summary.json`` (a run), ``gate.json`` (a gate
-decision) and ``lineage.json`` (an iterate loop). A file that cannot be read is listed on the page
-and printed, never silently skipped. Same rules as the comparison report: inline CSS, JS and SVG,
+decision) and ``lineage.json`` (an iterate loop), regular files only (a FIFO is not waited on). A
+file that cannot be read, or whose fields have the wrong types, is listed on the page and printed
+(naming the field), never silently skipped; the page is written atomically. Same rules as the comparison report: inline CSS, JS and SVG,
 autoescaped strings, nothing fetched.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from harness.core.io import NotRegularFile, atomic_write_text, read_regular_text
 from harness.report import svg
 
 MAX_CHARTS = 8  # scores charted per suite; the table lists them all
@@ -36,8 +38,11 @@ class Index:
 
 def _read(path: Path, index: Index) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = json.loads(read_regular_text(path))
+    except NotRegularFile as e:  # a FIFO would block the scan until a writer came
+        index.unreadable.append(f"{path}: {e.strerror}")
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         index.unreadable.append(f"{path}: {type(e).__name__}: {e}")
         return None
     if not isinstance(data, dict):
@@ -46,43 +51,89 @@ def _read(path: Path, index: Index) -> dict[str, Any] | None:
     return data
 
 
+class WrongType(ValueError):
+    """A field of a record that is not of the type the harness writes there: the file is listed as unreadable."""
+
+
+_KIND = {dict: "an object", list: "a list", str: "a string"}
+_SCALAR = (str, int, float, bool)
+
+
+def _get(d: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any, where: str = "") -> Any:
+    """``d[key]`` when it has the type ``kind``; ``default`` when it is missing or null; else WrongType naming the field."""
+    value = d.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        want = _KIND.get(kind, "") if isinstance(kind, type) else "a number or a string"
+        raise WrongType(f"{where}{key}: expected {want}, got {type(value).__name__}")
+    return value
+
+
+def _items(d: dict[str, Any], key: str, where: str = "") -> list[dict[str, Any]]:
+    """The list ``d[key]`` of objects (missing or null: empty)."""
+    out = _get(d, key, list, [], where)
+    for i, x in enumerate(out):
+        if not isinstance(x, dict):
+            raise WrongType(f"{where}{key}[{i}]: expected an object, got {type(x).__name__}")
+    return out
+
+
 def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
 def _run(path: Path, s: dict[str, Any], root: Path) -> dict[str, Any]:
     scores = {}
-    for name, e in (s.get("metrics") or {}).items():
+    for name, e in _get(s, "metrics", dict, {}).items():
         if isinstance(e, dict):
             scores[name] = {"mean": _num(e.get("mean")), "lo": _num(e.get("ci_low")), "hi": _num(e.get("ci_high")),
-                            "direction": e.get("direction", "higher")}
-    cost = s.get("cost") if isinstance(s.get("cost"), dict) else {}
+                            "direction": str(_get(e, "direction", _SCALAR, "higher", f"metrics.{name}."))}
+    cost = _get(s, "cost", dict, {})
+    suite, model, dataset = (_get(s, k, dict, {}) for k in ("suite", "model", "dataset"))
     return {"dir": str(path.parent.resolve()), "rel": os.path.relpath(path.parent, root),
-            "suite": (s.get("suite") or {}).get("name", "?"), "version": (s.get("suite") or {}).get("version", ""),
-            "model": (s.get("model") or {}).get("display", "?"), "split": (s.get("dataset") or {}).get("split", "?"),
-            "created": str(s.get("created", "")), "counts": s.get("counts") or {}, "tokens": s.get("tokens") or {},
+            "suite": _get(suite, "name", str, "?", "suite."), "version": _get(suite, "version", _SCALAR, "", "suite."),
+            "model": _get(model, "display", str, "?", "model."), "split": _get(dataset, "split", str, "?", "dataset."),
+            "created": str(_get(s, "created", _SCALAR, "")), "counts": _get(s, "counts", dict, {}),
+            "tokens": _get(s, "tokens", dict, {}),
             "cost": _num(cost.get("total_usd", cost.get("usd"))), "scores": scores, "decision": None}
 
 
+def _gate(d: Path, g: dict[str, Any], root: Path) -> dict[str, Any]:
+    comp = _get(g, "comparison", dict, {})
+    runs = _items(comp, "runs", "comparison.")
+    models = []
+    for i, r in enumerate(runs):
+        m = r.get("model")
+        models.append(_get(m, "display", str, "?", f"comparison.runs[{i}].model.") if isinstance(m, dict)
+                      else str(_get(r, "model", _SCALAR, "?", f"comparison.runs[{i}].")))
+    return {"rel": os.path.relpath(d, root), "passed": bool(g.get("passed")),
+            "suite": _get(_get(comp, "suite", dict, {}, "comparison."), "name", str, "?", "comparison.suite."),
+            "runs": [str(Path(_get(r, "directory", str, "", f"comparison.runs[{i}].")).resolve()) for i, r in enumerate(runs)],
+            "models": models,
+            "failed": [str(_get(r, "name", _SCALAR, "?", f"rules[{i}].")) for i, r in enumerate(_items(g, "rules"))
+                       if r.get("verdict") == "fail"]}
+
+
 def scan(root: Path) -> Index:
-    """Every run, gate decision and loop under ``root``, newest first."""
+    """Every run, gate decision and loop under ``root``, newest first. A file that cannot be read,
+    is not a regular file or has a field of the wrong type is listed in ``unreadable``; the rest is read."""
     index = Index(root)
     for dirpath, dirs, files in os.walk(root):
         # MLflow's artifact stores hold copies of summaries and gates: each would be counted twice.
         dirs[:] = sorted(x for x in dirs if x not in SKIP_DIRS)
         d = Path(dirpath)
-        if "summary.json" in files and "results.jsonl" in files and (s := _read(d / "summary.json", index)):
-            index.runs.append(_run(d / "summary.json", s, root))
-        if "gate.json" in files and (g := _read(d / "gate.json", index)):
-            runs = (g.get("comparison") or {}).get("runs") or []
-            index.gates.append({"rel": os.path.relpath(d, root), "passed": bool(g.get("passed")),
-                                "suite": ((g.get("comparison") or {}).get("suite") or {}).get("name", "?"),
-                                "runs": [str(Path(r.get("directory", "")).resolve()) for r in runs],
-                                "models": [r.get("model", {}).get("display", "?") if isinstance(r.get("model"), dict) else str(r.get("model"))
-                                           for r in runs],
-                                "failed": [r.get("name") for r in g.get("rules") or [] if r.get("verdict") == "fail"]})
-        if "lineage.json" in files and (lin := _read(d / "lineage.json", index)):
-            index.loops.append(_loop(d, lin, root))
+        for name, kept, read in (("summary.json", index.runs, lambda p, x: _run(p, x, root)),
+                                 ("gate.json", index.gates, lambda p, x: _gate(p.parent, x, root)),
+                                 ("lineage.json", index.loops, lambda p, x: _loop(p.parent, x, root))):
+            if name not in files or (name == "summary.json" and "results.jsonl" not in files):
+                continue
+            if (data := _read(d / name, index)) is None:
+                continue
+            try:
+                kept.append(read(d / name, data))
+            except WrongType as e:
+                index.unreadable.append(f"{d / name}: {e}")
     by_dir = {r["dir"]: r for r in index.runs}
     for g in index.gates:  # the candidate run carries its gate's decision
         if len(g["runs"]) == 2 and g["runs"][1] in by_dir:
@@ -92,13 +143,16 @@ def scan(root: Path) -> Index:
 
 
 def _loop(d: Path, lin: dict[str, Any], root: Path) -> dict[str, Any]:
-    score = (lin.get("score") or {}).get("name")
-    its = [{"iteration": it.get("iteration"), "model": it.get("model"), "value": _num((it.get("score") or {}).get("value")),
-            "best": bool(it.get("best")), "promoted": bool(it.get("promoted"))} for it in lin.get("iterations") or []]
-    final = lin.get("final") or {}
-    return {"rel": os.path.relpath(d, root), "suite": (lin.get("suite") or {}).get("name", "?"),
-            "created": str(lin.get("created_at", "")), "base": (lin.get("config") or {}).get("base", "?"),
-            "score": score, "iterations": its, "stop": lin.get("stop_reason", ""), "promoted": lin.get("promoted"),
+    score = _get(_get(lin, "score", dict, {}), "name", str, None, "score.")
+    its = [{"iteration": _get(it, "iteration", _SCALAR, None, f"iterations[{i}]."),
+            "model": _get(it, "model", _SCALAR, None, f"iterations[{i}]."),
+            "value": _num(_get(it, "score", dict, {}, f"iterations[{i}].").get("value")),
+            "best": bool(it.get("best")), "promoted": bool(it.get("promoted"))} for i, it in enumerate(_items(lin, "iterations"))]
+    final = _get(lin, "final", dict, {})
+    return {"rel": os.path.relpath(d, root), "suite": _get(_get(lin, "suite", dict, {}), "name", str, "?", "suite."),
+            "created": str(_get(lin, "created_at", _SCALAR, "")), "base": _get(_get(lin, "config", dict, {}), "base", _SCALAR, "?", "config."),
+            "score": score, "iterations": its, "stop": _get(lin, "stop_reason", _SCALAR, ""),
+            "promoted": _get(lin, "promoted", _SCALAR, None),
             "gate": None if not final.get("evaluated") else ("promote" if final.get("gate_passed") else "blocked")}
 
 
@@ -150,5 +204,5 @@ def render_index(index: Index) -> str:
 def write_index(root: Path, out: Path) -> Index:
     index = scan(root)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_index(index), encoding="utf-8")
+    atomic_write_text(out, render_index(index))  # a full disk leaves the previous page whole
     return index

@@ -4,7 +4,7 @@ Why: a pull request can change a suite, and CI runs it. A ``dataset.path`` of ``
 (or a symlink committed into the repository that points out of it) would send any file on the
 runner to the model and copy its lines into results.jsonl and the CSVs. So every path a suite
 names (dataset folder, split files, adapter and model folders, run directories, scripted output
-files) must resolve, symlinks followed, inside the project root: the top of the suite's git
+files, recordings: ``reference_model.recording`` and a metric's ``recording``) must resolve, symlinks followed, inside the project root: the top of the suite's git
 repository (the nearest folder upwards holding ``.git``, a folder or a worktree's file), or the
 suite's own folder outside a repository, or the run's trust policy's ``data_root``
 (:class:`~harness.core.trust.TrustPolicy`: what the user gave as ``--data-root`` /
@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.core.trust import DATA_ROOT_ENV
 
-__all__ = ["DATA_ROOT_ENV", "inside", "metric_paths", "outside_message", "project_root"]
+__all__ = ["DATA_ROOT_ENV", "inside", "metric_paths", "outside_message", "project_root", "recording_paths"]
 
 
 def project_root(suite_path: Path, data_root: str | Path | None = None) -> Path:
@@ -65,6 +65,28 @@ def metric_paths(metrics: list[Any]) -> Iterator[tuple[int, str, Path]]:
                 continue
             for p in _spec_paths(value):
                 yield i, key, p
+
+
+def recording_paths(suite: Any, metrics: list[Any], suite_path: Path) -> Iterator[tuple[tuple[Any, ...], list[Path]]]:
+    """(location, paths) for every recording a suite names: ``reference_model.recording`` and each
+    metric's ``recording`` parameter, relative to the suite file as :mod:`harness.metrics.agreement`
+    reads them. The paths are the folder and the files in it that are read (a symlinked
+    ``outputs.jsonl`` leads out as surely as a symlinked folder)."""
+    from harness.records.recording import HEADER, OUTPUTS
+
+    def read(rel: str) -> list[Path]:
+        folder = suite_path.parent / rel
+        if folder.name == HEADER:
+            folder = folder.parent
+        return [folder, *(f for f in (folder / HEADER, folder / OUTPUTS) if f.exists() or f.is_symlink())]
+
+    ref = getattr(suite, "reference_model", None)
+    if ref is not None and ref.recording:
+        yield ("reference_model", "recording"), read(ref.recording)
+    for i, m in enumerate(metrics):
+        rel = getattr(getattr(m, "params", None), "recording", None)
+        if isinstance(rel, str) and rel:
+            yield ("metrics", i, "recording"), read(rel)
 
 
 def _spec_paths(text: str | dict[str, Any]) -> list[Path]:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.core.errors import InputProblems, Problem, UnknownName
 from harness.core.trust import TrustPolicy
-from harness.suite.confine import inside, metric_paths, outside_message, project_root
+from harness.suite.confine import inside, metric_paths, outside_message, project_root, recording_paths
 from harness.suite.schema import Suite, template_problems
 from harness.suite.sources import Sources, _yaml_line, format_loc, merged, read_chain  # noqa: F401 (re-exported)
 
@@ -180,3 +180,7 @@ def _check_paths(suite: Suite, metrics: list[Any], sources: Sources, path: Path,
     for i, key, p in metric_paths(metrics):
         if not inside(p, root):
             problems.append(sources.problem(("metrics", i, key), outside_message(p, root)))
+    for loc, paths in recording_paths(suite, metrics, path):
+        out = next((p for p in paths if not inside(p, root)), None)
+        if out is not None:
+            problems.append(sources.problem(loc, outside_message(out, root)))

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from harness.core.errors import Problem
+from harness.core.io import NotRegularFile, read_regular_text
 
 
 @dataclass
@@ -96,9 +97,16 @@ def read_yaml(path: Path, problems: list[Problem], named_at: Problem | None = No
     """One suite file parsed; a problem (at ``named_at`` when the file is missing) and None when it cannot be."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path)  # a FIFO is refused, not waited on
     except (FileNotFoundError, IsADirectoryError):
         problems.append(named_at or Problem(name, "", "no such suite file"))
+        return None
+    except NotRegularFile as e:
+        where = named_at or Problem(name, "", "")
+        problems.append(Problem(where.file, where.location, f"{path}: {e.strerror}" if named_at else e.strerror, line=where.line))
+        return None
+    except OSError as e:
+        problems.append(Problem(name, "", f"cannot read: {e.strerror or e}"))
         return None
     except UnicodeDecodeError as e:
         problems.append(Problem(name, "", f"not UTF-8 text ({e.reason} at byte {e.start})"))

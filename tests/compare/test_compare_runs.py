@@ -109,3 +109,22 @@ def test_category_field_reads_the_dataset(runs: dict[str, Path]) -> None:
     assert {c.category for c in comp.scores["accuracy"].categories} == {r["intent"] for r in ROWS}
     with pytest.raises(HarnessError, match="no example has a field 'nope'"):
         compare_runs([runs["base"], runs["cand"]], category_field="nope")
+
+
+@pytest.mark.parametrize("name", ["../../../escaped", "/tmp/abs", "..", "a/../../b"])
+def test_default_output_folder_stays_under_reports_comparisons(runs: dict[str, Path], tmp_path: Path, name: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    def rename(s: dict) -> None:
+        s["suite"]["name"] = name
+
+    base = _tamper(runs["base"], tmp_path / "w" / "base", rename)
+    cand = _tamper(runs["cand"], tmp_path / "w" / "cand", rename)
+    reports = tmp_path / "w" / "x" / "reports"
+    before = {p for p in tmp_path.rglob("*")}
+    assert main(["compare", str(base), str(cand), "--reports", str(reports)]) == 0
+    line = next(t for t in capsys.readouterr().out.splitlines() if t.startswith("comparison files: "))
+    out = Path(line.removeprefix("comparison files: "))
+    assert out.parent.resolve() == (reports / "comparisons").resolve() and (out / "comparison.json").is_file()
+    new = {p for p in tmp_path.rglob("*")} - before
+    inside = [p for p in new if p.resolve().is_relative_to(reports.resolve()) or reports.resolve().is_relative_to(p.resolve())]
+    assert new and sorted(inside) == sorted(new), sorted(new)

@@ -156,9 +156,12 @@ def test_agreement_judge_compares_with_the_recorded_answers_in_both_orders(tiny_
     recorded = {"e1": "So sorry! Please send a photo.", "e2": "ok", "e3": "We are sorry.", "e4": "x"}
     _record(tiny_suite, recorded)
     rec_rows = (tiny_suite.parent / "rec" / "outputs.jsonl").read_text().splitlines()
-    (tiny_suite.parent / "rec" / "outputs.jsonl").write_text("\n".join(rec_rows[:3]) + "\n")  # e4 not recorded
+    kept = "\n".join(rec_rows[:3]) + "\n"
+    (tiny_suite.parent / "rec" / "outputs.jsonl").write_text(kept)  # e4 not recorded
     header = json.loads((tiny_suite.parent / "rec" / "recording.json").read_text())
-    header["outputs_sha256"] = ""
+    import hashlib
+
+    header["outputs_sha256"] = hashlib.sha256(kept.encode()).hexdigest()  # rehashed: a blank hash is refused
     (tiny_suite.parent / "rec" / "recording.json").write_text(json.dumps(header))
     suite = _suite_with_reference(tiny_suite.parent)
     m = build_metric("agreement_judge", {"judge": "scripted", "rubric": "support_reply", "use_logprobs": False})
@@ -177,3 +180,21 @@ def test_agreement_judge_compares_with_the_recorded_answers_in_both_orders(tiny_
     assert "no recorded output (not in the recording" in rows[3]["agreement_judge_win"].reason
     assert {s.name for s in m.scores()} == {"agreement_judge_win", "agreement_judge_consistency"}
     assert m.entry_fields()["agreement_judge_win"]["reference"]["missing_ids"] == ["e4"]
+
+
+@pytest.mark.parametrize("blank", ["", "  ", None])
+def test_a_blanked_outputs_hash_is_refused(tiny_suite: Path, capsys: pytest.CaptureFixture[str], blank: str | None) -> None:
+    rec = _record(tiny_suite, RECORDED)
+    (rec / "outputs.jsonl").write_text((rec / "outputs.jsonl").read_text().replace("cancel_order", "order_status"))
+    header = json.loads((rec / "recording.json").read_text())
+    if blank is None:
+        del header["outputs_sha256"]
+    else:
+        header["outputs_sha256"] = blank
+    (rec / "recording.json").write_text(json.dumps(header))
+    capsys.readouterr()
+    code, _, _ = _run(_suite_with_reference(tiny_suite.parent), CANDIDATE)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].endswith(f"{rec / 'recording.json'}: outputs_sha256: missing or blank; a recording of format 1 always "
+                           "has the sha256 of outputs.jsonl, so it was edited by hand: restore it or record again"), err

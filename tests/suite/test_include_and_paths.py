@@ -279,3 +279,60 @@ def test_metric_paths_in_an_included_file_resolve_against_that_file(tmp_path: Pa
     for suite in ("suites/s.yaml", "suites/m.yaml"):
         s = run_suite(RunConfig(suite=Path(suite), model=ModelSpec.parse("scripted:shared/new.json"), **cfg)).summary
         assert s.metrics["pairwise_win"].mean == 0.5
+
+
+def _fake_recording(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "recording.json").write_text("{}")
+    (folder / "outputs.jsonl").write_text("")
+    return folder
+
+
+def test_recordings_named_in_a_suite_are_confined(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = _fake_recording(tmp_path / "rec")
+    inner = _fake_recording(tmp_path / "proj" / "recs" / "ok")
+    metrics = f"  - name: exact_match\n  - name: agreement\n    recording: {outside}\n"
+    suite = project(tmp_path, INTENT_SUITE.replace("  - name: exact_match\n", metrics)
+                    + "reference_model:\n  recording: ../../rec\n")
+    write_jsonl(tmp_path / "proj" / "suites" / "test.jsonl", INTENT_ROWS)
+    got = problems_of(suite)
+    root = (tmp_path / "proj").resolve()
+    assert sorted(got) == sorted([
+        f"{suite}:18: metrics[2].recording: {outside.resolve()} is outside the project root {root}; a suite may read only "
+        "files inside it (move the data into the repository, or run with --data-root DIR)",
+        f"{suite}:23: reference_model.recording: {outside.resolve()} is outside the project root {root}; a suite may read "
+        "only files inside it (move the data into the repository, or run with --data-root DIR)"]), got
+    assert main(["validate", str(suite)]) == 2
+    assert "reference_model.recording: " in capsys.readouterr().err
+    assert main(["validate", str(suite), "--data-root", str(tmp_path)]) == 0
+    # inside the project: fine; a symlinked outputs.jsonl out of it is not
+    suite.write_text(INTENT_SUITE + "reference_model:\n  recording: ../recs/ok\n")
+    assert load_suite(suite).suite.reference_model.recording == "../recs/ok"
+    (inner / "outputs.jsonl").unlink()
+    (inner / "outputs.jsonl").symlink_to(outside / "outputs.jsonl")
+    (p,) = problems_of(suite)
+    assert p.startswith(f"{suite}:21: reference_model.recording: {(outside / 'outputs.jsonl').resolve()} (through a symlink")
+
+
+@pytest.mark.timeout(60)
+def test_an_include_of_a_fifo_is_refused_not_waited_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    suite = project(tmp_path, "include: base.yaml\nname: x\n")
+    fifo = tmp_path / "proj" / "suites" / "base.yaml"
+    os.mkfifo(fifo)
+    got: list[list[str]] = []
+    t = threading.Thread(target=lambda: got.append(problems_of(suite)), daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        with open(fifo, "w"):  # a writer, so the waiting reader (and the test) can end
+            pass
+        t.join(5)
+        pytest.fail("load_suite waited on a FIFO")
+    assert got == [[f"{suite}:1: include: {fifo}: not a regular file (a FIFO, device or socket); not read"]]
+    fifo.rename(tmp_path / "proj" / "suites" / "top.yaml")  # the suite named on the command line, too
+    assert main(["validate", str(tmp_path / "proj" / "suites" / "top.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{tmp_path / 'proj' / 'suites' / 'top.yaml'}: not a regular file (a FIFO, device or socket); not read",
+                   "1 problem found"], err
