@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def _edit(rec: Path, change) -> None:
     change(rows[1])
     write_jsonl(rec / "outputs.jsonl", rows)
     head = json.loads((rec / "recording.json").read_text())
-    head["outputs_sha256"] = ""  # so the reader gets past the hash check to the rows themselves
+    # rehashed, so the reader gets past the hash check to the rows themselves (a careful hand edit)
+    head["outputs_sha256"] = hashlib.sha256((rec / "outputs.jsonl").read_bytes()).hexdigest()
     (rec / "recording.json").write_text(json.dumps(head))
 
 
