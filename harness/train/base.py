@@ -204,7 +204,8 @@ class Trainer:
     """Base class. Subclass, implement :meth:`train`, register with ``@trainer("name")``.
 
     ``Params``: the trainer's own settings as a pydantic model (extra='forbid'), carried in
-    ``TrainConfig.params``; None when it has none.
+    ``TrainConfig.params``, defaults included; None when it has none. A trainer that runs dpo
+    includes :class:`DPOParams` (``beta``) in it.
     """
 
     name: ClassVar[str] = ""
