@@ -186,7 +186,8 @@ def _settings(config: TrainConfig, result: TrainResult, fb: Feedback) -> TrainCo
                           "underfitting assumed, one more epoch")
     else:
         fb.reasons.append("validation loss flat or unavailable: hyperparameters unchanged")
+    before, after = config.record_json(), new.record_json()  # learning_rate_multiplier: the openai trainer's param
     for key in ("epochs", "learning_rate", "learning_rate_multiplier"):
-        if getattr(new, key) != getattr(config, key):
-            fb.hyperparameter_changes[key] = [getattr(config, key), getattr(new, key)]
+        if after[key] != before[key]:
+            fb.hyperparameter_changes[key] = [before[key], after[key]]
     return new

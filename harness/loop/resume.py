@@ -14,7 +14,7 @@ def reuse_training(config: TrainConfig) -> TrainResult | None:
     if not path.is_file():
         return None
     record = read_train_result(path)
-    if record.config != config.model_dump(mode="json"):
+    if record.config != config.record_json():  # the layout every train_result.json has had
         return None
     if record.result.get("data_hashes") != data_hashes(config):
         return None

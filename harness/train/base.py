@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -24,22 +24,39 @@ from harness.train.processes import is_main_process
 Log = Callable[[str], None]
 
 
-class TrainConfig(BaseModel):
-    """One training run: the fields every trainer reads, and ``params`` for the named trainer's own.
+# Settings that moved from TrainConfig into the trainers' params, with the default each had there.
+# Records (train_result.json, train_record.json, checkpoints/run.json) keep them at the top level,
+# so a record written before the move still describes the same config (see TrainConfig.record_json).
+RECORD_FLAT: dict[str, Any] = {"beta": None, "learning_rate_multiplier": None, "suffix": None, "resume": False,
+                               "job_id": None, "poll_interval_s": 5.0, "max_poll_interval_s": 60.0}
 
-    A trainer declares its settings as a pydantic model (``Params`` on its class, e.g. the local
-    trainer's LoRA, precision and checkpointing); ``params`` is validated against it, and a flat key
-    that names one of them (``lora_r=8``) is accepted in its place.
+
+class DPOParams(BaseModel):
+    """The dpo method's own setting, part of the params of every trainer that runs dpo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    beta: float | None = Field(None, gt=0, description="dpo: weight of the KL penalty against the reference model; "
+                                                       "null: the trainer's default (0.1 locally, auto for openai).")
+
+
+class TrainConfig(BaseModel):
+    """One training run: the fields every trainer reads, and ``params`` for the chosen trainer's own.
+
+    A trainer declares its settings as a pydantic model (``Params`` on its class: the local
+    trainer's LoRA, precision and checkpointing, the openai trainer's multiplier, suffix and
+    polling, the dpo method's beta); ``params`` is validated against the model of the trainer that
+    serves ``(trainer, method)``, and a flat key that names one of them (``lora_r=8``,
+    ``suffix="x"``) is accepted in its place.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    trainer: str = Field("local", description="A registered trainer: local, openai, or your own.")
+    trainer: str = Field("local", description="A registered trainer: local, openai, or your own "
+                                              "(default: openai for an openai base, else local).")
     method: Literal["supervised", "dpo"] = Field(
         "supervised", description="supervised: chat files, learn the assistant turns; dpo: preference files "
                                   "(input, preferred_output, non_preferred_output), direct preference optimisation.")
-    beta: float | None = Field(None, gt=0, description="dpo: weight of the KL penalty against the reference model; "
-                                                       "null: 0.1 locally, auto for openai.")
     base: str = Field("local", description="Base model spec, e.g. local, local:PATH (a transformers folder or hub id), "
                                            "openai:gpt-4o-mini-2024-07-18 (with ?base_url=... for another endpoint).")
     train_file: Path = Field(..., description="Chat fine-tuning JSONL (see `harness data validate`).")
@@ -47,7 +64,6 @@ class TrainConfig(BaseModel):
     out_dir: Path = Field(..., description="Folder for the adapter or job state, metrics.csv and the loss curve.")
     epochs: int = Field(2, ge=1, le=100, description="Passes over the training file.")
     learning_rate: float | None = Field(None, gt=0, description="local: AdamW peak learning rate (default 5e-4).")
-    learning_rate_multiplier: float | None = Field(None, gt=0, description="openai: multiplier of the base rate; null: auto.")
     batch_size: int | None = Field(None, ge=1, le=512, description="Examples per step (per process); null: 8 locally, "
                                                                    "auto for openai.")
     seed: int = Field(0, description="Seeds LoRA initialisation, shuffling, and the openai job.")
@@ -55,24 +71,22 @@ class TrainConfig(BaseModel):
         1, ge=1, description="Stop after this many evaluations without a lower validation loss; null: never.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
     max_length: int = Field(512, ge=16, description="Tokens per example; longer examples are truncated or dropped.")
-    suffix: str | None = Field(None, max_length=64, description="openai: added to the fine-tuned model's name.")
-    resume: bool = Field(False, description="openai: reattach to the job recorded in out_dir instead of starting one.")
-    job_id: str | None = Field(None, description="openai: reattach to this job id.")
-    poll_interval_s: float = Field(5.0, gt=0, description="openai: first wait between status polls.")
-    max_poll_interval_s: float = Field(60.0, gt=0, description="openai: the backoff's longest wait.")
-    params: dict[str, Any] = Field(default_factory=dict, description="The named trainer's own settings (its Params "
+    params: dict[str, Any] = Field(default_factory=dict, description="The chosen trainer's own settings (its Params "
                                                                      "model), defaults filled in.")
 
     @model_validator(mode="before")
     @classmethod
     def _lift_trainer_params(cls, data: Any) -> Any:
-        """Move flat keys that belong to the trainer's Params model into ``params``."""
+        """The one compatibility layer: the trainer named by the base when none is given, and flat
+        keys that belong to the trainer's Params model moved into ``params``."""
         if not isinstance(data, dict):
             return data
-        own = trainer_params_model(str(data.get("trainer") or "local"))
+        data = dict(data)
+        if data.get("trainer") is None:
+            data["trainer"] = default_trainer(str(data.get("base") or "local"))
+        own = trainer_params_model(str(data["trainer"]), str(data.get("method") or "supervised"))
         if own is None:
             return data
-        data = dict(data)
         lifted = {k: data.pop(k) for k in list(data) if k not in cls.model_fields and k in own.model_fields}
         if lifted:
             data["params"] = {**(data.get("params") or {}), **lifted}
@@ -80,7 +94,7 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_params(self) -> TrainConfig:
-        own = trainer_params_model(self.trainer)
+        own = trainer_params_model(self.trainer, self.method)
         if own is None:
             if self.params:
                 raise ValueError(f"params: the {self.trainer} trainer takes no params; got {', '.join(self.params)}")
@@ -93,10 +107,26 @@ class TrainConfig(BaseModel):
             raise ValueError("; ".join(lines) + f" (the {self.trainer} trainer's params are: {allowed})") from None
         return self
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> TrainConfig:
+        """A copy; with ``update``, validated like a new config (a flat trainer setting lands in
+        ``params``, a changed method re-checks them against its trainer's model)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return type(self).model_validate({**self.model_dump(), **update})
+
     def trainer_params(self) -> Any:
         """``params`` as the trainer's own model (e.g. :class:`harness.train.local.LocalParams`)."""
-        own = trainer_params_model(self.trainer)
+        own = trainer_params_model(self.trainer, self.method)
         return own.model_validate(self.params) if own is not None else None
+
+    def record_json(self) -> dict[str, Any]:
+        """The config as records hold it: the JSON dump with each :data:`RECORD_FLAT` setting at
+        the top level (its old default where this trainer has no such param), the rest of
+        ``params`` nested. Records written before those settings moved compare equal to it."""
+        d = self.model_dump(mode="json")
+        params = d.pop("params")
+        flat = {k: params.pop(k, default) for k, default in RECORD_FLAT.items()}
+        return d | flat | {"params": params}
 
     def scaled_learning_rate(self, factor: float) -> TrainConfig:
         """A copy with the rate this trainer uses multiplied by ``factor`` (for the iteration loop)."""
@@ -174,7 +204,8 @@ class Trainer:
     """Base class. Subclass, implement :meth:`train`, register with ``@trainer("name")``.
 
     ``Params``: the trainer's own settings as a pydantic model (extra='forbid'), carried in
-    ``TrainConfig.params``; None when it has none.
+    ``TrainConfig.params``, defaults included; None when it has none. A trainer that runs dpo
+    includes :class:`DPOParams` (``beta``) in it.
     """
 
     name: ClassVar[str] = ""
@@ -210,14 +241,27 @@ def trainer(name: str):
     return deco
 
 
-def trainer_params_model(name: str) -> type[BaseModel] | None:
-    """The Params model of the trainer registered as ``name`` (None for an unknown one: the
-    registry names the choices when the trainer is looked up)."""
+def trainer_class(name: str, method: str = "supervised") -> type[Trainer]:
+    """The trainer class that serves ``(name, method)`` (``local`` + dpo is ``local-dpo``)."""
+    return TRAINERS.get(METHOD_TRAINERS.get((name, method), name))
+
+
+def trainer_params_model(name: str, method: str = "supervised") -> type[BaseModel] | None:
+    """The Params model of the trainer that serves ``(name, method)`` (None for an unknown one:
+    the registry names the choices when the trainer is looked up)."""
     try:
-        cls = TRAINERS.get(name)
+        cls = trainer_class(name, method)
     except HarnessError:
         return None
     return getattr(cls, "Params", None)
+
+
+def default_trainer(base: str) -> str:
+    """The trainer for a base model: openai for an openai base, else local."""
+    try:
+        return "openai" if base_spec(base).provider == "openai" else "local"
+    except (HarnessError, ValueError):
+        return "local"  # the trainer reports the bad base when it parses it
 
 
 def make_config(cls: type[BaseModel], **values: Any) -> Any:
@@ -263,7 +307,7 @@ def check_data(config: TrainConfig) -> None:
 
 def run_training(config: TrainConfig, log: Log = print) -> TrainResult:
     """Check the data, train with the named trainer, write ``train_result.json`` in out_dir."""
-    cls = TRAINERS.get(METHOD_TRAINERS.get((config.trainer, config.method), config.trainer))
+    cls = trainer_class(config.trainer, config.method)
     check_data(config)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -273,6 +317,6 @@ def run_training(config: TrainConfig, log: Log = print) -> TrainResult:
         return result
     from harness.records.train_result import TRAIN_RESULT, new_train_result
 
-    record = new_train_result(config.model_dump(mode="json"), result.to_json())
+    record = new_train_result(config.record_json(), result.to_json())
     (config.out_dir / TRAIN_RESULT).write_text(record.to_json() + "\n", encoding="utf-8")
     return result

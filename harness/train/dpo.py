@@ -19,12 +19,15 @@ import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
+
+from pydantic import BaseModel
 
 from harness.core.errors import HarnessError
 from harness.core.jsonl import read_jsonl
 from harness.train.base import (
+    DPOParams,
     EpochLoss,
     Log,
     TrainConfig,
@@ -40,6 +43,10 @@ from harness.train.local import LocalParams
 DEFAULT_LR = 5e-5  # LoRA DPO; supervised LoRA uses 5e-4, preference updates want a gentler step
 DEFAULT_BETA = 0.1  # TRL's default
 DEFAULT_BATCH_SIZE = 4
+
+
+class LocalDPOParams(LocalParams, DPOParams):
+    """The local trainer's settings (LoRA shape, device, logging) and the dpo method's ``beta``."""
 
 
 def _plain(messages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
@@ -113,9 +120,9 @@ def _LogLines(log: Log) -> Any:
 @trainer("local-dpo")
 class LocalDPOTrainer(Trainer):
     """DPO with LoRA on an in-process model; the candidate is ``local:NAME?adapter=OUT/adapter``.
-    Its settings are the local trainer's (LoRA shape, device, logging): the same ``params``."""
+    Its settings are the local trainer's (LoRA shape, device, logging) and the dpo method's beta."""
 
-    Params = LocalParams
+    Params: ClassVar[type[BaseModel]] = LocalDPOParams
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
         Dataset, LoraConfig, DPOConfig = _require()
@@ -133,13 +140,13 @@ class LocalDPOTrainer(Trainer):
             raise HarnessError(f"dpo with the local trainer fine-tunes local models; got base {config.base!r} "
                                "(for an OpenAI base use --trainer openai)")
         name = spec.name or lm.DEFAULT_LOCAL_MODEL
-        p = config.trainer_params()  # the local trainer's LocalParams: LoRA shape, device, logging
+        p: LocalDPOParams = config.trainer_params()
         device = lm.resolve_device(p.device if p.device != "auto" else spec.params.device)
         model, tokenizer = lm.load_model_and_tokenizer(name, device=device, cache=False)  # a private copy: we train it
         tokenizer.padding_side = "right"  # training pads on the right; generation (left) reloads its own copy
         train = read_pairs(config.train_file)
         val = read_pairs(config.validation_file) if config.validation_file else []
-        lr, bs, beta = config.learning_rate or DEFAULT_LR, config.batch_size or DEFAULT_BATCH_SIZE, config.beta or DEFAULT_BETA
+        lr, bs, beta = config.learning_rate or DEFAULT_LR, config.batch_size or DEFAULT_BATCH_SIZE, p.beta or DEFAULT_BETA
         targets = "all-linear" if p.lora_targets == "all-linear" else list(p.lora_targets)
         lora = LoraConfig(r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=p.lora_dropout,
                           target_modules=targets, task_type="CAUSAL_LM")

@@ -21,7 +21,7 @@ from harness.core.errors import HarnessError
 from harness.data.prepare import PrepareConfig, PrepareResult, prepare_data
 from harness.suite.load import LoadedSuite, load_suite
 from harness.train import launch
-from harness.train.base import Log, TrainConfig, TrainResult, base_spec, run_training
+from harness.train.base import Log, TrainConfig, TrainResult, default_trainer, run_training
 
 OPENAI_MAX_TOKENS = 65_536  # an assumption: the per-example limit of current OpenAI fine-tunable models
 
@@ -37,10 +37,6 @@ class TrainRun:
 def default_out(suite_name: str, base: str, reports: Path = Path("reports")) -> Path:
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("_")[:40] or "model"
     return reports / "train" / f"{suite_name}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def default_trainer(base: str) -> str:
-    return "openai" if base_spec(base).provider == "openai" else "local"
 
 
 def suite_prepare_config(ls: LoadedSuite, data: Path, out_dir: Path, trainer: str, max_length: int,
@@ -97,7 +93,7 @@ def train_on_suite(suite: str | Path | LoadedSuite, data: Path | None, out_dir: 
         "suite": {"name": ls.suite.name, "version": ls.suite.version, "path": str(ls.path), "sha256": ls.sha256},
         "data": {"source": str(data), "source_sha256": prepared.report["input"]["sha256"],
                  "prepare_report": str(prepared.report_path), "counts": c, **prepared.report["outputs"]},
-        "config": config.model_dump(mode="json"),
+        "config": config.record_json(),
         "result": result.to_json(),
         "versions": _versions(),
     }

@@ -128,8 +128,9 @@ def load_for_training(name: str, p: LocalParams, device: str) -> tuple[Any, Any]
 
 def run_fingerprint(config: TrainConfig) -> dict[str, Any]:
     """What must match for a rerun to continue from this folder's checkpoints (paths excluded:
-    each worker may read its own copy of the same data)."""
-    c = config.model_dump(mode="json", exclude={"train_file", "validation_file", "out_dir"})
+    each worker may read its own copy of the same data); the config in its record layout, so
+    checkpoints written before settings moved into params still match."""
+    c = {k: v for k, v in config.record_json().items() if k not in ("train_file", "validation_file", "out_dir")}
     return {"config": c, "data_sha256": data_hashes(config)}
 
 

@@ -31,12 +31,15 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
+
+from pydantic import BaseModel, Field
 
 from harness.core.errors import HarnessError, InputProblems
 from harness.core.jsonl import read_jsonl
 from harness.train.base import (
+    DPOParams,
     EpochLoss,
     Log,
     TrainConfig,
@@ -61,6 +64,19 @@ CLOSED_CODES = ("fine_tuning_unavailable", "fine_tuning_disabled", "fine_tuning_
 CLOSED_WORDS = re.compile(r"fine-?tuning\b.{0,40}\b(no longer|not available|unavailable|closed|disabled|not accepted)", re.I)
 MAX_POLL_FAILURES = 8
 BACKOFF = 1.5
+
+
+class OpenAIParams(DPOParams):
+    """The openai trainer's own settings (``TrainConfig.params``; flat keys such as ``suffix`` work
+    too), with the dpo method's ``beta``: the trainer sends either method."""
+
+    learning_rate_multiplier: float | None = Field(None, gt=0, description="Multiplier of the service's base "
+                                                                           "learning rate; null: auto.")
+    suffix: str | None = Field(None, max_length=64, description="Added to the fine-tuned model's name.")
+    resume: bool = Field(False, description="Reattach to the job recorded in out_dir instead of starting one.")
+    job_id: str | None = Field(None, description="Reattach to this job id.")
+    poll_interval_s: float = Field(5.0, gt=0, description="First wait between status polls.")
+    max_poll_interval_s: float = Field(60.0, gt=0, description="The backoff's longest wait.")
 
 
 def _client(spec: Any) -> Any:
@@ -122,9 +138,10 @@ def api_copy(src: Path, dst: Path, method: str = "supervised") -> Path:
 
 
 def _hyperparameters(config: TrainConfig) -> dict[str, Any]:
+    p: OpenAIParams = config.trainer_params()
     hp = {"n_epochs": config.epochs, "batch_size": config.batch_size or "auto",
-          "learning_rate_multiplier": config.learning_rate_multiplier or "auto"}
-    return hp | ({"beta": config.beta or "auto"} if config.method == "dpo" else {})
+          "learning_rate_multiplier": p.learning_rate_multiplier or "auto"}
+    return hp | ({"beta": p.beta or "auto"} if config.method == "dpo" else {})
 
 
 def method_field(config: TrainConfig) -> dict[str, Any]:
@@ -192,12 +209,15 @@ def check_files(config: TrainConfig, log: Log) -> None:
 
 @trainer("openai")
 class OpenAITrainer(Trainer):
+    """Fine-tuning through the API; the candidate is ``openai:ft:...`` (same endpoint as the base)."""
+
+    Params: ClassVar[type[BaseModel]] = OpenAIParams
+
     @classmethod
     def scale_learning_rate(cls, config: TrainConfig, factor: float) -> TrainConfig:
         """OpenAI's jobs take a multiplier of the service's own rate, not a rate."""
-        return config.model_copy(update={"learning_rate_multiplier": (config.learning_rate_multiplier or 1.0) * factor})
-
-    """Fine-tuning through the API; the candidate is ``openai:ft:...`` (same endpoint as the base)."""
+        rate = config.trainer_params().learning_rate_multiplier or 1.0
+        return config.model_copy(update={"learning_rate_multiplier": rate * factor})
 
     def train(self, config: TrainConfig, log: Log) -> TrainResult:
         import openai
@@ -209,7 +229,8 @@ class OpenAITrainer(Trainer):
         config.out_dir.mkdir(parents=True, exist_ok=True)
         state = JobState(config.out_dir / STATE_FILE)
         hashes = data_hashes(config)
-        fresh = not (config.job_id or (config.resume and state.data.get("job_id")))
+        p: OpenAIParams = config.trainer_params()
+        fresh = not (p.job_id or (p.resume and state.data.get("job_id")))
         if fresh:
             check_files(config, log)
         try:
@@ -244,11 +265,12 @@ class OpenAITrainer(Trainer):
     # ------------------------------------------------------------------ start or reattach
 
     def _job_id(self, client: Any, config: TrainConfig, state: JobState, hashes: dict[str, str], log: Log) -> str:
-        if config.job_id:
-            log(f"reattaching to fine-tuning job {config.job_id}")
-            state.save(job_id=config.job_id)
-            return config.job_id
-        if state.data and not config.resume:
+        p: OpenAIParams = config.trainer_params()
+        if p.job_id:
+            log(f"reattaching to fine-tuning job {p.job_id}")
+            state.save(job_id=p.job_id)
+            return p.job_id
+        if state.data and not p.resume:
             status = state.data.get("status")
             if status in ("failed", "cancelled"):
                 raise HarnessError(f"{state.path}: job {state.data['job_id']} {status} here; choose another --out to start a new job")
@@ -278,7 +300,7 @@ class OpenAITrainer(Trainer):
         method = method_field(config)
         job = client.fine_tuning.jobs.create(
             model=base_spec(config.base).name, training_file=files["training"],
-            validation_file=files["validation"] or openai_omit(), suffix=config.suffix or openai_omit(), seed=config.seed,
+            validation_file=files["validation"] or openai_omit(), suffix=p.suffix or openai_omit(), seed=config.seed,
             method=method, metadata={"harness_run": run_id})
         state.save(job_id=job.id, status=job.status)
         hyper = method[config.method]["hyperparameters"]
@@ -291,8 +313,9 @@ class OpenAITrainer(Trainer):
     def _poll(self, client: Any, job_id: str, config: TrainConfig, state: JobState, log: Log) -> Any:
         import openai
 
+        p: OpenAIParams = config.trainer_params()
         seen: set[str] = set(state.data.get("seen_events", []))
-        interval, status, failures = config.poll_interval_s, None, 0
+        interval, status, failures = p.poll_interval_s, None, 0
         while True:
             try:
                 job = client.fine_tuning.jobs.retrieve(job_id)
@@ -306,7 +329,7 @@ class OpenAITrainer(Trainer):
                     raise
                 log(f"polling job {job_id} failed ({type(e).__name__}); trying again in {interval:.0f} s")
                 time.sleep(interval)
-                interval = min(interval * 2, config.max_poll_interval_s)
+                interval = min(interval * 2, p.max_poll_interval_s)
                 continue
             for ev in new:
                 log(f"  [{job_id}] {ev.message}")
@@ -319,7 +342,7 @@ class OpenAITrainer(Trainer):
             state.save(status=job.status, seen_events=sorted(seen))
             if job.status in TERMINAL:
                 return job
-            interval = config.poll_interval_s if changed else min(interval * BACKOFF, config.max_poll_interval_s)
+            interval = p.poll_interval_s if changed else min(interval * BACKOFF, p.max_poll_interval_s)
             try:
                 time.sleep(interval)
             except KeyboardInterrupt:
@@ -352,7 +375,7 @@ class OpenAITrainer(Trainer):
         return TrainResult(
             trainer="openai", base=config.base, candidate=candidate, out_dir=config.out_dir, metrics_csv=metrics_path,
             loss_curve=curve, epochs=epochs, best_epoch=best.epoch if best else None, stopped_early=False,
-            steps=len(rows), hyperparameters=hp | {"seed": job.seed, "suffix": config.suffix, "model": job.model,
+            steps=len(rows), hyperparameters=hp | {"seed": job.seed, "suffix": config.trainer_params().suffix, "model": job.model,
                                                    "trained_tokens": job.trained_tokens},
             data_hashes=hashes, checkpoints=checkpoints, job_id=job.id)
 
