@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, model_validator
 
 from harness.core.errors import HarnessError, InputProblems
 from harness.core.hashing import sha256_file
 from harness.core.registry import Registry
+from harness.core.trust import TrustPolicy
 from harness.train.processes import is_main_process
 
 Log = Callable[[str], None]
@@ -62,6 +63,9 @@ class TrainConfig(BaseModel):
     max_poll_interval_s: float = Field(60.0, gt=0, description="openai: the backoff's longest wait.")
     params: dict[str, Any] = Field(default_factory=dict, description="The named trainer's own settings (its Params "
                                                                      "model), defaults filled in.")
+    # Key hosts a trainer may send an API key to (harness.core.trust): the caller's, never a file's;
+    # not recorded, and stated to worker processes through their environment (harness.train.launch).
+    trust: InstanceOf[TrustPolicy] = Field(default_factory=TrustPolicy.from_env, exclude=True, repr=False)
 
     @model_validator(mode="before")
     @classmethod
