@@ -43,13 +43,15 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 positive_int = LIMIT  # argparse type for counts such as --limit (harness.core.options has every range)
 
 
-def add_trust_options(p: argparse.ArgumentParser, keys: bool = True) -> None:
+def add_trust_options(p: argparse.ArgumentParser, keys: bool = True, data: bool = True) -> None:
     """What the person running the command (never a suite) decides: which hosts may receive an
-    API key, and the folder a suite's data and adapter paths must stay inside."""
+    API key (``keys``), and the folder a suite's data and adapter paths must stay inside (``data``)."""
     if keys:
         p.add_argument("--allow-key-host", action="append", default=[], metavar="HOST",
                        help="also send the API key to HOST (or HOST:PORT); by default only api.openai.com receives it. "
                             "Repeatable; adds to $HARNESS_KEY_HOSTS (comma-separated)")
+    if not data:
+        return
     p.add_argument("--data-root", type=Path, metavar="DIR",
                    help="folder a suite's dataset and adapter paths must stay inside (default: the top of the suite's "
                         "git repository, or the suite's folder outside one); also $HARNESS_DATA_ROOT")
@@ -61,28 +63,14 @@ def trust_from_args(args: argparse.Namespace) -> TrustPolicy:
     return TrustPolicy.from_env().widened(getattr(args, "allow_key_host", None) or (), getattr(args, "data_root", None))
 
 
-def with_trust(main: Callable[[argparse.Namespace], int], *, env: bool = False) -> Callable[[argparse.Namespace], int]:
-    """Run a command's ``main`` with ``args.trust``: the policy it passes to what it calls (a run's
-    config, the suite loader), so one command in a process never widens the next one's trust.
-
-    ``env=True`` (commands whose library calls do not take a policy yet: gate's suite, data
-    prepare, train, iterate): the policy is also stated in ``os.environ`` for the call, put back
-    afterwards. Only the CLI does this; library code never writes the environment."""
+def with_trust(main: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a command's ``main`` with ``args.trust``: the policy it passes to what it calls (a run's,
+    a loop's or a training's config, the suite loader, the gate), so one command in a process never
+    widens the next one's trust. Nothing here or below writes it into ``os.environ``."""
 
     @functools.wraps(main)
     def run(args: argparse.Namespace) -> int:
         args.trust = trust_from_args(args)
-        if not env:
-            return main(args)
-        saved = {k: os.environ.get(k) for k in args.trust.env()}
-        try:
-            os.environ.update(args.trust.env())
-            return main(args)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        return main(args)
 
     return run

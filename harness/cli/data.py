@@ -76,7 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help=f"share of a test input's n-grams that makes a pair contaminated (default {DEFAULT_THRESHOLD})")
     pr.add_argument("--allow-contamination", action="store_true", help="drop contaminated examples instead of refusing")
     add_trust_options(pr, keys=False)  # --data-root: the folder a --suite's dataset must stay inside
-    pr.set_defaults(func=with_trust(prepare_main, env=True))
+    pr.set_defaults(func=with_trust(prepare_main))
 
 
 def validate_main(args: argparse.Namespace) -> int:
@@ -118,7 +118,7 @@ def prepare_main(args: argparse.Namespace) -> int:
                             max_tokens=args.max_tokens, tokenizer=args.tokenizer,
                             near_duplicate_threshold=args.near_dup_threshold, shingle_size=args.shingle_size,
                             suites=args.suite, contamination_ngram=args.ngram, contamination_threshold=args.overlap_threshold,
-                            allow_contamination=args.allow_contamination)
+                            allow_contamination=args.allow_contamination, trust=args.trust)
     except ValidationError as e:  # e.g. --validation-fraction 1.5: name the option, exit 2
         raise HarnessError("\n".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
     result = prepare_data(cfg)

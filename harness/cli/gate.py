@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     add_trust_options(p)
     add_track_option(p)
-    p.set_defaults(func=with_trust(main, env=True))
+    p.set_defaults(func=with_trust(main))
 
 
 def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Path:
@@ -103,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
             formats += [fmt] if fmt not in formats else []
     base = resolve_run(args.baseline, "baseline", args, out)
     cand = resolve_run(args.candidate, "candidate", args, out)
-    outcome = gate_runs(args.suite, base, cand, out, formats=formats)
+    outcome = gate_runs(args.suite, base, cand, out, formats=formats, trust=args.trust)
     _copy_extras(args, outcome)
     print(outcome.text)
     names = ", ".join(n for files in outcome.files.values() for n in files)

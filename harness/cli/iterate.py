@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     add_trust_options(p)
     add_track_option(p)
-    p.set_defaults(func=with_trust(main, env=True))
+    p.set_defaults(func=with_trust(main))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
                         max_iterations=args.max_iterations, out_dir=args.out, reports_dir=args.reports,
                         score=args.score, min_gain=args.min_gain, train=train, seed=args.seed,
                         eval_limit=args.eval_limit, allow_contamination=args.allow_contamination,
-                        progress=not args.no_progress, method=args.method)
+                        progress=not args.no_progress, method=args.method, trust=args.trust)
     outcome = iterate(cfg, log=lambda m: print(m, flush=True))
     print()
     print(summary_table(outcome.lineage))

@@ -6,6 +6,8 @@ import argparse
 import json
 from dataclasses import asdict
 
+from harness.cli.common import add_trust_options, with_trust
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list an endpoint's models with their shutdown dates, fine-tunes and jobs",
@@ -16,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base-url", metavar="URL", help="OpenAI-compatible endpoint (default OPENAI_BASE_URL or api.openai.com)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR", help="environment variable with the key")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=main)
+    add_trust_options(p, data=False)  # --allow-key-host: where the key may go
+    p.set_defaults(func=with_trust(main))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -26,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     from harness.migrate.retiring import format_listing, list_account
 
     try:
-        listing = list_account(args.base_url, args.api_key_env)
+        listing = list_account(args.base_url, args.api_key_env, trust=args.trust)
     except openai.APIConnectionError as e:
         # The environment failed, not the input nor any example: exit 4, as for a tracking store that is down.
         raise EnvironmentFailure(f"models: cannot reach {args.base_url or 'the endpoint'}: {e.message}") from None

@@ -9,7 +9,9 @@ from harness.core.options import LIMIT
 from harness.cli.common import (
     add_model_options,
     add_output_options,
+    add_trust_options,
     model_from_args,
+    with_trust,
 )
 
 
@@ -35,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, metavar="DIR", help="recording folder (default REPORTS/recordings/<source>-<model>)")
     add_model_options(p)
     add_output_options(p)
-    p.set_defaults(func=main)
+    add_trust_options(p)
+    p.set_defaults(func=with_trust(main))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -59,10 +62,11 @@ def main(args: argparse.Namespace) -> int:
         gen = GenerationSettings(**over)
     source = args.inputs.stem if args.inputs else args.suite.stem + (f"-{args.split}" if args.split else "")
     out = args.out or args.reports / "recordings" / f"{slug(source)}-{slug(spec.display())}"
-    warn_if_retiring(spec)
+    warn_if_retiring(spec, trust=args.trust)
     cfg = RecordConfig(model=spec, out=out, suite=args.suite, split=args.split, inputs=args.inputs, field=args.field,
                        id_field=args.id_field, system=args.system, generation=gen, limit=args.limit,
-                       cache=args.cache or args.reports / "cache.sqlite", progress=not args.no_progress)
+                       cache=args.cache or args.reports / "cache.sqlite", progress=not args.no_progress,
+                       trust=args.trust)
     outcome = record(cfg)
     h = outcome.header
     c = h.counts

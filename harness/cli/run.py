@@ -73,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
 
         print(dry_run(cfg))
         return 0
-    warn_if_retiring(cfg.model)  # one line when an openai model shuts down within 90 days; silent otherwise
+    warn_if_retiring(cfg.model, trust=cfg.trust)  # one line when an openai model shuts down within 90 days; silent otherwise
     outcome = run_suite(cfg)
     s = outcome.summary
     print(f"{s.suite.name} v{s.suite.version}  split={s.dataset.split}  model={s.model.display}  "

@@ -57,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--poll-interval", type=float, metavar="S", help="first wait between polls (default 5 s)")
     o.add_argument("--max-poll-interval", type=float, metavar="S", help="longest wait between polls as they back off (default 60 s)")
     add_trust_options(p)
-    p.set_defaults(func=with_trust(main, env=True))
+    p.set_defaults(func=with_trust(main))
 
 
 def add_launch_options(p: argparse.ArgumentParser) -> None:
@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
     from harness.train.base import TrainConfig, make_config
     from harness.train.driver import default_out, default_trainer, train_on_suite
 
-    ls = load_suite(args.suite)
+    ls = load_suite(args.suite, trust=args.trust)
     out = args.out or default_out(ls.suite.name, args.base)
     targets = None
     if args.lora_targets:
@@ -100,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
                 **train)
     run = train_on_suite(ls, args.data, out, base=args.base, trainer=args.trainer,
                          prepare={"seed": args.seed, "validation_fraction": args.validation_fraction,
-                                  "allow_contamination": args.allow_contamination}, train=train)
+                                  "allow_contamination": args.allow_contamination}, train=train, trust=args.trust)
     r = run.result
     losses = "; ".join(f"epoch {e.epoch}: train {e.train_loss}" + (f", val {e.val_loss}" if e.val_loss is not None else "")
                        for e in r.epochs)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core.trust import TrustPolicy
 from harness.data.dedup import words
 
 DEFAULT_NGRAM = 4
@@ -46,14 +47,15 @@ def _ngrams(w: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
-def suite_test_texts(suite_paths: Sequence[str | Path]) -> list[HeldOutText]:
-    """The inputs of every named suite's test split (its default split when it has no `test`)."""
+def suite_test_texts(suite_paths: Sequence[str | Path], trust: TrustPolicy | None = None) -> list[HeldOutText]:
+    """The inputs of every named suite's test split (its default split when it has no `test`); each
+    suite's dataset must stay inside ``trust``'s data root (None: :meth:`TrustPolicy.from_env`)."""
     from harness.data.examples import load_split
     from harness.suite.load import load_suite
 
     out = []
     for p in suite_paths:
-        ls = load_suite(p)
+        ls = load_suite(p, trust=trust)
         split = "test" if "test" in ls.suite.dataset.splits else ls.suite.default_split
         sp = load_split(ls.suite.dataset, ls.dataset_dir(), split, ls.suite.prompt)
         for ex in sp.examples:

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from harness.core.errors import HarnessError, InputProblems, Problem
 from harness.core.hashing import sha256_file
+from harness.core.trust import TrustPolicy
 from harness.data.contamination import (
     DEFAULT_NGRAM,
     DEFAULT_THRESHOLD,
@@ -70,6 +71,8 @@ class PrepareConfig(BaseModel):
     contamination_ngram: int = Field(DEFAULT_NGRAM, ge=1, description="Word n-gram size of the overlap check.")
     contamination_threshold: float = Field(DEFAULT_THRESHOLD, gt=0, le=1, description="Share of a test input's n-grams found in a training text that counts as contamination.")
     allow_contamination: bool = Field(False, description="Drop contaminated examples instead of refusing.")
+    # The caller's data root the ``suites``' datasets must stay inside (harness.core.trust); not recorded.
+    trust: InstanceOf[TrustPolicy] = Field(default_factory=TrustPolicy.from_env, exclude=True, repr=False)
 
 
 class ContaminationFound(InputProblems):
@@ -295,7 +298,7 @@ def check_contamination(records: list[Record], cfg: PrepareConfig, report: dict[
     report["counts"]["contaminated"] = 0
     if not cfg.suites:
         return records
-    tests = suite_test_texts(cfg.suites)
+    tests = suite_test_texts(cfg.suites, cfg.trust)
     found = find_overlaps([r.user_text for r in records], tests, cfg.contamination_ngram, cfg.contamination_threshold)
     if not found:
         return records

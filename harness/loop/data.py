@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.trust import TrustPolicy
 from harness.suite.load import LoadedSuite
 from harness.train.base import Log
 
@@ -56,8 +57,9 @@ def refuse_held_out(loaded: LoadedSuite, data: Path) -> None:
 
 
 def build_pool(loaded: LoadedSuite, data: Path | None, out_dir: Path, trainer: str, max_length: int, seed: int,
-               allow_contamination: bool = False, log: Log = print) -> Pool:
-    """Prepare ``data`` (default: the suite's train split) once for the whole loop."""
+               allow_contamination: bool = False, log: Log = print, trust: TrustPolicy | None = None) -> Pool:
+    """Prepare ``data`` (default: the suite's train split) once for the whole loop; the contamination
+    check's suite stays inside ``trust``'s data root (None: :meth:`TrustPolicy.from_env`)."""
     from harness.data.prepare import prepare_data
     from harness.train.driver import suite_prepare_config
 
@@ -68,7 +70,7 @@ def build_pool(loaded: LoadedSuite, data: Path | None, out_dir: Path, trainer: s
     data = Path(data)
     refuse_held_out(loaded, data)
     cfg = suite_prepare_config(loaded, data, out_dir, trainer, max_length, seed=seed,
-                               allow_contamination=allow_contamination)
+                               allow_contamination=allow_contamination, trust=trust or TrustPolicy.from_env())
     prepared = prepare_data(cfg)
     c = prepared.report["counts"]
     log(f"data: {c['train']} train / {c['validation']} validation-loss examples from {data} "

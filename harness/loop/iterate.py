@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.trust import TrustPolicy
 from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
 from harness.loop.feedback import Trained, Validated, plan_next
 from harness.loop.iteration import Evaluation, Iteration
@@ -57,9 +58,12 @@ class IterateConfig:
     allow_contamination: bool = False
     progress: bool = True
     method: str | None = None  # supervised or dpo; default: the suite's training.method, else supervised
+    # Key hosts and data root (harness.core.trust): the caller's, for every run, gate and training of
+    # the loop; read from the environment once, when the config is made, if not given. Not recorded.
+    trust: TrustPolicy = field(default_factory=TrustPolicy.from_env, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self.__dict__, default=str))
+        return json.loads(json.dumps({k: v for k, v in self.__dict__.items() if k != "trust"}, default=str))
 
 
 @dataclass
@@ -146,7 +150,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
     t0 = time.perf_counter()
     loop = start(cfg, log)
     first = make_config(TrainConfig, trainer=loop.trainer, base=cfg.base, train_file=Path("-"), out_dir=loop.out,
-                        seed=cfg.seed, **cfg.train)
+                        seed=cfg.seed, **({"trust": cfg.trust} | cfg.train))
     pool = prepare_data(loop, first)
     progress = base_eval(loop, pool, first)
     lineage = Lineage()
@@ -184,7 +188,7 @@ def start(cfg: IterateConfig, log: Log) -> Loop:
 
     if cfg.max_iterations < 1:
         raise HarnessError("--max-iterations must be at least 1")
-    loaded = load_suite(cfg.suite)
+    loaded = load_suite(cfg.suite, trust=cfg.trust)
     for split in ("validation", loaded.suite.default_split):
         if split not in loaded.suite.dataset.splits:
             raise HarnessError(f"{loaded.path}: the loop needs a {split!r} split (dataset.splits); the suite has: "
@@ -202,7 +206,7 @@ def prepare_data(loop: Loop, first: TrainConfig) -> Pool:
     """The training pool, prepared once for every iteration."""
     cfg = loop.cfg
     return build_pool(loop.loaded, cfg.data, loop.out / "data", loop.trainer, first.max_length, cfg.seed,
-                      cfg.allow_contamination, loop.log)
+                      cfg.allow_contamination, loop.log, trust=cfg.trust)
 
 
 def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, directory: Path) -> Evaluation:
@@ -210,7 +214,7 @@ def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, di
     from harness.providers.base import ModelSpec
 
     outcome = run_suite(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), split=split, limit=cfg.eval_limit,
-                                  reports_dir=cfg.reports_dir, out=directory, progress=cfg.progress))
+                                  reports_dir=cfg.reports_dir, out=directory, progress=cfg.progress, trust=cfg.trust))
     return Evaluation(model, split, read_run(outcome.directory))
 
 
@@ -256,10 +260,10 @@ def candidate_eval(loop: Loop, k: int, result: TrainResult) -> Evaluation:
     return evaluate(loop.cfg, loop.loaded, result.candidate, "validation", loop.out / f"iteration-{k}" / "validation-run")
 
 
-def _gate(loaded: LoadedSuite, baseline: Path, candidate: Path, out: Path | None, lineage: list[dict[str, Any]] | None = None):
+def _gate(loop: Loop, baseline: Path, candidate: Path, out: Path | None, lineage: list[dict[str, Any]] | None = None):
     from harness.promote.gate import gate_runs
 
-    return gate_runs(loaded.path, baseline, candidate, out, lineage=lineage)
+    return gate_runs(loop.loaded.path, baseline, candidate, out, lineage=lineage, trust=loop.cfg.trust)
 
 
 def gate_on_validation(loop: Loop, p: Progress, k: int, data: BuiltData, config: TrainConfig, result: TrainResult,
@@ -267,7 +271,7 @@ def gate_on_validation(loop: Loop, p: Progress, k: int, data: BuiltData, config:
     """The candidate against the best so far (improvement) and against the base (the suite's gates)."""
     value = val.mean(p.score)
     improved = better(value, p.best_value, p.direction, loop.cfg.min_gain)
-    gate = _gate(loop.loaded, p.base.directory, val.directory, loop.out / f"iteration-{k}" / "validation-gate")
+    gate = _gate(loop, p.base.directory, val.directory, loop.out / f"iteration-{k}" / "validation-gate")
     it = Iteration(k, data, config, result, val, value, improved, gate.passed)
     loop.log(f"[iteration {k}] validation {p.score} = {value:.3f} (best so far {p.best_value:.3f}); "
              f"gate on validation {'passes' if gate.passed else 'blocks'}")
@@ -323,14 +327,15 @@ def final_report(loop: Loop, p: Progress, lineage: Lineage) -> Final:
     base_test = evaluate(cfg, loop.loaded, cfg.base, test, loop.out / "runs" / f"base-{test}")
     cand_test = evaluate(cfg, loop.loaded, best.result.candidate, test, loop.out / "runs" / f"candidate-{test}")
     lineage.mark("best", best.index)
-    gate = _gate(loop.loaded, base_test.directory, cand_test.directory, None, lineage=lineage.entries)  # decide; no files yet
+    gate = _gate(loop, base_test.directory, cand_test.directory, None, lineage=lineage.entries)  # decide; no files yet
     promoted = None
     if gate.passed:
         promoted = best.result.candidate
         lineage.mark("promoted", best.index)
     # The reports are written once, showing the promotion; the comparison (its 2,000-resample
     # bootstraps) is the one just made, not recomputed.
-    gate = gate_comparison(loop.loaded.path, gate.comparison, loop.out / "report", lineage=lineage.entries)
+    gate = gate_comparison(loop.loaded.path, gate.comparison, loop.out / "report", lineage=lineage.entries,
+                           trust=cfg.trust)
     record = {
         "evaluated": True, "best_iteration": best.index, "split": test,
         "base_run": str(base_test.directory), "candidate_run": str(cand_test.directory),

@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.core.errors import HarnessError
 from harness.core.jsonl import read_jsonl
+from harness.core.trust import TrustPolicy
 from harness.records.recording import Recording, load_recording
 
 DISTILLED = "distilled.jsonl"
@@ -46,12 +47,14 @@ def distill_rows(rec: Recording, category_key: str = "category", category_from_o
     return rows, skipped
 
 
-def labelled_rows(suite: Path, split: str, category_key: str = "category") -> list[dict[str, Any]]:
-    """A suite's labelled split as chat rows: the prompt the suite sends, the reference as the answer."""
+def labelled_rows(suite: Path, split: str, category_key: str = "category",
+                  trust: TrustPolicy | None = None) -> list[dict[str, Any]]:
+    """A suite's labelled split as chat rows: the prompt the suite sends, the reference as the answer
+    (its dataset inside ``trust``'s data root; None: :meth:`TrustPolicy.from_env`)."""
     from harness.data.examples import load_split, render_messages
     from harness.suite.load import load_suite
 
-    loaded = load_suite(suite)
+    loaded = load_suite(suite, trust=trust)
     if split not in loaded.suite.dataset.splits:
         raise HarnessError(f"--with-split {split}: {suite} has no such split; it has: {', '.join(loaded.suite.dataset.splits)}")
     examples = load_split(loaded.suite.dataset, loaded.dataset_dir(), split, loaded.suite.prompt).examples
@@ -85,7 +88,8 @@ def merge_labelled(taught: list[dict[str, Any]], labelled: list[dict[str, Any]])
 
 
 def write_distilled(recording: Path, out_dir: Path, category_key: str | None, category_from_output: bool,
-                    with_split: tuple[Path, str] | None = None) -> tuple[Path, dict[str, Any]]:
+                    with_split: tuple[Path, str] | None = None,
+                    trust: TrustPolicy | None = None) -> tuple[Path, dict[str, Any]]:
     """Write OUT/distilled.jsonl; returns it and the provenance to keep in the prepare report."""
     rec = load_recording(recording)
     rows, skipped = distill_rows(rec, category_key or "category", category_from_output)
@@ -93,7 +97,7 @@ def write_distilled(recording: Path, out_dir: Path, category_key: str | None, ca
         raise HarnessError(f"{recording}: no recorded outputs to train on ({len(skipped)} inputs failed when recorded)")
     mixed = None
     if with_split is not None:
-        rows, mixed = merge_labelled(rows, labelled_rows(*with_split, category_key or "category"))
+        rows, mixed = merge_labelled(rows, labelled_rows(*with_split, category_key or "category", trust))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / DISTILLED
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -118,7 +122,7 @@ def recording_as_input(args: Any) -> dict[str, Any]:
             raise HarnessError("data prepare --with-split SPLIT: name the suite whose split it is with --suite SUITE")
         with_split = (args.suite[0], args.with_split)
     path, provenance = write_distilled(args.from_recording, args.out, args.category_field, args.category_from_output,
-                                       with_split)
+                                       with_split, getattr(args, "trust", None))
     args.input, args.format, args.id_field = path, "chat", "id"
     if args.category_field is None and "category" in next(read_jsonl(path, objects=True), (0, {}))[1]:
         args.category_field = "category"

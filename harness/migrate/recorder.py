@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field as _field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from harness.core.version import code_revision, version
 from harness.core.errors import HarnessError
 from harness.core.redact import redacted
 from harness.core.settings import GenerationSettings
+from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
 from harness.providers.base import ModelSpec
 from harness.records.recording import (
@@ -48,6 +49,8 @@ class RecordConfig:
     limit: int | None = None
     cache: Path = Path("reports/cache.sqlite")
     progress: bool = True
+    # Key hosts and data root (harness.core.trust): the caller's; the environment's when not given.
+    trust: TrustPolicy = _field(default_factory=TrustPolicy.from_env, repr=False)
 
 
 @dataclass
@@ -66,7 +69,7 @@ def _suite_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request],
     from harness.suite.load import load_suite
 
     assert cfg.suite is not None
-    loaded = load_suite(cfg.suite)
+    loaded = load_suite(cfg.suite, trust=cfg.trust)
     s = loaded.suite
     split_name = cfg.split or s.default_split
     if split_name not in s.dataset.splits:
@@ -114,7 +117,7 @@ def _render_with_suite(cfg: RecordConfig, items: list[Any]) -> tuple[Any, dict[s
     from harness.data.examples import render_messages
     from harness.suite.load import load_suite
 
-    loaded = load_suite(cfg.suite)  # type: ignore[arg-type]
+    loaded = load_suite(cfg.suite, trust=cfg.trust)  # type: ignore[arg-type]
     prompt = loaded.suite.prompt
     problems = []
     for it in items:
@@ -152,7 +155,7 @@ def record(cfg: RecordConfig) -> RecordOutcome:
         rows, reqs, settings, source = _suite_rows(cfg)
     else:
         rows, reqs, settings, source = _input_rows(cfg)
-    provider = build_provider(cfg.model)
+    provider = build_provider(cfg.model, cfg.trust)
     fingerprint = provider.fingerprint()
     cache = ResponseCache(cfg.cache)
     try:

@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core.trust import TrustPolicy
 from harness.providers.base import ModelSpec
 
 WARN_DAYS = 90
@@ -53,29 +54,30 @@ def fine_tune_base(model_id: str) -> str | None:
     return parts[1] if len(parts) >= 2 and parts[0] == "ft" and parts[1] else None
 
 
-def _endpoint(base_url: str | None, api_key_env: str, who: str) -> tuple[str, str]:
+def _endpoint(base_url: str | None, api_key_env: str, who: str, trust: TrustPolicy | None = None) -> tuple[str, str]:
     """The API's URL and the key it may receive (harness.providers.keys: a key goes only to the
-    OpenAI API or a host the user allowed; others get the placeholder)."""
+    OpenAI API or a host ``trust`` allows, None: :meth:`TrustPolicy.from_env`; others get the placeholder)."""
     from harness.providers import keys
     from harness.providers.openai import OPENAI_URL
 
     url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
-    return url, keys.api_key(url, api_key_env, official=url == OPENAI_URL, who=who)
+    return url, keys.api_key(url, api_key_env, official=url == OPENAI_URL, who=who, trust=trust)
 
 
-def _client(base_url: str | None, api_key_env: str, timeout: float) -> Any:
+def _client(base_url: str | None, api_key_env: str, timeout: float, trust: TrustPolicy | None = None) -> Any:
     from openai import OpenAI
 
-    url, key = _endpoint(base_url, api_key_env, "models")
+    url, key = _endpoint(base_url, api_key_env, "models", trust)
     return OpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
 
 
-def _models_quick(base_url: str | None, api_key_env: str, timeout: float) -> list[ModelInfo]:
+def _models_quick(base_url: str | None, api_key_env: str, timeout: float,
+                  trust: TrustPolicy | None = None) -> list[ModelInfo]:
     """GET /models with the standard library: the run's warning must not cost it the SDK's import
     and a second client (about 0.5 s of CPU), and it never retries."""
     import json
 
-    url, key = _endpoint(base_url, api_key_env, "openai provider")
+    url, key = _endpoint(base_url, api_key_env, "openai provider", trust)
     req = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {key}"})
     # Redirects are not followed: urllib would resend the key to wherever the Location points
     # (another host or port than the one allowed to receive it); the SDK does not follow them either.
@@ -100,11 +102,13 @@ def _models(client: Any) -> list[ModelInfo]:
     return out
 
 
-def list_account(base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", timeout: float = 30.0) -> Listing:
-    """Models (with shutdown dates and fine-tunes' bases) and, where the server has them, fine-tuning jobs."""
+def list_account(base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", timeout: float = 30.0,
+                 trust: TrustPolicy | None = None) -> Listing:
+    """Models (with shutdown dates and fine-tunes' bases) and, where the server has them, fine-tuning jobs;
+    the key goes only where ``trust`` allows (None: :meth:`TrustPolicy.from_env`)."""
     import openai
 
-    client = _client(base_url, api_key_env, timeout)
+    client = _client(base_url, api_key_env, timeout, trust)
     try:
         listing = Listing(str(client.base_url).rstrip("/"), _models(client))
         try:
@@ -143,12 +147,13 @@ def shutdown_warning(model_id: str, models: list[ModelInfo], today: dt.date | No
             "(`harness record`) and gate a replacement against it")
 
 
-def warn_if_retiring(spec: ModelSpec, stream: Any = None) -> str | None:
-    """Print the shutdown warning for an openai model; silent when the list cannot be fetched."""
+def warn_if_retiring(spec: ModelSpec, stream: Any = None, trust: TrustPolicy | None = None) -> str | None:
+    """Print the shutdown warning for an openai model; silent when the list cannot be fetched. The key
+    goes only where ``trust`` (the run's; None: :meth:`TrustPolicy.from_env`) allows."""
     if spec.provider != "openai" or not spec.name:
         return None
     try:
-        models = _models_quick(spec.params.base_url, spec.params.api_key_env, WARN_TIMEOUT_S)
+        models = _models_quick(spec.params.base_url, spec.params.api_key_env, WARN_TIMEOUT_S, trust)
     except Exception:  # noqa: BLE001 - a warning's fetch failing must never fail or slow the run
         return None
     line = shutdown_warning(spec.name, models)

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.compare.comparison import Comparison, compare_runs
 from harness.core.errors import HarnessError
+from harness.core.trust import TrustPolicy
 from harness.gating.decision import decide_gates
 from harness.records.gate import EXIT_BLOCKED, EXIT_PROMOTE, GateDecision, RuleRecord
 from harness.report.registry import GATE_FORMATS, ReportInput, render, write_reports
@@ -75,11 +76,13 @@ class GateOutcome:
         return {name.removeprefix("comparison_").removesuffix(".csv"): p for name, p in self.files.get("csv", {}).items()}
 
 
-def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | None = None) -> GateDecision:
-    """The suite's gates on a comparison: load the suite, check it is the one the runs were made with, decide."""
+def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | None = None,
+           trust: TrustPolicy | None = None) -> GateDecision:
+    """The suite's gates on a comparison: load the suite (its paths confined by ``trust``'s data root;
+    None: :meth:`TrustPolicy.from_env`), check it is the one the runs were made with, decide."""
     from harness.suite.load import load_suite
 
-    loaded = load_suite(suite_path)
+    loaded = load_suite(suite_path, trust=trust)
     ran = comp.runs[0].summary.suite.name
     if loaded.suite.name != ran:
         raise HarnessError(f"{suite_path}: suite {loaded.suite.name!r} cannot gate runs of suite {ran!r}")
@@ -88,11 +91,12 @@ def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | N
 
 
 def gate_comparison(suite_path: Path, comp: Comparison, out_dir: Path | None,
-                    lineage: list[dict[str, Any]] | None = None, formats: tuple[str, ...] | list[str] = GATE_FORMATS) -> GateOutcome:
+                    lineage: list[dict[str, Any]] | None = None, formats: tuple[str, ...] | list[str] = GATE_FORMATS,
+                    trust: TrustPolicy | None = None) -> GateOutcome:
     """Decide on an existing comparison (the loop reuses its own) and write the reports to ``out_dir``."""
     from harness.report.text import gate_text
 
-    decision = decide(Path(suite_path), comp, lineage)
+    decision = decide(Path(suite_path), comp, lineage, trust)
     inp = ReportInput(comp, decision)
     rendered = render(inp, formats)  # every format rendered (and an unknown one refused) before any file is written
     files = write_reports(rendered, Path(out_dir)) if out_dir is not None else {}
@@ -127,7 +131,9 @@ def _check_same_suite(suite_path: Path, loaded: Any, comp: Comparison) -> None:
 
 
 def gate_runs(suite_path: Path, baseline_dir: Path, candidate_dir: Path, out_dir: Path | None,
-              lineage: list[dict[str, Any]] | None = None, formats: tuple[str, ...] | list[str] = GATE_FORMATS) -> GateOutcome:
-    """Gate ``candidate_dir`` against ``baseline_dir`` (run directories) on ``suite_path``'s gates; reports go to ``out_dir``."""
+              lineage: list[dict[str, Any]] | None = None, formats: tuple[str, ...] | list[str] = GATE_FORMATS,
+              trust: TrustPolicy | None = None) -> GateOutcome:
+    """Gate ``candidate_dir`` against ``baseline_dir`` (run directories) on ``suite_path``'s gates; reports go to
+    ``out_dir``. ``trust``: the caller's data root the suite's paths must stay inside (None: the environment's)."""
     comp = compare_runs([Path(baseline_dir), Path(candidate_dir)], labels=["baseline", "candidate"])
-    return gate_comparison(suite_path, comp, out_dir, lineage, formats)
+    return gate_comparison(suite_path, comp, out_dir, lineage, formats, trust)

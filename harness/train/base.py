@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, model_validator
 
 from harness.core.errors import HarnessError, InputProblems
 from harness.core.hashing import sha256_file
 from harness.core.registry import Registry
+from harness.core.trust import TrustPolicy
 from harness.train.processes import is_main_process
 
 Log = Callable[[str], None]
@@ -73,6 +74,9 @@ class TrainConfig(BaseModel):
     max_length: int = Field(512, ge=16, description="Tokens per example; longer examples are truncated or dropped.")
     params: dict[str, Any] = Field(default_factory=dict, description="The chosen trainer's own settings (its Params "
                                                                      "model), defaults filled in.")
+    # Key hosts a trainer may send an API key to (harness.core.trust): the caller's, never a file's;
+    # not recorded, and stated to worker processes through their environment (harness.train.launch).
+    trust: InstanceOf[TrustPolicy] = Field(default_factory=TrustPolicy.from_env, exclude=True, repr=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -112,7 +116,9 @@ class TrainConfig(BaseModel):
         ``params``, a changed method re-checks them against its trainer's model)."""
         if not update:
             return super().model_copy(deep=deep)
-        return type(self).model_validate({**self.model_dump(), **update})
+        # fields left out of the dump (the trust policy) carry over unless updated
+        kept = {k: getattr(self, k) for k, f in type(self).model_fields.items() if f.exclude}
+        return type(self).model_validate({**self.model_dump(), **kept, **update})
 
     def trainer_params(self) -> Any:
         """``params`` as the trainer's own model (e.g. :class:`harness.train.local.LocalParams`)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.trust import TrustPolicy
 from harness.data.prepare import PrepareConfig, PrepareResult, prepare_data
 from harness.suite.load import LoadedSuite, load_suite
 from harness.train import launch
@@ -61,13 +62,16 @@ def suite_prepare_config(ls: LoadedSuite, data: Path, out_dir: Path, trainer: st
 
 def train_on_suite(suite: str | Path | LoadedSuite, data: Path | None, out_dir: Path, base: str = "local",
                    trainer: str | None = None, prepare: dict[str, Any] | None = None, train: dict[str, Any] | None = None,
-                   log: Log = print) -> TrainRun:
+                   log: Log = print, trust: TrustPolicy | None = None) -> TrainRun:
     """Prepare ``data`` (default: the suite's train split) for the suite, train once, write the record.
 
     ``prepare`` overrides :class:`PrepareConfig` fields (seed, validation_fraction, allow_contamination, ...);
-    ``train`` overrides :class:`TrainConfig` fields (epochs, learning_rate, resume, ...).
+    ``train`` overrides :class:`TrainConfig` fields (epochs, learning_rate, resume, ...). ``trust``: the
+    caller's key hosts and data root, for the suite, the data preparation and the trainer (None: the
+    environment's, :meth:`TrustPolicy.from_env`, read once here).
     """
-    ls = suite if isinstance(suite, LoadedSuite) else load_suite(suite)
+    trust = trust if trust is not None else TrustPolicy.from_env()
+    ls = suite if isinstance(suite, LoadedSuite) else load_suite(suite, trust=trust)
     if data is None:
         if "train" not in ls.suite.dataset.splits:
             raise HarnessError(f"{ls.path}: the suite has no `train` split; pass --data FILE")
@@ -78,14 +82,14 @@ def train_on_suite(suite: str | Path | LoadedSuite, data: Path | None, out_dir: 
     # Under accelerate launch/torchrun every worker runs this: each prepares its own identical copy
     # of the data (deterministic), so none reads a file another is writing; rank 0's is the record.
     data_dir = out_dir / "data" if launch.is_main_process() else out_dir / "data" / f".rank{launch.rank()}"
-    pcfg = suite_prepare_config(ls, Path(data), data_dir, trainer, max_length, **(prepare or {}))
+    pcfg = suite_prepare_config(ls, Path(data), data_dir, trainer, max_length, **({"trust": trust} | (prepare or {})))
     prepared = prepare_data(pcfg)
     c = prepared.report["counts"]
     if launch.is_main_process():
         log(f"data: {c['train']} train / {c['validation']} validation examples from {data} "
             f"({c['exact_duplicates'] + c['near_duplicates']} duplicates, {c['empty'] + c['overlong']} empty or overlong dropped)")
     config = TrainConfig(**({"trainer": trainer, "base": base, "train_file": prepared.train_path,
-                             "validation_file": prepared.validation_path, "out_dir": out_dir} | train))
+                             "validation_file": prepared.validation_path, "out_dir": out_dir, "trust": trust} | train))
     result = run_training(config, log)
     record = {
         "kind": "train",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.trust import DATA_ROOT_ENV, HOSTS_ENV
 from harness.train.processes import is_main_process, launched, rank, world_size  # noqa: F401  (the rank helpers, re-exported)
 
 
@@ -62,7 +63,9 @@ def train_in_workers(config: Any, num_processes: int | None, config_file: Path |
     path = folder / "config.json"
     path.write_text(json.dumps(config.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8")
     cmd = launch_command(path, num_processes, config_file)
-    env = dict(os.environ)
+    # The workers' trust policy is the caller's (TrainConfig.trust is not in config.json): stated in
+    # their environment, the one place a policy goes through it (a child process's TrustPolicy.from_env).
+    env = {k: v for k, v in os.environ.items() if k not in (HOSTS_ENV, DATA_ROOT_ENV)} | config.trust.env()
     # Split the cores between the workers instead of each taking them all.
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, num_processes or 1))))
     print(f"harness: training in {num_processes or 'the configured'} processes: accelerate launch "

@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 
 from harness.core.errors import HarnessError, InputProblems
 from harness.core.jsonl import read_jsonl
+from harness.core.trust import TrustPolicy
 from harness.train.base import (
     DPOParams,
     EpochLoss,
@@ -79,12 +80,12 @@ class OpenAIParams(DPOParams):
     max_poll_interval_s: float = Field(60.0, gt=0, description="The backoff's longest wait.")
 
 
-def _client(spec: Any) -> Any:
+def _client(spec: Any, trust: TrustPolicy | None = None) -> Any:
     try:
         import openai
     except ImportError:
         raise HarnessError("the openai trainer needs the openai package: pip install 'openai>=2'") from None
-    key = _api_key(spec)
+    key = _api_key(spec, trust)
     from harness.providers.retry import RetryPolicy
 
     # The SDK's retry loop, making the harness's one policy's decisions (harness.providers.retry).
@@ -97,18 +98,19 @@ def _base_url(spec: Any) -> str:
     return spec.params.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
 
 
-def _api_key(spec: Any) -> str:
+def _api_key(spec: Any, trust: TrustPolicy | None = None) -> str:
     """The key by the rule of :mod:`harness.providers.keys`: only the OpenAI API host, or a host
     the user allowed (--allow-key-host, HARNESS_KEY_HOSTS), receives it. A fine-tuning API needs a
-    real key, so an endpoint that may not have it is refused here rather than sent a placeholder."""
+    real key, so an endpoint that may not have it is refused here rather than sent a placeholder.
+    ``trust``: the run's policy (``TrainConfig.trust``; None: :meth:`TrustPolicy.from_env`)."""
     from harness.providers import keys
 
     url, env = _base_url(spec), spec.params.api_key_env
-    if not keys.may_receive_key(url):
+    if not keys.may_receive_key(url, trust):
         host = urlsplit(url).hostname or url
         raise HarnessError(f"the openai trainer will not send ${env} to {host}: only api.openai.com receives the key "
                            f"unless you allow the host with --allow-key-host {host} (or {keys.HOSTS_ENV}={host})")
-    key = keys.api_key(url, env, official=True, who="the openai trainer")
+    key = keys.api_key(url, env, official=True, who="the openai trainer", trust=trust)
     if not key or key == keys.PLACEHOLDER_KEY:
         raise HarnessError(f"the openai trainer needs an API key in ${env}")
     return key
@@ -225,7 +227,7 @@ class OpenAITrainer(Trainer):
         spec = base_spec(config.base)
         if spec.provider != "openai":
             raise HarnessError(f"the openai trainer fine-tunes openai models; got base {config.base!r} (try --trainer local)")
-        client = _client(spec)
+        client = _client(spec, config.trust)
         config.out_dir.mkdir(parents=True, exist_ok=True)
         state = JobState(config.out_dir / STATE_FILE)
         hashes = data_hashes(config)
