@@ -63,6 +63,15 @@ def test_a_copy_with_updates_is_validated_like_a_new_config() -> None:
         TrainConfig(**SHARED).model_copy(update={"suffix": "x"})
 
 
+def test_a_copy_keeps_the_callers_trust_policy() -> None:
+    from harness.core.trust import TrustPolicy
+
+    policy = TrustPolicy(allowed_key_hosts=frozenset({"gpu-box.internal"}), data_root=None)
+    o = TrainConfig(trainer="openai", base=BASE, trust=policy, **SHARED)
+    assert o.model_copy(update={"epochs": 3}).trust is policy  # not re-read from the environment
+    assert "trust" not in o.model_dump() and "trust" not in o.record_json()
+
+
 # A train_result.json config block as the harness wrote it before these settings moved into params.
 OLD_OPENAI = {"trainer": "openai", "method": "dpo", "beta": 0.2, "base": BASE, "train_file": "t.jsonl",
               "validation_file": None, "out_dir": "o", "epochs": 2, "learning_rate": None,
