@@ -76,6 +76,7 @@ def scan(root: Path) -> Index:
         if "gate.json" in files and (g := _read(d / "gate.json", index)):
             runs = (g.get("comparison") or {}).get("runs") or []
             index.gates.append({"rel": os.path.relpath(d, root), "passed": bool(g.get("passed")),
+                                "outcome": g.get("outcome") or ("promote" if g.get("passed") else "block"),
                                 "suite": ((g.get("comparison") or {}).get("suite") or {}).get("name", "?"),
                                 "runs": [str(Path(r.get("directory", "")).resolve()) for r in runs],
                                 "models": [r.get("model", {}).get("display", "?") if isinstance(r.get("model"), dict) else str(r.get("model"))
@@ -86,7 +87,7 @@ def scan(root: Path) -> Index:
     by_dir = {r["dir"]: r for r in index.runs}
     for g in index.gates:  # the candidate run carries its gate's decision
         if len(g["runs"]) == 2 and g["runs"][1] in by_dir:
-            by_dir[g["runs"][1]]["decision"] = "promote" if g["passed"] else "blocked"
+            by_dir[g["runs"][1]]["decision"] = {"promote": "promote", "inconclusive": "inconclusive"}.get(g["outcome"], "blocked")
     index.runs.sort(key=lambda r: r["created"], reverse=True)
     return index
 
