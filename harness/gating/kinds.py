@@ -143,21 +143,22 @@ def _candidate_ci(comp: Comparison, sc: ScoreComparison, category: str | None) -
 
 def _bound(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | None) -> Verdict:
     """min / max on the candidate's mean. min: PROMOTE when its 95% CI lies wholly at or above the value,
-    BLOCK when wholly below, else INCONCLUSIVE (max: the mirror image). A corpus score within a category,
-    which has no CI, is judged on its point estimate (and says so)."""
+    BLOCK when wholly below, else INCONCLUSIVE (max: the mirror image). With ``point_estimate: true`` in the
+    gate, and for a corpus score within a category (which has no CI), the mean itself decides (and says so)."""
     rule, value = gate.rule, float(getattr(gate, gate.rule))
     cand, _, regressed = _scope(sc, category)
     where = _where(category)
     if math.isnan(cand):
         return Verdict(cand, value, BLOCK, f"the candidate's {sc.name}{where} could not be computed", regressed)
     lo, hi, n = _candidate_ci(comp, sc, category)
-    if category is not None and n < MIN_EXAMPLES:
+    if category is not None and n < MIN_EXAMPLES and not gate.point_estimate:
         return too_few(n, where, value, regressed)
-    if math.isnan(lo) or math.isnan(hi):
+    if gate.point_estimate or math.isnan(lo) or math.isnan(hi):
         ok = cand >= value if rule == "min" else cand <= value
         op = (">=" if ok else "<") if rule == "min" else ("<=" if ok else ">")
+        why = "the suite asks for the point estimate" if gate.point_estimate else "point estimate: no CI"
         return Verdict(cand, value, PROMOTE if ok else BLOCK,
-                       f"candidate {sc.name}{where} = {fmt(cand)} {op} {fmt(value)} (point estimate: no CI)", regressed)
+                       f"candidate {sc.name}{where} = {fmt(cand)} {op} {fmt(value)} ({why})", regressed)
     ci = f"[{fmt(lo)}, {fmt(hi)}]"
     head = f"candidate {sc.name}{where} = {fmt(cand)} {ci}"
     if rule == "min":

@@ -230,3 +230,23 @@ def test_gate_outcome_combines_rules() -> None:
     old = RuleRecord.model_validate({"name": "r", "score": "s", "rule": "min", "figure": 1.0, "threshold": 0.5,
                                      "verdict": "fail", "explanation": ""})
     assert old.outcome == "block" and old.blocks
+
+
+@pytest.mark.parametrize("gate, outcome", [("min: 0.9", "block"), ("min: 0.85", "promote"), ("max: 0.85", "block"),
+                                           ("max: 0.9", "promote")])
+def test_a_floor_on_the_point_estimate_where_the_suite_says_so(runs: dict[str, Path], tmp_path: Path, gate: str,
+                                                               outcome: str) -> None:
+    # 0.875 against 0.9 straddles on the CI (inconclusive above); on the mean itself it is below
+    r = one(tmp_path, f"{{metric: accuracy, {gate}, point_estimate: true}}", runs["right"], runs["broken"])
+    assert r.outcome == outcome and "the suite asks for the point estimate" in r.explanation
+
+
+def test_point_estimate_is_for_floors_and_ceilings_and_leaves_suite_hashes_alone() -> None:
+    from pydantic import ValidationError
+
+    from harness.suite.schema import Gate
+
+    with pytest.raises(ValidationError, match="point_estimate applies to min and max only"):
+        Gate(metric="accuracy", non_inferiority_margin=0.1, point_estimate=True)
+    assert "point_estimate" not in Gate(metric="accuracy", min=0.5).model_dump()
+    assert Gate(metric="accuracy", min=0.5, point_estimate=True).model_dump()["point_estimate"] is True
