@@ -250,3 +250,13 @@ def test_point_estimate_is_for_floors_and_ceilings_and_leaves_suite_hashes_alone
         Gate(metric="accuracy", non_inferiority_margin=0.1, point_estimate=True)
     assert "point_estimate" not in Gate(metric="accuracy", min=0.5).model_dump()
     assert Gate(metric="accuracy", min=0.5, point_estimate=True).model_dump()["point_estimate"] is True
+
+
+def test_the_loops_final_line_says_inconclusive() -> None:
+    from harness.cli.iterate import _gate_word
+
+    undecided = {"name": "r", "score": "s", "rule": "min", "figure": 0.8, "threshold": 0.9, "explanation": "",
+                 "verdict": "inconclusive", "outcome": "inconclusive"}
+    assert _gate_word({"gate_passed": True, "rules": []}) == "passes"
+    assert _gate_word({"gate_passed": False, "rules": [undecided]}) == "is inconclusive (not enough evidence)"
+    assert _gate_word({"gate_passed": False, "rules": [{**undecided, "verdict": "fail", "outcome": "block"}, undecided]}) == "blocks"
