@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from harness.compare.align import Aligned, Run
 from harness.compare.comparison import compare_aligned, default_margin, orientation
 from harness.compare.paired import RESAMPLES, SEED, mean_pair, paired_deltas
+from harness.gating.kinds import ALPHA, MIN_EXAMPLES
 from harness.gating.rules import evaluate_gate, evaluate_gates
 from harness.records.columns import to_frame
 from harness.records.run import ExampleRow, MetricEntry, ModelInfo, RunRecord, RunSummary
@@ -192,8 +193,15 @@ def gate_passes(gate: Gate, s: Score, a: np.ndarray, b: np.ndarray, categories: 
             margin = gate.regression_margin if "regression_margin" in gate.model_fields_set else default_margin(
                 s.binary, [s.lo, s.hi])
             change = orientation(s.direction) * (b[:, pos] - a[:, pos])
-            ok &= (change < -margin).sum(axis=1) <= float(gate.max_regressions)
+            reg, imp = (change < -margin).sum(axis=1), (change > margin).sum(axis=1)
+            # harness.gating.kinds: within the cap, or significantly fewer regressions than improvements (sign test)
+            from scipy.stats import binom
+
+            fewer = np.where(reg + imp > 0, binom.cdf(reg, np.maximum(reg + imp, 1), 0.5), 1.0) < ALPHA
+            ok &= (reg <= float(gate.max_regressions)) | fewer
             continue
+        if gate.category is not None and len(pos) < MIN_EXAMPLES:
+            return np.zeros(a.shape[0], dtype=bool)  # too few examples to test: inconclusive, never a pass
         lb = lower_bounds(a, b, pos, s.direction)
         value = float(getattr(gate, gate.rule))
         ok &= (lb > -value) if gate.rule == "non_inferiority_margin" else (lb >= value)  # NaN compares False: fails

@@ -1,8 +1,8 @@
 """harness gate SUITE --baseline X --candidate Y [--out DIR] [--junit FILE] [--markdown FILE] [--html FILE]
 
 X and Y are run directories, or model specs that are run first (e.g. --baseline local
---candidate 'local?adapter=out/adapter'). Exit 0: promote; 1: a gate blocks; 2: bad input;
-4: a report cannot be written (checked before any run or decision).
+--candidate 'local?adapter=out/adapter'). Exit 0: promote; 1: a gate blocks; 5: inconclusive (no rule blocks, but the
+data cannot decide one); 2: bad input; 4: a report cannot be written (checked before any run or decision).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from harness.tracking import add_track_option, track
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("gate", help="decide whether a candidate may replace the baseline (exit 0 promote, 1 blocked)",
+    p = sub.add_parser("gate", help="decide whether a candidate may replace the baseline (exit 0 promote, 1 blocked, 5 inconclusive)",
                        description="Compare a candidate with a baseline on a suite and evaluate the suite's gates: every rule "
                                    "is printed with its figure and verdict. Writes report.html, gate_junit.xml, "
                                    "gate_summary.md (also appended to $GITHUB_STEP_SUMMARY when set), gate.json and CSVs to --out; "
                                    "model specs are first run into OUT/baseline-run and OUT/candidate-run. "
-                                   "Exit 0: promote; 1: a blocking rule failed; 2: bad input.")
+                                   "Exit 0: promote; 1: a blocking rule failed; 5: inconclusive (no rule blocks, but the examples cannot decide "
+                                   "one); 2: bad input.")
     p.add_argument("suite", type=Path, help="suite YAML file whose gates decide")
     p.add_argument("--baseline", required=True, metavar="RUN|MODEL", help="a run directory, or a model spec to run first")
     p.add_argument("--candidate", required=True, metavar="RUN|MODEL", help="a run directory, or a model spec to run first")

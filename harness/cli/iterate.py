@@ -112,5 +112,18 @@ def summary_table(lineage: dict) -> str:
     if f.get("evaluated"):
         lines.append(f"test split: base {f['base_scores'].get(score, float('nan')):.3f} -> "
                      f"candidate (iteration {f['best_iteration']}) {f['candidate_scores'].get(score, float('nan')):.3f}; "
-                     f"gate {'passes' if f['gate_passed'] else 'blocks'}")
+                     f"gate {_gate_word(f)}")
     return "\n".join(lines)
+
+
+def _gate_word(final: dict) -> str:
+    """passes / blocks / is inconclusive, from the final gate's rules (harness.records.gate.gate_outcome)."""
+    from harness.records.gate import RuleRecord, gate_outcome
+
+    if final.get("gate_passed"):
+        return "passes"
+    try:
+        outcome = gate_outcome([RuleRecord.model_validate(r) for r in final.get("rules") or []])
+    except ValueError:
+        outcome = "block"
+    return "is inconclusive (not enough evidence)" if outcome == "inconclusive" else "blocks"

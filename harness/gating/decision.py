@@ -13,7 +13,7 @@ from harness.compare.comparison import Comparison
 from harness.core.errors import HarnessError
 from harness.gating.rules import evaluate_gates
 from harness.records.base import FORMAT_VERSION
-from harness.records.gate import EXIT_BLOCKED, EXIT_PROMOTE, GateDecision
+from harness.records.gate import EXIT_OF, GateDecision, gate_outcome
 from harness.suite.schema import Gate
 
 
@@ -26,12 +26,13 @@ def check_same_examples(comp: Comparison) -> None:
 
 def decide_gates(gates: Sequence[Gate], comp: Comparison, suite_file: str,
                  lineage: list[dict[str, Any]] | None = None) -> GateDecision:
-    """Every rule's verdict; the candidate may be promoted when no blocking rule failed."""
+    """Every rule's outcome, and the gate's: BLOCK if any blocking rule blocks, else INCONCLUSIVE if any is
+    inconclusive, else PROMOTE (advisory rules never decide). Only PROMOTE passes."""
     check_same_examples(comp)
     rules = evaluate_gates(list(gates), comp)
-    passed = not any(r.blocks for r in rules)
+    outcome = gate_outcome(rules)
     return GateDecision.model_validate({
-        "format_version": FORMAT_VERSION, "passed": passed, "exit_code": EXIT_PROMOTE if passed else EXIT_BLOCKED,
+        "format_version": FORMAT_VERSION, "passed": outcome == "promote", "exit_code": EXIT_OF[outcome], "outcome": outcome,
         "suite_file": suite_file, "rules": rules, "comparison": comp.to_dict(),
         "lineage": lineage,
     })

@@ -1,6 +1,16 @@
 """Every gate rule's properties in one table: its name (the suite's rule key), how it reads in a
 default rule name, whether it needs a baseline, how its figure is printed, and how it is judged.
 
+Every judge ends one of three outcomes (``Verdict.outcome``):
+
+- PROMOTE: the evidence supports the rule;
+- BLOCK: the evidence shows the rule is broken;
+- INCONCLUSIVE: the data cannot tell (the interval straddles the margin or the threshold).
+
+The evidence is the 95% two-sided CI the comparison already holds, each side read as a one-sided
+2.5% test (``ALPHA``): a rule is blocked only when the whole interval lies on the wrong side of its
+threshold, so an identical candidate is falsely blocked at most ~2.5% of the time per rule.
+
 ``harness.suite.schema`` (a lower layer) spells the same names in ``RULES`` / ``RuleName``;
 tests/compare/test_rule_kinds.py checks the two agree.
 """
@@ -9,16 +19,41 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.compare.comparison import Comparison, ScoreComparison, default_margin, flips, orientation
 from harness.compare.paired import PairedDelta
-from harness.compare.table import fmt
+from harness.compare.table import fmt, pval
 from harness.evaluate.repeats import flaky_share
+from harness.stats.means import mean_ci
+from harness.stats.power import Z80, Z975
 from harness.suite.schema import Gate
 
-# (figure, threshold, passed, explanation, regressed example ids in the rule's scope)
-Verdict = tuple[float, float, bool, str, list[str]]
+PROMOTE, BLOCK, INCONCLUSIVE = "promote", "block", "inconclusive"
+ALPHA = 0.025  # one-sided: each side of a 95% two-sided CI; a rule's (and a Holm family's) false-block rate
+# Fewer paired examples than (z_0.975 + z_0.80)^2 = 7.85 detect no difference, however large, on a 0-1 score
+# with 80% power (harness.stats.power): a scope this small is "too few examples to test", never a pass.
+MIN_EXAMPLES = math.ceil((Z975 + Z80) ** 2)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One rule's judgement in one scope. ``p_block`` is the one-sided p-value of "the rule holds" (small:
+    evidence that it is broken); harness.gating.rules steps it down with Holm across a ``category: each`` family."""
+
+    figure: float
+    threshold: float
+    outcome: str  # PROMOTE | BLOCK | INCONCLUSIVE
+    explanation: str
+    examples: list[str] = field(default_factory=list)  # regressed example ids in the rule's scope
+    p_block: float | None = None
+    testable: bool = True  # False: too few examples to test; never part of a Holm family
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PROMOTE
+
+
 Judge = Callable[[Gate, Comparison, ScoreComparison, "str | None"], Verdict]
 
 
@@ -56,68 +91,187 @@ def _where(category: str | None) -> str:
     return f" in category {category!r}" if category is not None else ""
 
 
+def normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2))
+
+
+def p_below(estimate: float, lo: float, hi: float, threshold: float) -> float:
+    """One-sided p-value of "the true value is >= threshold", the SE read off the 95% CI (normal
+    approximation: se = (hi - lo) / (2 * 1.96)); a zero-width CI gives 0 or 1."""
+    if any(math.isnan(x) for x in (estimate, lo, hi)):
+        return 1.0
+    se = (hi - lo) / (2 * Z975)
+    if se <= 0:
+        return 0.0 if estimate < threshold else 1.0
+    return normal_cdf((estimate - threshold) / se)
+
+
+def examples_needed(n: int, lo: float, hi: float, estimate: float, threshold: float) -> int | None:
+    """About how many examples would decide an interval that straddles its threshold, were the estimate
+    to stay where it is: n * (CI half-width / distance to the threshold)^2. None when it sits on it."""
+    dist = abs(estimate - threshold)
+    if dist == 0 or any(math.isnan(x) for x in (lo, hi, estimate)):
+        return None
+    return max(n + 1, math.ceil(n * ((hi - lo) / 2 / dist) ** 2))
+
+
+def undecided(n: int, lo: float, hi: float, estimate: float, threshold: float) -> str:
+    need = examples_needed(n, lo, hi, estimate, threshold)
+    return ("inconclusive: the estimate sits on the threshold" if need is None else
+            f"inconclusive: about {need} examples (now {n}) would decide it")
+
+
+def too_few(n: int, where: str, threshold: float, regressed: list[str]) -> Verdict:
+    return Verdict(float("nan"), threshold, INCONCLUSIVE,
+                   f"too few examples to test (n={n}){where}: a rule decides on at least {MIN_EXAMPLES}", regressed,
+                   testable=False)
+
+
+def _candidate_ci(comp: Comparison, sc: ScoreComparison, category: str | None) -> tuple[float, float, int]:
+    """The candidate's 95% CI in the scope: the run's own for the whole split; within a category, Wilson
+    (pass/fail) or Student-t over its per-example scores (a corpus score: none, NaN)."""
+    if category is None:
+        r = sc.runs[1]
+        return r.ci_low, r.ci_high, r.n
+    if sc.values is None:
+        cat = next(c for c in sc.categories if c.category == category)
+        return float("nan"), float("nan"), cat.n
+    vals = [v for i in positions(comp, category) if (v := sc.values[1][i]) is not None]
+    est = mean_ci(vals, sc.binary)
+    return est.lo, est.hi, est.n
+
+
 def _bound(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | None) -> Verdict:
-    """min / max: the candidate's mean against the value."""
+    """min / max on the candidate's mean. min: PROMOTE when its 95% CI lies wholly at or above the value,
+    BLOCK when wholly below, else INCONCLUSIVE (max: the mirror image). With ``point_estimate: true`` in the
+    gate, and for a corpus score within a category (which has no CI), the mean itself decides (and says so)."""
     rule, value = gate.rule, float(getattr(gate, gate.rule))
     cand, _, regressed = _scope(sc, category)
     where = _where(category)
     if math.isnan(cand):
-        return cand, value, False, f"the candidate's {sc.name}{where} could not be computed", regressed
-    ok = cand >= value if rule == "min" else cand <= value
-    op = (">=" if ok else "<") if rule == "min" else ("<=" if ok else ">")
-    return cand, value, ok, f"candidate {sc.name}{where} = {fmt(cand)} {op} {fmt(value)}", regressed
+        return Verdict(cand, value, BLOCK, f"the candidate's {sc.name}{where} could not be computed", regressed)
+    lo, hi, n = _candidate_ci(comp, sc, category)
+    if category is not None and n < MIN_EXAMPLES and not gate.point_estimate:
+        return too_few(n, where, value, regressed)
+    if gate.point_estimate or math.isnan(lo) or math.isnan(hi):
+        ok = cand >= value if rule == "min" else cand <= value
+        op = (">=" if ok else "<") if rule == "min" else ("<=" if ok else ">")
+        why = "the suite asks for the point estimate" if gate.point_estimate else "point estimate: no CI"
+        return Verdict(cand, value, PROMOTE if ok else BLOCK,
+                       f"candidate {sc.name}{where} = {fmt(cand)} {op} {fmt(value)} ({why})", regressed)
+    ci = f"[{fmt(lo)}, {fmt(hi)}]"
+    head = f"candidate {sc.name}{where} = {fmt(cand)} {ci}"
+    if rule == "min":
+        if lo >= value:
+            return Verdict(cand, value, PROMOTE, f"{head}: CI >= {fmt(value)}", regressed, p_below(cand, lo, hi, value))
+        if hi < value:
+            return Verdict(cand, value, BLOCK, f"{head}: CI < {fmt(value)}", regressed, p_below(cand, lo, hi, value))
+    else:
+        if hi <= value:
+            return Verdict(cand, value, PROMOTE, f"{head}: CI <= {fmt(value)}", regressed, p_below(-cand, -hi, -lo, -value))
+        if lo > value:
+            return Verdict(cand, value, BLOCK, f"{head}: CI > {fmt(value)}", regressed, p_below(-cand, -hi, -lo, -value))
+    p = p_below(cand, lo, hi, value) if rule == "min" else p_below(-cand, -hi, -lo, -value)
+    return Verdict(cand, value, INCONCLUSIVE, f"{head} straddles {fmt(value)}; {undecided(n, lo, hi, cand, value)}",
+                   regressed, p)
 
 
 def _ci_lower_bound(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | None) -> Verdict:
-    """non_inferiority_margin / min_improvement: the lower bound of the paired difference's 95% CI."""
+    """non_inferiority_margin m / min_improvement v on the paired difference's 95% CI [lo, hi] (taken the
+    other way round for lower-is-better scores); the figure is lo.
+
+    non_inferiority_margin (threshold -m): PROMOTE when lo > -m; BLOCK when the whole CI lies below -m
+    (hi < -m: the candidate is worse by more than the margin, with confidence); else INCONCLUSIVE.
+    min_improvement (threshold v): PROMOTE when lo >= v; BLOCK when hi < v (the improvement is shown to be
+    smaller than v: for v = 0, the candidate is shown worse); else INCONCLUSIVE."""
     rule, value = gate.rule, float(getattr(gate, gate.rule))
     _, delta, regressed = _scope(sc, category)
     where = _where(category)
     sign = orientation(sc.direction)
-    lb = delta.ci_low if sign > 0 else -delta.ci_high
+    lo, hi = (delta.ci_low, delta.ci_high) if sign > 0 else (-delta.ci_high, -delta.ci_low)
+    d = sign * delta.delta
     what = "(candidate - baseline)" if sign > 0 else "(baseline - candidate), lower is better"
     threshold = -value if rule == "non_inferiority_margin" else value
-    if math.isnan(lb):
-        return float("nan"), threshold, False, f"no 95% CI of the difference{where} ({delta.method}; {delta.n} paired examples)", regressed
-    ok = lb > threshold if rule == "non_inferiority_margin" else lb >= threshold
-    op = (">" if ok else "<=") if rule == "non_inferiority_margin" else (">=" if ok else "<")
-    return lb, threshold, ok, (f"lower bound of the 95% CI of {what}{where} = {fmt(lb, signed=True)} {op} {fmt(threshold, signed=True)} "
-                               f"(delta {fmt(sign * delta.delta, signed=True)}, n={delta.n})"), regressed
+    if category is not None and delta.n < MIN_EXAMPLES:
+        return too_few(delta.n, where, threshold, regressed)
+    if math.isnan(lo):
+        return Verdict(float("nan"), threshold, BLOCK,
+                       f"no 95% CI of the difference{where} ({delta.method}; {delta.n} paired examples)", regressed)
+    promote = lo > threshold if rule == "non_inferiority_margin" else lo >= threshold
+    p = p_below(d, lo, hi, threshold)
+    head = (f"95% CI of {what}{where} = [{fmt(lo, signed=True)}, {fmt(hi, signed=True)}] "
+            f"(delta {fmt(d, signed=True)}, n={delta.n})")
+    if promote:
+        op = ">" if rule == "non_inferiority_margin" else ">="
+        return Verdict(lo, threshold, PROMOTE, f"{head}: lower bound {op} {fmt(threshold, signed=True)}", regressed, p)
+    if hi < threshold:
+        return Verdict(lo, threshold, BLOCK, f"{head}: wholly below {fmt(threshold, signed=True)}", regressed, p)
+    return Verdict(lo, threshold, INCONCLUSIVE,
+                   f"{head} straddles {fmt(threshold, signed=True)}; {undecided(delta.n, lo, hi, d, threshold)}", regressed, p)
+
+
+def sign_test_p(regressions: int, improvements: int, alternative: str = "greater") -> float:
+    """One-sided exact binomial (sign) test on the discordant pairs: H0 regressions and improvements are
+    equally likely. ``greater``: evidence that regressions outnumber improvements."""
+    k = regressions + improvements
+    if k == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(regressions, k, 0.5, alternative=alternative).pvalue)
 
 
 def _regressions(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | None) -> Verdict:
-    """max_regressions: examples better in the baseline than in the candidate, by more than the margin."""
+    """max_regressions n: examples better in the baseline than in the candidate, by more than the margin,
+    judged against the improvements (the other way round) with a one-sided exact sign test on the
+    discordant pairs. PROMOTE when at most n regressions, or when the regressions are significantly fewer
+    than the improvements; BLOCK when more than n AND significantly more than the improvements
+    (p < ALPHA); else INCONCLUSIVE (more than n, but as many as churn between two equal models gives)."""
     value = float(getattr(gate, gate.rule))
     _scope(sc, category)
     where = _where(category)
     if sc.values is None:
-        return float("nan"), value, False, f"{sc.name} is a corpus score: regressions need per-example scores", []
+        return Verdict(float("nan"), value, BLOCK, f"{sc.name} is a corpus score: regressions need per-example scores")
     margin = gate.regression_margin if "regression_margin" in gate.model_fields_set else default_margin(sc.binary, sc.range)
     pos = positions(comp, category)
-    reg, _ = flips([sc.values[0][i] for i in pos], [sc.values[1][i] for i in pos], sc.direction, margin)
+    reg, imp = flips([sc.values[0][i] for i in pos], [sc.values[1][i] for i in pos], sc.direction, margin)
     ids = [comp.ids[pos[i]] for i in reg]
-    ok = len(ids) <= value
     kind = "right before, wrong now" if sc.binary else f"worse by more than {margin:g}"
-    return float(len(ids)), value, ok, f"{len(ids)} regressions{where} ({kind}) {'<=' if ok else '>'} {int(value)} allowed", ids
+    p_more, p_fewer = sign_test_p(len(reg), len(imp)), sign_test_p(len(reg), len(imp), "less")
+    head = f"{len(ids)} regressions{where} ({kind}) against {len(imp)} improvements"
+    if len(ids) <= value:
+        return Verdict(float(len(ids)), value, PROMOTE, f"{head}; {len(ids)} <= {int(value)} allowed", ids, 1.0)
+    test = f"one-sided sign test p = {pval(p_more)} (more regressions than improvements), {pval(p_fewer)} (fewer)"
+    if p_more < ALPHA:
+        return Verdict(float(len(ids)), value, BLOCK, f"{head}; {len(ids)} > {int(value)} allowed and {test}", ids, p_more)
+    if p_fewer < ALPHA:
+        return Verdict(float(len(ids)), value, PROMOTE,
+                       f"{head}; {len(ids)} > {int(value)} allowed, but significantly fewer than the improvements ({test})",
+                       ids, p_more)
+    return Verdict(float(len(ids)), value, INCONCLUSIVE,
+                   f"{head}; {len(ids)} > {int(value)} allowed, not distinguishable from churn ({test}); inconclusive",
+                   ids, p_more)
 
 
 def _flaky(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | None) -> Verdict:
-    """max_flaky_share: the candidate's share of flaky examples on the score (harness.evaluate.repeats: its repeats disagree)."""
+    """max_flaky_share: the candidate's share of flaky examples on the score (harness.evaluate.repeats: its
+    repeats disagree), on its point estimate: PROMOTE at or under the limit, BLOCK over it."""
     limit = float(getattr(gate, gate.rule))
     _, _, regressed = _scope(sc, category)
     where, score = _where(category), sc.name
     rows = comp.aligned.rows[1]
     figures = [(rows[i].get("flakiness") or {}).get(score) for i in positions(comp, category)]
     if not any(rows[i].get("repeats") for i in positions(comp, category)):
-        return float("nan"), limit, False, ("the candidate's run has no repeats: flakiness needs generation.repeats > 1 "
-                                            "(or harness run --repeats N)"), regressed
+        return Verdict(float("nan"), limit, BLOCK, ("the candidate's run has no repeats: flakiness needs generation.repeats > 1 "
+                                                    "(or harness run --repeats N)"), regressed)
     share = flaky_share(figures)
     if math.isnan(share):
-        return share, limit, False, f"no example{where} has a flakiness figure for {score}", regressed
+        return Verdict(share, limit, BLOCK, f"no example{where} has a flakiness figure for {score}", regressed)
     n_flaky = sum(1 for f in figures if f is not None and f > 0)
     ok = share <= limit
-    return (share, limit, ok, f"{n_flaky} of {sum(f is not None for f in figures)} examples{where} flaky = {fmt(share)} "
-                              f"{'<=' if ok else '>'} {fmt(limit)}", regressed)
+    return Verdict(share, limit, PROMOTE if ok else BLOCK,
+                   f"{n_flaky} of {sum(f is not None for f in figures)} examples{where} flaky = {fmt(share)} "
+                   f"{'<=' if ok else '>'} {fmt(limit)}", regressed)
 
 
 RULE_KINDS: dict[str, RuleKind] = {k.name: k for k in (

@@ -274,7 +274,7 @@ def gate_on_validation(loop: Loop, p: Progress, k: int, data: BuiltData, config:
     gate = _gate(loop, p.base.directory, val.directory, loop.out / f"iteration-{k}" / "validation-gate")
     it = Iteration(k, data, config, result, val, value, improved, gate.passed)
     loop.log(f"[iteration {k}] validation {p.score} = {value:.3f} (best so far {p.best_value:.3f}); "
-             f"gate on validation {'passes' if gate.passed else 'blocks'}")
+             f"gate on validation {'passes' if gate.passed else 'is inconclusive' if gate.outcome == 'inconclusive' else 'blocks'}")
     return it
 
 

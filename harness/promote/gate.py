@@ -16,16 +16,16 @@ from harness.compare.comparison import Comparison, compare_runs
 from harness.core.errors import HarnessError
 from harness.core.trust import TrustPolicy
 from harness.gating.decision import decide_gates
-from harness.records.gate import EXIT_BLOCKED, EXIT_PROMOTE, GateDecision, RuleRecord
+from harness.records.gate import EXIT_BLOCKED, EXIT_INCONCLUSIVE, EXIT_PROMOTE, GateDecision, RuleRecord
 from harness.report.registry import GATE_FORMATS, ReportInput, render, write_reports
 
-__all__ = ["EXIT_BLOCKED", "EXIT_PROMOTE", "GateOutcome", "decide", "gate_runs"]
+__all__ = ["EXIT_BLOCKED", "EXIT_INCONCLUSIVE", "EXIT_PROMOTE", "GateOutcome", "decide", "gate_runs"]
 
 
 @dataclass
 class GateOutcome:
     """A gate's outcome: the decision (gate.json), the comparison it was made on, its text report and the
-    files written. True when the candidate may be promoted (the pytest fixture's ``harness.gate`` returns it)."""
+    files written. ``outcome`` is promote, block or inconclusive; True only when the candidate may be promoted (the pytest fixture's ``harness.gate`` returns it)."""
 
     decision: GateDecision
     comparison: Comparison
@@ -39,6 +39,15 @@ class GateOutcome:
     @property
     def passed(self) -> bool:
         return self.decision.passed
+
+    @property
+    def outcome(self) -> str:
+        """promote | block | inconclusive (harness.records.gate.gate_outcome)."""
+        return self.decision.outcome or ("promote" if self.passed else "block")
+
+    @property
+    def inconclusive(self) -> list[RuleRecord]:
+        return [r for r in self.rules if r.undecided]
 
     @property
     def exit_code(self) -> int:

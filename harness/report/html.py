@@ -145,7 +145,8 @@ def _metric_rows(comp: Comparison) -> list[dict[str, Any]]:
 
 
 def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool | None = None,
-                  lineage: list[dict[str, Any]] | None = None, title: str | None = None) -> str:
+                  lineage: list[dict[str, Any]] | None = None, title: str | None = None, outcome: str | None = None) -> str:
+    """``outcome`` promote | block | inconclusive (default: from ``passed``)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda x: "" if x is None else fmt(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
@@ -156,12 +157,13 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
     charts = [{"name": n, "bars": svg.metric_bars(sc), "hist": svg.histogram(sc), "cats": svg.category_deltas(sc),
                "direction": sc.direction}
               for n, sc in comp.scores.items()]
-    data = {"examples": examples, "page": PAGE, "verdict": None if passed is None else ("promote" if passed else "blocked")}
+    data = {"examples": examples, "page": PAGE, "verdict": None if passed is None else
+            ("inconclusive" if outcome == "inconclusive" else "promote" if passed else "blocked")}
     lineage_cols = sorted({k for it in lineage or [] for k in (it.get("scores") or {})})
     return env.get_template("report.html.j2").render(
         title=title or f"{base.suite.name}: {' vs '.join(r.label for r in comp.runs)}",
         suite=base.suite, dataset=base.dataset, comp=comp, runs=comp.runs, n=len(comp.ids),
-        rules=rules, passed=passed, metric_rows=_metric_rows(comp), charts=charts,
+        rules=rules, passed=passed, outcome=outcome, metric_rows=_metric_rows(comp), charts=charts,
         examples=first_page(examples, PAGE), categories=examples["cats"], data=json_for_script(data), lineage=lineage, lineage_cols=lineage_cols,
         costs=[cost_line(r.summary) for r in comp.runs],
         palette=svg.PALETTE, json=lambda x: json.dumps(x, ensure_ascii=False, sort_keys=True, default=str),
@@ -186,4 +188,4 @@ def cost_line(summary: RunSummary) -> str:
 def html_report(inp: ReportInput) -> dict[str, str]:
     d = inp.decision
     return {"report.html": render_report(inp.comparison, d.rules if d else None, d.passed if d else None,
-                                         inp.lineage, inp.title)}
+                                         inp.lineage, inp.title, d.outcome if d else None)}

@@ -107,7 +107,9 @@ def _gate(d: Path, g: dict[str, Any], root: Path) -> dict[str, Any]:
         m = r.get("model")
         models.append(_get(m, "display", str, "?", f"comparison.runs[{i}].model.") if isinstance(m, dict)
                       else str(_get(r, "model", _SCALAR, "?", f"comparison.runs[{i}].")))
-    return {"rel": os.path.relpath(d, root), "passed": bool(g.get("passed")),
+    passed = bool(g.get("passed"))
+    return {"rel": os.path.relpath(d, root), "passed": passed,
+            "outcome": _get(g, "outcome", str, "promote" if passed else "block"),
             "suite": _get(_get(comp, "suite", dict, {}, "comparison."), "name", str, "?", "comparison.suite."),
             "runs": [str(Path(_get(r, "directory", str, "", f"comparison.runs[{i}].")).resolve()) for i, r in enumerate(runs)],
             "models": models,
@@ -137,7 +139,7 @@ def scan(root: Path) -> Index:
     by_dir = {r["dir"]: r for r in index.runs}
     for g in index.gates:  # the candidate run carries its gate's decision
         if len(g["runs"]) == 2 and g["runs"][1] in by_dir:
-            by_dir[g["runs"][1]]["decision"] = "promote" if g["passed"] else "blocked"
+            by_dir[g["runs"][1]]["decision"] = {"promote": "promote", "inconclusive": "inconclusive"}.get(g["outcome"], "blocked")
     index.runs.sort(key=lambda r: r["created"], reverse=True)
     return index
 

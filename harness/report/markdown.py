@@ -11,7 +11,9 @@ from harness.gating.rules import format_figure
 from harness.records.gate import RuleRecord
 from harness.report.registry import ReportInput, reporter
 
-ICON = {"pass": "✅ pass", "fail": "❌ FAIL", "advisory-pass": "ℹ️ advisory pass", "advisory-fail": "⚠️ advisory fail"}
+ICON = {"pass": "✅ pass", "fail": "❌ FAIL", "inconclusive": "❔ INCONCLUSIVE", "advisory-pass": "ℹ️ advisory pass",
+        "advisory-fail": "⚠️ advisory fail", "advisory-inconclusive": "ℹ️ advisory inconclusive"}
+HEADLINE = {"promote": "✅ PROMOTE", "block": "❌ BLOCKED", "inconclusive": "❔ INCONCLUSIVE (not enough evidence)"}
 MAX_IDS = 30
 
 
@@ -26,15 +28,16 @@ def code(text: object) -> str:
     return "`" + str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
 
 
-def gate_markdown(comp: Comparison, results: Sequence[RuleRecord], passed: bool) -> str:
+def gate_markdown(comp: Comparison, results: Sequence[RuleRecord], passed: bool, outcome: str | None = None) -> str:
+    """``outcome`` promote | block | inconclusive (default: promote when passed, else block)."""
     base, cand = comp.runs[0], comp.runs[1]
     suite = base.summary.suite
-    lines = [f"## Promotion gate: {'✅ PROMOTE' if passed else '❌ BLOCKED'}", "",
+    lines = [f"## Promotion gate: {HEADLINE[outcome or ('promote' if passed else 'block')]}", "",
              f"Suite **{cell(suite.name)}** v{cell(suite.version)}, split {code(base.summary.dataset.split)}, "
              f"{len(comp.ids)} examples. Baseline {code(base.model)}, candidate {code(cand.model)}.", "",
              "| verdict | rule | figure | threshold | why |", "|---|---|---:|---:|---|"]
     for r in results:
-        lines.append(f"| {ICON[r.verdict]} | {cell(r.name)} | {format_figure(r.rule, r.figure)} | {format_figure(r.rule, r.threshold)} | {cell(r.explanation)} |")
+        lines.append(f"| {ICON.get(r.verdict, r.verdict)} | {cell(r.name)} | {format_figure(r.rule, r.figure)} | {format_figure(r.rule, r.threshold)} | {cell(r.explanation)} |")
     blocking = [r for r in results if r.verdict in ("fail", "advisory-fail") and r.examples]
     if blocking:
         lines += ["", "### Regressed examples of failing rules", ""]
@@ -55,4 +58,4 @@ def gate_markdown(comp: Comparison, results: Sequence[RuleRecord], passed: bool)
 def markdown_report(inp: ReportInput) -> dict[str, str]:
     if inp.decision is None:
         return {}
-    return {"gate_summary.md": gate_markdown(inp.comparison, inp.decision.rules, inp.decision.passed)}
+    return {"gate_summary.md": gate_markdown(inp.comparison, inp.decision.rules, inp.decision.passed, inp.decision.outcome)}

@@ -142,6 +142,9 @@ class Gate(Strict):
     regression_margin: float = Field(0.0, ge=0, description="A score drop beyond this counts as a regression.")
     category: str | None = Field(None, description="Apply to one category, or `each` for every category separately.")
     advisory: bool = Field(False, description="Report the verdict but never block promotion.")
+    point_estimate: bool = Field(
+        False, description="min / max only: judge the candidate's mean itself, not its 95% CI (promote or block, never "
+                           "inconclusive).")
 
     @model_validator(mode="after")
     def _one_rule(self) -> Gate:
@@ -151,6 +154,8 @@ class Gate(Strict):
                 "give exactly one rule: min, max, non_inferiority_margin, min_improvement, max_regressions or max_flaky_share"
                 + (f" (got {', '.join(rules)})" if rules else "")
             )
+        if self.point_estimate and rules[0] not in ("min", "max"):
+            raise ValueError(f"point_estimate applies to min and max only (this rule is {rules[0]})")
         return self
 
     @model_serializer(mode="wrap")
@@ -159,6 +164,8 @@ class Gate(Strict):
         out = handler(self)
         if out.get("max_flaky_share", 0) is None:
             del out["max_flaky_share"]
+        if out.get("point_estimate") is False:  # likewise: absent unless a gate asks for it
+            del out["point_estimate"]
         return out
 
     @property

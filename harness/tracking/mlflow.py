@@ -227,7 +227,7 @@ class MlflowTracker:
         comp = g.get("comparison") or {}
         runs = comp.get("runs") or []
         suite = (comp.get("suite") or {}).get("name")
-        run_id = self.start(name or f"gate {suite}", parent, {"harness.decision": "promote" if g.get("passed") else "blocked"})
+        run_id = self.start(name or f"gate {suite}", parent, {"harness.decision": "promote" if g.get("passed") else "inconclusive" if g.get("outcome") == "inconclusive" else "blocked"})
         params = {"suite": suite, "split": (comp.get("dataset") or {}).get("split"), "examples": comp.get("n_examples")}
         for r in runs:
             m = r.get("model")
@@ -237,7 +237,7 @@ class MlflowTracker:
         tags = {}
         for i, rule in enumerate(g.get("rules") or []):
             metrics[f"rule.{i}.figure"] = rule.get("figure")
-            metrics[f"rule.{i}.passed"] = 0.0 if rule.get("verdict") in ("fail", "advisory-fail") else 1.0
+            metrics[f"rule.{i}.passed"] = 1.0 if str(rule.get("verdict")).removeprefix("advisory-") == "pass" else 0.0
             tags[f"rule.{i}"] = f"{str(rule.get('verdict')).upper()} {rule.get('name')}: {rule.get('explanation')}"
         self.log(run_id, params, metrics, tags)
         for f in ("gate.json", "report.html", "gate_summary.md", "gate_junit.xml"):

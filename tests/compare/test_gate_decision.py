@@ -123,7 +123,9 @@ def test_rule_kinds_directions_and_advisory_gates(runs: dict[str, Path], tmp_pat
     out = gate_runs(suite, base, cand, tmp_path / "gate")
     by_name = {r.name: r for r in out.rules}
     mean = 1 - len(ids_of(BROKEN)) / len(ROWS)
-    assert by_name["accuracy candidate mean >= 0.9"].verdict == ("pass" if mean >= 0.9 else "fail")
+    floor = by_name["accuracy candidate mean >= 0.9"]  # 0.875, Wilson 95% CI [0.804, 0.923]: the data cannot tell
+    assert mean == 0.875 and floor.verdict == "inconclusive" and floor.outcome == "inconclusive"
+    assert "straddles 0.900" in floor.explanation and "examples (now 120) would decide it" in floor.explanation
     assert by_name["not suspiciously high"].figure == pytest.approx(mean)
     adv = by_name["accuracy improves by >= 0.0"]
     assert adv.verdict == "advisory-fail" and "advisory" in adv.explanation

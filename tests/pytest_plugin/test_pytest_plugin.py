@@ -43,11 +43,13 @@ gates:
 def _setup(pytester) -> Path:
     d = pytester.path
     (d / "data").mkdir()
-    rows = [{"id": f"ex{i}", "text": f"message {i}", "label": LABELS[i % 2]} for i in range(10)]
+    # 20 examples, "bad" wrong on the first 12: its accuracy's 95% CI lies wholly below the 0.7 floor and its
+    # 12 regressions against no improvements are more than churn (a sign test), so both rules block
+    rows = [{"id": f"ex{i}", "text": f"message {i}", "label": LABELS[i % 2]} for i in range(20)]
     (d / "data" / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (d / "suite.yaml").write_text(SUITE)
     right = {r["id"]: r["label"] for r in rows}
-    wrong = {k: ("shipping" if v == "refund" else "refund") if i < 5 else v for i, (k, v) in enumerate(right.items())}
+    wrong = {k: ("shipping" if v == "refund" else "refund") if i < 12 else v for i, (k, v) in enumerate(right.items())}
     for name, script in (("good", right), ("bad", wrong)):
         (d / f"{name}.jsonl").write_text("".join(json.dumps({"id": k, "output": v}) + "\n" for k, v in script.items()))
     return d
@@ -71,9 +73,9 @@ def test_candidate_missing_a_gate_fails_naming_the_rule(pytester):
                "--junitxml", "junit.xml")
     res.assert_outcomes(passed=1, failed=2)
     out = res.stdout.str()
-    assert "FAIL accuracy candidate mean >= 0.7: figure 0.500, threshold 0.700" in out
-    assert "candidate accuracy = 0.500 < 0.700" in out
-    assert "FAIL accuracy at most 1 regressions" in out and "5 regressions" in out
+    assert "FAIL accuracy candidate mean >= 0.7: figure 0.400, threshold 0.700" in out
+    assert "candidate accuracy = 0.400 [0.219, 0.613]: CI < 0.700" in out
+    assert "FAIL accuracy at most 1 regressions" in out and "12 regressions" in out
     assert "ex0: accuracy 1 -> 0; output 'shipping'; reference 'refund'" in out  # a worst example
     cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
     failed = {c.get("name") for c in cases if c.find("failure") is not None}

@@ -175,6 +175,9 @@ class GateItem(_SuiteItem):
         failed = [r for r in results if r.blocks]
         if failed:
             raise HarnessFailure("\n\n".join(failure_text(r, state["candidate"], state["baseline"]) for r in failed))
+        undecided = [r for r in results if r.undecided]
+        if undecided:  # the data cannot tell: neither a pass nor a failure (JUnit: skipped; `harness gate`: exit 5)
+            pytest.skip("INCONCLUSIVE " + "; ".join(f"{r.name}: {r.explanation}" for r in undecided))
         adv = [r for r in results if r.verdict == "advisory-fail"]
         if adv:
             import warnings
