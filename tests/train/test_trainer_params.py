@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from deps import requires_package
 from harness.core.errors import HarnessError
 from harness.train.base import TrainConfig, make_config
 from harness.train.dpo import LocalDPOParams
@@ -94,7 +95,7 @@ def test_records_keep_the_layout_older_runs_wrote() -> None:
 
 
 def test_checkpoints_written_before_the_move_are_still_this_run(tmp_path: Path) -> None:
-    pytest.importorskip("transformers")
+    requires_package("transformers", "pip install transformers torch (scripts/setup.sh)")
     train = tmp_path / "t.jsonl"
     train.write_text('{"messages": []}\n', encoding="utf-8")
     cfg = TrainConfig(train_file=train, out_dir=tmp_path / "run", lora_r=4, device="cpu")
