@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deps import requires_package
+from tests.deps import requires_package
 from harness.core.errors import HarnessError
 from harness.train.base import TrainConfig, make_config
 from harness.train.dpo import LocalDPOParams
