@@ -88,8 +88,11 @@ def validate_main(args: argparse.Namespace) -> int:
     result = check(args.file, args.max_tokens, token_counter(args.tokenizer))
     for p in result.problems:
         print(p, file=sys.stderr)
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps({"file": str(args.file), "format": fmt, "problems": [str(p) for p in result.problems],
+                          "warnings": [str(w) for w in result.warnings],
                           **result.stats.to_json(args.epochs, args.price_per_1k)}, indent=2))
     else:
         print(format_stats(result, args.epochs, args.price_per_1k))
