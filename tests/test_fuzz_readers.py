@@ -6,6 +6,8 @@ the whole file runs in seconds."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import random
 import shutil
 from collections.abc import Callable
@@ -176,3 +178,185 @@ def test_scripted_outputs(tmp_path: Path) -> None:
             ScriptedProvider(ModelSpec(provider="scripted", name=str(path)))
 
         fuzz(seed, 150, base, read)
+
+
+# ------------------------------------------------------------------ through the command line
+# Each mutated file goes through main() as a user would run it: exit 0 (the mutation left a
+# readable file, or `report --index` listed it as unreadable and wrote the page) or the documented
+# 2 / 4 with one stderr line, and never a traceback.
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from harness.cli import main
+
+    try:
+        rc = main(argv)
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else 2
+    except Exception as e:  # noqa: BLE001 - the point of the test
+        pytest.fail(f"{' '.join(argv)}: {type(e).__name__}: {e}")
+    return rc, capsys.readouterr().err
+
+
+def cli_fuzz(seed: int, count: int, original: bytes, place: Callable[[bytes], None], argv: list[str],
+             capsys: pytest.CaptureFixture[str], ok: tuple[int, ...] = (0, 2, 4), place_path: Path | None = None) -> set[int]:
+    rng, codes = random.Random(seed), set()
+    for i in range(count):
+        data = mutate(original, rng)
+        place(data)
+        rc, err = _cli(argv, capsys)
+        # the located line; InputProblems' closing count ("1 problem found") is the CLI's own format
+        lines = [x for x in err.splitlines() if x.strip() and not re.fullmatch(r"\d+ problems? found", x.strip())]
+        assert rc in ok and "Traceback" not in err, (i, rc, err[-2000:], data[:300])
+        if rc:  # one located line; an importer's union-typed field may name each variant that failed
+            assert lines and all(x.startswith(str(place_path)) for x in lines) if place_path else len(lines) == 1, \
+                (i, rc, lines, data[:300])
+        codes.add(rc)
+    return codes
+
+
+def test_compare_over_mutated_run_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base, cand = tmp_path / "base", tmp_path / "cand"
+    shutil.copytree(V0.parent / "base", base)
+    codes: set[int] = set()
+    for name, seed in (("summary.json", 11), ("results.jsonl", 12)):
+        original = (V0 / name).read_bytes()
+
+        def place(data: bytes, name: str = name) -> None:
+            shutil.rmtree(cand, ignore_errors=True)
+            shutil.copytree(V0, cand)
+            (cand / name).write_bytes(data)
+
+        codes |= cli_fuzz(seed, 40, original, place, ["compare", str(base), str(cand), "--out", str(tmp_path / "cmp"),
+                                                      "--reports", str(tmp_path / "reports")], capsys)
+    assert 2 in codes  # the mutations did reach the reader
+
+
+def test_report_index_over_mutated_summary_gate_and_lineage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.report.test_index_files import GATE, LINEAGE
+
+    root = tmp_path / "reports"
+    shutil.copytree(V0, root / "runs" / "cand")
+    (root / "gates" / "g").mkdir(parents=True)
+    (root / "loops" / "l").mkdir(parents=True)
+    files = {"runs/cand/summary.json": (V0 / "summary.json").read_bytes(),
+             "gates/g/gate.json": json.dumps(GATE).encode(), "loops/l/lineage.json": json.dumps(LINEAGE).encode()}
+    for f, data in files.items():
+        (root / f).write_bytes(data)
+    for seed, (name, original) in enumerate(files.items(), start=13):
+        def place(data: bytes, name: str = name) -> None:
+            (root / name).write_bytes(data)
+
+        cli_fuzz(seed, 40, original, place, ["report", "--index", str(root)], capsys)
+        (root / name).write_bytes(original)
+        assert _cli(["report", "--index", str(root)], capsys)[0] == 0
+
+
+def test_import_over_mutated_eval_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    fixtures = ROOT / "importers" / "fixtures"
+    monkeypatch.chdir(tmp_path)
+    src, items = tmp_path / "eval.json", tmp_path / "items.jsonl"
+    items.write_bytes((fixtures / "items.jsonl").read_bytes())
+    argv = ["import", "openai-eval", str(src), "--data", str(items), "--force"]
+    src.write_bytes((fixtures / "openai_eval.json").read_bytes())
+    assert _cli(argv, capsys)[0] == 0
+    codes = cli_fuzz(15, 60, (fixtures / "openai_eval.json").read_bytes(), src.write_bytes, argv, capsys, place_path=src)
+    src.write_bytes((fixtures / "openai_eval.json").read_bytes())
+    codes |= cli_fuzz(16, 40, (fixtures / "items.jsonl").read_bytes(), items.write_bytes, argv, capsys)
+    assert 2 in codes
+
+
+# ------------------------------------------------------------------ FIFOs in place of files
+# A FIFO with no writer blocks open() forever: every reader must refuse it (exit 2 or 4, one line)
+# without waiting. A thread guards each call so a hang fails the test instead of the session.
+
+def _no_hang(call: Callable[[], Any], seconds: float = 10.0) -> Any:
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as e:  # noqa: BLE001 - handed back below
+            box["error"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        for fifo in _FIFOS:  # unblock the reader so the thread can end
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                os.close(fd)
+            except OSError:
+                pass
+        pytest.fail(f"hung for {seconds} s on a FIFO")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+_FIFOS: list[Path] = []
+
+
+def _fifo(path: Path) -> Path:
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    _FIFOS.append(path)
+    return path
+
+
+def test_a_fifo_summary_in_compare_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base, cand = tmp_path / "base", tmp_path / "cand"
+    shutil.copytree(V0.parent / "base", base)
+    shutil.copytree(V0, cand)
+    _fifo(cand / "summary.json")
+    rc, err = _no_hang(lambda: _cli(["compare", str(base), str(cand), "--out", str(tmp_path / "cmp")], capsys))
+    assert rc in (2, 4) and len(err.strip().splitlines()) <= 2 and "summary.json" in err.splitlines()[0], err
+
+
+def test_a_fifo_recording_outputs_is_refused(tmp_path: Path) -> None:
+    from harness.cli import main
+    from tests.conftest import write_jsonl
+
+    write_jsonl(tmp_path / "pool.jsonl", [{"id": "q0", "text": "question"}])
+    write_jsonl(tmp_path / "answers.jsonl", [{"id": "q0", "output": "answer"}])
+    rec = tmp_path / "rec"
+    assert main(["record", "--inputs", str(tmp_path / "pool.jsonl"), "--id-field", "id", "--out", str(rec),
+                 "--cache", str(tmp_path / "c.sqlite"), "--no-progress",
+                 "--model", f"scripted:{tmp_path / 'answers.jsonl'}"]) == 0
+    _fifo(rec / "outputs.jsonl")
+    with pytest.raises(HarnessError, match="outputs.jsonl"):
+        _no_hang(lambda: load_recording(rec))
+
+
+def test_a_fifo_batches_json_is_refused(tmp_path: Path) -> None:
+    path = _fifo(tmp_path / "batches.json")
+    with pytest.raises(HarnessError, match="batches.json"):
+        _no_hang(lambda: BatchState.load(path))
+
+
+# ------------------------------------------------------------------ hand-edited batches.json entries
+
+ENTRY = {"id": "batch-1", "input_file_id": "file-1", "custom_ids": ["a", "b"], "request_sha256": {"a": "0" * 64},
+         "status": "in_progress", "collected": False}
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("custom_ids", "a"), ("custom_ids", {"a": 1}), ("custom_ids", [1, 2]), ("custom_ids", None),
+    ("request_sha256", ["a"]), ("request_sha256", {"a": 1}), ("id", 7), ("id", None), ("status", []),
+    ("collected", "maybe"), ("input_file_id", {}), (None, None),
+])
+def test_hand_edited_batch_entries_are_located(tmp_path: Path, field: str | None, value: Any) -> None:
+    entry = dict(ENTRY) if field else "batch-1"
+    if field:
+        entry[field] = value
+    path = tmp_path / "batches.json"
+    path.write_text(json.dumps({"format_version": 1, "batches": [entry]}))
+    with pytest.raises(HarnessError) as e:
+        BatchState.load(path)
+    msg = str(e.value)
+    assert len(msg.splitlines()) == 1 and str(path) in msg and "batches[0]" in msg, msg
+    if field:
+        assert field in msg, msg

@@ -90,3 +90,52 @@ def test_pytest_harness_limit_is_checked_as_the_cli_limit(value: str, pytester: 
     err = [x for x in res.stderr.lines if x.strip()]
     assert len(err) == 1 and "--harness-limit: expected a whole number from 1 to" in err[0], err
     assert not (pytester.path / "reports" / "runs").exists()  # nothing was run
+
+
+# issue 20, rule (e): the rest of the numeric options (train and iterate have their own tests)
+@pytest.mark.parametrize(("argv", "option", "value", "range_"), [
+    (["run", "SUITE", "--model", "scripted:x"], "--concurrency", "0", "a whole number from 1 to 1,024"),
+    (["run", "SUITE", "--model", "scripted:x"], "--concurrency", "100000", "a whole number from 1 to 1,024"),
+    (["run", "SUITE", "--model", "scripted:x"], "--concurrency", "many", "from 1 to 1,024"),
+    (["record", "SUITE", "--model", "scripted:x"], "--concurrency", "0", "from 1 to 1,024"),
+    (["record", "--inputs", "SUITE", "--model", "scripted:x"], "--max-tokens", "0", "a whole number from 1 to 32,768"),
+    (["record", "--inputs", "SUITE", "--model", "scripted:x"], "--temperature", "-0.5", "finite amount from 0 to 2"),
+    (["record", "--inputs", "SUITE", "--model", "scripted:x"], "--temperature", "nan", "finite amount from 0 to 2"),
+    (["judge", "calibrate", "SUITE", "--labels", "x.jsonl"], "--resamples", "0", "a whole number from 10 to 1,000,000"),
+    (["judge", "calibrate", "SUITE", "--labels", "x.jsonl"], "--resamples", "10000000000", "from 10 to 1,000,000"),
+    (["data", "validate", "SUITE"], "--max-tokens", "0", "a whole number from 1 to 10,000,000"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--max-tokens", "-1", "a whole number from 1 to 10,000,000"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--validation-fraction", "1", "a number from 0 and under 1"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--validation-fraction", "-0.1", "a number from 0 and under 1"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--seed", "-1", "a whole number from 0 to 4,294,967,295"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--near-dup-threshold", "0", "a number over 0 to 1"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--near-dup-threshold", "1.5", "a number over 0 to 1"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--shingle-size", "0", "a whole number from 1 to 100"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--ngram", "1000", "a whole number from 1 to 100"),
+    (["data", "prepare", "SUITE", "--out", "o"], "--overlap-threshold", "inf", "a number over 0 to 1"),
+])
+def test_every_numeric_option_is_ranged(argv: list[str], option: str, value: str, range_: str, tiny_suite: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [str(tiny_suite) if a == "SUITE" else a for a in argv]
+    line = _usage_error([*argv, option, value], capsys)
+    assert f"argument {option}: expected" in line and range_ in line and repr(value) in line, line
+
+
+@pytest.mark.parametrize(("argv", "option", "range_"), [
+    (["run"], "--concurrency", "from 1 to 1,024"),
+    (["record"], "--temperature", "from 0 to 2"),
+    (["judge", "calibrate"], "--resamples", "from 10 to"),
+    (["data", "prepare"], "--overlap-threshold", "over 0 to 1"),
+    (["data", "prepare"], "--validation-fraction", "from 0 and under 1"),
+])
+def test_the_range_is_stated_in_help(argv: list[str], option: str, range_: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert option in text and range_ in text
+
+
+def test_in_range_numbers_still_parse() -> None:
+    from harness.core.options import SHARE, THRESHOLD, TEMPERATURE
+
+    assert (SHARE("0"), THRESHOLD("1"), TEMPERATURE("-0"), THRESHOLD(" 0.25 ")) == (0.0, 1.0, 0.0, 0.25)

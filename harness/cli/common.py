@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.core.trust import TrustPolicy
-from harness.core.options import LIMIT
+from harness.core.options import CONCURRENCY, LIMIT
 from harness.providers.base import ModelSpec
 
 
@@ -21,7 +21,8 @@ def add_model_options(p: argparse.ArgumentParser, prefix: str = "", required: bo
                         "'openai:my-model?base_url=http://127.0.0.1:8080/v1&concurrency=64'")
     p.add_argument(f"--{prefix}adapter", metavar="DIR", help="LoRA adapter folder for a local model")
     p.add_argument(f"--{prefix}base-url", metavar="URL", help="OpenAI-compatible endpoint")
-    p.add_argument(f"--{prefix}concurrency", type=int, metavar="N", help="requests in flight (API providers)")
+    p.add_argument(f"--{prefix}concurrency", type=CONCURRENCY, metavar="N",
+                   help=f"requests in flight (API providers; {CONCURRENCY.range})")
 
 
 def model_from_args(args: argparse.Namespace, prefix: str = "") -> ModelSpec | None:

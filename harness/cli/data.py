@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from harness.core.options import EPOCHS, PRICE_PER_1K
 
 from harness.cli.common import add_trust_options, with_trust
+from harness.core.options import EPOCHS, EXAMPLE_TOKENS, NGRAM, PRICE_PER_1K, SEED, SHARE, THRESHOLD
 from harness.data.contamination import DEFAULT_NGRAM, DEFAULT_THRESHOLD
 from harness.data.validate import DEFAULT_MAX_TOKENS, DEFAULT_PRICE_PER_1K
 
@@ -27,15 +27,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("file", type=Path)
     v.add_argument("--format", choices=("auto", "chat", "preference"), default="auto",
                    help="auto: preference when the first line has input/preferred_output, else chat")
-    v.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N",
-                   help=f"tokens allowed per example (default {DEFAULT_MAX_TOKENS}: SmolLM2's context)")
+    v.add_argument("--max-tokens", type=EXAMPLE_TOKENS, default=DEFAULT_MAX_TOKENS, metavar="N",
+                   help=f"tokens allowed per example (default {DEFAULT_MAX_TOKENS}: SmolLM2's context; {EXAMPLE_TOKENS.range})")
     v.add_argument("--tokenizer", choices=("auto", "smollm2", "estimate"), default="auto",
                    help="auto: SmolLM2's tokenizer when installed, else about 4 characters per token")
     v.add_argument("--epochs", type=EPOCHS, default=3, metavar="N",
                    help=f"epochs for the training-token estimate (default 3; {EPOCHS.range})")
     v.add_argument("--price-per-1k", type=PRICE_PER_1K, default=DEFAULT_PRICE_PER_1K, metavar="USD",
                    help=f"price per 1K training tokens (default {DEFAULT_PRICE_PER_1K}: an assumption, gpt-4o-mini's "
-                        "training price when written; check yours)")
+                        f"training price when written; check yours; {PRICE_PER_1K.range})")
     v.add_argument("--json", action="store_true", help="print the statistics as JSON")
     v.set_defaults(func=validate_main)
 
@@ -62,18 +62,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--id-field", metavar="NAME", help="column with a stable id (default FILE:LINE)")
     pr.add_argument("--category-field", metavar="NAME", help="stratify the split by this column")
     pr.add_argument("--system", metavar="TEXT", help="system prompt of converted examples (replaces a chat file's own)")
-    pr.add_argument("--validation-fraction", type=float, default=0.1, metavar="F")
-    pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N", help="longer examples are dropped")
+    pr.add_argument("--validation-fraction", type=SHARE, default=0.1, metavar="F",
+                    help=f"share of examples held out for validation (default 0.1; {SHARE.range})")
+    pr.add_argument("--seed", type=SEED, default=0, metavar="N", help=f"seed of the split (default 0; {SEED.range})")
+    pr.add_argument("--max-tokens", type=EXAMPLE_TOKENS, default=DEFAULT_MAX_TOKENS, metavar="N",
+                    help=f"longer examples are dropped (default {DEFAULT_MAX_TOKENS}; {EXAMPLE_TOKENS.range})")
     pr.add_argument("--tokenizer", choices=("auto", "smollm2", "estimate"), default="auto")
-    pr.add_argument("--near-dup-threshold", type=float, default=0.8, metavar="J",
-                    help="word-shingle Jaccard at which a later example is a near duplicate (default 0.8; 1 = exact words only)")
-    pr.add_argument("--shingle-size", type=int, default=1, metavar="N", help="words per shingle (default 1: word sets)")
+    pr.add_argument("--near-dup-threshold", type=THRESHOLD, default=0.8, metavar="J",
+                    help="word-shingle Jaccard at which a later example is a near duplicate (default 0.8; 1 = exact "
+                         f"words only; {THRESHOLD.range})")
+    pr.add_argument("--shingle-size", type=NGRAM, default=1, metavar="N",
+                    help=f"words per shingle (default 1: word sets; {NGRAM.range})")
     pr.add_argument("--suite", action="append", type=Path, default=[], metavar="SUITE",
                     help="check overlap with this suite's test split (repeatable)")
-    pr.add_argument("--ngram", type=int, default=DEFAULT_NGRAM, metavar="N", help=f"overlap n-gram size in words (default {DEFAULT_NGRAM})")
-    pr.add_argument("--overlap-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
-                    help=f"share of a test input's n-grams that makes a pair contaminated (default {DEFAULT_THRESHOLD})")
+    pr.add_argument("--ngram", type=NGRAM, default=DEFAULT_NGRAM, metavar="N",
+                    help=f"overlap n-gram size in words (default {DEFAULT_NGRAM}; {NGRAM.range})")
+    pr.add_argument("--overlap-threshold", type=THRESHOLD, default=DEFAULT_THRESHOLD, metavar="X",
+                    help=f"share of a test input's n-grams that makes a pair contaminated (default {DEFAULT_THRESHOLD}; "
+                         f"{THRESHOLD.range})")
     pr.add_argument("--allow-contamination", action="store_true", help="drop contaminated examples instead of refusing")
     add_trust_options(pr, keys=False)  # --data-root: the folder a --suite's dataset must stay inside
     pr.set_defaults(func=with_trust(prepare_main))
@@ -88,8 +94,11 @@ def validate_main(args: argparse.Namespace) -> int:
     result = check(args.file, args.max_tokens, token_counter(args.tokenizer))
     for p in result.problems:
         print(p, file=sys.stderr)
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps({"file": str(args.file), "format": fmt, "problems": [str(p) for p in result.problems],
+                          "warnings": [str(w) for w in result.warnings],
                           **result.stats.to_json(args.epochs, args.price_per_1k)}, indent=2))
     else:
         print(format_stats(result, args.epochs, args.price_per_1k))

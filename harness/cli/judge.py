@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.cli.common import add_output_options, add_trust_options, with_trust
 from harness.core.errors import HarnessError
+from harness.core.options import RESAMPLES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="JSONL of {id, example, output, label[, note]}: an answer to an example of the suite and its human grade")
     c.add_argument("--metric", help="which judge score to calibrate when the suite has several (its `score` name)")
     c.add_argument("--judge", metavar="MODEL", help="calibrate this judge model instead of the suite's (as for run --judge)")
-    c.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000)")
+    c.add_argument("--resamples", type=RESAMPLES, default=1000, metavar="N",
+                   help=f"bootstrap resamples for the intervals (default 1000; {RESAMPLES.range})")
     add_output_options(c)
     add_trust_options(c)
     c.set_defaults(func=with_trust(calibrate_main))

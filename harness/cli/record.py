@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from harness.core.options import LIMIT
+from harness.core.options import ANSWER_TOKENS, LIMIT, TEMPERATURE
 
 from harness.cli.common import (
     add_model_options,
@@ -31,8 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--field", default="text", metavar="NAME", help="--inputs: the text column (default text)")
     p.add_argument("--id-field", metavar="NAME", help="--inputs: a column with stable ids (default: a hash of the input)")
     p.add_argument("--system", metavar="TEXT", help="--inputs: system message sent before each input")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="--inputs: max tokens per answer (default 256)")
-    p.add_argument("--temperature", type=float, metavar="T", help="--inputs: sampling temperature (default 0)")
+    p.add_argument("--max-tokens", type=ANSWER_TOKENS, metavar="N",
+                   help=f"--inputs: max tokens per answer (default 256; {ANSWER_TOKENS.range})")
+    p.add_argument("--temperature", type=TEMPERATURE, metavar="T",
+                   help=f"--inputs: sampling temperature (default 0; {TEMPERATURE.range})")
     p.add_argument("--limit", type=LIMIT, metavar="N", help=f"only the first N inputs ({LIMIT.range})")
     p.add_argument("--out", type=Path, metavar="DIR", help="recording folder (default REPORTS/recordings/<source>-<model>)")
     add_model_options(p)

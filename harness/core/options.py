@@ -35,6 +35,36 @@ class Whole:
         return n
 
 
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """A number in (lo, hi] or [lo, hi), as ``open_lo`` / ``open_hi`` say: a share or a threshold."""
+
+    lo: float
+    hi: float
+    open_lo: bool = False
+    open_hi: bool = False
+
+    @property
+    def range(self) -> str:
+        return (f"a number {'over' if self.open_lo else 'from'} {_num(self.lo)} "
+                f"{'and under' if self.open_hi else 'to'} {_num(self.hi)}")
+
+    def __call__(self, text: str) -> float:
+        try:
+            x = float(str(text).strip())
+        except ValueError:
+            x = math.nan
+        above = x > self.lo if self.open_lo else x >= self.lo
+        below = x < self.hi if self.open_hi else x <= self.hi
+        if not (math.isfinite(x) and above and below):
+            raise argparse.ArgumentTypeError(f"expected {self.range}, got {text!r}")
+        return x + 0.0
+
+
 @dataclass(frozen=True)
 class Amount:
     """A finite number in [lo, hi]; -0 reads as 0."""
@@ -46,7 +76,7 @@ class Amount:
     @property
     def range(self) -> str:
         unit = f"{self.unit} " if self.unit else ""
-        return f"a finite {unit}amount from {self.lo:,.0f} to {self.hi:,.0f}"
+        return f"a finite {unit}amount from {_num(self.lo)} to {_num(self.hi)}"
 
     def __call__(self, text: str) -> float:
         try:
@@ -64,9 +94,18 @@ CONNECTION_ERRORS = Whole(0, 1_000_000)
 EPOCHS = Whole(1, 1_000)
 DOLLARS = Amount(0.0, 1e9, "US dollar")
 PRICE_PER_1K = Amount(0.0, 1e6, "US dollar")
+CONCURRENCY = Whole(1, 1_024, "a model spec's concurrency has the same range")
+RESAMPLES = Whole(10, 1_000_000)
+EXAMPLE_TOKENS = Whole(1, 10_000_000)  # tokens per training example (data validate/prepare --max-tokens)
+ANSWER_TOKENS = Whole(1, 32_768, "the range of a suite's generation.max_tokens")  # record --max-tokens
+TEMPERATURE = Amount(0.0, 2.0)  # the range of a suite's generation.temperature (the OpenAI API's)
+SEED = Whole(0, 2**32 - 1)  # numpy's seed range
+SHARE = Fraction(0.0, 1.0, open_hi=True)  # --validation-fraction: a share held out, under all of it
+THRESHOLD = Fraction(0.0, 1.0, open_lo=True)  # a Jaccard or overlap share at or above which a pair counts
+NGRAM = Whole(1, 100)  # words per shingle or n-gram
 
 
-def check(option: str, parse: Whole | Amount, value: object) -> int | float:
+def check(option: str, parse: Whole | Amount | Fraction, value: object) -> int | float:
     """``parse(value)`` outside argparse (the pytest plugin): an ArgumentTypeError becomes a ValueError
     whose text names the option, e.g. ``--harness-limit: expected a whole number from 1 to ...``."""
     try:

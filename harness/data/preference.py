@@ -8,7 +8,8 @@ Each line is one comparison::
 
 The rules follow OpenAI's DPO guide: ``input.messages`` is a chat conversation (checked with the
 chat format's message rules) that ends on the turn to be answered (user or tool); each output is
-a list of exactly one assistant message; the two outputs differ. Other top-level keys (``id``,
+a list of exactly one assistant message; the two outputs differ. A pair repeated verbatim on
+several lines is a warning naming them (as in the chat format). Other top-level keys (``id``,
 ``category``) are this harness's bookkeeping, stripped before upload like the chat format's.
 Every problem names the line and the field path (``preferred_output[0].role``).
 """
@@ -27,6 +28,7 @@ from harness.data.validate import (
     EXAMPLE_OVERHEAD,
     ChatStats,
     ChatValidation,
+    Duplicates,
     EstimateCounter,
     TokenCounter,
     _message_problems,
@@ -119,6 +121,7 @@ def validate_preference_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOK
         return ChatValidation(path, [Problem(str(path), "", "no such file")], stats, 0)
     problems: list[Problem] = []
     estimate = EstimateCounter()
+    seen = Duplicates(API_KEYS)
     rows = list(jsonl_lines(path))
     for line, obj, err in rows:
         errs = [err] if err else preference_problems(obj)
@@ -132,11 +135,12 @@ def validate_preference_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOK
         stats.examples += 1
         stats.tokens.append(n)
         stats.trained_tokens += sum(estimate.count(obj[k]) - EXAMPLE_OVERHEAD for k in OUTPUT_KEYS)
+        seen.add(line, obj)
         if on_example:
             on_example(line, obj, n)
     if not rows:
         problems.append(Problem(str(path), "", "no examples: the file is empty"))
-    return ChatValidation(path, problems, stats, len(rows))
+    return ChatValidation(path, problems, stats, len(rows), seen.warnings(path, "preference pair"))
 
 
 def detect_format(path: Path) -> str:

@@ -13,7 +13,9 @@ is not rejected after upload:
   arguments}}`` on assistant messages, and every tool message answers an earlier call's id;
 - the example's token count under the model's limit.
 
-Every problem is reported with its line; statistics cover the examples without problems.
+Every problem is reported with its line; statistics cover the examples without problems. An
+example repeated verbatim (the same API fields on two or more lines) is a warning naming every
+line: the API accepts it, but it weighs that example double; ``harness data prepare`` drops it.
 """
 
 from __future__ import annotations
@@ -234,10 +236,29 @@ class ChatValidation:
     problems: list[Problem]
     stats: ChatStats
     lines: int  # non-blank lines read
+    warnings: list[Problem] = field(default_factory=list)  # e.g. an example repeated verbatim; not a failure
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+class Duplicates:
+    """Valid examples seen so far, by their API fields (bookkeeping keys such as ``id`` aside)."""
+
+    def __init__(self, api_keys: Sequence[str]):
+        self.api_keys = tuple(api_keys)
+        self.lines: dict[str, list[int]] = {}
+
+    def add(self, line: int, obj: dict[str, Any]) -> None:
+        key = json.dumps({k: obj[k] for k in self.api_keys if k in obj}, sort_keys=True, ensure_ascii=False)
+        self.lines.setdefault(key, []).append(line)
+
+    def warnings(self, path: Path, what: str = "example") -> list[Problem]:
+        """One warning per repeated example, at its first line, naming every line it is on."""
+        return [Problem(str(path), "", f"the same {what} is on lines {', '.join(map(str, ls))} ({len(ls)} times): "
+                        "it is trained on that many times; `harness data prepare` drops the repeats", line=ls[0])
+                for ls in self.lines.values() if len(ls) > 1]
 
 
 def validate_chat_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOKENS,
@@ -251,6 +272,7 @@ def validate_chat_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOKENS,
     estimate = EstimateCounter()
     if not path.is_file():
         return ChatValidation(path, [Problem(str(path), "", "no such file")], stats, 0)
+    seen = Duplicates(API_KEYS)
     rows = list(jsonl_lines(path))
     for line, obj, err in rows:
         errs = [err] if err else example_problems(obj)
@@ -265,18 +287,20 @@ def validate_chat_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOKENS,
         stats.tokens.append(n)
         trained = [m for m in obj["messages"] if m["role"] == "assistant" and m.get("weight", 1) == 1]
         stats.trained_tokens += estimate.count(trained) - EXAMPLE_OVERHEAD
+        seen.add(line, obj)
         if on_example:
             on_example(line, obj, n)
     if not rows:
         problems.append(Problem(str(path), "", "no examples: the file is empty"))
-    return ChatValidation(path, problems, stats, len(rows))
+    return ChatValidation(path, problems, stats, len(rows), seen.warnings(path))
 
 
 def format_stats(v: ChatValidation, epochs: int, price_per_1k: float) -> str:
     s = v.stats
     d = s.to_json(epochs, price_per_1k)
     dist = d["tokens_per_example"]
-    lines = [f"{v.path}: {s.examples} valid example(s) of {v.lines}, {len(v.problems)} problem(s)"]
+    warned = f", {len(v.warnings)} warning(s)" if v.warnings else ""
+    lines = [f"{v.path}: {s.examples} valid example(s) of {v.lines}, {len(v.problems)} problem(s){warned}"]
     if dist:
         lines += [
             f"tokens per example: min {dist['min']:,}  p50 {dist['p50']:,}  p90 {dist['p90']:,}  max {dist['max']:,}"

@@ -84,9 +84,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def read_text(path: Path, what: str) -> str:
-    """A file's text; exit 4 when the OS cannot read it, exit 2 when it is not UTF-8."""
+    """A regular file's text (a FIFO is refused, not waited on); exit 4 when the OS cannot read it,
+    exit 2 when it is not UTF-8."""
+    from harness.core.io import read_regular_text
+
     try:
-        return path.read_text(encoding="utf-8")
+        return read_regular_text(path)
     except FileNotFoundError:
         raise HarnessError(f"{path}: missing; {what}") from None
     except UnicodeDecodeError as e:

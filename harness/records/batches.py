@@ -5,6 +5,7 @@ batch is created, so a killed driver reattaches instead of paying twice (harness
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from pydantic import Field, ValidationError
@@ -43,7 +44,7 @@ def batches_record(batches: list[BatchEntry]) -> BatchesRecord:
 def read_batches(path: Path) -> BatchesRecord:
     """The batches of ``path``; none when it does not exist. A file the harness did not write is
     refused, naming it and the first bad field."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         return batches_record([])
     hint = "move it away to start new batches (live ones can be cancelled from the dashboard)"
     try:

@@ -35,7 +35,7 @@ def test_ten_kinds_of_mistakes_each_located(tmp_path: Path, capsys: pytest.Captu
                       {"role": "assistant", "content": "sunny"}]},
         {"messages": [{"role": "user", "content": long_text}, {"role": "assistant", "content": "x"}]},  # 11 too long
         "",                                                                                          # 12 blank: allowed
-        GOOD,                                                                                        # 13 fine
+        GOOD,                                                                                        # 13 fine, a repeat
     ]
     f = tmp_path / "train.jsonl"
     f.write_text("\n".join(line(x) for x in lines) + "\n", encoding="utf-8")
@@ -56,8 +56,9 @@ def test_ten_kinds_of_mistakes_each_located(tmp_path: Path, capsys: pytest.Captu
     code = main(["data", "validate", str(f), "--max-tokens", "300", "--tokenizer", "estimate"])
     out, err = capsys.readouterr()
     assert code == 2
-    assert err.splitlines() == got
-    assert out.splitlines()[0] == f"{f}: 2 valid example(s) of 12, 10 problem(s)"
+    assert err.splitlines() == got + [f"warning: {f}:1: the same example is on lines 1, 13 (2 times): it is trained "
+                                      "on that many times; `harness data prepare` drops the repeats"]
+    assert out.splitlines()[0] == f"{f}: 2 valid example(s) of 12, 10 problem(s), 1 warning(s)"
 
 
 def test_more_rules(tmp_path: Path) -> None:
@@ -112,3 +113,12 @@ def test_statistics_and_cost(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "tokens per example: min 12  p50 16  p90 20  max 21" in out
     assert "estimated training tokens for 3 epoch(s): 495" in out
     assert "estimated cost: $0.00 at $0.01 per 1K training tokens" in out
+
+
+def test_a_repeated_chat_example_is_a_warning_naming_its_lines(tmp_path: Path) -> None:
+    ex = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    f = tmp_path / "chat.jsonl"
+    f.write_text("".join(json.dumps(x) + "\n" for x in (ex, ex | {"id": "b"}, {"messages": ex["messages"][:1] + [
+        {"role": "assistant", "content": "hey"}]})))
+    v = validate_chat_file(f)
+    assert v.ok and len(v.warnings) == 1 and "the same example is on lines 1, 2 (2 times)" in str(v.warnings[0])

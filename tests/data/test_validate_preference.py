@@ -110,3 +110,22 @@ def test_prepare_reports_bad_pairs_with_lines(tmp_path: Path) -> None:
     with pytest.raises(Exception) as e:
         prepare_data(PrepareConfig(input=src, out_dir=tmp_path / "out", tokenizer="estimate"))
     assert str(e.value) == f"{src}:2: preferred_output: expected a list with one assistant message, got string"
+
+
+def test_a_repeated_pair_is_a_warning_naming_its_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 20: the same preference pair three times passed validate silently. The API accepts it (a
+    # warning, exit 0, as for a repeated chat example), but it is trained on three times.
+    other = pair("stop my order", "cancel_order", "order_status")
+    f = write(tmp_path / "p.jsonl", [GOOD, other, GOOD | {"id": "x"}, GOOD])  # `id` is bookkeeping: still the same pair
+    v = validate_preference_file(f)
+    assert v.ok and [str(w) for w in v.warnings] == [
+        f"{f}:1: the same preference pair is on lines 1, 3, 4 (3 times): it is trained on that many times; "
+        "`harness data prepare` drops the repeats"]
+    assert main(["data", "validate", str(f), "--tokenizer", "estimate"]) == 0
+    cap = capsys.readouterr()
+    assert cap.err.splitlines() == [f"warning: {v.warnings[0]}"]
+    assert "4 valid example(s) of 4, 0 problem(s), 1 warning(s)" in cap.out
+    assert main(["data", "validate", str(f), "--tokenizer", "estimate", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == [str(v.warnings[0])]
+    # pairs that differ in any API field are not repeats
+    assert not validate_preference_file(write(tmp_path / "q.jsonl", [GOOD, other])).warnings
