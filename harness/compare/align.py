@@ -19,7 +19,7 @@ class Run:
     """A run read back (harness.records.run.RunRecord) with the label reports show for it: a thin
     view, not another copy of the run. ``frame``: its examples as columns (harness.records.columns)."""
 
-    record: RunRecord
+    record: RunRecord = field(repr=False)
     label: str
 
     @property

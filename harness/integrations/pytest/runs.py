@@ -7,16 +7,17 @@ run; this module (and the whole harness) is imported only when a test uses it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.compare.align import Run as LabelledRun
 from harness.compare.comparison import compare_runs
 from harness.gating.kinds import RULE_KINDS
 from harness.gating.rules import evaluate_gate, format_figure, format_rules
 from harness.promote.gate import GateOutcome
 from harness.records.gate import RuleRecord
-from harness.records.run import RunRecord, RunSummary, read_run
+from harness.records.run import read_run
 from harness.evaluate.run import RunConfig, run_suite
 from harness.suite.schema import Gate
 
@@ -34,26 +35,14 @@ class ScoreView:
 
 
 @dataclass(eq=False)
-class Run:
-    """A finished run as a test sees it: a thin view of the run read back (harness.records.run.RunRecord)."""
-
-    record: RunRecord = field(repr=False)
+class Run(LabelledRun):
+    """A finished run as a test sees it: compare's thin view of the run read back
+    (harness.records.run.RunRecord), labelled by its model, with its scores by name."""
 
     @classmethod
     def load(cls, directory: Path) -> Run:
-        return cls(read_run(directory))
-
-    @property
-    def directory(self) -> Path:
-        return self.record.directory
-
-    @property
-    def summary(self) -> RunSummary:
-        return self.record.summary
-
-    @property
-    def rows(self) -> list[dict[str, Any]]:
-        return self.record.rows()
+        record = read_run(directory)
+        return cls(record, record.model)
 
     @property
     def n_errors(self) -> int:
