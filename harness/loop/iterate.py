@@ -260,6 +260,9 @@ def candidate_eval(loop: Loop, k: int, result: TrainResult) -> Evaluation:
     return evaluate(loop.cfg, loop.loaded, result.candidate, "validation", loop.out / f"iteration-{k}" / "validation-run")
 
 
+GATE_SAYS = {"promote": "passes", "block": "blocks", "inconclusive": "is inconclusive (not enough evidence; nothing blocks)"}
+
+
 def _gate(loop: Loop, baseline: Path, candidate: Path, out: Path | None, lineage: list[dict[str, Any]] | None = None):
     from harness.promote.gate import gate_runs
 
@@ -272,9 +275,9 @@ def gate_on_validation(loop: Loop, p: Progress, k: int, data: BuiltData, config:
     value = val.mean(p.score)
     improved = better(value, p.best_value, p.direction, loop.cfg.min_gain)
     gate = _gate(loop, p.base.directory, val.directory, loop.out / f"iteration-{k}" / "validation-gate")
-    it = Iteration(k, data, config, result, val, value, improved, gate.passed)
+    it = Iteration(k, data, config, result, val, value, improved, gate.outcome)
     loop.log(f"[iteration {k}] validation {p.score} = {value:.3f} (best so far {p.best_value:.3f}); "
-             f"gate on validation {'passes' if gate.passed else 'is inconclusive' if gate.outcome == 'inconclusive' else 'blocks'}")
+             f"gate on validation {GATE_SAYS[gate.outcome]}")
     return it
 
 
@@ -290,10 +293,15 @@ def plan(loop: Loop, p: Progress, pool: Pool, it: Iteration) -> str | None:
         stop = f"iteration {k} brought no improvement on validation {p.score} ({it.score:.3f} vs best {p.best_value:.3f})"
     elif k == cfg.max_iterations:
         stop = f"reached --max-iterations {cfg.max_iterations}"
+        if it.gate_outcome == "inconclusive":
+            # not "blocked": the validation split could not tell; the held-out test split decides next
+            stop += "; the gate on validation was inconclusive (not enough evidence), not blocked"
     if stop is not None:
         it.reason_next = f"stop: {stop}"
         return stop
 
+    if it.gate_outcome == "inconclusive":
+        loop.log(f"[iteration {k}] the gate on validation cannot tell yet (inconclusive, nothing blocks): going on")
     val = it.validation
     validated = Validated(p.score, val.record.summary.metrics[p.score], val.rows, previous_best_rows)
     p.rows, p.config, fb = plan_next(pool.rows, validated, Trained(p.rows, p.config, it.result),
@@ -340,7 +348,7 @@ def final_report(loop: Loop, p: Progress, lineage: Lineage) -> Final:
         "evaluated": True, "best_iteration": best.index, "split": test,
         "base_run": str(base_test.directory), "candidate_run": str(cand_test.directory),
         "base_scores": scores(base_test), "candidate_scores": scores(cand_test),
-        "gate_passed": gate.passed, "report": str(gate.html_path) if gate.html_path else None,
+        "gate_passed": gate.passed, "outcome": gate.outcome, "report": str(gate.html_path) if gate.html_path else None,
         "rules": [r.model_dump(mode="json") for r in gate.rules],
         "cost": {"base_run": run_cost(base_test), "candidate_run": run_cost(cand_test)},
     }

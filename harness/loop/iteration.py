@@ -39,6 +39,10 @@ class Iteration:
     validation: Evaluation
     score: float
     improved: bool
-    gate_passed: bool
+    gate_outcome: str  # the suite's gate on validation: promote | block | inconclusive (harness.gating.kinds)
     reason_next: str = ""
     feedback: dict[str, Any] | None = None
+
+    @property
+    def gate_passed(self) -> bool:
+        return self.gate_outcome == "promote"

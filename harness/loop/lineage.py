@@ -93,6 +93,7 @@ def iteration_entry(it: Iteration, score: str) -> dict[str, Any]:
         "score": {"name": score, "value": it.score},
         "improved": it.improved,
         "gate_passed_on_validation": it.gate_passed,
+        "gate_on_validation": it.gate_outcome,
         "reason_next": it.reason_next,
         "feedback": it.feedback,
         "promoted": False,

@@ -31,6 +31,7 @@ class LineageEntry(Record):
     training: dict[str, Any] | None = None
     improved: bool | None = None
     gate_passed_on_validation: bool | None = None
+    gate_on_validation: str | None = Field(None, description="The suite's gate on validation: promote, block or inconclusive.")
     feedback: dict[str, Any] | None = None
     cost: dict[str, Any] | None = Field(None, description="Tokens and dollars of this iteration: its validation run "
                                                           "(per model, judges apart) and its training job.")

@@ -155,7 +155,14 @@ def _loop(d: Path, lin: dict[str, Any], root: Path) -> dict[str, Any]:
             "created": str(_get(lin, "created_at", _SCALAR, "")), "base": _get(_get(lin, "config", dict, {}), "base", _SCALAR, "?", "config."),
             "score": score, "iterations": its, "stop": _get(lin, "stop_reason", _SCALAR, ""),
             "promoted": _get(lin, "promoted", _SCALAR, None),
-            "gate": None if not final.get("evaluated") else ("promote" if final.get("gate_passed") else "blocked")}
+            "gate": None if not final.get("evaluated") else _final_gate(final)}
+
+
+def _final_gate(final: dict[str, Any]) -> str:
+    """promote / blocked / inconclusive; lineages written before the three outcomes say only gate_passed."""
+    if final.get("gate_passed"):
+        return "promote"
+    return "inconclusive" if final.get("outcome") == "inconclusive" else "blocked"
 
 
 def trend(score: str, runs: list[dict[str, Any]], models: list[str]) -> Markup:
