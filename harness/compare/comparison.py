@@ -161,7 +161,7 @@ def run_score(aligned: Aligned, r: int, entry: MetricEntry, view: ScoreView, res
     if view.values is not None:
         ok = [v for v in view.values if v is not None]
         est = mean_ci(ok, binary=entry.binary)
-        lo, hi = _clip(est.ci_low, est.ci_high, entry.range)
+        lo, hi = _clip(est.lo, est.hi, entry.range)
         return RunScore(label, est.mean, lo, hi, est.n, n - len(ok))
     if view.stat is not None:
         from harness.stats.bootstrap import bootstrap_ci, evaluate
