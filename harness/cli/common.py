@@ -55,7 +55,7 @@ def add_selection_options(p: argparse.ArgumentParser, prefix: str = "", what: st
                         "(proportional, at least one per category where N allows), kept in the split's order; the "
                         f"drawn ids are recorded. Not with --{prefix}limit ({LIMIT.range})")
     p.add_argument(f"--{prefix}seed", type=SEED, metavar="S",
-                   help=f"the seed of --{prefix}sample (default 0): the same seed draws the same {what}")
+                   help=f"the seed of --{prefix}sample (default 0): the same seed draws the same {what} ({SEED.range})")
 
 
 def selection_from_args(args: argparse.Namespace, prefix: str = "") -> dict[str, int | None]:
