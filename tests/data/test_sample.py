@@ -117,3 +117,13 @@ def test_limit_says_it_takes_the_first_n(tmp_path: Path, capsys: pytest.CaptureF
     helptext = " ".join(capsys.readouterr().out.split())
     assert "only the first N examples of the split, in file order: not a sample" in helptext
     assert "--sample N" in helptext and "--seed S" in helptext
+
+
+def test_record_draws_with_the_same_sampler(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "scripts", "right", right)
+    args = ["record", str(SUITE), "--model", f"scripted:{script}", "--reports", str(tmp_path / "r"), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "sampled"), "--sample", "10", "--seed", "2"]) == 0
+    header = json.loads((tmp_path / "sampled" / "recording.json").read_text())
+    assert header["sample"]["ids"] == draw(IDS, CATS, 10, seed=2).info.ids and header["counts"]["examples"] == 10
+    assert main([*args, "--out", str(tmp_path / "whole"), "--limit", "4"]) == 0
+    assert "sample" not in json.loads((tmp_path / "whole" / "recording.json").read_text())
