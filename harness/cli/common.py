@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.core.trust import TrustPolicy
-from harness.core.options import CONCURRENCY, LIMIT
+from harness.core.options import CONCURRENCY, LIMIT, SEED
 from harness.providers.base import ModelSpec
 
 
@@ -42,6 +42,42 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 
 
 positive_int = LIMIT  # argparse type for counts such as --limit (harness.core.options has every range)
+
+
+def add_selection_options(p: argparse.ArgumentParser, prefix: str = "", what: str = "examples") -> None:
+    """--limit N (the first N), --sample N and --seed S (a seeded stratified sample: harness.data.sample);
+    ``prefix`` e.g. "eval-" gives --eval-limit, --eval-sample, --eval-seed."""
+    p.add_argument(f"--{prefix}limit", type=LIMIT, metavar="N",
+                   help=f"only the first N {what} of the split, in file order: not a sample (the first rows are often "
+                        f"one category); see --{prefix}sample ({LIMIT.range})")
+    p.add_argument(f"--{prefix}sample", type=LIMIT, metavar="N",
+                   help=f"a random sample of N {what}, stratified by the suite's category field where it has one "
+                        "(proportional, at least one per category where N allows), kept in the split's order; the "
+                        f"drawn ids are recorded. Not with --{prefix}limit ({LIMIT.range})")
+    p.add_argument(f"--{prefix}seed", type=SEED, metavar="S",
+                   help=f"the seed of --{prefix}sample (default 0): the same seed draws the same {what} ({SEED.range})")
+
+
+def selection_from_args(args: argparse.Namespace, prefix: str = "") -> dict[str, int | None]:
+    """RunConfig's limit, sample and sample_seed; --limit with --sample is refused here, naming both."""
+    from harness.data.sample import check_selection
+
+    key = prefix.replace("-", "_")
+    limit, sample, seed = (getattr(args, key + k) for k in ("limit", "sample", "seed"))
+    check_selection(limit, sample)
+    if seed is not None and sample is None:
+        from harness.core.errors import HarnessError
+
+        raise HarnessError(f"--{prefix}seed {seed} without --{prefix}sample: the seed picks a sample; add --{prefix}sample N")
+    return {"limit": limit, "sample": sample, "sample_seed": seed}
+
+
+def print_selection(sel: dict[str, int | None]) -> None:
+    """The line a --limit run prints (it takes the first N, not a sample)."""
+    if sel["limit"] is not None:
+        from harness.data.sample import limit_note
+
+        print(limit_note(sel["limit"]))
 
 
 def add_trust_options(p: argparse.ArgumentParser, keys: bool = True, data: bool = True) -> None:

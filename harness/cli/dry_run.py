@@ -23,7 +23,7 @@ def dry_run(cfg: Any) -> str:
     from harness.core.errors import HarnessError
     from harness.data.examples import load_split
     from harness.providers.base import build_provider
-    from harness.evaluate.run import build_requests
+    from harness.evaluate.run import build_requests, select_examples
     from harness.suite.load import load_suite
 
     prices = load_prices(cfg.prices)
@@ -32,7 +32,7 @@ def dry_run(cfg: Any) -> str:
     if split_name not in loaded.suite.dataset.splits:
         raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
     split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
-    examples = split.examples[: cfg.limit] if cfg.limit else split.examples
+    examples, _ = select_examples(cfg, loaded, split)
     if cfg.repeats is not None:  # as run_suite does: --repeats replaces the suite's generation.repeats
         gen_settings = loaded.suite.generation.model_copy(update={"repeats": cfg.repeats})
         loaded.suite = loaded.suite.model_copy(update={"generation": gen_settings})

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from harness.cli.common import (
     add_output_options,
+    add_selection_options,
     add_trust_options,
-    positive_int,
+    print_selection,
+    selection_from_args,
     with_trust,
 )
 from harness.tracking import add_track_option, track
@@ -33,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", required=True, metavar="RUN|MODEL", help="a run directory, or a model spec to run first")
     p.add_argument("--candidate", required=True, metavar="RUN|MODEL", help="a run directory, or a model spec to run first")
     p.add_argument("--split", help="split to run model specs on (default: the suite's default_split)")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="run model specs on the first N examples only")
+    add_selection_options(p, what="examples (for model specs run here)")
     p.add_argument("--out", type=Path, help="folder for the reports (default: REPORTS/gates/<suite>-<time>)")
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write the JUnit XML here")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary here")
@@ -72,7 +74,9 @@ def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Pa
         model = ModelSpec.parse(text)
     except UnknownName as e:
         raise HarnessError(f"--{role} {text}: no such run directory, and not a model spec: {e}") from None
-    cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
+    selection = selection_from_args(args)
+    print_selection(selection)
+    cfg = RunConfig(suite=args.suite, model=model, split=args.split, **selection,
                     reports_dir=args.reports, out=out / f"{role}-run", cache=args.cache, progress=not args.no_progress,
                     trust=args.trust)
     outcome = run_suite(cfg)
@@ -102,6 +106,7 @@ def main(args: argparse.Namespace) -> int:
         if dst is not None:
             check_output_file(dst, f"--{flag}")
             formats += [fmt] if fmt not in formats else []
+    selection_from_args(args)  # --limit with --sample: refused before any model runs
     base = resolve_run(args.baseline, "baseline", args, out)
     cand = resolve_run(args.candidate, "candidate", args, out)
     outcome = gate_runs(args.suite, base, cand, out, formats=formats, trust=args.trust)

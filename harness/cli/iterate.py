@@ -7,8 +7,9 @@ from pathlib import Path
 
 from harness.cli.common import (
     add_output_options,
+    add_selection_options,
     add_trust_options,
-    positive_int,
+    selection_from_args,
     with_trust,
 )
 from harness.cli.train import add_launch_options, launch_params
@@ -38,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score", metavar="NAME", help="score that ranks iterations (default: the first gate's)")
     p.add_argument("--min-gain", type=float, default=0.0, metavar="X",
                    help="an iteration must beat the best so far by more than X (default 0)")
-    p.add_argument("--eval-limit", type=positive_int, metavar="N", help="evaluate only the first N examples of each split")
+    add_selection_options(p, prefix="eval-", what="examples of each split evaluated")
     p.add_argument("--allow-contamination", action="store_true",
                    help="drop training examples that overlap the test split instead of refusing")
     h = p.add_argument_group("first iteration's hyperparameters (later ones follow the loop's feedback)")
@@ -80,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = IterateConfig(suite=args.suite, data=args.data, base=args.base, trainer=args.trainer,
                         max_iterations=args.max_iterations, out_dir=args.out, reports_dir=args.reports,
                         score=args.score, min_gain=args.min_gain, train=train, seed=args.seed,
-                        eval_limit=args.eval_limit, allow_contamination=args.allow_contamination,
+                        **{f"eval_{k}": v for k, v in selection_from_args(args, "eval-").items()}, allow_contamination=args.allow_contamination,
                         progress=not args.no_progress, method=args.method, trust=args.trust)
     outcome = iterate(cfg, log=lambda m: print(m, flush=True))
     print()

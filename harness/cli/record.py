@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from harness.core.options import ANSWER_TOKENS, LIMIT, TEMPERATURE
+from harness.core.options import ANSWER_TOKENS, TEMPERATURE
 
 from harness.cli.common import (
     add_model_options,
     add_output_options,
+    add_selection_options,
     add_trust_options,
     model_from_args,
+    selection_from_args,
     with_trust,
 )
 
@@ -35,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"--inputs: max tokens per answer (default 256; {ANSWER_TOKENS.range})")
     p.add_argument("--temperature", type=TEMPERATURE, metavar="T",
                    help=f"--inputs: sampling temperature (default 0; {TEMPERATURE.range})")
-    p.add_argument("--limit", type=LIMIT, metavar="N", help=f"only the first N inputs ({LIMIT.range})")
+    add_selection_options(p, what="inputs")
     p.add_argument("--out", type=Path, metavar="DIR", help="recording folder (default REPORTS/recordings/<source>-<model>)")
     add_model_options(p)
     add_output_options(p)
@@ -66,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or args.reports / "recordings" / f"{slug(source)}-{slug(spec.display())}"
     warn_if_retiring(spec, trust=args.trust)
     cfg = RecordConfig(model=spec, out=out, suite=args.suite, split=args.split, inputs=args.inputs, field=args.field,
-                       id_field=args.id_field, system=args.system, generation=gen, limit=args.limit,
+                       id_field=args.id_field, system=args.system, generation=gen, **selection_from_args(args),
                        cache=args.cache or args.reports / "cache.sqlite", progress=not args.no_progress,
                        trust=args.trust)
     outcome = record(cfg)

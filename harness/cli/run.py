@@ -1,4 +1,4 @@
-"""harness run SUITE --model MODEL [--split test] [--limit N]"""
+"""harness run SUITE --model MODEL [--split test] [--limit N | --sample N [--seed S]]"""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from pathlib import Path
 from harness.cli.common import (
     add_model_options,
     add_output_options,
+    add_selection_options,
     add_trust_options,
     model_from_args,
+    print_selection,
+    selection_from_args,
     with_trust,
 )
-from harness.core.options import CONNECTION_ERRORS, DOLLARS, LIMIT, REPEATS
+from harness.core.options import CONNECTION_ERRORS, DOLLARS, REPEATS
 from harness.tracking import add_track_option, track
 
 
@@ -25,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("suite", type=Path, help="suite YAML file")
     add_model_options(p)
     p.add_argument("--split", help="dataset split (default: the suite's default_split)")
-    p.add_argument("--limit", type=LIMIT, metavar="N", help=f"only the first N examples ({LIMIT.range})")
+    add_selection_options(p)
     p.add_argument("--judge", metavar="MODEL", help="judge model for the suite's judge metrics, replacing theirs "
                                                     "(as for --model, e.g. openai:gpt-4o-mini); recorded in the summary")
     p.add_argument("--repeats", type=REPEATS, metavar="N",
@@ -55,6 +58,7 @@ def main(args: argparse.Namespace) -> int:
     from harness.migrate.retiring import warn_if_retiring
     from harness.evaluate.run import RunConfig, format_table, run_suite
 
+    selection = selection_from_args(args)  # --limit with --sample: refused before anything is read
     model = model_from_args(args)
     if args.max_connection_errors is not None:
         model = model.model_copy(update={"max_connection_errors": args.max_connection_errors})
@@ -64,10 +68,11 @@ def main(args: argparse.Namespace) -> int:
 
             raise HarnessError(f"--batch: only the openai provider has a Batch API, not {model.provider}")
         model = model.model_copy(update={"params": model.params.model_copy(update={"batch": True})})
-    cfg = RunConfig(suite=args.suite, model=model, split=args.split, limit=args.limit,
+    cfg = RunConfig(suite=args.suite, model=model, split=args.split, **selection,
                     reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
                     judge=args.judge, repeats=args.repeats, max_cost=args.max_cost, prices=args.prices,
                     trust=args.trust)
+    print_selection(selection)
     if args.dry_run:
         from harness.cli.dry_run import dry_run
 
@@ -78,6 +83,10 @@ def main(args: argparse.Namespace) -> int:
     s = outcome.summary
     print(f"{s.suite.name} v{s.suite.version}  split={s.dataset.split}  model={s.model.display}  "
           f"examples={s.counts.examples} (cached {s.counts.cached}, errors {s.counts.errors})")
+    if s.dataset.sample is not None:
+        from harness.data.sample import sample_note
+
+        print(sample_note(s.dataset.sample))
     print(format_table(s))
     print(f"run directory: {outcome.directory}")
     code = 0

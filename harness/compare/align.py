@@ -62,6 +62,25 @@ class Aligned:
             self._rows = [frame_rows(f) for f in self.frames]
         return self._rows
 
+    @property
+    def sizes(self) -> list[int]:
+        """Each run's number of examples (the aligned ones and any others)."""
+        return [len(r.frame) for r in self.runs]
+
+    def partial(self, run: int) -> bool:
+        """Whether run ``run`` has examples outside the aligned ids (then its summary's figures are not
+        over the aligned examples, and every figure of the comparison is recomputed on them)."""
+        return self.runs[run].label in self.unmatched
+
+    def coverage(self) -> str | None:
+        """"20 of 120 examples aligned (baseline 120, candidate 20)" when the runs do not cover the same
+        ids (every figure is then over the aligned ones); None when they do."""
+        if not self.unmatched:
+            return None
+        sizes = ", ".join(f"{r.label} {n}" for r, n in zip(self.runs, self.sizes, strict=True))
+        return (f"{len(self.ids)} of {max(self.sizes)} examples aligned ({sizes}): every figure is over the "
+                f"{len(self.ids)} examples all runs share")
+
     def score_column(self, run: int, score: str) -> np.ndarray:
         """Run ``run``'s per-example values of ``score`` in ``ids`` order; NaN where not scored."""
         col = SCORE_PREFIX + score

@@ -3,6 +3,7 @@ run), McNemar for pass/fail scores, regressions and improvements, per-category b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from dataclasses import asdict, dataclass, field, replace
@@ -21,6 +22,8 @@ from harness.compare.scores import ScoreView, score_view
 from harness.records.base import FORMAT_VERSION
 from harness.records.base import nan_if_none as _nan
 from harness.records.comparison import ComparisonRecord
+from harness.records.run import MetricEntry
+from harness.stats.means import mean_ci
 
 DEFAULT_MARGIN_FRACTION = 0.1  # continuous scores: a drop of 10% of the score's range counts as a regression
 
@@ -140,11 +143,42 @@ def _views(aligned: Aligned, name: str) -> list[ScoreView]:
     return [score_view(aligned, r, name, run.summary.metrics[name]) for r, run in enumerate(aligned.runs)]
 
 
-def _compare_score(aligned: Aligned, name: str, views: list[ScoreView], deltas: Deltas) -> ScoreComparison:
+def _clip(lo: float, hi: float, bounds: Sequence[float | None]) -> tuple[float, float]:
+    """As the run's own aggregate does: no CI bound outside the score's range."""
+    b_lo, b_hi = (list(bounds) or [None, None])[:2]
+    return (lo if b_lo is None or math.isnan(lo) else max(b_lo, lo), hi if b_hi is None or math.isnan(hi) else min(b_hi, hi))
+
+
+def run_score(aligned: Aligned, r: int, entry: MetricEntry, view: ScoreView, resamples: int = RESAMPLES,
+              seed: int = SEED) -> RunScore:
+    """Run r's mean and 95% CI of one score over the aligned examples: its summary's figures when the
+    run has no other example, else recomputed on the aligned ones (the method of the run's own
+    aggregate: Wilson or Student-t over per-example values, a bootstrap for a corpus score)."""
+    label = aligned.runs[r].label
+    if not aligned.partial(r):
+        return RunScore(label, _nan(entry.mean), _nan(entry.ci_low), _nan(entry.ci_high), entry.n, entry.n_failed)
+    n = len(aligned.ids)
+    if view.values is not None:
+        ok = [v for v in view.values if v is not None]
+        est = mean_ci(ok, binary=entry.binary)
+        lo, hi = _clip(est.lo, est.hi, entry.range)
+        return RunScore(label, est.mean, lo, hi, est.n, n - len(ok))
+    if view.stat is not None:
+        from harness.stats.bootstrap import bootstrap_ci, evaluate
+
+        lo, hi = bootstrap_ci(n, view.stat, resamples=resamples, seed=seed)
+        frame = aligned.frames[r]
+        n_ok = int(frame["output"].notna().sum()) if "output" in frame.columns else n
+        return RunScore(label, evaluate(view.stat, n), lo, hi, n_ok, n - n_ok)
+    nan = float("nan")
+    return RunScore(label, nan, nan, nan, 0, 0)  # a corpus score that cannot be rebuilt: no figure, not the summary's
+
+
+def _compare_score(aligned: Aligned, name: str, views: list[ScoreView], deltas: Deltas,
+                   resamples: int = RESAMPLES, seed: int = SEED) -> ScoreComparison:
     entries = [r.summary.metrics[name] for r in aligned.runs]
     entry = entries[0]
-    runs = [RunScore(run.label, _nan(e.mean), _nan(e.ci_low), _nan(e.ci_high), e.n, e.n_failed)
-            for run, e in zip(aligned.runs, entries, strict=True)]
+    runs = [run_score(aligned, r, e, v, resamples, seed) for r, (e, v) in enumerate(zip(entries, views, strict=True))]
     example_level = all(v.values is not None for v in views)
     margin = default_margin(entry.binary, entry.range)
     vs: list[VsBaseline] = []
@@ -187,7 +221,7 @@ def compare_aligned(aligned: Aligned, resamples: int = RESAMPLES, seed: int = SE
     views = {n: _views(aligned, n) for n in names}
     with_categories = {n for n, vs in views.items() if all(v.values is not None for v in vs) or vs[0].stat is not None}
     deltas = comparison_deltas(views, len(aligned.ids), group_positions(aligned.categories), with_categories, resamples, seed)
-    return Comparison(aligned, {n: _compare_score(aligned, n, views[n], deltas) for n in names}, resamples, seed)
+    return Comparison(aligned, {n: _compare_score(aligned, n, views[n], deltas, resamples, seed) for n in names}, resamples, seed)
 
 
 def compare_runs(directories: list[Path], category_field: str | None = None, labels: list[str] | None = None,

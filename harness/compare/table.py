@@ -48,6 +48,9 @@ def format_comparison(comp: Comparison) -> str:
                          str(len(v.regressions)) if ex else "", str(len(v.improvements)) if ex else ""))
     lines = [f"{comp.runs[0].summary.suite.name}  split={comp.runs[0].summary.dataset.split}  "
              f"examples={len(comp.ids)}  baseline={comp.runs[0].label}"]
+    coverage = comp.aligned.coverage()
+    if coverage:  # runs of different sizes: say so before any figure
+        lines.append(coverage)
     lines += _render(rows)
     notes = [f"{n}: {sc.note}" for n, sc in comp.scores.items() if sc.note]
     methods = sorted({v.delta.method for sc in comp.scores.values() for v in sc.vs_baseline})

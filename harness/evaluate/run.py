@@ -31,7 +31,7 @@ from harness.data.examples import Split, load_split, render_messages
 from harness.engine import Engine
 from harness.metrics.base import Metric
 from harness.providers.base import ModelSpec, Provider, build_provider
-from harness.records.run import ExampleResult, MetricEntry, RepeatResult, RunSummary
+from harness.records.run import ExampleResult, MetricEntry, RepeatResult, RunSummary, SampleInfo
 from harness.evaluate.repeats import expand_requests, reduce_example
 from harness.stats import mean_ci
 from harness.suite.load import LoadedSuite, load_suite
@@ -46,7 +46,9 @@ class RunConfig:
     suite: Path
     model: ModelSpec
     split: str | None = None
-    limit: int | None = None
+    limit: int | None = None  # the first N examples (not a sample)
+    sample: int | None = None  # draw N at random, stratified by category where the suite has one (harness.data.sample)
+    sample_seed: int | None = None  # the sample's seed (default 0); recorded with the drawn ids
     reports_dir: Path = DEFAULT_REPORTS
     out: Path | None = None  # exact run directory; default reports/runs/<suite>-<split>-<model>-<time>
     cache: Path | None = None  # default reports/cache.sqlite
@@ -204,6 +206,15 @@ def _top_reasons(reasons: list[str], k: int = 5) -> dict[str, int]:
 # ---------------------------------------------------------------- the whole run
 
 
+def select_examples(cfg: RunConfig, loaded: LoadedSuite, split: Split) -> tuple[list[Example], SampleInfo | None]:
+    """The split's examples this run evaluates (every one, the first --limit, or a --sample) and how
+    a sample was drawn (harness.data.sample: the one sampler of every command)."""
+    from harness.data.sample import select
+
+    return select(split.examples, cfg.limit, cfg.sample, cfg.sample_seed,
+                  stratify=loaded.suite.dataset.fields.category is not None)
+
+
 def run_suite(cfg: RunConfig) -> RunOutcome:
     """:func:`run_suite_async` from synchronous code (not from inside a running event loop)."""
     return run_sync(run_suite_async(cfg))
@@ -221,7 +232,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
 
         raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
     split: Split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
-    examples = split.examples[: cfg.limit] if cfg.limit else split.examples
+    examples, drawn = select_examples(cfg, loaded, split)
     if cfg.repeats is not None:
         gen_settings = loaded.suite.generation.model_copy(update={"repeats": cfg.repeats})
         loaded.suite = loaded.suite.model_copy(update={"generation": gen_settings})
@@ -266,7 +277,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     t_end = time.perf_counter()
     timing = {"total_s": t_end - t0, "load_s": t_gen - t0, "generation_s": t_score - t_gen, "scoring_s": t_end - t_score}
     finished = FinishedRun(cfg, loaded, split, fingerprint, results, table, artifacts, timing,
-                           cost_block(ledger, provider.batch_api() is not None))
+                           cost_block(ledger, provider.batch_api() is not None), drawn)
     directory, summary = write_run(finished, prepared)
     return RunOutcome(directory, summary, results, "; ".join(down) or None, summary.cost.cap_reached if summary.cost else None)
 

@@ -54,7 +54,9 @@ class IterateConfig:
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides for the first iteration
     seed: int = 0
     max_boost: float = 1.0  # extra examples for the worst category, as a share of its pool rows
-    eval_limit: int | None = None
+    eval_limit: int | None = None  # the first N examples of each split evaluated
+    eval_sample: int | None = None  # or a seeded stratified sample of N (harness.data.sample)
+    eval_sample_seed: int | None = None
     allow_contamination: bool = False
     progress: bool = True
     method: str | None = None  # supervised or dpo; default: the suite's training.method, else supervised
@@ -214,6 +216,7 @@ def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, di
     from harness.providers.base import ModelSpec
 
     outcome = run_suite(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), split=split, limit=cfg.eval_limit,
+                                  sample=cfg.eval_sample, sample_seed=cfg.eval_sample_seed,
                                   reports_dir=cfg.reports_dir, out=directory, progress=cfg.progress, trust=cfg.trust))
     return Evaluation(model, split, read_run(outcome.directory))
 

@@ -22,7 +22,9 @@ from harness.core.redact import redacted
 from harness.core.settings import GenerationSettings
 from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
+from harness.data.sample import DEFAULT_SEED, check_selection, draw, select
 from harness.providers.base import ModelSpec
+from harness.records.run import SampleInfo
 from harness.records.recording import (
     InputsSource,
     RecordingHeader,
@@ -46,7 +48,9 @@ class RecordConfig:
     id_field: str | None = None
     system: str | None = None
     generation: GenerationSettings | None = None  # inputs only; a suite's own settings win
-    limit: int | None = None
+    limit: int | None = None  # the first N examples or inputs
+    sample: int | None = None  # or a seeded random sample of N (stratified by the suite's category): harness.data.sample
+    sample_seed: int | None = None
     cache: Path = Path("reports/cache.sqlite")
     progress: bool = True
     # Key hosts and data root (harness.core.trust): the caller's; the environment's when not given.
@@ -64,7 +68,7 @@ class RecordOutcome:
         return self.header.counts.get("errors", 0)
 
 
-def _suite_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request], GenerationSettings, SuiteSource]:
+def _suite_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request], GenerationSettings, SuiteSource, SampleInfo | None]:
     from harness.data.examples import load_split, render_messages
     from harness.suite.load import load_suite
 
@@ -75,7 +79,7 @@ def _suite_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request],
     if split_name not in s.dataset.splits:
         raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(s.dataset.splits)}")
     split = load_split(s.dataset, loaded.dataset_dir(), split_name, s.prompt)
-    examples = split.examples[: cfg.limit] if cfg.limit else split.examples
+    examples, drawn = select(split.examples, cfg.limit, cfg.sample, cfg.sample_seed, stratify=s.dataset.fields.category is not None)
     rows, reqs = [], []
     for ex in examples:
         msgs = render_messages(s.prompt, ex)
@@ -84,16 +88,22 @@ def _suite_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request],
                      "messages": [{"role": r, "content": c} for r, c in msgs]})
     source = SuiteSource(path=str(cfg.suite), name=s.name, version=s.version, split=split_name, split_path=str(split.path),
                          split_sha256=split.sha256, category_field=s.dataset.fields.category, **suite_hashes(loaded))
-    return rows, reqs, s.generation, source
+    return rows, reqs, s.generation, source, drawn
 
 
-def _input_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request], GenerationSettings, InputsSource]:
+def _input_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request], GenerationSettings, InputsSource, SampleInfo | None]:
     from harness.migrate.inputs import read_inputs
 
     assert cfg.inputs is not None
     inputs = read_inputs(cfg.inputs, cfg.field, cfg.system, cfg.id_field)
     settings = cfg.generation or GenerationSettings()
-    items = inputs.items[: cfg.limit] if cfg.limit else inputs.items
+    check_selection(cfg.limit, cfg.sample)
+    drawn = None
+    if cfg.sample is not None:  # unlabelled inputs have no category: a plain seeded sample
+        d = draw([it.id for it in inputs.items], None, cfg.sample, DEFAULT_SEED if cfg.sample_seed is None else cfg.sample_seed)
+        items, drawn = [inputs.items[p] for p in d.positions], d.info
+    else:
+        items = inputs.items[: cfg.limit] if cfg.limit else inputs.items
     hashes: dict[str, str] = {}
     if cfg.suite is not None:  # the suite's own prompt and settings, so its candidates are asked the same
         loaded, hashes = _render_with_suite(cfg, items)
@@ -107,7 +117,7 @@ def _input_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request],
                           field=None if inputs.format == "chat" else cfg.field, system=cfg.system,
                           suite_path=str(cfg.suite) if cfg.suite else None, prompt_sha256=hashes.get("prompt_sha256"),
                           generation_sha256=hashes.get("generation_sha256"))
-    return rows, reqs, settings, source
+    return rows, reqs, settings, source, drawn
 
 
 def _render_with_suite(cfg: RecordConfig, items: list[Any]) -> tuple[Any, dict[str, str]]:
@@ -152,9 +162,9 @@ def record(cfg: RecordConfig) -> RecordOutcome:
     if cfg.suite is None and cfg.inputs is None:
         raise HarnessError("record: give a SUITE, --inputs FILE, or both (the inputs asked with the suite's prompt)")
     if cfg.inputs is None:
-        rows, reqs, settings, source = _suite_rows(cfg)
+        rows, reqs, settings, source, drawn = _suite_rows(cfg)
     else:
-        rows, reqs, settings, source = _input_rows(cfg)
+        rows, reqs, settings, source, drawn = _input_rows(cfg)
     provider = build_provider(cfg.model, cfg.trust)
     fingerprint = provider.fingerprint()
     cache = ResponseCache(cfg.cache)
@@ -176,6 +186,7 @@ def record(cfg: RecordConfig) -> RecordOutcome:
         suite=source if isinstance(source, SuiteSource) else None,
         inputs=source if isinstance(source, InputsSource) else None,
         counts={"examples": len(rows), "outputs": len(ok), "errors": len(rows) - len(ok), "cached": sum(cached)},
+        sample=drawn,
     )
     write_recording(cfg.out, header, rows)
     return RecordOutcome(cfg.out, header, rows)

@@ -21,10 +21,11 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 from harness.core.errors import HarnessError
 from harness.core.jsonl import read_jsonl
+from harness.records.run import SampleInfo
 
 FORMAT_VERSION = 1
 HEADER = "recording.json"
@@ -80,6 +81,14 @@ class RecordingHeader(Strict):
     inputs: InputsSource | None = None
     counts: dict[str, int] = Field(default_factory=dict, description="examples, outputs, errors, cached.")
     outputs_sha256: str = Field("", description="Of outputs.jsonl, so an edited recording is noticed.")
+    sample: SampleInfo | None = Field(None, description="--sample: how the inputs were drawn; absent otherwise.")
+
+    @model_serializer(mode="wrap")
+    def _sample_only_when_set(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if self.sample is None:  # recordings made without --sample keep their bytes
+            data.pop("sample", None)
+        return data
 
 
 def sha256_json(obj: Any) -> str:

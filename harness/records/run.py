@@ -101,6 +101,20 @@ class SuiteInfo(Record):
     spec: dict[str, Any]
 
 
+class SampleInfo(Record):
+    """How a ``--sample N --seed S`` run drew its examples (harness.data.sample): absent when the run
+    evaluated the whole split or its first ``limit`` examples."""
+
+    n: int = Field(description="N as asked (--sample N).")
+    seed: int
+    method: str = Field(description="stratified by category (proportional, largest remainder) or simple random.")
+    population: int = Field(description="Examples in the split the sample was drawn from.")
+    drawn: int = Field(description="Examples drawn: N, or the whole split when N is at least its size.")
+    strata: dict[str, int] | None = Field(None, description="Category -> examples drawn from it; null: not stratified.")
+    ids_sha256: str = Field(description="sha256 of the drawn ids, one a line in the split's order.")
+    ids: list[str] = Field(description="The drawn ids, in the split's order.")
+
+
 class DatasetInfo(Record):
     split: str
     path: str
@@ -109,6 +123,14 @@ class DatasetInfo(Record):
     limit: int | None = None
     n_evaluated: int
     category_field: str | None = None
+    sample: SampleInfo | None = None  # written only when set: summaries of runs without --sample are unchanged
+
+    @model_serializer(mode="wrap")
+    def _sample_only_when_set(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if self.sample is None:
+            data.pop("sample", None)
+        return data
 
 
 class ModelInfo(Record):

@@ -30,7 +30,7 @@ from harness.core.redact import redacted
 from harness.core.types import Failure
 from harness.records.base import FORMAT_VERSION, nan_to_none
 from harness.records.files import FolderLock, ensure_writable, staged
-from harness.records.run import ExampleResult, RunSummary, read_run
+from harness.records.run import ExampleResult, RunSummary, SampleInfo, read_run
 
 
 class _Model(Protocol):
@@ -131,6 +131,7 @@ class FinishedRun:
     artifacts: dict[str, Any]
     timing: dict[str, float]
     cost: dict[str, Any] | None = None  # harness.engine.cost.cost_block
+    sample: SampleInfo | None = None  # --sample: how the examples were drawn (harness.data.sample)
 
 
 def build_summary(run: FinishedRun) -> RunSummary:
@@ -147,7 +148,8 @@ def build_summary(run: FinishedRun) -> RunSummary:
                   "sha256": loaded.sha256, "spec": redacted(loaded.suite.model_dump(mode="json"))},
         "dataset": {"split": split.name, "path": str(split.path), "sha256": split.sha256,
                     "n_examples": len(split.examples), "limit": cfg.limit, "n_evaluated": len(results),
-                    "category_field": loaded.suite.dataset.fields.category},
+                    "category_field": loaded.suite.dataset.fields.category,
+                    **({"sample": run.sample.model_dump(mode="json")} if run.sample is not None else {})},
         "model": {"display": cfg.model.display(), "spec": redacted(cfg.model.model_dump(mode="json")), "fingerprint": run.fingerprint},
         "generation": loaded.suite.generation.model_dump(mode="json"),
         "metrics": run.table,

@@ -162,7 +162,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
     lineage_cols = sorted({k for it in lineage or [] for k in (it.get("scores") or {})})
     return env.get_template("report.html.j2").render(
         title=title or f"{base.suite.name}: {' vs '.join(r.label for r in comp.runs)}",
-        suite=base.suite, dataset=base.dataset, comp=comp, runs=comp.runs, n=len(comp.ids),
+        suite=base.suite, dataset=base.dataset, comp=comp, runs=comp.runs, n=len(comp.ids), coverage=comp.aligned.coverage(),
         rules=rules, passed=passed, outcome=outcome, metric_rows=_metric_rows(comp), charts=charts,
         examples=first_page(examples, PAGE), categories=examples["cats"], data=json_for_script(data), lineage=lineage, lineage_cols=lineage_cols,
         costs=[cost_line(r.summary) for r in comp.runs],

@@ -28,13 +28,33 @@ def code(text: object) -> str:
     return "`" + str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
 
 
-def gate_markdown(comp: Comparison, results: Sequence[RuleRecord], passed: bool, outcome: str | None = None) -> str:
-    """``outcome`` promote | block | inconclusive (default: promote when passed, else block)."""
+def header(comp: Comparison) -> str:
+    """Suite, split, how many examples (and, for runs of different sizes, how many of them aligned), the runs."""
     base, cand = comp.runs[0], comp.runs[1]
     suite = base.summary.suite
-    lines = [f"## Promotion gate: {HEADLINE[outcome or ('promote' if passed else 'block')]}", "",
-             f"Suite **{cell(suite.name)}** v{cell(suite.version)}, split {code(base.summary.dataset.split)}, "
-             f"{len(comp.ids)} examples. Baseline {code(base.model)}, candidate {code(cand.model)}.", "",
+    coverage = comp.aligned.coverage()
+    count = f"**{cell(coverage)}**" if coverage else f"{len(comp.ids)} examples"
+    return (f"Suite **{cell(suite.name)}** v{cell(suite.version)}, split {code(base.summary.dataset.split)}, "
+            f"{count}. Baseline {code(base.model)}, candidate {code(cand.model)}.")
+
+
+def scores_table(comp: Comparison) -> list[str]:
+    lines = ["| score | baseline | candidate | delta (paired 95% CI) | McNemar p |", "|---|---:|---:|---:|---:|"]
+    for name, sc in comp.scores.items():
+        b, c, v = sc.runs[0], sc.runs[1], sc.vs_baseline[0]
+        delta = fmt(v.delta.delta, signed=True) + ("" if math.isnan(v.delta.ci_low) else f" {ci(v.delta.ci_low, v.delta.ci_high, True)}")
+        lines.append(f"| {cell(name)} | {fmt(b.mean)} | {fmt(c.mean)} | {delta} | {pval(v.p_value) or '-'} |")
+    return lines
+
+
+def comparison_markdown(comp: Comparison) -> str:
+    """A comparison without a gate (`harness compare --format markdown`): the header and the scores."""
+    return "\n".join(["## Comparison", "", header(comp), "", "### Scores", "", *scores_table(comp)]) + "\n"
+
+
+def gate_markdown(comp: Comparison, results: Sequence[RuleRecord], passed: bool, outcome: str | None = None) -> str:
+    """``outcome`` promote | block | inconclusive (default: promote when passed, else block)."""
+    lines = [f"## Promotion gate: {HEADLINE[outcome or ('promote' if passed else 'block')]}", "", header(comp), "",
              "| verdict | rule | figure | threshold | why |", "|---|---|---:|---:|---|"]
     for r in results:
         lines.append(f"| {ICON.get(r.verdict, r.verdict)} | {cell(r.name)} | {format_figure(r.rule, r.figure)} | {format_figure(r.rule, r.threshold)} | {cell(r.explanation)} |")
@@ -46,16 +66,12 @@ def gate_markdown(comp: Comparison, results: Sequence[RuleRecord], passed: bool,
             more = f" and {len(r.examples) - MAX_IDS} more" if len(r.examples) > MAX_IDS else ""
             lines.append(f"- **{cell(r.name)}**" + (f" (category {code(r.category)})" if r.category else "")
                          + f": {shown}{more}")
-    lines += ["", "### Scores", "", "| score | baseline | candidate | delta (paired 95% CI) | McNemar p |", "|---|---:|---:|---:|---:|"]
-    for name, sc in comp.scores.items():
-        b, c, v = sc.runs[0], sc.runs[1], sc.vs_baseline[0]
-        delta = fmt(v.delta.delta, signed=True) + ("" if math.isnan(v.delta.ci_low) else f" {ci(v.delta.ci_low, v.delta.ci_high, True)}")
-        lines.append(f"| {cell(name)} | {fmt(b.mean)} | {fmt(c.mean)} | {delta} | {pval(v.p_value) or '-'} |")
+    lines += ["", "### Scores", "", *scores_table(comp)]
     return "\n".join(lines) + "\n"
 
 
 @reporter("markdown")
 def markdown_report(inp: ReportInput) -> dict[str, str]:
     if inp.decision is None:
-        return {}
+        return {"comparison_summary.md": comparison_markdown(inp.comparison)}
     return {"gate_summary.md": gate_markdown(inp.comparison, inp.decision.rules, inp.decision.passed, inp.decision.outcome)}

@@ -35,8 +35,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--harness-model", metavar="MODEL", help="the candidate model, as for `harness run --model`")
     g.addoption("--harness-baseline", metavar="RUN_DIR_OR_MODEL", help="a run directory, or a model to run, to compare with")
     g.addoption("--harness-split", metavar="SPLIT", help="dataset split (default: the suite's default_split)")
-    g.addoption("--harness-limit", metavar="N", help="only the first N examples (a whole number from 1; checked as "
-                                                      "`harness run --limit`)")
+    g.addoption("--harness-limit", metavar="N", help="only the first N examples, not a sample (a whole number from 1; "
+                                                      "checked as `harness run --limit`)")
+    g.addoption("--harness-sample", metavar="N", help="a seeded random sample of N examples, stratified by category "
+                                                       "(as `harness run --sample`); not with --harness-limit")
+    g.addoption("--harness-seed", metavar="S", help="the seed of --harness-sample (default 0)")
     g.addoption("--harness-reports", type=Path, metavar="DIR", help="run directories and the response cache "
                                                                     "(default: $HARNESS_REPORTS or reports)")
 
@@ -66,14 +69,21 @@ def pytest_configure(config: pytest.Config) -> None:
     suite = config.getoption("harness_suite")
     if suite and not config.getoption("harness_model"):
         raise pytest.UsageError("--harness-suite needs --harness-model MODEL (the candidate)")
-    limit = config.getoption("harness_limit")
-    if limit is not None:
-        from harness.core.options import LIMIT, check
+    from harness.core.options import LIMIT, SEED, check
 
-        try:
-            config.option.harness_limit = check("--harness-limit", LIMIT, limit)
-        except ValueError as e:
-            raise pytest.UsageError(str(e)) from None
+    for name, parse in (("limit", LIMIT), ("sample", LIMIT), ("seed", SEED)):
+        value = config.getoption(f"harness_{name}")
+        if value is not None:
+            try:
+                setattr(config.option, f"harness_{name}", check(f"--harness-{name}", parse, value))
+            except ValueError as e:
+                raise pytest.UsageError(str(e)) from None
+    limit, sample, seed = (config.getoption(f"harness_{k}") for k in ("limit", "sample", "seed"))
+    if limit is not None and sample is not None:
+        raise pytest.UsageError(f"--harness-limit {limit} and --harness-sample {sample} together: --harness-limit takes "
+                                "the first N examples, --harness-sample draws a stratified random one; give one of them")
+    if seed is not None and sample is None:
+        raise pytest.UsageError(f"--harness-seed {seed} without --harness-sample: the seed picks a sample")
     if suite:
         if not Path(suite).is_file():
             raise pytest.UsageError(f"--harness-suite {suite}: no such file")
@@ -127,11 +137,12 @@ class _SuiteItem(pytest.Item):
 
             h = _harness(config)
             suite, split, limit = self.path, config.getoption("harness_split"), config.getoption("harness_limit")
+            drawn = {"sample": config.getoption("harness_sample"), "seed": config.getoption("harness_seed")}
             try:
-                state = {"candidate": h.run(suite, config.getoption("harness_model"), split, limit), "baseline": None}
+                state = {"candidate": h.run(suite, config.getoption("harness_model"), split, limit, **drawn), "baseline": None}
                 base = config.getoption("harness_baseline")
                 if base:
-                    state["baseline"] = h.baseline(suite, base, split, limit)
+                    state["baseline"] = h.baseline(suite, base, split, limit, **drawn)
             except HarnessError as e:
                 _usage_error(e)
             config._harness_suite_state = state  # type: ignore[attr-defined]

@@ -62,23 +62,27 @@ class Harness:
     def __init__(self, reports: Path, progress: bool = False):
         self.reports = Path(reports)
         self.progress = progress
-        self._runs: dict[tuple[str, str, str | None, int | None], Run] = {}
+        self._runs: dict[tuple[str, str, str | None, int | None, int | None, int | None], Run] = {}
 
-    def run(self, suite: str | Path, model: str, split: str | None = None, limit: int | None = None) -> Run:
-        """Evaluate ``model`` (as for --model) on ``suite``; the same call twice in a session reuses the run."""
+    def run(self, suite: str | Path, model: str, split: str | None = None, limit: int | None = None,
+            sample: int | None = None, seed: int | None = None) -> Run:
+        """Evaluate ``model`` (as for --model) on ``suite``: every example, the first ``limit``, or a
+        stratified ``sample`` drawn with ``seed`` (harness.data.sample); the same call twice in a
+        session reuses the run."""
         from harness.providers.base import ModelSpec
 
-        key = (str(Path(suite).resolve()), model, split, limit)
+        key = (str(Path(suite).resolve()), model, split, limit, sample, seed)
         if key not in self._runs:
             out = run_suite(RunConfig(suite=Path(suite), model=ModelSpec.parse(model), split=split, limit=limit,
-                                      reports_dir=self.reports, progress=self.progress))
+                                      sample=sample, sample_seed=seed, reports_dir=self.reports, progress=self.progress))
             self._runs[key] = Run.load(out.directory)
         return self._runs[key]
 
-    def baseline(self, suite: str | Path, baseline: str, split: str | None = None, limit: int | None = None) -> Run:
+    def baseline(self, suite: str | Path, baseline: str, split: str | None = None, limit: int | None = None,
+                 sample: int | None = None, seed: int | None = None) -> Run:
         """A run directory as it is, or a model spec to run."""
         p = Path(baseline)
-        return Run.load(p) if (p / "summary.json").is_file() else self.run(suite, baseline, split, limit)
+        return Run.load(p) if (p / "summary.json").is_file() else self.run(suite, baseline, split, limit, sample, seed)
 
     def gate(self, candidate: Run, baseline: Run, suite: str | Path | None = None) -> GateOutcome:
         """The suite's gates (default: the suite the candidate ran) on candidate vs baseline; no report is written."""
