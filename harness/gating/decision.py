@@ -21,7 +21,7 @@ def check_same_examples(comp: Comparison) -> None:
     if comp.aligned.unmatched:
         counts = ", ".join(f"{r.label} {len(r.rows)}" for r in comp.runs)
         raise HarnessError(f"the runs evaluated different examples ({counts}); a gate compares runs of the same examples "
-                           "(the same --limit, or none)")
+                           "(the same --limit or --sample and --seed, or none)")
 
 
 def decide_gates(gates: Sequence[Gate], comp: Comparison, suite_file: str,
