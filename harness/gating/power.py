@@ -304,13 +304,10 @@ def is_advisory(gate: Gate, setting: Setting) -> bool:
 # ---------------------------------------------------------------- the cross-check
 
 
-def real_outcomes(setting: Setting, gates: list[Gate], a: dict[str, np.ndarray], b: dict[str, np.ndarray],
-                  k: int) -> tuple[list[str], dict[str, bool]]:
-    """Simulation k through the real comparison and gate code: each gate's outcome (its scopes combined), and
-    per score whether a ``min_improvement`` just above 0 on the whole split promotes (promoted as better)."""
+def comparison_of(setting: Setting, a: dict[str, np.ndarray], b: dict[str, np.ndarray], k: int = 0):
+    """Simulation k as the real comparison of two runs (harness.compare.compare_aligned)."""
     from harness.compare.align import Aligned, Run
     from harness.compare.comparison import compare_aligned
-    from harness.gating.rules import evaluate_gates, evaluate_gates_by_gate
     from harness.records.columns import to_frame
     from harness.records.run import ExampleRow, MetricEntry, ModelInfo, RunRecord, RunSummary
 
@@ -326,7 +323,17 @@ def real_outcomes(setting: Setting, gates: list[Gate], a: dict[str, np.ndarray],
         frame = to_frame(rows, list(range(1, len(rows) + 1)), Path(label), ExampleRow)
         runs.append(Run(RunRecord(Path(label), summary, frame), label))
     aligned = Aligned(runs, list(setting.ids), list(setting.categories), [r.frame for r in runs], "category")
-    comp = compare_aligned(aligned)
+    return compare_aligned(aligned)
+
+
+def real_outcomes(setting: Setting, gates: list[Gate], a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+                  k: int) -> tuple[list[str], dict[str, bool]]:
+    """Simulation k through the real comparison and gate code: each gate's outcome (its scopes combined), and
+    per score whether a ``min_improvement`` just above 0 on the whole split promotes (promoted as better)."""
+    from harness.gating.rules import evaluate_gates, evaluate_gates_by_gate
+
+    names = list(setting.scores)
+    comp = comparison_of(setting, a, b, k)
     by_gate = [[str(r.outcome) for r in records] for records in evaluate_gates_by_gate(gates, comp)]
     outcomes = [str(combine([np.array([x], dtype=object) for x in o], 1)[0]) for o in by_gate]
     better = {}
