@@ -66,6 +66,7 @@ ON_CANDIDATE = ("min", "max")
 GAINS = (5, 10)
 IDENTICAL = "identical"
 OUTCOMES = (PROMOTE, BLOCK, INCONCLUSIVE)
+BETTER = 1e-12  # "promoted as better": the CI's lower bound at least this (a min_improvement gate); float noise is not a gain
 
 
 @dataclass
@@ -226,7 +227,7 @@ class Judge:
             self._ci[(m, tuple(pos))] = (d, lo, hi) if orientation(self.setting.scores[m].direction) > 0 else (-d, -hi, -lo)
 
     def better(self, name: str, pos: list[int]) -> np.ndarray:
-        return self.paired(name, pos)[1] > 0 if len(pos) >= 2 else np.zeros(self.sims, dtype=bool)
+        return self.paired(name, pos)[1] >= BETTER if len(pos) >= 2 else np.zeros(self.sims, dtype=bool)
 
     def _fill(self, outcome: str) -> np.ndarray:
         return np.full(self.sims, outcome, dtype=object)
@@ -242,7 +243,7 @@ class Judge:
             threshold = -value if gate.rule == "non_inferiority_margin" else value
             d, lo, hi = self.paired(gate.metric, pos)
             out = np.where(np.isnan(lo), BLOCK, ci_outcome(gate.rule, lo, hi, threshold)).astype(object)
-            return ScopeResult(category, out, p_below_v(d, lo, hi, threshold), lo > 0)
+            return ScopeResult(category, out, p_below_v(d, lo, hi, threshold), lo >= BETTER)
         if gate.rule == "max_regressions":
             margin = gate.regression_margin if "regression_margin" in gate.model_fields_set else default_margin(
                 s.binary, [s.lo, s.hi])
@@ -338,7 +339,7 @@ def real_outcomes(setting: Setting, gates: list[Gate], a: dict[str, np.ndarray],
     outcomes = [str(combine([np.array([x], dtype=object) for x in o], 1)[0]) for o in by_gate]
     better = {}
     for n in names:
-        [r] = evaluate_gates([Gate(metric=n, min_improvement=1e-12)], comp)
+        [r] = evaluate_gates([Gate(metric=n, min_improvement=BETTER)], comp)
         better[n] = r.outcome == PROMOTE
     return outcomes, better
 
