@@ -103,6 +103,9 @@ SEED = Whole(0, 2**32 - 1)  # numpy's seed range
 SHARE = Fraction(0.0, 1.0, open_hi=True)  # --validation-fraction: a share held out, under all of it
 THRESHOLD = Fraction(0.0, 1.0, open_lo=True)  # a Jaccard or overlap share at or above which a pair counts
 NGRAM = Whole(1, 100)  # words per shingle or n-gram
+SIMULATIONS = Whole(10, 100_000)  # harness plan --simulations: comparisons simulated per scenario
+UNIT_SHARE = Fraction(0.0, 1.0, open_lo=True, open_hi=True)  # harness plan --base-accuracy: a synthetic run's accuracy
+STICKINESS = Fraction(0.0, 1.0)  # harness plan --stickiness: the chance a re-run keeps an example's outcome
 
 
 def check(option: str, parse: Whole | Amount | Fraction, value: object) -> int | float:

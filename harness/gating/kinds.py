@@ -20,6 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from harness.compare.comparison import Comparison, ScoreComparison, default_margin, flips, orientation
 from harness.compare.paired import PairedDelta
@@ -95,15 +98,37 @@ def normal_cdf(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
+_normal_cdf_v = np.vectorize(normal_cdf, otypes=[float])
+
+
+def p_below_v(estimate: Any, lo: Any, hi: Any, threshold: float) -> np.ndarray:
+    """``p_below`` on arrays (one value per simulated comparison: harness.gating.power); the judges call it too."""
+    est, lo, hi = (np.asarray(x, dtype=float) for x in (estimate, lo, hi))
+    se = (hi - lo) / (2 * Z975)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, (est - threshold) / np.where(se > 0, se, 1.0), 0.0)
+    p = np.where(se > 0, _normal_cdf_v(z), np.where(est < threshold, 0.0, 1.0))
+    return np.where(np.isnan(est) | np.isnan(lo) | np.isnan(hi), 1.0, p)
+
+
 def p_below(estimate: float, lo: float, hi: float, threshold: float) -> float:
     """One-sided p-value of "the true value is >= threshold", the SE read off the 95% CI (normal
     approximation: se = (hi - lo) / (2 * 1.96)); a zero-width CI gives 0 or 1."""
-    if any(math.isnan(x) for x in (estimate, lo, hi)):
-        return 1.0
-    se = (hi - lo) / (2 * Z975)
-    if se <= 0:
-        return 0.0 if estimate < threshold else 1.0
-    return normal_cdf((estimate - threshold) / se)
+    return float(p_below_v(estimate, lo, hi, threshold))
+
+
+def ci_outcome(rule: str, lo: Any, hi: Any, threshold: float) -> np.ndarray:
+    """The outcome of a rule judged on a 95% CI [lo, hi] against its threshold, for one CI or an array of them
+    (the judges below and harness.gating.power's simulation share it). non_inferiority_margin (threshold -m):
+    PROMOTE when lo > threshold; min_improvement and min: PROMOTE when lo >= threshold; all three BLOCK when
+    hi < threshold. max: PROMOTE when hi <= threshold, BLOCK when lo > threshold. Else INCONCLUSIVE."""
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    if rule == "max":
+        promote, block = hi <= threshold, lo > threshold
+    else:
+        promote = lo > threshold if rule == "non_inferiority_margin" else lo >= threshold
+        block = hi < threshold
+    return np.where(promote, PROMOTE, np.where(block, BLOCK, INCONCLUSIVE))
 
 
 def examples_needed(n: int, lo: float, hi: float, estimate: float, threshold: float) -> int | None:
@@ -161,17 +186,12 @@ def _bound(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | No
                        f"candidate {sc.name}{where} = {fmt(cand)} {op} {fmt(value)} ({why})", regressed)
     ci = f"[{fmt(lo)}, {fmt(hi)}]"
     head = f"candidate {sc.name}{where} = {fmt(cand)} {ci}"
-    if rule == "min":
-        if lo >= value:
-            return Verdict(cand, value, PROMOTE, f"{head}: CI >= {fmt(value)}", regressed, p_below(cand, lo, hi, value))
-        if hi < value:
-            return Verdict(cand, value, BLOCK, f"{head}: CI < {fmt(value)}", regressed, p_below(cand, lo, hi, value))
-    else:
-        if hi <= value:
-            return Verdict(cand, value, PROMOTE, f"{head}: CI <= {fmt(value)}", regressed, p_below(-cand, -hi, -lo, -value))
-        if lo > value:
-            return Verdict(cand, value, BLOCK, f"{head}: CI > {fmt(value)}", regressed, p_below(-cand, -hi, -lo, -value))
+    outcome = str(ci_outcome(rule, lo, hi, value))
     p = p_below(cand, lo, hi, value) if rule == "min" else p_below(-cand, -hi, -lo, -value)
+    if outcome == PROMOTE:
+        return Verdict(cand, value, PROMOTE, f"{head}: CI {'>=' if rule == 'min' else '<='} {fmt(value)}", regressed, p)
+    if outcome == BLOCK:
+        return Verdict(cand, value, BLOCK, f"{head}: CI {'<' if rule == 'min' else '>'} {fmt(value)}", regressed, p)
     return Verdict(cand, value, INCONCLUSIVE, f"{head} straddles {fmt(value)}; {undecided(n, lo, hi, cand, value)}",
                    regressed, p)
 
@@ -197,28 +217,45 @@ def _ci_lower_bound(gate: Gate, comp: Comparison, sc: ScoreComparison, category:
     if math.isnan(lo):
         return Verdict(float("nan"), threshold, BLOCK,
                        f"no 95% CI of the difference{where} ({delta.method}; {delta.n} paired examples)", regressed)
-    promote = lo > threshold if rule == "non_inferiority_margin" else lo >= threshold
+    outcome = str(ci_outcome(rule, lo, hi, threshold))
     p = p_below(d, lo, hi, threshold)
     head = (f"95% CI of {what}{where} = [{fmt(lo, signed=True)}, {fmt(hi, signed=True)}] "
             f"(delta {fmt(d, signed=True)}, n={delta.n})")
-    if promote:
+    if outcome == PROMOTE:
         op = ">" if rule == "non_inferiority_margin" else ">="
         return Verdict(lo, threshold, PROMOTE, f"{head}: lower bound {op} {fmt(threshold, signed=True)}", regressed, p)
-    if hi < threshold:
+    if outcome == BLOCK:
         return Verdict(lo, threshold, BLOCK, f"{head}: wholly below {fmt(threshold, signed=True)}", regressed, p)
     return Verdict(lo, threshold, INCONCLUSIVE,
                    f"{head} straddles {fmt(threshold, signed=True)}; {undecided(delta.n, lo, hi, d, threshold)}", regressed, p)
 
 
-def sign_test_p(regressions: int, improvements: int, alternative: str = "greater") -> float:
-    """One-sided exact binomial (sign) test on the discordant pairs: H0 regressions and improvements are
-    equally likely. ``greater``: evidence that regressions outnumber improvements."""
-    k = regressions + improvements
-    if k == 0:
-        return 1.0
-    from scipy.stats import binomtest
+def sign_test_pv(regressions: Any, improvements: Any, alternative: str = "greater") -> np.ndarray:
+    """One-sided exact binomial (sign) test on the discordant pairs, for one count or arrays of them: H0
+    regressions and improvements are equally likely. ``greater``: evidence that regressions outnumber
+    improvements, P(X >= regressions); ``less``: P(X <= regressions), X ~ Bin(regressions + improvements, 1/2)."""
+    from scipy.special import bdtr, bdtrc  # the binomial CDF and survival function; scipy.stats takes seconds to import
 
-    return float(binomtest(regressions, k, 0.5, alternative=alternative).pvalue)
+    reg, imp = np.asarray(regressions, dtype=float), np.asarray(improvements, dtype=float)
+    k = np.maximum(reg + imp, 1)
+    p = np.where(reg > 0, bdtrc(reg - 1, k, 0.5), 1.0) if alternative == "greater" else bdtr(reg, k, 0.5)
+    k = reg + imp
+    return np.where(k > 0, np.minimum(p, 1.0), 1.0)
+
+
+def sign_test_p(regressions: int, improvements: int, alternative: str = "greater") -> float:
+    return float(sign_test_pv(regressions, improvements, alternative))
+
+
+def regression_outcome(regressions: Any, improvements: Any, cap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """max_regressions on counts (one comparison or arrays of them): (outcome, p_block, p_fewer). PROMOTE when at
+    most ``cap`` regressions (p_block 1) or significantly fewer than the improvements; BLOCK when over the cap and
+    significantly more (p_more < ALPHA); else INCONCLUSIVE. The judge below and harness.gating.power share it."""
+    reg = np.asarray(regressions, dtype=float)
+    p_more, p_fewer = sign_test_pv(regressions, improvements), sign_test_pv(regressions, improvements, "less")
+    within = reg <= cap
+    outcome = np.where(within, PROMOTE, np.where(p_more < ALPHA, BLOCK, np.where(p_fewer < ALPHA, PROMOTE, INCONCLUSIVE)))
+    return outcome, np.where(within, 1.0, p_more), p_fewer
 
 
 def _regressions(gate: Gate, comp: Comparison, sc: ScoreComparison, category: str | None) -> Verdict:
@@ -237,14 +274,15 @@ def _regressions(gate: Gate, comp: Comparison, sc: ScoreComparison, category: st
     reg, imp = flips([sc.values[0][i] for i in pos], [sc.values[1][i] for i in pos], sc.direction, margin)
     ids = [comp.ids[pos[i]] for i in reg]
     kind = "right before, wrong now" if sc.binary else f"worse by more than {margin:g}"
-    p_more, p_fewer = sign_test_p(len(reg), len(imp)), sign_test_p(len(reg), len(imp), "less")
+    out, p_block, p_less = regression_outcome(len(reg), len(imp), value)
+    outcome, p_more, p_fewer = str(out), float(sign_test_pv(len(reg), len(imp))), float(p_less)
     head = f"{len(ids)} regressions{where} ({kind}) against {len(imp)} improvements"
     if len(ids) <= value:
-        return Verdict(float(len(ids)), value, PROMOTE, f"{head}; {len(ids)} <= {int(value)} allowed", ids, 1.0)
+        return Verdict(float(len(ids)), value, PROMOTE, f"{head}; {len(ids)} <= {int(value)} allowed", ids, float(p_block))
     test = f"one-sided sign test p = {pval(p_more)} (more regressions than improvements), {pval(p_fewer)} (fewer)"
-    if p_more < ALPHA:
+    if outcome == BLOCK:
         return Verdict(float(len(ids)), value, BLOCK, f"{head}; {len(ids)} > {int(value)} allowed and {test}", ids, p_more)
-    if p_fewer < ALPHA:
+    if outcome == PROMOTE:
         return Verdict(float(len(ids)), value, PROMOTE,
                        f"{head}; {len(ids)} > {int(value)} allowed, but significantly fewer than the improvements ({test})",
                        ids, p_more)

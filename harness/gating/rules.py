@@ -12,12 +12,20 @@ gate promotes only when every one is: an intersection-union test, whose false-pr
 no correction); it is BLOCKed only when Holm's step-down over the family's one-sided p-values
 rejects it at ALPHA, so the family-wise false-block rate stays ALPHA however many categories there
 are. A category its CI would block but Holm does not reject is inconclusive.
+
+Several comparative rules (non_inferiority_margin, min_improvement, max_regressions) on one score and
+one scope (the whole split, one category, or ``each``) are one family too (``families``): their BLOCKs
+are corrected by one Holm step-down over all their tests (for ``each`` gates: every category of every
+one), the same way, and each line says so. Advisory rules form their own families.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from harness.compare.comparison import Comparison, ScoreComparison
 from harness.compare.table import fmt
@@ -41,28 +49,66 @@ def _verdict(gate: Gate, score: str, category: str | None, v: Verdict, advisory:
                       explanation=v.explanation, examples=v.examples, mde=mde)
 
 
+def holm_matrix(p_values: Any) -> np.ndarray:
+    """Holm's step-down adjusted p-values of every row of an (S, m) array (one family per row: S simulated
+    comparisons in harness.gating.power, or one): sorted ascending, p_(i) * (m - i) (i from 0), made
+    monotone and capped at 1; reject where the adjusted p-value <= alpha (family-wise error rate alpha)."""
+    p = np.atleast_2d(np.asarray(p_values, dtype=float))
+    m = p.shape[1]
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, axis=1, kind="stable")
+    ranked = np.take_along_axis(p, order, axis=1) * (m - np.arange(m))[None, :]
+    stepped = np.maximum.accumulate(np.minimum(ranked, 1.0), axis=1)
+    out = np.empty_like(p)
+    np.put_along_axis(out, order, stepped, axis=1)
+    return out
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values: sorted ascending, p_(i) * (m - i) (i from 0), made monotone and
-    capped at 1; reject where the adjusted p-value <= alpha (family-wise error rate alpha)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
+    """Holm's adjusted p-values of one family (``holm_matrix`` on one row)."""
+    return [float(x) for x in holm_matrix([list(p_values)])[0]] if len(p_values) else []
 
 
-def _holm_family(verdicts: list[Verdict]) -> list[Verdict]:
-    """A ``category: each`` family: a category blocks only when its CI does and Holm rejects it at ALPHA."""
+def family_key(gate: Gate, score_advisory: bool = False) -> tuple[Any, ...] | None:
+    """Gates sharing a key are one Holm family: comparative rules (RuleKind.needs_baseline) on one score and
+    one scope (None, a category, or ``each``), blocking and advisory apart. Any other ``category: each`` gate
+    is a family of its own categories (key None: judged per gate)."""
+    if not RULE_KINDS[gate.rule].needs_baseline:
+        return None
+    return (gate.metric, gate.category, gate.advisory or score_advisory)
+
+
+def families(gates: Sequence[Gate], score_advisory: dict[str, bool] | None = None) -> list[list[int]]:
+    """The gates' Holm families as lists of gate positions, in order of first appearance; a gate with no
+    family key is a family of one (its ``category: each`` categories, or a single test: no correction)."""
+    adv = score_advisory or {}
+    out: dict[Any, list[int]] = {}
+    for i, g in enumerate(gates):
+        key = family_key(g, adv.get(g.metric, False))
+        out.setdefault(("gate", i) if key is None else key, []).append(i)
+    return list(out.values())
+
+
+def holm_note(m: int, rules: int, score: str, category: str | None) -> str:
+    """The explanation's note: over the categories of one ``each`` rule as before, else naming the rules."""
+    if rules <= 1:
+        return f"Holm over {m} categories"
+    where = " in each category" if category == "each" else f" in category {category!r}" if category else ""
+    return f"Holm over {m} tests of {rules} rules on {score}{where}"
+
+
+def _holm_family(verdicts: list[Verdict], what: str = "") -> list[Verdict]:
+    """A family (a ``category: each`` gate's categories, or several rules on one score and scope): a test blocks
+    only when its own evidence does and Holm rejects it at ALPHA."""
     family = [i for i, v in enumerate(verdicts) if v.testable and v.p_block is not None]
     adjusted = holm([1.0 if verdicts[i].p_block is None else verdicts[i].p_block for i in family])
     m = len(family)
+    what = what or f"Holm over {m} categories"
     out = list(verdicts)
     for i, p_adj in zip(family, adjusted, strict=True):
         v = verdicts[i]
-        note = f" [Holm over {m} categories, family-wise alpha {ALPHA:g} one-sided: adjusted p = {fmt(p_adj, 3)}]"
+        note = f" [{what}, family-wise alpha {ALPHA:g} one-sided: adjusted p = {fmt(p_adj, 3)}]"
         if v.outcome == BLOCK and p_adj > ALPHA:
             out[i] = Verdict(v.figure, v.threshold, INCONCLUSIVE, v.explanation + note + "; inconclusive after the correction",
                              v.examples, v.p_block, v.testable)
@@ -79,19 +125,17 @@ def rule_mde(comp: Comparison, sc: ScoreComparison, category: str | None) -> flo
     return mde_paired([sc.values[0][i] for i in pos], [sc.values[1][i] for i in pos], sc.binary)
 
 
-def evaluate_gate(gate: Gate, comp: Comparison) -> list[RuleRecord]:
+def _judge_gate(gate: Gate, comp: Comparison) -> tuple[ScoreComparison | None, list[str | None], list[bool], list[Verdict]]:
+    """One gate's raw verdicts, one per scope, before any Holm correction."""
     value = float(getattr(gate, gate.rule))
     sc = comp.scores.get(gate.metric)
     if sc is None:
-        return [_verdict(gate, gate.metric, None, Verdict(float("nan"), value, BLOCK,
-                         f"the runs have no score {gate.metric!r}; they have: {', '.join(comp.scores)}"), gate.advisory,
-                         name=rule_name(gate, gate.category if gate.category != "each" else None))]
-    advisory = gate.advisory or bool(sc.advisory_reason)
+        return None, [gate.category if gate.category != "each" else None], [False], [Verdict(
+            float("nan"), value, BLOCK, f"the runs have no score {gate.metric!r}; they have: {', '.join(comp.scores)}")]
     if gate.category == "each":
         scopes: list[str | None] = [c.category for c in sc.categories]
         if not scopes:
-            return [_verdict(gate, sc.name, "each", Verdict(float("nan"), value, BLOCK, "the examples have no categories"),
-                             advisory)]
+            return sc, ["each"], [False], [Verdict(float("nan"), value, BLOCK, "the examples have no categories")]
     else:
         scopes = [gate.category]
     judge = RULE_KINDS[gate.rule].judge
@@ -102,8 +146,14 @@ def evaluate_gate(gate: Gate, comp: Comparison) -> list[RuleRecord]:
         present.append(here)
         verdicts.append(judge(gate, comp, sc, cat) if here else
                         Verdict(float("nan"), value, BLOCK, f"no example has category {cat!r}"))
-    if gate.category == "each":
-        verdicts = _holm_family(verdicts)
+    return sc, scopes, present, verdicts
+
+
+def _records(gate: Gate, comp: Comparison, sc: ScoreComparison | None, scopes: list[str | None], present: list[bool],
+             verdicts: list[Verdict]) -> list[RuleRecord]:
+    if sc is None:
+        return [_verdict(gate, gate.metric, None, verdicts[0], gate.advisory, name=rule_name(gate, scopes[0]))]
+    advisory = gate.advisory or bool(sc.advisory_reason)
     out = []
     for cat, here, v in zip(scopes, present, verdicts, strict=True):
         if advisory:
@@ -113,12 +163,38 @@ def evaluate_gate(gate: Gate, comp: Comparison) -> list[RuleRecord]:
     return out
 
 
-def evaluate_gates(gates: list[Gate], comp: Comparison) -> list[RuleRecord]:
+def _judge_all(gates: list[Gate], comp: Comparison) -> list[list[RuleRecord]]:
+    """Every gate's records, Holm applied within each family (``families``)."""
+    judged = [_judge_gate(g, comp) for g in gates]
+    adv = {n: bool(sc.advisory_reason) for n, sc in comp.scores.items()}
+    for fam in families(gates, adv):
+        members = [(i, j) for i in fam for j, v in enumerate(judged[i][3]) if judged[i][0] is not None]
+        if len(fam) == 1 and gates[fam[0]].category != "each":
+            continue  # a single test: no correction
+        flat = _holm_family([judged[i][3][j] for i, j in members],
+                            holm_note(sum(1 for i, j in members if judged[i][3][j].testable and judged[i][3][j].p_block is not None),
+                                      len(fam), gates[fam[0]].metric, gates[fam[0]].category))
+        for (i, j), v in zip(members, flat, strict=True):
+            judged[i][3][j] = v
+    return [_records(g, comp, *j) for g, j in zip(gates, judged, strict=True)]
+
+
+def evaluate_gate(gate: Gate, comp: Comparison) -> list[RuleRecord]:
+    """One gate on its own (its ``category: each`` family corrected; no other rule in its family)."""
+    return _judge_all([gate], comp)[0]
+
+
+def evaluate_gates_by_gate(gates: Sequence[Gate], comp: Comparison) -> list[list[RuleRecord]]:
+    """Each gate's records (one per scope), every family corrected."""
     if len(comp.runs) != 2:
         from harness.core.errors import HarnessError
 
         raise HarnessError(f"a gate compares exactly two runs (baseline, candidate); got {len(comp.runs)}")
-    return [r for g in gates for r in evaluate_gate(g, comp)]
+    return _judge_all(list(gates), comp)
+
+
+def evaluate_gates(gates: list[Gate], comp: Comparison) -> list[RuleRecord]:
+    return [r for rs in evaluate_gates_by_gate(gates, comp) for r in rs]
 
 
 def format_figure(rule: str, x: float | None) -> str:

@@ -39,3 +39,17 @@ def mde_paired(a: Sequence[float | None], b: Sequence[float | None], binary: boo
         return max(mde(math.sqrt(sum(1 for d in diffs if abs(d) >= 0.5) / n), n), (Z975 + Z80) ** 2 / n)
     m = math.fsum(diffs) / n
     return mde(math.sqrt(math.fsum((d - m) ** 2 for d in diffs) / (n - 1)), n)
+
+
+def n_for_effect(sd_diff: float, effect: float, binary: bool = False, z_alpha: float = Z975,
+                 z_power: float = Z80) -> int | None:
+    """The examples a test needs to detect ``effect`` with 80% power (two-sided 5%): ``mde`` solved for n,
+    ((z_alpha + z_power) * sd_diff / effect)^2, and for a pass/fail score at least (z_alpha + z_power)^2 / effect
+    (the MDE's floor above). None when the effect is 0 or the SD unknown (no n decides it)."""
+    if effect == 0 or math.isnan(sd_diff) or math.isnan(effect):
+        return None
+    k = z_alpha + z_power
+    n = (k * sd_diff / abs(effect)) ** 2
+    if binary:
+        n = max(n, k * k / abs(effect))
+    return max(2, math.ceil(n))
