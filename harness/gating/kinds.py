@@ -236,9 +236,9 @@ def sign_test_pv(regressions: Any, improvements: Any, alternative: str = "greate
     improvements, P(X >= regressions); ``less``: P(X <= regressions), X ~ Bin(regressions + improvements, 1/2)."""
     from scipy.special import bdtr, bdtrc  # the binomial CDF and survival function; scipy.stats takes seconds to import
 
-    reg, imp = np.asarray(regressions, dtype=float), np.asarray(improvements, dtype=float)
+    reg, imp = np.asarray(regressions, dtype=np.int64), np.asarray(improvements, dtype=np.int64)
     k = np.maximum(reg + imp, 1)
-    p = np.where(reg > 0, bdtrc(reg - 1, k, 0.5), 1.0) if alternative == "greater" else bdtr(reg, k, 0.5)
+    p = np.where(reg > 0, bdtrc(np.maximum(reg - 1, 0), k, 0.5), 1.0) if alternative == "greater" else bdtr(reg, k, 0.5)
     k = reg + imp
     return np.where(k > 0, np.minimum(p, 1.0), 1.0)
 
