@@ -110,6 +110,12 @@ class Setting:
     def n(self) -> int:
         return len(self.ids)
 
+    def primary(self) -> str | None:
+        """The score of the first comparative rule (else of the first rule) that has per-example values."""
+        comparative = [g for g in self.gates if RULE_KINDS[g.rule].needs_baseline and g.metric in self.scores]
+        first = comparative or [g for g in self.gates if g.metric in self.scores]
+        return first[0].metric if first else None
+
     def simulated(self) -> tuple[list[Gate], list[tuple[Gate, str]]]:
         """(gates simulated, (gate, why not) for the rest)."""
         sim, skipped = [], []
@@ -480,8 +486,12 @@ def simulate(setting: Setting, sims: int = 1000, stickiness: float = 0.8, check:
             if label == IDENTICAL and row.gate.rule == "max_regressions":
                 row.expected_regressions = float(np.sum([r.regressions for r in res if r.regressions is not None], axis=0).mean())
         blocking = [o for row, o in zip(rows, outcomes, strict=True) if not row.advisory]
-        any_better = np.any(list(better.values()), axis=0) if better else None
-        gate_rates[label] = Rates.of(combine(blocking, sims), any_better)
+        gate_out = combine(blocking, sims)
+        # The gate as a whole is "promoted as better" when it promotes and its primary score (the first
+        # comparative rule's) is claimed better: a claim on any of several scores would add their false claims.
+        primary = setting.primary()
+        promoted_better = (gate_out == PROMOTE) & better[primary] if primary in better else None
+        gate_rates[label] = Rates.of(gate_out, promoted_better)
     return Plan(setting.suite, setting.source, setting.n, sims, stickiness, seed, rows, gate_rates,
                 [(rule_name(g, g.category if g.category != "each" else None), why) for g, why in skipped],
                 min(check, sims), scenarios)
@@ -518,7 +528,7 @@ def format_plan(plan: Plan) -> str:
              f"{RESAMPLES} paired-bootstrap resamples (seed {SEED}) as `harness gate`; seed {plan.seed}",
              *lines,
              "identical: the same model twice; better: the difference's 95% CI lies above 0 (a false claim of an "
-             "improvement); PROMOTE / BLOCK / INCONCLUSIVE: the rule's outcome (the gate's: BLOCK if any blocking rule "
+             "improvement; for the gate: it promotes and its primary score, the first comparative rule's, is claimed better); PROMOTE / BLOCK / INCONCLUSIVE: the rule's outcome (the gate's: BLOCK if any blocking rule "
              "blocks, else INCONCLUSIVE if any is, else PROMOTE), Holm within each family as `harness gate` corrects it.",
              "MDE and n for 80%: analytic (harness.stats.power, normal approximation) under the same model: the smallest "
              "difference n examples detect, and the examples that decide at the rule's margin (threshold) with 80% "

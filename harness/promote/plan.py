@@ -6,7 +6,13 @@
 
 The setting is the suite's split (its examples' ids and categories) and, per gated per-example score, a
 baseline run's per-example values (a score an example could not get counts as the worst value) or a
-synthetic run in which each example scores the best value with probability ``base_accuracy``, else the worst.
+synthetic run in which ``round(base_accuracy * n)`` examples, at random places, score the best value and the rest the worst.
+
+In a synthetic run a score that only candidate-alone rules gate (``min`` / ``max``, e.g. ``truncated max:
+0.1``) is not put at ``base_accuracy``: a model whose flag is raised on 20% of examples breaks a 10% cap by
+construction, and blocking it is right, not a false block. Such a score is drawn at a level that meets its
+rules with room: half-way from the tightest threshold to the best value (a 0.1 cap: 5% of examples; a 0.8
+floor: 90%). Give ``--baseline RUN`` to plan on a real model's levels instead.
 """
 
 from __future__ import annotations
@@ -48,10 +54,25 @@ def synthetic_setting(loaded: LoadedSuite, base_accuracy: float = DEFAULT_BASE_A
             continue
         lo, hi = _bounds(spec.range)
         best, worst = (hi, lo) if spec.direction == "higher" else (lo, hi)
-        vals = np.where(rng.random(n) < base_accuracy, best, worst)
+        level = _level(loaded, g.metric, lo, hi, best, base_accuracy)
+        at_best = np.zeros(n, dtype=bool)  # exactly round(level * n) examples at the best value, at random places
+        at_best[rng.permutation(n)[:round(level * n)]] = True
+        vals = np.where(at_best, best, worst)
         scores[g.metric] = Score(g.metric, spec.direction, lo, hi, True if (lo, hi) == (0.0, 1.0) else spec.binary, vals)
-    return Setting(loaded.suite.name, f"synthetic runs: {n} examples of split {name}, base accuracy {base_accuracy:g}",
+    return Setting(loaded.suite.name, f"synthetic runs: {n} examples of split {name}, base accuracy {base_accuracy:g} "
+                   "(scores gated only by min/max: half-way from the threshold to the best value)",
                    [e.id for e in examples], [e.category for e in examples], list(loaded.suite.gates), scores)
+
+
+def _level(loaded: LoadedSuite, score: str, lo: float, hi: float, best: float, base_accuracy: float) -> float:
+    """The share of examples at the best value in a synthetic run of ``score`` (see the module's docstring)."""
+    gates = [g for g in loaded.suite.gates if g.metric == score and g.category is None]
+    bounds = [g.min if g.rule == "min" else g.max for g in gates if g.rule in ("min", "max")]
+    if not bounds or any(g.rule not in ("min", "max") for g in gates):
+        return base_accuracy
+    share = [(b - lo) / (hi - lo) if best == hi else (hi - b) / (hi - lo) for b in bounds]  # each threshold as a share at best
+    tightest = max(share)
+    return min(1.0, tightest + (1.0 - tightest) / 2)
 
 
 def run_setting(run_dir: Path, loaded: LoadedSuite) -> Setting:

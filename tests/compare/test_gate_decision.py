@@ -47,7 +47,9 @@ def tmp_suite(folder: Path, gates: str) -> Path:
 def test_a_run_gated_against_itself_is_promoted(runs: dict[str, Path], tmp_path: Path) -> None:
     out = gate_runs(SUITE, runs["right"], runs["right"], tmp_path / "gate")
     assert out.passed and out.exit_code == 0
-    assert {r.verdict for r in out.rules} == {"pass"}
+    # the per-category rules advise (15 examples per intent cannot decide a 0.25 margin)
+    assert {r.verdict for r in out.rules if r.category is None} == {"pass"}
+    assert {r.verdict for r in out.rules if r.category is not None} == {"advisory-pass"}
     # support_intent: an accuracy floor, overall non-inferiority, max regressions, and one
     # non-inferiority verdict per intent
     assert len(out.rules) == 3 + len({r["intent"] for r in ROWS})
@@ -71,7 +73,7 @@ def test_breaking_one_intent_blocks_and_the_reports_name_it(runs: dict[str, Path
                  "--html", str(tmp_path / "ci" / "report.html")])
     assert code == 1
     text = capsys.readouterr().out
-    assert "BLOCKED" in text and f"FAIL     accuracy non-inferior within 0.1 [{BROKEN}]" in text
+    assert "BLOCKED" in text and f"accuracy non-inferior within 0.25 [{BROKEN}]" in text
     broken_ids = ids_of(BROKEN)
     md = (tmp_path / "ci" / "gate.md").read_text()
     assert "BLOCKED" in md and f"[{BROKEN}]" in md
@@ -84,8 +86,8 @@ def test_breaking_one_intent_blocks_and_the_reports_name_it(runs: dict[str, Path
     cases = root.findall(".//testcase")
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     assert len(cases) == 3 + len({r["intent"] for r in ROWS})
-    assert f"accuracy non-inferior within 0.1 [{BROKEN}]" in failed
-    assert "accuracy at most 5 regressions" in failed  # 15 regressions
+    assert f"accuracy non-inferior within 0.25 [{BROKEN}]" not in failed  # advisory: reported, never a failure
+    assert "accuracy at most 12 regressions" in failed  # 15 regressions against no improvements
     assert root.find("testsuite").get("failures") == str(len(failed))
     record = json.loads((tmp_path / "gate" / "gate.json").read_text())
     assert record["passed"] is False and record["exit_code"] == 1
@@ -150,7 +152,7 @@ def test_a_score_the_metric_marks_advisory_never_blocks(runs: dict[str, Path], t
     on_disk["metrics"]["accuracy"]["advisory_reason"] = "judge not calibrated"
     (cand / "summary.json").write_text(json.dumps(on_disk))
     out = gate_runs(SUITE, runs["right"], cand, tmp_path / "gate")
-    assert out.passed and {r.verdict for r in out.rules} <= {"advisory-pass", "advisory-fail"}
+    assert out.passed and {r.verdict for r in out.rules} <= {"advisory-pass", "advisory-fail", "advisory-inconclusive"}
     assert any(r.verdict == "advisory-fail" for r in out.rules)
 
 
