@@ -1,4 +1,4 @@
-"""datasets/retention/: every set names its source (repository, path, commit, licence), its files
+"""datasets/retention/ (data files: built there, or in ../shared/retention/): every set names its source (repository, path, commit, licence), its files
 match the sha256 pins SOURCE.md gives, parse with the expected fields and types, demo is a subset
 of test, and the drawing script's sampler is seeded and proportional. With the source snapshots at
 hand (RETENTION_MIRROR, default /work/.mirror) the script rebuilds every file byte for byte."""
@@ -54,10 +54,19 @@ def pinned_files(name: str) -> dict[str, tuple[str, str]]:
     return {f: (n, h) for f, n, h in rows}
 
 
+def data_dir(name: str) -> Path:
+    """Where a set's data files are: built here, else the shared/ folder beside the checkout."""
+    for base in (RETENTION, ROOT.parent / "shared" / "retention"):
+        if (base / name / "test.jsonl").is_file():
+            return base / name
+    return RETENTION / name
+
+
 def built(name: str, file: str) -> Path:
-    path = RETENTION / name / file
+    path = data_dir(name) / file
     if not path.is_file():
-        missing(f"{path.relative_to(ROOT)} (retention data not built)", BUILD_CMD)
+        missing(f"{name}/{file} (retention data not built; neither datasets/retention/ nor "
+                "../shared/retention/ has it)", BUILD_CMD)
     return path
 
 
@@ -178,7 +187,7 @@ def test_rebuild_reproduces_every_file(tmp_path: Path) -> None:
     assert build.main(["--mirror", str(mirror), "--out", str(tmp_path)]) == 0
     for name in NAMES:
         for f in sorted((tmp_path / name).iterdir()):
-            ours = RETENTION / name / f.name
+            ours = RETENTION / name / f.name  # the committed SOURCE.md
             if f.name == "SOURCE.md":  # the command line differs (--out); the rest is the same
                 strip = lambda t: re.sub(r"- Command: `.*`", "", t)  # noqa: E731
                 assert strip(f.read_text()) == strip(ours.read_text()), f"{name}/SOURCE.md"
