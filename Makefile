@@ -3,6 +3,7 @@
 
 demo:  ## the main job: the whole fine-tuning loop (base eval, LoRA fine-tune, candidate eval, gate, report)
 	@scripts/setup.sh
+	@scripts/retention_data.sh
 	.venv/bin/harness iterate suites/support_intent.yaml --base local --max-iterations 3
 
 migrate-demo:  ## after `make demo`: record the promoted adapter as a retiring fine-tune, distil a replacement, gate it, three-way report
@@ -11,6 +12,7 @@ migrate-demo:  ## after `make demo`: record the promoted adapter as a retiring f
 
 test:  ## the whole test suite, real models and servers on loopback included
 	@scripts/setup.sh --test
+	@scripts/retention_data.sh
 	.venv/bin/python -m pytest -q
 
 bench:  ## harness overhead and throughput figures (not a test)

