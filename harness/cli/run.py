@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "a rerun (or a run killed halfway and started again) redoes no finished work.")
     p.add_argument("suite", type=Path, help="suite YAML file")
     add_model_options(p)
+    p.add_argument("--label", metavar="NAME", help="a short name for the model in reports, compare, gate, the index and "
+                                                   "MLflow (stored in the run summary's model spec; the model file's "
+                                                   "label: does the same); default: the model's last meaningful part")
     p.add_argument("--split", help="dataset split (default: the suite's default_split)")
     add_selection_options(p)
     p.add_argument("--judge", metavar="MODEL", help="judge model for the suite's judge metrics, replacing theirs "
@@ -60,6 +63,12 @@ def main(args: argparse.Namespace) -> int:
 
     selection = selection_from_args(args)  # --limit with --sample: refused before anything is read
     model = model_from_args(args)
+    if args.label is not None:
+        if not args.label.strip():
+            from harness.core.errors import HarnessError
+
+            raise HarnessError("--label: give a non-empty name, e.g. --label base")
+        model = model.model_copy(update={"label": args.label.strip()})
     if args.max_connection_errors is not None:
         model = model.model_copy(update={"max_connection_errors": args.max_connection_errors})
     if args.batch:

@@ -39,6 +39,11 @@ class Run:
         return self.record.model
 
     @property
+    def name(self) -> str:
+        """The model's short name (its label, else its display shortened), whatever ``label`` the comparison gave it."""
+        return self.record.label
+
+    @property
     def rows(self) -> list[dict[str, Any]]:
         return self.record.rows()
 
@@ -92,7 +97,7 @@ def load_runs(directories: list[Path], labels: list[str] | None = None) -> list[
     runs = []
     for i, d in enumerate(directories):
         record = read_run(d)
-        runs.append(Run(record, labels[i] if labels else record.model or f"run{i + 1}"))
+        runs.append(Run(record, labels[i] if labels else record.label or f"run{i + 1}"))
     seen: dict[str, int] = {}
     for r in runs:  # two runs of the same model (a gate against itself) still need distinct columns
         n = seen.get(r.label, 0) + 1

@@ -1,8 +1,10 @@
 """Read a suite's dataset split into examples, locating every bad line.
 
 Formats: ``jsonl`` (harness.core.jsonl), ``csv`` (pandas, with a stdlib pre-pass so a ragged row is
-reported by its line), and ``chat`` (OpenAI chat fine-tuning JSONL: the last assistant
-message is the reference, the messages before it are the prompt).
+reported by its line), ``chat`` (OpenAI chat fine-tuning JSONL: the last assistant
+message is the reference, the messages before it are the prompt), ``parquet`` (pyarrow) and ``hf``
+(a Hugging Face ``datasets`` save_to_disk folder, or ``path: hub:ORG/NAME`` read from the local
+cache offline): harness.data.tabular. Text formats locate a problem by line, tables by row.
 """
 
 from __future__ import annotations
@@ -105,10 +107,28 @@ def _text(v: Any) -> str:
 
 def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | None = None) -> Split:
     """Read one split. Raises :class:`InputProblems` listing every bad line."""
-    path = base / spec.splits[split]
     problems: list[Problem] = []
-    data = path.read_bytes()
-    rows = _read_csv(path, problems) if spec.format == "csv" else _read_jsonl(path, problems, data)
+    tabular = spec.format in ("parquet", "hf")
+    if tabular:
+        from harness.data import tabular as tab
+
+        if spec.format == "parquet":
+            path = base / spec.splits[split]
+            rows, digest = tab.read_parquet(path, problems)
+        else:
+            hub = spec.path[len(tab.HUB_PREFIX):] if spec.path.startswith(tab.HUB_PREFIX) else None
+            rows, digest, path = tab.read_hf(base, hub, spec.splits[split], problems)
+        if problems:
+            raise InputProblems(problems)
+    else:
+        path = base / spec.splits[split]
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        rows = _read_csv(path, problems) if spec.format == "csv" else _read_jsonl(path, problems, data)
+    unit = "row" if tabular else "line"
+
+    def located(msg: str, n: int) -> Problem:
+        return Problem(str(path), f"row {n}", msg) if tabular else Problem(str(path), "", msg, line=n)
     f = spec.fields
     needed = {k: v for k, v in (("id", f.id), ("input", f.input), ("reference", f.reference), ("category", f.category)) if v}
     variables = prompt.variables() if prompt else set()
@@ -125,6 +145,12 @@ def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | N
             if errs:
                 continue
         missing = [col for col in columns if col not in rec]
+        if tabular and not missing:
+            roles = {c: r for r, c in reversed(needed.items())} | {v: "a prompt variable" for v in variables if v not in needed.values()}
+            wrong = [m for col in columns if col != f.reference and (m := tab.value_problem(rec[col], col, roles.get(col, col), rec.types))]
+            if wrong:
+                problems.extend(located(m, line) for m in wrong)
+                continue
         if missing:
             for col in missing:  # one problem per column, not one per example (a typo would give thousands)
                 absent.setdefault(col, (line, list(rec)))
@@ -133,7 +159,7 @@ def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | N
         ex_id = _text(rec[f.id]) if f.id else hashlib.sha1(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:12]
         if ex_id in seen:
             what = f"duplicate id {ex_id!r}" if f.id else "duplicate record"
-            problems.append(Problem(str(path), "", f"{what} (first seen on line {seen[ex_id]})", line=line))
+            problems.append(located(f"{what} (first seen on {unit} {seen[ex_id]})", line))
             continue
         seen[ex_id] = line
         ex = Example(id=ex_id, record=rec, line=line)
@@ -152,14 +178,22 @@ def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | N
             ex.category = _text(rec[f.category])
         examples.append(ex)
     for col, (first, fields) in absent.items():
-        problems.append(Problem(str(path), "", f"missing field {col!r} ({_uses(col, needed, prompt)}) in {absent_n[col]} of "
-                                f"{len(rows)} examples, first on line {first}; that record has: {', '.join(fields) or 'no fields'}",
-                                line=first))
+        what = "column" if tabular else "field"
+        problems.append(located(f"missing {what} {col!r} ({_uses(col, needed, prompt)}) in {absent_n[col]} of "
+                                f"{len(rows)} examples, first on {unit} {first}; that record has: {', '.join(fields) or 'no fields'}",
+                                first))
     if not rows and not problems:
         problems.append(Problem(str(path), "", "no examples in this split"))
     if problems:
-        raise InputProblems(sorted(problems, key=lambda p: p.line or 0))
-    return Split(split, path, hashlib.sha256(data).hexdigest(), examples)
+        raise InputProblems(sorted(problems, key=_position))
+    return Split(split, path, digest, examples)
+
+
+def _position(p: Problem) -> int:
+    """A problem's line, or its row ("row 12") for a table; 0 for the whole file."""
+    if p.line is not None:
+        return p.line
+    return int(p.location[4:]) if p.location.startswith("row ") and p.location[4:].isdigit() else 0
 
 
 def _uses(col: str, needed: dict[str, str], prompt: PromptSpec | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,59 @@ class ModelInfo(Record):
     spec: dict[str, Any]
     fingerprint: dict[str, Any]
 
+    @property
+    def label(self) -> str | None:
+        """The label given (``--label NAME`` or ``label:`` in a model file), kept in ``spec``; None: none given."""
+        return spec_label(self.spec)
+
+    @property
+    def short(self) -> str:
+        """The name reports show: the label given, else the display shortened (:func:`short_label`)."""
+        return self.label or short_label(self.display)
+
+
+GENERIC_PARTS = {"adapter", "adapters", "final", "model", "models", "output", "outputs", "out", "latest", "best", "merged",
+                 "export", "exported", "weights", "lora", "checkpoint", "outputs.jsonl", "results", "run"}
+_EXTENSIONS = (".jsonl", ".json", ".yaml", ".yml", ".gguf", ".safetensors", ".bin", ".csv")
+
+
+def spec_label(spec: Any) -> str | None:
+    label = spec.get("label") if isinstance(spec, dict) else None
+    return label if isinstance(label, str) and label.strip() else None
+
+
+def short_label(display: str) -> str:
+    """A path-like model name shortened to its last meaningful part: ``scripted:/tmp/x/good.jsonl`` ->
+    ``scripted:good``, ``local:/ckpt/run3/adapter`` -> ``local:run3/adapter`` (a generic last part such as
+    ``adapter``, ``final`` or ``checkpoint-500`` keeps its parent); a name without a path is unchanged."""
+    head, colon, rest = display.partition(":")
+    if not colon:
+        head, rest = "", display
+    tail = ""
+    plus = rest.rfind("+")
+    if plus > 0 and not re.search(r"[\\/]", rest[plus:]):
+        rest, tail = rest[:plus], rest[plus:]
+    query = ""
+    if "?" in rest:
+        rest, query = rest.split("?", 1)
+        query = "?" + query
+        if re.search(r"[\\/]", query):  # a path in the query (?adapter=out/it-2): its last part names the model
+            key, _, value = query[1:].rpartition("=")
+            return f"{head}{colon}{rest}+{short_label(value)}{tail}" if value else display
+    if not re.search(r"[\\/]", rest):
+        return display
+    parts = [p for p in re.split(r"[\\/]+", rest) if p]
+    if not parts:
+        return display
+    last = parts[-1]
+    for ext in _EXTENSIONS:
+        if last.lower().endswith(ext) and len(last) > len(ext):
+            last = last[: -len(ext)]
+            break
+    if len(parts) > 1 and (last.lower() in GENERIC_PARTS or re.fullmatch(r"(checkpoint|step|epoch)[-_]?\d+", last.lower())):
+        last = f"{parts[-2]}/{last}"
+    return f"{head}{colon}{last}{query}{tail}"
+
 
 class Counts(Record):
     examples: int
@@ -244,6 +298,11 @@ class RunRecord:
     @property
     def model(self) -> str:
         return self.summary.model.display
+
+    @property
+    def label(self) -> str:
+        """The short name reports show (the label given, else the display shortened)."""
+        return self.summary.model.short
 
     @property
     def n_errors(self) -> int:

@@ -33,6 +33,7 @@ class Index:
     runs: list[dict[str, Any]] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     loops: list[dict[str, Any]] = field(default_factory=list)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
 
 
@@ -91,30 +92,65 @@ def _run(path: Path, s: dict[str, Any], root: Path) -> dict[str, Any]:
                             "direction": str(_get(e, "direction", _SCALAR, "higher", f"metrics.{name}."))}
     cost = _get(s, "cost", dict, {})
     suite, model, dataset = (_get(s, k, dict, {}) for k in ("suite", "model", "dataset"))
-    return {"dir": str(path.parent.resolve()), "rel": os.path.relpath(path.parent, root),
+    display = _get(model, "display", str, "?", "model.")
+    d = path.parent
+    return {"dir": str(d.resolve()), "rel": os.path.relpath(d, root),
+            "files": {name: str((d / name).resolve()) for name in ("summary.json", "results.csv", "summary.csv")
+                      if (d / name).is_file()},
+            "reports": [],  # the gate and comparison reports this run is part of (filled by scan)
             "suite": _get(suite, "name", str, "?", "suite."), "version": _get(suite, "version", _SCALAR, "", "suite."),
-            "model": _get(model, "display", str, "?", "model."), "split": _get(dataset, "split", str, "?", "dataset."),
+            "model": display, "label": _label(model, display), "split": _get(dataset, "split", str, "?", "dataset."),
             "created": str(_get(s, "created", _SCALAR, "")), "counts": _get(s, "counts", dict, {}),
             "tokens": _get(s, "tokens", dict, {}),
             "cost": _num(cost.get("total_usd", cost.get("usd"))), "scores": scores, "decision": None}
 
 
-def _gate(d: Path, g: dict[str, Any], root: Path) -> dict[str, Any]:
-    comp = _get(g, "comparison", dict, {})
+def _label(model: dict[str, Any], display: str) -> str:
+    """The short name of a run's model: its label, else its display shortened (harness.records.run)."""
+    from harness.records.run import short_label, spec_label
+
+    return spec_label(model.get("spec")) or short_label(display)
+
+
+def _files(d: Path, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: str((d / name).resolve()) for name in names if (d / name).is_file()}
+
+
+def _models(comp: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     runs = _items(comp, "runs", "comparison.")
     models = []
     for i, r in enumerate(runs):
         m = r.get("model")
         models.append(_get(m, "display", str, "?", f"comparison.runs[{i}].model.") if isinstance(m, dict)
                       else str(_get(r, "model", _SCALAR, "?", f"comparison.runs[{i}].")))
+    return runs, models
+
+
+def _gate(d: Path, g: dict[str, Any], root: Path) -> dict[str, Any]:
+    comp = _get(g, "comparison", dict, {})
+    runs, models = _models(comp)
     passed = bool(g.get("passed"))
-    return {"rel": os.path.relpath(d, root), "passed": passed,
+    return {"rel": os.path.relpath(d, root), "passed": passed, "files": _files(d, ("report.html", "gate.json", "gate_summary.md")),
             "outcome": _get(g, "outcome", str, "promote" if passed else "block"),
             "suite": _get(_get(comp, "suite", dict, {}, "comparison."), "name", str, "?", "comparison.suite."),
             "runs": [str(Path(_get(r, "directory", str, "", f"comparison.runs[{i}].")).resolve()) for i, r in enumerate(runs)],
-            "models": models,
+            "models": models, "labels": [_short(m) for m in models],
             "failed": [str(_get(r, "name", _SCALAR, "?", f"rules[{i}].")) for i, r in enumerate(_items(g, "rules"))
                        if r.get("verdict") == "fail"]}
+
+
+def _short(display: str) -> str:
+    from harness.records.run import short_label
+
+    return short_label(display)
+
+
+def _comparison(d: Path, c: dict[str, Any], root: Path) -> dict[str, Any]:
+    runs, models = _models(c)
+    return {"rel": os.path.relpath(d, root), "files": _files(d, ("report.html", "comparison.json")),
+            "suite": _get(_get(c, "suite", dict, {}), "name", str, "?", "suite."),
+            "runs": [str(Path(_get(r, "directory", str, "", f"runs[{i}].")).resolve()) for i, r in enumerate(runs)],
+            "models": models, "labels": [_short(m) for m in models]}
 
 
 def scan(root: Path) -> Index:
@@ -127,9 +163,12 @@ def scan(root: Path) -> Index:
         d = Path(dirpath)
         for name, kept, read in (("summary.json", index.runs, lambda p, x: _run(p, x, root)),
                                  ("gate.json", index.gates, lambda p, x: _gate(p.parent, x, root)),
-                                 ("lineage.json", index.loops, lambda p, x: _loop(p.parent, x, root))):
+                                 ("lineage.json", index.loops, lambda p, x: _loop(p.parent, x, root)),
+                                 ("comparison.json", index.comparisons, lambda p, x: _comparison(p.parent, x, root))):
             if name not in files or (name == "summary.json" and "results.jsonl" not in files):
                 continue
+            if name == "comparison.json" and "gate.json" in files:
+                continue  # a gate's own comparison: the gate lists it
             if (data := _read(d / name, index)) is None:
                 continue
             try:
@@ -140,6 +179,12 @@ def scan(root: Path) -> Index:
     for g in index.gates:  # the candidate run carries its gate's decision
         if len(g["runs"]) == 2 and g["runs"][1] in by_dir:
             by_dir[g["runs"][1]]["decision"] = {"promote": "promote", "inconclusive": "inconclusive"}.get(g["outcome"], "blocked")
+    for kind, kept in (("gate", index.gates), ("comparison", index.comparisons)):  # each run links the reports it is in
+        for x in kept:
+            if "report.html" in x["files"]:
+                for d in dict.fromkeys(x["runs"]):
+                    if d in by_dir:
+                        by_dir[d]["reports"].append((kind, x["files"]["report.html"]))
     index.runs.sort(key=lambda r: r["created"], reverse=True)
     return index
 
@@ -151,7 +196,8 @@ def _loop(d: Path, lin: dict[str, Any], root: Path) -> dict[str, Any]:
             "value": _num(_get(it, "score", dict, {}, f"iterations[{i}].").get("value")),
             "best": bool(it.get("best")), "promoted": bool(it.get("promoted"))} for i, it in enumerate(_items(lin, "iterations"))]
     final = _get(lin, "final", dict, {})
-    return {"rel": os.path.relpath(d, root), "suite": _get(_get(lin, "suite", dict, {}), "name", str, "?", "suite."),
+    return {"rel": os.path.relpath(d, root), "files": _files(d, ("report.html", "lineage.json")),
+            "suite": _get(_get(lin, "suite", dict, {}), "name", str, "?", "suite."),
             "created": str(_get(lin, "created_at", _SCALAR, "")), "base": _get(_get(lin, "config", dict, {}), "base", _SCALAR, "?", "config."),
             "score": score, "iterations": its, "stop": _get(lin, "stop_reason", _SCALAR, ""),
             "promoted": _get(lin, "promoted", _SCALAR, None),
@@ -182,15 +228,23 @@ def trend(score: str, runs: list[dict[str, Any]], models: list[str]) -> Markup:
             f'<text x="{right}" y="{h - 12}" font-size="10" text-anchor="end">newest</text>']
     for i, r in pts:
         e = r["scores"][score]
-        cx, c = x(i), svg.color(models.index(r["model"]) + 1)
+        cx, c = x(i), svg.color(models.index(r["label"]) + 1)
         if e["lo"] is not None and e["hi"] is not None:
             body.append(f'<line x1="{cx:.1f}" y1="{y(e["lo"]):.1f}" x2="{cx:.1f}" y2="{y(e["hi"]):.1f}" stroke="{c}" opacity="0.5"/>')
-        tip = f"{r['model']} {r['split']} {r['created']}: {e['mean']:.3f}"
+        tip = f"{r['label']} ({r['model']}) {r['split']} {r['created']}: {e['mean']:.3f}"
         body.append(f'<circle cx="{cx:.1f}" cy="{y(e["mean"]):.1f}" r="3" fill="{c}"><title>{escape(tip)}</title></circle>')
     return svg._svg(h, body, f"{score} across runs")
 
 
-def render_index(index: Index) -> str:
+def href(path: str, base: Path) -> str:
+    """A link to ``path`` relative to the folder of the page (``base``), as a URL path."""
+    from urllib.request import pathname2url
+
+    return pathname2url(os.path.relpath(path, base))
+
+
+def render_index(index: Index, base: Path | None = None) -> str:
+    """``base``: the folder the page is written in (links are relative to it); default the scanned root."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from harness.report.html import TEMPLATES, json_for_script
@@ -198,10 +252,12 @@ def render_index(index: Index) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda x, d=3: "" if x is None else f"{x:.{d}f}"
+    page_dir = Path(base if base is not None else index.root).resolve()
+    env.filters["href"] = lambda p: href(p, page_dir)
     suites = []
     for name in sorted({r["suite"] for r in index.runs}):
         runs = [r for r in index.runs if r["suite"] == name]
-        models = sorted({r["model"] for r in runs})
+        models = sorted({r["label"] for r in runs})
         names = list(dict.fromkeys(n for r in runs for n in r["scores"]))
         suites.append({"name": name, "n": len(runs), "models": [(m, svg.color(i + 1)) for i, m in enumerate(models)],
                        "charts": [(n, trend(n, runs, models)) for n in names[:MAX_CHARTS]], "more": names[MAX_CHARTS:]})
@@ -213,5 +269,5 @@ def render_index(index: Index) -> str:
 def write_index(root: Path, out: Path) -> Index:
     index = scan(root)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, render_index(index))  # a full disk leaves the previous page whole
+    atomic_write_text(out, render_index(index, out.parent))  # a full disk leaves the previous page whole
     return index

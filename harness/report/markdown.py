@@ -35,7 +35,7 @@ def header(comp: Comparison) -> str:
     coverage = comp.aligned.coverage()
     count = f"**{cell(coverage)}**" if coverage else f"{len(comp.ids)} examples"
     return (f"Suite **{cell(suite.name)}** v{cell(suite.version)}, split {code(base.summary.dataset.split)}, "
-            f"{count}. Baseline {code(base.model)}, candidate {code(cand.model)}.")
+            f"{count}. Baseline {code(base.name)}, candidate {code(cand.name)}.")
 
 
 def scores_table(comp: Comparison) -> list[str]:

@@ -167,13 +167,20 @@ def _check_paths(suite: Suite, metrics: list[Any], sources: Sources, path: Path,
                  problems: list[Problem]) -> None:
     """Split files exist, and every path the suite names stays inside the project root."""
     base = path.parent / suite.dataset.path
-    if not inside(base, root):
+    hub = suite.dataset.format == "hf" and suite.dataset.path.startswith("hub:")  # a hub id, read from the cache
+    if not hub and not inside(base, root):
         problems.append(sources.problem(("dataset", "path"), outside_message(base, root)))
         return
-    for split, file in suite.dataset.splits.items():
+    for split, file in suite.dataset.splits.items() if not hub else ():
         loc = ("dataset", "splits", split)
         target = base / file
-        if not target.is_file():
+        if suite.dataset.format == "hf":  # a save_to_disk folder: each split a folder in it ('.': the folder itself)
+            if not target.is_dir():
+                problems.append(sources.problem(loc, f"no such folder: {target.resolve()} (format: hf names the split "
+                                                     "folders of a datasets.save_to_disk folder)"))
+            elif not inside(target, root):
+                problems.append(sources.problem(loc, outside_message(target, root)))
+        elif not target.is_file():
             problems.append(sources.problem(loc, f"no such file: {target.resolve()}"))
         elif not inside(target, root):
             problems.append(sources.problem(loc, outside_message(target, root)))

@@ -41,7 +41,7 @@ class DatasetSpec(Strict):
     """Where the examples are and how to read them."""
 
     path: str = Field(".", description="Folder (relative to the suite file) that the split files are in.")
-    format: Literal["jsonl", "csv", "chat"] = Field(
+    format: Literal["jsonl", "csv", "chat", "parquet", "hf"] = Field(
         "jsonl", description="jsonl: one JSON object a line; csv: a header row; chat: OpenAI chat fine-tuning JSONL."
     )
     splits: dict[str, str] = Field(

@@ -141,6 +141,100 @@ def _key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-./ ]+", "_", text)[:250]
 
 
+DIGEST_MAX = 36  # MLflow's longest dataset digest: the sha256's first 36 hex digits (the whole one is a tag)
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a container without passwd entry)
+        return "unknown"
+
+
+def _commit(revision: Any) -> str | None:
+    """The commit of ``git describe --always --dirty --tags`` output (tag-N-gSHA, or SHA), else None."""
+    text = str(revision or "").removesuffix("-dirty")
+    m = re.search(r"-g([0-9a-f]{7,40})$", text) or re.fullmatch(r"([0-9a-f]{7,40})", text)
+    return m.group(1) if m else None
+
+
+def _times(s: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The run's own start and end (ms since the epoch): ``created`` is when it finished, ``timing.total_s`` how long it took."""
+    from datetime import datetime
+
+    try:
+        end = datetime.strptime(str(s.get("created")), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except ValueError:
+        return None, None
+    total = _finite((s.get("timing") or {}).get("total_s")) or 0.0
+    return int((end - total) * 1000), int(end * 1000)
+
+
+def _label(model: dict[str, Any]) -> str:
+    from harness.records.run import short_label, spec_label
+
+    return spec_label(model.get("spec")) or short_label(str(model.get("display") or "?"))
+
+
+def spec_text(model: dict[str, Any]) -> str:
+    """The model spec as written on the command line (``PROVIDER[:NAME][?key=value&...]``): the keys
+    that differ from their defaults, without the label (logged apart); the display where it cannot be rebuilt."""
+    from harness.providers.base import ModelSpec
+
+    spec = model.get("spec")
+    try:
+        m = ModelSpec.model_validate({k: v for k, v in spec.items() if v is not None}) if isinstance(spec, dict) else None
+    except Exception:  # a provider not registered here, or a spec from another version
+        m = None
+    if m is None:
+        return str(model.get("display") or "?")
+    flat = m.model_dump(mode="json", exclude_defaults=True)
+    head = f"{m.provider}:{m.name}" if m.name else m.provider
+    extra = [f"{k}={v}" for k, v in flat.items() if k not in ("provider", "name", "label")]
+    return head + ("?" + "&".join(extra) if extra else "")
+
+
+def rule_keys(rules: list[dict[str, Any]]) -> list[str]:
+    """A metric-name key per gate rule, after its score, rule and category (``accuracy.min``,
+    ``accuracy.non_inferiority.cancel_order``); a repeat gets ``.2``, ``.3``."""
+    keys, seen = [], {}
+    for r in rules:
+        parts = [str(r.get("score") or r.get("name") or "rule"), str(r.get("rule") or "")]
+        if r.get("category"):
+            parts.append(str(r.get("category")))
+        k = _key(".".join(p for p in parts if p)).replace("/", "_")
+        seen[k] = seen.get(k, 0) + 1
+        keys.append(k if seen[k] == 1 else f"{k}.{seen[k]}")
+    return keys
+
+
+def _results(run_dir: Path) -> Any:
+    """The run's per-example results as a table (id, category, input, reference, output, scores, error,
+    latency), or None where results.jsonl cannot be read."""
+    import pandas as pd
+
+    from harness.records.run import read_run
+
+    try:
+        rows = read_run(run_dir).rows()
+    except Exception:  # tracking logs what is there; the run itself was checked when written
+        return None
+    out = []
+    for r in rows:
+        row = {"id": r.get("id"), "category": r.get("category"), "input": _cell(r.get("input")),
+               "reference": _cell(r.get("reference")), "output": r.get("output")}
+        row.update({f"score.{k}": v for k, v in (r.get("scores") or {}).items()})
+        row.update({"error": r.get("error"), "latency_s": r.get("latency_s"), "cached": r.get("cached")})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _cell(x: Any) -> Any:
+    return x if x is None or isinstance(x, str) else json.dumps(x, ensure_ascii=False, default=str)
+
+
 def _finite(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) else None
 
@@ -166,17 +260,17 @@ class MlflowTracker:
 
     # ------------------------------------------------------------ primitives
 
-    def start(self, name: str, parent: str | None = None, tags: dict[str, str] | None = None) -> str:
-        all_tags = {"harness.kind": name.split(" ")[0], **(tags or {})}
+    def start(self, name: str, parent: str | None = None, tags: dict[str, str] | None = None, start_ms: int | None = None) -> str:
+        all_tags = {"harness.kind": name.split(" ")[0], "mlflow.user": _user(), **{k: str(v) for k, v in (tags or {}).items() if v is not None}}
         if parent:
             all_tags["mlflow.parentRunId"] = parent
-        return self.client.create_run(self.experiment_id, run_name=name, tags=all_tags).info.run_id
+        return self.client.create_run(self.experiment_id, start_time=start_ms, run_name=name, tags=all_tags).info.run_id
 
     def log(self, run_id: str, params: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
-            tags: dict[str, Any] | None = None, step: int = 0) -> None:
+            tags: dict[str, Any] | None = None, step: int = 0, timestamp: int | None = None) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
-        now = int(time.time() * 1000)
+        now = timestamp or int(time.time() * 1000)
         ps = [Param(_key(k), str(v)[:PARAM_MAX]) for k, v in (params or {}).items() if v is not None]
         ms = [Metric(_key(k), f, now, step) for k, v in (metrics or {}).items() if (f := _finite(v)) is not None]
         ts = [RunTag(_key(k), str(v)) for k, v in (tags or {}).items() if v is not None]
@@ -190,18 +284,36 @@ class MlflowTracker:
             else:
                 self.client.log_artifact(run_id, str(path), folder)
 
-    def end(self, run_id: str, ok: bool = True) -> None:
-        self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+    def end(self, run_id: str, ok: bool = True, end_ms: int | None = None) -> None:
+        self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED", end_time=end_ms)
+
+    def find(self, run_dir: Path, kind: str = "run") -> str | None:
+        """The run already logged for ``run_dir`` in this experiment (tag harness.run_dir), newest first."""
+        where = str(Path(run_dir).resolve()).replace("'", "\\'")
+        found = self.client.search_runs([self.experiment_id], f"tags.`harness.run_dir` = '{where}' and tags.`harness.kind` = '{kind}'",
+                                        max_results=1, order_by=["attributes.start_time DESC"])
+        return found[0].info.run_id if found else None
 
     # ------------------------------------------------------------ harness records
 
     def log_run(self, run_dir: Path, parent: str | None = None, name: str | None = None) -> str:
-        """One evaluation run: suite, model, split, generation as params; each score with its CI."""
-        s = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+        """One evaluation run, as MLflow 3 shows evaluations: the split logged as the run's input (a
+        dataset with the split's sha256 as its digest), the per-example results as a table
+        (``eval_results.json``), the run's own start and end times, git and user tags; suite, model
+        spec, label, split and generation as params; each score with its CI as metrics."""
+        d = Path(run_dir)
+        s = json.loads((d / "summary.json").read_text(encoding="utf-8"))
         suite, model, data = s.get("suite") or {}, s.get("model") or {}, s.get("dataset") or {}
-        run_id = self.start(name or f"run {suite.get('name')} {data.get('split')} {model.get('display')}", parent)
+        label = _label(model)
+        start_ms, end_ms = _times(s)
+        tags = {"harness.run_dir": str(d.resolve()), "harness.evaluation": "true", "mlflow.source.type": "LOCAL",
+                "mlflow.source.name": "harness run", "harness.code_revision": s.get("code_revision")}
+        commit = _commit(s.get("code_revision"))
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        run_id = self.start(name or f"run {suite.get('name')} {data.get('split')} {label}", parent, tags, start_ms)
         params = {"suite": suite.get("name"), "suite_version": suite.get("version"), "suite_sha256": suite.get("sha256"),
-                  "model": model.get("display"), "split": data.get("split"), "dataset_sha256": data.get("sha256"),
+                  "model": spec_text(model), "label": label, "split": data.get("split"), "dataset_sha256": data.get("sha256"),
                   "examples": (s.get("counts") or {}).get("examples"), "judge": s.get("judge"),
                   **{f"generation.{k}": v for k, v in (s.get("generation") or {}).items()}}
         metrics: dict[str, Any] = {}
@@ -211,42 +323,71 @@ class MlflowTracker:
             metrics[f"{score}.ci_high"] = e.get("ci_high")
             metrics[f"{score}.n_failed"] = e.get("n_failed")
         counts, tokens = s.get("counts") or {}, s.get("tokens") or {}
+        cost = s.get("cost") or {}
         metrics.update({"examples.errors": counts.get("errors"), "examples.cached": counts.get("cached"),
                         "tokens.input": tokens.get("input"), "tokens.output": tokens.get("output"),
-                        "seconds": (s.get("timing") or {}).get("total_s"), "cost.usd": (s.get("cost") or {}).get("usd")})
-        self.log(run_id, params, metrics, {"harness.run_dir": str(Path(run_dir).resolve())})
+                        "seconds": (s.get("timing") or {}).get("total_s"), "cost.usd": cost.get("total_usd", cost.get("usd"))})
+        self.log(run_id, params, metrics, None, timestamp=end_ms)
+        results = _results(d)
+        if results is not None:
+            self._log_dataset(run_id, s, results)
+            self.client.log_table(run_id, data=results, artifact_file="eval_results.json")
         for f in ("summary.json", "summary.csv"):
-            self.artifact(run_id, Path(run_dir) / f, "run")
-        self.end(run_id)
+            self.artifact(run_id, d / f, "run")
+        self.end(run_id, end_ms=end_ms)
         return run_id
 
+    def _log_dataset(self, run_id: str, s: dict[str, Any], results: Any) -> None:
+        """The split as the run's input: its examples (id, input, reference, category), digest from its sha256."""
+        import mlflow.data
+        from mlflow.entities import DatasetInput, InputTag
+
+        data, suite = s.get("dataset") or {}, s.get("suite") or {}
+        cols = [c for c in ("id", "category", "input", "reference") if c in results.columns]
+        frame = results[cols]
+        sha = str(data.get("sha256") or "")
+        ds = mlflow.data.from_pandas(frame, source=str(data.get("path") or ""), name=f"{suite.get('name')}/{data.get('split')}",
+                                     targets="reference" if "reference" in cols else None, digest=sha[:DIGEST_MAX] or None)
+        tags = [InputTag("mlflow.data.context", "evaluation"), InputTag("harness.dataset_sha256", sha),
+                InputTag("harness.split", str(data.get("split")))]
+        self.client.log_inputs(run_id, [DatasetInput(ds._to_mlflow_entity(), tags)])
+
+    def ensure_run(self, run_dir: Path) -> str:
+        """The run logged for ``run_dir``: the one already in the experiment, else logged now (once)."""
+        return self.find(run_dir) or self.log_run(run_dir)
+
     def log_gate(self, gate_dir: Path, parent: str | None = None, name: str | None = None, with_runs: bool = True) -> str:
-        """A gate decision: passed 0/1, each rule's figure and verdict, the reports as artifacts;
-        the baseline and candidate runs nested under it."""
+        """A gate decision: passed 0/1, each rule's figure and verdict (metrics named after the rule),
+        the reports as artifacts. The baseline and candidate runs are referenced by tag
+        (``harness.baseline_run_id``, ``harness.candidate_run_id``): logged once, as their own runs,
+        where they were not logged before (``with_runs``), never again under the gate."""
         g = json.loads((Path(gate_dir) / "gate.json").read_text(encoding="utf-8"))
         comp = g.get("comparison") or {}
         runs = comp.get("runs") or []
         suite = (comp.get("suite") or {}).get("name")
         run_id = self.start(name or f"gate {suite}", parent, {"harness.decision": "promote" if g.get("passed") else "inconclusive" if g.get("outcome") == "inconclusive" else "blocked"})
         params = {"suite": suite, "split": (comp.get("dataset") or {}).get("split"), "examples": comp.get("n_examples")}
+        tags: dict[str, Any] = {}
         for r in runs:
-            m = r.get("model")
-            params[f"{r.get('label')}.model"] = m.get("display") if isinstance(m, dict) else m
-            params[f"{r.get('label')}.run_dir"] = r.get("directory")
+            role, d = r.get("label"), Path(str(r.get("directory")))
+            params[f"{role}.run_dir"] = r.get("directory")
+            if (d / "summary.json").is_file():
+                m = json.loads((d / "summary.json").read_text(encoding="utf-8")).get("model") or {}
+                params[f"{role}.model"], params[f"{role}.label"] = spec_text(m), _label(m)
+                ref = self.find(d) or (self.log_run(d) if with_runs else None)
+                if ref:
+                    tags[f"harness.{role}_run_id"] = ref
+            else:
+                params[f"{role}.model"] = r.get("model")
         metrics: dict[str, Any] = {"gate.passed": 1.0 if g.get("passed") else 0.0}
-        tags = {}
-        for i, rule in enumerate(g.get("rules") or []):
-            metrics[f"rule.{i}.figure"] = rule.get("figure")
-            metrics[f"rule.{i}.passed"] = 1.0 if str(rule.get("verdict")).removeprefix("advisory-") == "pass" else 0.0
-            tags[f"rule.{i}"] = f"{str(rule.get('verdict')).upper()} {rule.get('name')}: {rule.get('explanation')}"
+        for key, rule in zip(rule_keys(g.get("rules") or []), g.get("rules") or [], strict=True):
+            metrics[f"rule.{key}.figure"] = rule.get("figure")
+            metrics[f"rule.{key}.threshold"] = rule.get("threshold")
+            metrics[f"rule.{key}.passed"] = 1.0 if str(rule.get("verdict")).removeprefix("advisory-") == "pass" else 0.0
+            tags[f"rule.{key}"] = f"{str(rule.get('verdict')).upper()} {rule.get('name')}: {rule.get('explanation')}"
         self.log(run_id, params, metrics, tags)
         for f in ("gate.json", "report.html", "gate_summary.md", "gate_junit.xml"):
             self.artifact(run_id, Path(gate_dir) / f, "gate")
-        if with_runs:
-            for r in runs:
-                d = Path(str(r.get("directory")))
-                if (d / "summary.json").is_file():
-                    self.log_run(d, parent=run_id, name=f"{r.get('label')} {d.name}")
         self.end(run_id)
         return run_id
 
@@ -258,13 +399,16 @@ class MlflowTracker:
         run_id = self.start(f"compare {suite}")
         params: dict[str, Any] = {"suite": suite, "split": (c.get("dataset") or {}).get("split"), "examples": c.get("n_examples"),
                                   "baseline": c.get("baseline")}
-        # Runs are keyed run0 (the baseline), run1, ...: labels are model specs, not metric names.
-        keys = {}
-        for i, r in enumerate(c.get("runs") or []):
-            keys[r.get("label")] = f"run{i}"
-            m = r.get("model")
-            params[f"run{i}.label"] = r.get("label")
-            params[f"run{i}.model"] = m.get("display") if isinstance(m, dict) else m
+        # Runs are keyed by their short labels (as the report names them), made into metric names.
+        keys, refs = {}, {}
+        for r in c.get("runs") or []:
+            key = keys[r.get("label")] = _key(str(r.get("label"))).replace("/", "_")
+            d = Path(str(r.get("directory")))
+            m = json.loads((d / "summary.json").read_text(encoding="utf-8")).get("model") or {} if (d / "summary.json").is_file() else {}
+            params[f"{key}.model"] = spec_text(m) if m else r.get("model")
+            params[f"{key}.run_dir"] = r.get("directory")
+            if m and (ref := self.find(d)):
+                refs[f"harness.run_id.{key}"] = ref
         metrics: dict[str, Any] = {}
         for name, sc in (c.get("scores") or {}).items():
             for r in sc.get("runs") or []:
@@ -275,7 +419,7 @@ class MlflowTracker:
                 base = f"{name}.delta.{keys.get(v['label'], v['label'])}"
                 metrics.update({base: d.get("delta"), f"{base}.ci_low": d.get("ci_low"), f"{base}.ci_high": d.get("ci_high"),
                                 f"{base}.p_value": v.get("p_value"), f"{base}.regressions": len(v.get("regressions") or [])})
-        self.log(run_id, params, metrics)
+        self.log(run_id, params, metrics, refs)
         for f in ("comparison.json", "report.html"):
             self.artifact(run_id, Path(comp_dir) / f, "comparison")
         self.end(run_id)

@@ -105,8 +105,8 @@ def test_script_drawn_diffs_match_the_python_word_diff(big) -> None:
     first = comp.scores["exact_match"].vs_baseline[0].improvements[0]
     k = comp.ids.index(first)
     base, cand = comp.aligned.rows[0][k]["output"], comp.aligned.rows[1][k]["output"]
-    got = page.js(f"Array.from(document.querySelector('tr.example[data-id=\"{first}\"] td.output:last-child').childNodes)"
-                  ".filter(n => n.nodeName !== 'DIV').map(n => [n.nodeName === '#text' ? 'eq' : n.nodeName.toLowerCase(), n.textContent])")
+    got = page.js(f"Array.from(document.querySelector('tr.example[data-id=\"{first}\"] td.output:last-child .clip').childNodes)"
+                  ".map(n => [n.nodeName === '#text' ? 'eq' : n.nodeName.toLowerCase(), n.textContent])")
     assert [tuple(x) for x in got] == word_diff(base, cand)
     errors = [e for e in page.events if e["method"] == "Runtime.exceptionThrown"
               or (e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))]

@@ -106,7 +106,8 @@ def test_run_and_gate_are_logged_with_params_metrics_cis_and_artifacts(tmp_path,
                  "--track", "mlflow", "--out", str(tmp_path / "good-run")]) == 0
     uri = f"sqlite:///{reports.resolve() / 'mlflow.db'}"  # the default store
     [run] = _runs(uri, "support-intent")
-    assert run.data.params["model"] == f"scripted:{good}" and run.data.params["split"] == "test"
+    assert run.data.params["model"] == f"scripted:{good}" and run.data.params["label"] == "scripted:good"
+    assert run.data.params["split"] == "test"
     assert run.data.params["suite"] == "support-intent" and run.data.params["generation.max_tokens"] == "12"
     m = run.data.metrics
     assert m["accuracy"] == 1.0 and m["accuracy.ci_low"] < 1.0 <= m["accuracy.ci_high"]
@@ -117,22 +118,37 @@ def test_run_and_gate_are_logged_with_params_metrics_cis_and_artifacts(tmp_path,
     assert main(["compare", str(tmp_path / "good-run"), str(tmp_path / "base-run"), "--out", str(tmp_path / "cmp"),
                  "--reports", str(reports), "--track", "mlflow"]) == 0
     [cmp] = [r for r in _runs(uri, "support-intent") if r.info.run_name.startswith("compare")]
-    assert cmp.data.params["run0.model"] == f"scripted:{good}" and cmp.data.params["run1.model"] == base
-    assert cmp.data.metrics["accuracy.run0.mean"] == 1.0 and cmp.data.metrics["accuracy.run1.mean"] == 0.0
-    assert cmp.data.metrics["accuracy.delta.run1"] == -1.0
-    assert cmp.data.metrics["accuracy.delta.run1.ci_low"] <= -1.0 <= cmp.data.metrics["accuracy.delta.run1.ci_high"]
-    assert cmp.data.metrics["accuracy.delta.run1.regressions"] == 120
+    # Metric keys after the runs' short labels, not their positions.
+    assert cmp.data.params["scripted_good.model"] == f"scripted:{good}" and cmp.data.params["scripted_base.model"] == base
+    assert cmp.data.metrics["accuracy.scripted_good.mean"] == 1.0 and cmp.data.metrics["accuracy.scripted_base.mean"] == 0.0
+    assert cmp.data.metrics["accuracy.delta.scripted_base"] == -1.0
+    assert cmp.data.metrics["accuracy.delta.scripted_base.ci_low"] <= -1.0 <= cmp.data.metrics["accuracy.delta.scripted_base.ci_high"]
+    assert cmp.data.metrics["accuracy.delta.scripted_base.regressions"] == 120
+    assert cmp.data.tags["harness.run_id.scripted_good"] == run.info.run_id
     assert {"comparison.json", "report.html"} <= _artifacts(uri, cmp.info.run_id, "comparison")
 
-    # A gate whose candidate is the all-wrong base: blocked (exit 1), logged with its runs nested.
+    # A gate whose candidate is the all-wrong base: blocked (exit 1); it references the baseline run
+    # already logged and logs the candidate (run by the gate) once, as its own run, not nested.
     assert main(["gate", str(suite), "--baseline", str(tmp_path / "good-run"), "--candidate", base, "--reports", str(reports),
                  "--out", str(tmp_path / "gate"), "--no-progress", "--track", "mlflow"]) == 1
     runs = _runs(uri, "support-intent")
     [gate] = [r for r in runs if r.info.run_name.startswith("gate")]
     assert gate.data.metrics["gate.passed"] == 0.0 and gate.data.tags["harness.decision"] == "blocked"
     assert any(v.startswith("FAIL accuracy") for k, v in gate.data.tags.items() if k.startswith("rule."))
-    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == gate.info.run_id]
-    assert sorted(r.info.run_name.split(" ")[0] for r in nested) == ["baseline", "candidate"]
+    assert gate.data.metrics["rule.accuracy.min.passed"] == 0.0 and gate.data.metrics["rule.accuracy.min.threshold"] == 0.95
+    assert not [k for k in gate.data.metrics if k.startswith("rule.0")]
+    assert not [r for r in runs if r.data.tags.get("mlflow.parentRunId") == gate.info.run_id]
+    assert gate.data.tags["harness.baseline_run_id"] == run.info.run_id
+    [cand] = [r for r in runs if r.info.run_id == gate.data.tags["harness.candidate_run_id"]]
+    assert cand.data.params["model"] == base and cand.data.tags["harness.kind"] == "run"
+    assert len([r for r in runs if r.info.run_name.startswith("run ")]) == 2  # good, and the candidate the gate ran
+    # Gating the same two run directories twice logs base-run (never tracked before) once, and no run again.
+    for _ in range(2):
+        assert main(["gate", str(suite), "--baseline", str(tmp_path / "good-run"), "--candidate", str(tmp_path / "base-run"),
+                     "--reports", str(reports), "--out", str(tmp_path / "gate2"), "--track", "mlflow"]) == 1
+    runs = _runs(uri, "support-intent")
+    assert len([r for r in runs if r.info.run_name.startswith("run ")]) == 3
+    assert len([r for r in runs if r.info.run_name.startswith("gate")]) == 3
     assert {"gate.json", "report.html", "gate_summary.md", "gate_junit.xml"} <= _artifacts(uri, gate.info.run_id, "gate")
 
 
