@@ -81,6 +81,10 @@ def resolve_run(text: str, role: str, args: argparse.Namespace, out: Path) -> Pa
                     trust=args.trust)
     outcome = run_suite(cfg)
     print(f"{role}: ran {outcome.summary.model.display} -> {outcome.directory}")
+    from harness.evaluate.retention import run_retention
+
+    for r in run_retention(cfg, outcome.directory, log=lambda m: print(f"{role}: {m}", flush=True)):
+        print(f"{role}: retention {r.name} -> {r.directory}")
     if outcome.n_errors:
         print(f"{role}: warning: {outcome.n_errors} example(s) failed; they count against the run that failed them")
     return outcome.directory

@@ -38,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"({REPEATS.range}) generate each example N times, replacing the suite's generation.repeats; scores are reduced per "
                         "example by generation.reducer and each example gets a flakiness figure")
     p.add_argument("--out", type=Path, help="write the run here instead of reports/runs/<name>")
+    p.add_argument("--no-retention", action="store_true",
+                   help="skip the suite's retention checks (by default each runs into <run>/retention/<name>/)")
     p.add_argument("--max-connection-errors", type=CONNECTION_ERRORS, metavar="N",
                    help="circuit breaker: after N consecutive connection errors the endpoint is taken as down, the "
                         "rest is not sent and the run exits 3; a rerun resumes (default 20, 0: never)")
@@ -98,6 +100,16 @@ def main(args: argparse.Namespace) -> int:
         print(sample_note(s.dataset.sample))
     print(format_table(s))
     print(f"run directory: {outcome.directory}")
+    if not args.no_retention:
+        from harness.evaluate.retention import run_retention
+
+        for r in run_retention(cfg, outcome.directory, log=lambda m: print(m, flush=True)):
+            from harness.records.run import read_run
+
+            sub = read_run(r.directory).summary
+            first = next(iter(sub.metrics.items()), None)
+            shown = f"{first[0]} {first[1].mean:.3f}" if first and first[1].mean is not None else ""
+            print(f"retention {r.name}: {shown} ({sub.counts.examples} examples) -> {r.directory}")
     code = 0
     if s.cost is not None and s.cost.total_usd is not None:  # a model with no price (local, scripted, self-hosted) prints none
         print(f"cost: {_money(s.cost.total_usd)} ({_money(s.cost.spent_usd)} spent by this invocation)")

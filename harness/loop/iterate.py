@@ -211,6 +211,16 @@ def prepare_data(loop: Loop, first: TrainConfig) -> Pool:
                       cfg.allow_contamination, loop.log, trust=cfg.trust)
 
 
+def retain(cfg: IterateConfig, loaded: LoadedSuite, model: str, run_dir: Path, log) -> None:  # noqa: ANN001
+    """The suite's retention checks for ``model`` into ``run_dir/retention/`` (the final gate reads them)."""
+    from harness.evaluate.retention import run_retention
+    from harness.evaluate.run import RunConfig
+    from harness.providers.base import ModelSpec
+
+    run_retention(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), reports_dir=cfg.reports_dir,
+                            progress=cfg.progress, trust=cfg.trust), run_dir, log=lambda m: log(f"[final] {m}"))
+
+
 def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, directory: Path) -> Evaluation:
     from harness.evaluate.run import RunConfig, run_suite
     from harness.providers.base import ModelSpec
@@ -337,6 +347,10 @@ def final_report(loop: Loop, p: Progress, lineage: Lineage) -> Final:
     log(f"[final] best iteration {best.index}: base and candidate on the held-out {test!r} split")
     base_test = evaluate(cfg, loop.loaded, cfg.base, test, loop.out / "runs" / f"base-{test}")
     cand_test = evaluate(cfg, loop.loaded, best.result.candidate, test, loop.out / "runs" / f"candidate-{test}")
+    if loop.loaded.suite.retention:
+        log(f"[final] retention: {len(loop.loaded.suite.retention)} check(s) of what the base could do, base and candidate")
+        retain(cfg, loop.loaded, cfg.base, base_test.directory, log)
+        retain(cfg, loop.loaded, best.result.candidate, cand_test.directory, log)
     lineage.mark("best", best.index)
     gate = _gate(loop, base_test.directory, cand_test.directory, None, lineage=lineage.entries)  # decide; no files yet
     promoted = None

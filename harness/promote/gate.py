@@ -96,7 +96,17 @@ def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | N
     if loaded.suite.name != ran:
         raise HarnessError(f"{suite_path}: suite {loaded.suite.name!r} cannot gate runs of suite {ran!r}")
     _check_same_suite(suite_path, loaded, comp)
-    return decide_gates(list(loaded.suite.gates), comp, str(suite_path), lineage)
+    decision = decide_gates(list(loaded.suite.gates), comp, str(suite_path), lineage)
+    if loaded.suite.retention:
+        from harness.promote.retention import retention_rules
+        from harness.records.gate import EXIT_OF, gate_outcome
+
+        rules, rows = retention_rules(loaded, comp.runs[0].directory, comp.runs[1].directory, trust)
+        every = decision.rules + rules
+        outcome = gate_outcome(every)
+        decision = decision.model_copy(update={"rules": every, "retention": rows, "outcome": outcome,
+                                               "passed": outcome == "promote", "exit_code": EXIT_OF[outcome]})
+    return decision
 
 
 def gate_comparison(suite_path: Path, comp: Comparison, out_dir: Path | None,

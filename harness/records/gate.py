@@ -69,6 +69,26 @@ def gate_outcome(rules: list[RuleRecord]) -> Outcome:
 EXIT_OF: dict[str, int] = {"promote": EXIT_PROMOTE, "block": EXIT_BLOCKED, "inconclusive": EXIT_INCONCLUSIVE}
 
 
+class RetentionRecord(Record):
+    """One retention check in the decision (harness.promote.retention): the base's and the candidate's mean on the
+    retention suite's score, the paired difference with its 95% CI, the margin and the outcome."""
+
+    name: str
+    suite: str
+    score: str
+    margin: float
+    outcome: Outcome
+    advisory: bool = False
+    explanation: str = ""
+    direction: str = "higher"
+    n: int | None = None
+    baseline: float | None = None
+    candidate: float | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
 class GateDecision(VersionedRecord):
     passed: bool  # True only when the outcome is promote
     exit_code: int
@@ -77,6 +97,13 @@ class GateDecision(VersionedRecord):
     comparison: ComparisonRecord
     lineage: list[dict[str, Any]] | None = None
     outcome: Outcome | None = None  # absent in files older than outcomes: promote when passed, else block
+    retention: list[RetentionRecord] | None = None  # the suite's retention checks (their rules are in ``rules`` too)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if d.get("retention") is None:  # a suite without retention checks writes the gate.json it always did
+            d.pop("retention", None)
+        return d
 
     @model_validator(mode="after")
     def _fill_outcome(self) -> GateDecision:

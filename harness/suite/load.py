@@ -184,6 +184,12 @@ def _check_paths(suite: Suite, metrics: list[Any], sources: Sources, path: Path,
             problems.append(sources.problem(loc, f"no such file: {target.resolve()}"))
         elif not inside(target, root):
             problems.append(sources.problem(loc, outside_message(target, root)))
+    for i, check in enumerate(suite.retention):
+        target = path.parent / check.suite
+        if not inside(target, root):
+            problems.append(sources.problem(("retention", i, "suite"), outside_message(target, root)))
+        elif not target.is_file():
+            problems.append(sources.problem(("retention", i, "suite"), f"no such suite file: {target.resolve()}"))
     for i, key, p in metric_paths(metrics):
         if not inside(p, root):
             problems.append(sources.problem(("metrics", i, key), outside_message(p, root)))

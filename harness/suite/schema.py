@@ -215,6 +215,19 @@ class TrainingSpec(Strict):
                                   "regressed validation answers.")
 
 
+class RetentionCheck(Strict):
+    """What the base could do that the candidate must keep: another suite, run on both models, gated by
+    non-inferiority in the same decision (harness.promote.retention)."""
+
+    suite: str = Field(..., description="A retention suite file, relative to this suite's file, e.g. retention/arc_easy.yaml; "
+                                        "it must stay inside the project.")
+    non_inferiority_margin: float = Field(..., ge=0, description="The candidate may score at most this much below the "
+                                                                 "base on the retention suite's score (the paired 95% CI decides).")
+    metric: str | None = Field(None, description="The retention suite's score to compare; default its first gate's, else its first score.")
+    split: str | None = Field(None, description="The retention suite's split to run; default its default_split.")
+    advisory: bool = Field(False, description="Report the outcome but never block promotion.")
+
+
 class Suite(Strict):
     """An evaluation suite: data, prompt, decoding, metrics and promotion gates."""
 
@@ -235,6 +248,9 @@ class Suite(Strict):
     tracking: TrackingSpec | None = Field(None, exclude=True, description="Experiment tracking settings, e.g. {mlflow: {experiment: NAME}}; "
                                                                          "used only when the command has --track.")
     training: TrainingSpec | None = Field(None, description="Fine-tuning settings for `harness iterate`, e.g. {method: dpo}.")
+    retention: list[RetentionCheck] = Field(default_factory=list, description="Suites of what the base could do, run on "
+                                            "both models and gated by non-inferiority with the task's rules, e.g. "
+                                            "[{suite: retention/arc_easy.yaml, non_inferiority_margin: 0.05}].")
 
     @model_serializer(mode="wrap")
     def _omit_unset_reference(self, handler: Any) -> dict[str, Any]:
