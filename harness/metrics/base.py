@@ -130,7 +130,7 @@ BUILTIN_METRICS: dict[str, str] = {
     "judge_pairwise": "judge_pairwise", "judge_label": "judge_label",
     "agreement": "agreement", "agreement_text": "agreement", "agreement_judge": "agreement",
     "string_check": "graders", "text_similarity": "graders",
-    "gsm8k_exact_match": "gsm8k", "ifeval": "ifeval",
+    "gsm8k_answer": "gsm8k", "ifeval": "ifeval",
 }
 
 METRICS: Registry[type[Metric]] = Registry(

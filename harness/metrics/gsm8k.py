@@ -50,7 +50,7 @@ class GSM8KParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@metric("gsm8k_exact_match")
+@metric("gsm8k_answer")
 class GSM8KExactMatch(Metric):
     """GSM8K's strict and flexible answer extraction, then exact match with the reference's final answer (lm-eval's)."""
 

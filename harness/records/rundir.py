@@ -145,7 +145,7 @@ def build_summary(run: FinishedRun) -> RunSummary:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": redacted(sys.argv),
         "suite": {"name": loaded.suite.name, "version": loaded.suite.version, "path": str(loaded.path),
-                  "sha256": loaded.sha256, "spec": redacted(loaded.suite.model_dump(mode="json"))},
+                  "sha256": loaded.sha256, "spec": redacted(loaded.suite.canonical())},
         "dataset": {"split": split.name, "path": str(split.path), "sha256": split.sha256,
                     "n_examples": len(split.examples), "limit": cfg.limit, "n_evaluated": len(results),
                     "category_field": loaded.suite.dataset.fields.category,

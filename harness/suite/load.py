@@ -7,6 +7,7 @@ Every problem is gathered, located (file, YAML line, field path) and raised toge
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,7 @@ def load_suite(path: str | Path, data_root: str | Path | None = None, *, trust: 
     _check_paths(suite, metrics, sources, path, root, problems)
     if problems:
         raise InputProblems(problems)
-    digest = hashlib.sha256(suite.model_dump_json().encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(suite.canonical(), separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
     return LoadedSuite(suite=suite, path=path, sha256=digest, metrics=metrics)
 
 

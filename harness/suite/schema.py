@@ -252,6 +252,15 @@ class Suite(Strict):
                                             "both models and gated by non-inferiority with the task's rules, e.g. "
                                             "[{suite: retention/arc_easy.yaml, non_inferiority_margin: 0.05}].")
 
+    def canonical(self) -> dict[str, Any]:
+        """The suite as its sha256 and run records hold it: keys added since suites were first recorded are left out
+        while they keep their default, so a suite that does not use them keeps the sha256 its old runs recorded."""
+        data = self.model_dump(mode="json")
+        for key in LATER_KEYS:
+            if key in data and key in type(self).model_fields and data[key] == _default_json(type(self).model_fields[key]):
+                del data[key]
+        return data
+
     @model_serializer(mode="wrap")
     def _omit_unset_reference(self, handler: Any) -> dict[str, Any]:
         # Absent, they are left out of the dump, so the sha256 of every suite without them stays what it was.
@@ -260,3 +269,12 @@ class Suite(Strict):
             if key in out and out[key] is None:
                 del out[key]
         return out
+
+
+# Suite keys added after runs were first recorded (see Suite.canonical); a new optional key goes here.
+LATER_KEYS = ("retention",)
+
+
+def _default_json(info: Any) -> Any:
+    value = info.get_default(call_default_factory=True)
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value

@@ -1,4 +1,4 @@
-"""gsm8k_exact_match and ifeval against lm-evaluation-harness's own code (the reference): the same
+"""gsm8k_answer and ifeval against lm-evaluation-harness's own code (the reference): the same
 extraction, normalisation and checker results on hand-written generations."""
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ def lm_eval_gsm8k(output: str) -> tuple[float, float]:
 
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_gsm8k_scores_as_lm_eval_does(output: str) -> None:
-    got = build_metric("gsm8k_exact_match", {}).score(Item(id="x", output=output, reference=SOLUTION))
+    got = build_metric("gsm8k_answer", {}).score(Item(id="x", output=output, reference=SOLUTION))
     assert (got["exact_match_strict"], got["exact_match_flexible"]) == lm_eval_gsm8k(output)
 
 
 def test_gsm8k_hand_worked() -> None:
-    m = build_metric("gsm8k_exact_match", {})
+    m = build_metric("gsm8k_answer", {})
     score = lambda out: m.score(Item(id="x", output=out, reference=SOLUTION))  # noqa: E731
     assert score(OUTPUTS[0]) == {"exact_match_strict": 1.0, "exact_match_flexible": 1.0}
     assert score(OUTPUTS[1]) == {"exact_match_strict": 0.0, "exact_match_flexible": 1.0}
