@@ -145,7 +145,8 @@ def _metric_rows(comp: Comparison) -> list[dict[str, Any]]:
 
 
 def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool | None = None,
-                  lineage: list[dict[str, Any]] | None = None, title: str | None = None, outcome: str | None = None) -> str:
+                  lineage: list[dict[str, Any]] | None = None, title: str | None = None, outcome: str | None = None,
+                  retention: list[Any] | None = None) -> str:
     """``outcome`` promote | block | inconclusive (default: from ``passed``)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
@@ -163,7 +164,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
     return env.get_template("report.html.j2").render(
         title=title or f"{base.suite.name}: {' vs '.join(r.label for r in comp.runs)}",
         suite=base.suite, dataset=base.dataset, comp=comp, runs=comp.runs, n=len(comp.ids), coverage=comp.aligned.coverage(),
-        rules=rules, passed=passed, outcome=outcome, metric_rows=_metric_rows(comp), charts=charts,
+        rules=rules, retention=retention, passed=passed, outcome=outcome, metric_rows=_metric_rows(comp), charts=charts,
         examples=first_page(examples, PAGE), categories=examples["cats"], data=json_for_script(data), lineage=lineage, lineage_cols=lineage_cols,
         costs=[cost_line(r.summary) for r in comp.runs],
         palette=svg.PALETTE, json=lambda x: json.dumps(x, ensure_ascii=False, sort_keys=True, default=str),
@@ -188,4 +189,4 @@ def cost_line(summary: RunSummary) -> str:
 def html_report(inp: ReportInput) -> dict[str, str]:
     d = inp.decision
     return {"report.html": render_report(inp.comparison, d.rules if d else None, d.passed if d else None,
-                                         inp.lineage, inp.title, d.outcome if d else None)}
+                                         inp.lineage, inp.title, d.outcome if d else None, d.retention if d else None)}

@@ -88,7 +88,8 @@ def test_a_candidate_that_forgets_is_blocked_in_the_same_decision(tmp_path: Path
     root = ET.parse(tmp_path / "gate" / "gate_junit.xml").getroot()
     failed = [c.get("name") for c in root.iter("testcase") if c.find("failure") is not None]
     assert failed == ["retention ret: exact_match non-inferior within 0.05"]
-    assert "retention ret" in (tmp_path / "gate" / "report.html").read_text()
+    html = (tmp_path / "gate" / "report.html").read_text()
+    assert '<table id="retention">' in html and "[-0.6" in html and "BLOCK" in html
 
 
 def test_missing_retention_runs_are_inconclusive_not_a_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
