@@ -38,6 +38,7 @@ class LocalParams(ProviderParams):
 class LocalProvider(Provider):
     Params = LocalParams
     params: LocalParams
+    kinds = frozenset({"generate", "text", "multiple_choice", "rolling"})
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
@@ -69,15 +70,17 @@ class LocalProvider(Provider):
     def generate_batch(self, requests: Sequence[Request]) -> list[Response]:
         out: list[Response | None] = [None] * len(requests)
         groups: dict[str, list[int]] = {}
-        for i, r in enumerate(requests):  # one generate() call per distinct decoding setting
-            groups.setdefault(canonical_json(r.settings.model_dump(mode="json")), []).append(i)
+        for i, r in enumerate(requests):  # one generate() call per distinct decoding setting (or scoring kind)
+            key = r.kind if r.loglik is not None else canonical_json(r.settings.model_dump(mode="json"))
+            groups.setdefault(key, []).append(i)
         for idxs in groups.values():
             try:
-                results = self._generate([requests[i] for i in idxs])
+                batch = [requests[i] for i in idxs]
+                results = self._loglik(batch) if batch[0].loglik is not None else self._generate(batch)
             except HarnessError:
                 raise
             except Exception as e:  # e.g. out of memory: fail these requests, not the whole run
-                msg = f"local generation failed: {type(e).__name__}: {e}"
+                msg = f"local {'scoring' if batch[0].loglik is not None else 'generation'} failed: {type(e).__name__}: {e}"
                 results = [Response(text=None, error=msg) for _ in idxs]
             for i, res in zip(idxs, results):
                 out[i] = res
@@ -88,7 +91,7 @@ class LocalProvider(Provider):
         model, tok = self.load()
         s = requests[0].settings
         device = next(model.parameters()).device
-        prompts = [lm.chat_prompt(tok, r.messages) for r in requests]
+        prompts = [r.prompt if r.prompt is not None else lm.chat_prompt(tok, r.messages) for r in requests]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
         prompt_len = enc["input_ids"].shape[1]
 
@@ -136,6 +139,28 @@ class LocalProvider(Provider):
         return responses
 
     # ------------------------------------------------------------ scoring
+
+    def _loglik(self, requests: list[Request]) -> list[Response]:
+        """Log-likelihood requests (harness.local.loglik: lm-eval's numbers); ``text`` is the most
+        likely choice (multiple choice) or empty (rolling)."""
+        from harness.local import loglik
+
+        model, tok = self.load()
+        out = []
+        for r in requests:
+            q = r.loglik
+            assert q is not None
+            if q.kind == "rolling":
+                entries = [loglik.score_rolling(model, tok, q.text)]
+                text, n_in = "", entries[0]["tokens"]
+            else:
+                context = lm.chat_prompt(tok, [("user", q.context)]) if q.chat_template else q.context
+                entries = loglik.score_choices(model, tok, context, q.continuations)
+                best = max(range(len(entries)), key=lambda i: entries[i]["logprob"])
+                text = q.continuations[best]
+                n_in = len(loglik.encode(tok, context)) + sum(e["tokens"] for e in entries)
+            out.append(Response(text=text, input_tokens=n_in, output_tokens=0, finish_reason="loglik", loglik=entries))
+        return out
 
     def score_continuations(self, prompts_messages: Sequence, continuations: Sequence[str]) -> list[list[float]]:
         """Per-token log-probs of each continuation after its chat prompt (see harness.local.models)."""

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from harness.core.errors import HarnessError
+from harness.core.errors import CannotScore, HarnessError
 from harness.core.redact import strip_userinfo
 from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
@@ -78,6 +78,9 @@ class OpenAIProvider(Provider):
     Params = OpenAIParams
     params: OpenAIParams
     sends_key = True
+    # text and log-likelihood go to /v1/completions (harness.providers.openai_completions); a
+    # chat-only endpoint is told apart by its answer there
+    kinds = frozenset({"generate", "text", "multiple_choice", "rolling"})
 
     def __init__(self, spec: ModelSpec, trust: TrustPolicy | None = None):
         super().__init__(spec)
@@ -160,9 +163,40 @@ class OpenAIProvider(Provider):
 
         # The SDK's documented raw call: its auth, headers and status errors, without the
         # typed-params transform and reply models (1.4 ms of CPU a request here).
+        if request.loglik is not None or request.prompt is not None:
+            return await self._completion(request)
         async with asyncio.timeout(self.spec.timeout_s):  # the whole attempt, on any transport
             reply = await self.client().post("/chat/completions", cast_to=httpx2.Response, body=self.body(request))
         return to_response(json.loads(reply.content))
+
+    async def _completion(self, request: Request) -> Response:
+        """A plain-text prompt or a log-likelihood request, on /v1/completions."""
+        import httpx2
+        import openai
+
+        from harness.providers import openai_completions as oc
+
+        q = request.loglik
+        body = oc.loglik_body(self.spec.name, q) if q is not None else oc.text_body(self.spec.name, request)
+        try:
+            async with asyncio.timeout(self.spec.timeout_s):
+                reply = await self.client().post("/completions", cast_to=httpx2.Response, body=body)
+        except openai.APIStatusError as e:
+            why = oc.refused_status(e.status_code, _message(e))
+            if why is None:
+                raise
+            if q is None:
+                raise CannotScore(f"openai:{self.spec.name} at {self.endpoint()} cannot take plain-text prompts: {why}; "
+                                  "write the prompt as chat messages (prompt.messages) instead") from None
+            raise oc.refusal(self.spec.name, self.endpoint(), q, why) from None
+        data = json.loads(reply.content)
+        if q is None:
+            return oc.to_text_response(data)
+        try:
+            return oc.to_loglik_response(data, q)
+        except oc.Refused as e:
+            raise oc.refusal(self.spec.name, self.endpoint(), q, f"its /v1/completions reply has no prompt "
+                             f"log-probabilities ({e})") from None
 
     def classify(self, error: Exception) -> Fault:
         return classify(error, self.spec.timeout_s)

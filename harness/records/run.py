@@ -194,6 +194,9 @@ class ExampleRow(Record):
     repeats: list[RepeatRow] | None = None
     flakiness: dict[str, float] | None = None  # per score; see harness.evaluate.repeats.flakiness
     flaky: bool | None = None  # any score's flakiness above 0
+    # log-likelihood suites only (absent otherwise): per choice (multiple_choice) or for the text (rolling),
+    # {logprob, is_greedy, tokens, bytes, chars[, words]} as the provider computed them
+    loglik: list[dict[str, Any]] | None = None
 
 
 class RepeatRow(Record):

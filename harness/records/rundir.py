@@ -213,6 +213,8 @@ def _result_row(r: ExampleResult) -> dict[str, Any]:
         "latency_s": resp.latency_s, "input_tokens": resp.input_tokens, "output_tokens": resp.output_tokens,
         "finish_reason": resp.finish_reason, "error": resp.error, "attempts": resp.attempts, "cached": bool(r.cached),
     }
+    if resp.loglik is not None:  # a log-likelihood suite's per-choice figures; other rows carry none
+        row["loglik"] = resp.loglik
     if r.repeats is not None:  # rows of runs without repeats carry none of these
         row["repeats"] = _repeat_rows(r)
         row["flakiness"] = r.flakiness
