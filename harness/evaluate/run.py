@@ -280,7 +280,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
         loaded.suite = loaded.suite.model_copy(update={"generation": gen_settings})
     requests = build_requests(loaded, examples, split_name)
     targets = mc_targets(loaded, examples)
-    for ex, (t, choices) in zip(examples, targets or [], strict=True):
+    for ex, (t, choices) in zip(examples, targets, strict=True) if targets is not None else ():
         if ex.reference is None:  # the reference shown in records: the right choice's text
             ex.reference = choices[t]
     from harness.engine.cost import Ledger, cost_block

@@ -108,19 +108,31 @@ def score_choices(model: Any, tokenizer: Any, context: str, continuations: Seque
             width = max(len(r) for r in rest)
             logits_rest = None
             if width:
-                cache = first.past_key_values
+                cache = _cache_of(first)
                 cache.batch_repeat_interleave(len(shared))
                 pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
                 ids = torch.full((len(shared), width), int(pad), dtype=torch.long)
                 for r, toks in enumerate(rest):  # right padding: causal attention keeps real tokens from seeing it
                     ids[r, : len(toks)] = torch.tensor(toks, dtype=torch.long)
-                logits_rest = model(input_ids=ids.to(device), past_key_values=cache, use_cache=True).logits
+                logits_rest = model(input_ids=ids.to(device), use_cache=True, **{_cache_kwarg(model): cache}).logits
             for r, i in enumerate(shared):
                 k = pairs[i][1]
                 rows = last if len(k) == 1 else torch.cat([last, logits_rest[r, : len(k) - 1]], dim=0)  # type: ignore[index]
                 lp, greedy = _gather(torch, rows, k)
                 out[i] = _entry(lp, greedy, len(k), continuations[i])
     return out  # type: ignore[return-value]
+
+
+def _cache_kwarg(model: Any) -> str:
+    """``cache`` in transformers >= 5.x (``past_key_values`` deprecated there), else ``past_key_values``."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
 
 
 def rolling_windows(tokens: list[int], prefix: int, limit: int) -> Iterator[tuple[list[int], list[int]]]:
