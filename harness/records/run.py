@@ -198,6 +198,13 @@ class ExampleRow(Record):
     # {logprob, is_greedy, tokens, bytes, chars[, words]} as the provider computed them
     loglik: list[dict[str, Any]] | None = None
 
+    @model_serializer(mode="wrap")
+    def _omit_loglik(self, handler: Any) -> dict[str, Any]:
+        out = handler(self)  # absent unless set: rows of other suites dump as they always did
+        if out.get("loglik", 0) is None:
+            del out["loglik"]
+        return out
+
 
 class RepeatRow(Record):
     repeat: int

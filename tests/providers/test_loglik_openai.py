@@ -64,6 +64,10 @@ def test_multiple_choice_on_completions_then_cache(srv: FakeCompletions, tmp_pat
     expected_acc = [1.0, 0.0, 0.0]  # q1 Paris (shortest ties go to the first), q2 blue vs red (red shorter), q3 six/ten
     assert [r["scores"]["acc"] for r in got] == expected_acc
     assert got[1]["reference"] == "blue"  # a target given as text
+    from harness.records.rundir import load_run
+
+    _, read_back = load_run(out.directory)  # the per-choice figures survive the typed reader
+    assert [e["logprob"] for e in read_back[0]["loglik"]] == [e["logprob"] for e in got[0]["loglik"]]
     # acc_norm: -0.5 * (len + 1) / len is least negative for the longest choice
     assert [r["scores"]["acc_norm"] for r in got] == [0.0, 0.0, 1.0]
 
