@@ -177,10 +177,11 @@ class OpenAIProvider(Provider):
         from harness.providers import openai_completions as oc
 
         q = request.loglik
-        body = oc.loglik_body(self.spec.name, q) if q is not None else oc.text_body(self.spec.name, request)
+        bodies = oc.loglik_bodies(self.spec.name, q) if q is not None else [oc.text_body(self.spec.name, request)]
         try:
             async with asyncio.timeout(self.spec.timeout_s):
-                reply = await self.client().post("/completions", cast_to=httpx2.Response, body=body)
+                replies = await asyncio.gather(*(self.client().post("/completions", cast_to=httpx2.Response, body=b)
+                                                 for b in bodies))
         except openai.APIStatusError as e:
             why = oc.refused_status(e.status_code, _message(e))
             if why is None:
@@ -189,11 +190,10 @@ class OpenAIProvider(Provider):
                 raise CannotScore(f"openai:{self.spec.name} at {self.endpoint()} cannot take plain-text prompts: {why}; "
                                   "write the prompt as chat messages (prompt.messages) instead") from None
             raise oc.refusal(self.spec.name, self.endpoint(), q, why) from None
-        data = json.loads(reply.content)
         if q is None:
-            return oc.to_text_response(data)
+            return oc.to_text_response(json.loads(replies[0].content))
         try:
-            return oc.to_loglik_response(data, q)
+            return oc.to_loglik_response(oc.merge_replies([json.loads(r.content) for r in replies]), q)
         except oc.Refused as e:
             raise oc.refusal(self.spec.name, self.endpoint(), q, f"its /v1/completions reply has no prompt "
                              f"log-probabilities ({e})") from None

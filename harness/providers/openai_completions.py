@@ -2,9 +2,9 @@
 servers that return prompt log-probabilities (vLLM, llama.cpp's server, the legacy OpenAI
 completions models).
 
-A plain-text prompt (``prompt.text``) is one completion. A multiple-choice item is one request
-whose ``prompt`` lists context + each continuation, with ``echo: true, logprobs: 1, max_tokens: 1,
-temperature: 0`` (``max_tokens: 1`` because vLLM refuses 0; the generated token lies past the
+A plain-text prompt (``prompt.text``) is one completion. A multiple-choice item is one request per
+continuation (sent together; one attempt for the engine) whose ``prompt`` is context + continuation,
+with ``echo: true, logprobs: 1, max_tokens: 1, temperature: 0`` (``max_tokens: 1`` because vLLM refuses 0; the generated token lies past the
 prompt and is not counted). The context's trailing whitespace moves onto the continuation as in
 lm-eval's ``_encode_pair``; a continuation's log-probability is the sum over the echoed tokens whose
 ``text_offset`` lies at or after the context's end and before the prompt's end (a token straddling
@@ -63,13 +63,28 @@ def split_context(context: str, continuation: str) -> tuple[str, str]:
     return (context[:-n], context[-n:] + continuation) if n else (context, continuation)
 
 
-def loglik_body(model: str, q: LoglikQuery) -> dict[str, Any]:
+def loglik_bodies(model: str, q: LoglikQuery) -> list[dict[str, Any]]:
+    """One body per prompt (context + continuation, or the rolling text): llama.cpp's server answers
+    a list of prompts with HTTP 500, so the item's prompts go as concurrent requests of one attempt."""
     if q.kind == "rolling":
         prompts = [q.text]
     else:
         prompts = ["".join(split_context(q.context, c)) for c in q.continuations]
-    return {"model": model, "prompt": prompts if len(prompts) > 1 else prompts[0], "echo": True, "logprobs": 1,
-            "max_tokens": 1, "temperature": 0}
+    return [{"model": model, "prompt": p, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0} for p in prompts]
+
+
+def merge_replies(replies: list[Any]) -> dict[str, Any]:
+    """The replies to one item's prompts as one reply whose choices are indexed by prompt."""
+    choices, prompt_tokens = [], 0
+    for i, r in enumerate(replies):
+        cs = r.get("choices") if isinstance(r, dict) else None
+        if not isinstance(cs, list) or len(cs) != 1 or not isinstance(cs[0], dict):
+            raise ValueError("reply has no single choice")
+        choices.append({**cs[0], "index": i})
+        usage = r.get("usage") if isinstance(r.get("usage"), dict) else {}
+        prompt_tokens += usage.get("prompt_tokens") or 0
+    model = replies[0].get("model") if replies and isinstance(replies[0], dict) else None
+    return {"choices": choices, "usage": {"prompt_tokens": prompt_tokens}, "model": model}
 
 
 def to_text_response(reply: Any) -> Response:

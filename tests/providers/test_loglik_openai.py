@@ -52,10 +52,10 @@ def test_multiple_choice_on_completions_then_cache(srv: FakeCompletions, tmp_pat
     out = run(suite, srv.url, tmp_path)
     assert out.n_errors == 0
     bodies = [c.body for c in srv.completion_requests()]
-    assert len(bodies) == len(MC_ROWS)  # one request per item: its choices as a list of prompts
+    assert len(bodies) == sum(len(r["choices"]) for r in MC_ROWS)  # one request per choice (llama.cpp takes no lists)
     assert all(b["echo"] is True and b["logprobs"] == 1 and b["max_tokens"] == 1 for b in bodies)
-    assert ["Question: What is the capital of France?\nAnswer: " + c for c in MC_ROWS[0]["choices"]] in \
-        [b["prompt"] for b in bodies]
+    assert {"Question: What is the capital of France?\nAnswer: " + c for c in MC_ROWS[0]["choices"]} <= \
+        {b["prompt"] for b in bodies}
     got = rows(out.directory)
     for row, src in zip(got, MC_ROWS, strict=True):
         want = [toy_choice_logprob("", c) for c in src["choices"]]
@@ -104,7 +104,7 @@ def test_server_refusing_echo_refused_in_one_line(tmp_path: Path) -> None:
     with FakeCompletions(refuse_echo=True) as s:
         with pytest.raises(CannotScore, match=r"refused echo with logprobs .*`choice` metric"):
             run(write_mc(tmp_path), s.url, tmp_path)
-        assert len(s.completion_requests()) <= len(MC_ROWS)  # those already in flight, none retried
+        assert len(s.completion_requests()) <= sum(len(r["choices"]) for r in MC_ROWS)  # those in flight, none retried
 
 
 def test_chat_only_provider_refused_before_sending(tmp_path: Path) -> None:
