@@ -146,20 +146,23 @@ class LocalProvider(Provider):
         from harness.local import loglik
 
         model, tok = self.load()
+        if requests[0].kind == "rolling":  # one kind per call (generate_batch groups them)
+            out = []
+            for r in requests:
+                entry = loglik.score_rolling(model, tok, r.loglik.text)  # type: ignore[union-attr]
+                out.append(Response(text="", input_tokens=entry["tokens"], output_tokens=0, finish_reason="loglik",
+                                    loglik=[entry]))
+            return out
+        contexts = [lm.chat_prompt(tok, [("user", r.loglik.context)]) if r.loglik.chat_template else r.loglik.context  # type: ignore[union-attr]
+                    for r in requests]
+        scored = loglik.score_many(model, tok, [(c, r.loglik.continuations) for c, r in zip(contexts, requests)],  # type: ignore[union-attr]
+                                   rows=4 * self.spec.batch_size)
         out = []
-        for r in requests:
-            q = r.loglik
-            assert q is not None
-            if q.kind == "rolling":
-                entries = [loglik.score_rolling(model, tok, q.text)]
-                text, n_in = "", entries[0]["tokens"]
-            else:
-                context = lm.chat_prompt(tok, [("user", q.context)]) if q.chat_template else q.context
-                entries = loglik.score_choices(model, tok, context, q.continuations)
-                best = max(range(len(entries)), key=lambda i: entries[i]["logprob"])
-                text = q.continuations[best]
-                n_in = len(loglik.encode(tok, context)) + sum(e["tokens"] for e in entries)
-            out.append(Response(text=text, input_tokens=n_in, output_tokens=0, finish_reason="loglik", loglik=entries))
+        for r, context, entries in zip(requests, contexts, scored, strict=True):
+            conts = r.loglik.continuations  # type: ignore[union-attr]
+            best = max(range(len(entries)), key=lambda i: entries[i]["logprob"])
+            n_in = len(loglik.encode(tok, context)) + sum(e["tokens"] for e in entries)
+            out.append(Response(text=conts[best], input_tokens=n_in, output_tokens=0, finish_reason="loglik", loglik=entries))
         return out
 
     def score_continuations(self, prompts_messages: Sequence, continuations: Sequence[str]) -> list[list[float]]:

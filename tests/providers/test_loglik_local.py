@@ -65,6 +65,15 @@ def test_choices_match_a_direct_transformers_computation(provider) -> None:
             assert entry["bytes"] == len(cont.encode())
 
 
+def test_shared_context_path_gives_the_same_numbers(provider) -> None:
+    model, tok = provider.load()
+    many = L.score_many(model, tok, ITEMS, rows=3)  # rows split across items and chunks
+    for (context, conts), batched in zip(ITEMS, many, strict=True):
+        shared = L.score_choices(model, tok, context, conts)
+        assert [e["logprob"] for e in shared] == pytest.approx([e["logprob"] for e in batched], abs=1e-4)
+        assert [e["is_greedy"] for e in shared] == [e["is_greedy"] for e in batched]
+
+
 def test_rolling_matches_direct_and_windows_cover_every_token(provider) -> None:
     model, tok = provider.load()
     ids = tok(TEXT, add_special_tokens=False)["input_ids"]
