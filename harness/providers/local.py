@@ -10,7 +10,9 @@ was generated in. Stop strings cut the text at the first one and end that sequen
 ``output_tokens`` counts the generated tokens before end-of-sequence (stop-string tokens included,
 EOS and padding not). Log-probabilities are those of the model's own distribution (log-softmax of
 the raw logits, before temperature or top_p); asking for them keeps each step's logits, about
-batch x steps x 200 KB for SmolLM2.
+batch x steps x 200 KB for SmolLM2. A plain-text prompt (``prompt.text``) is tokenised as is, without
+the chat template; log-likelihood requests are scored as lm-eval's HFLM scores them
+(:mod:`harness.local.loglik`).
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ exponential backoff with jitter), so every attempt is counted on the :class:`Res
 (``timeout_s`` per attempt), connection errors and malformed replies (bad JSON, no choices) are
 retried too; connection errors also count toward the engine's circuit breaker.
 
+Plain-text prompts (``prompt.text``) and log-likelihood requests go to ``/v1/completions``
+(:mod:`harness.providers.openai_completions`: ``echo`` with ``logprobs``); a chat-only endpoint stops
+the run with one line (:class:`~harness.core.errors.CannotScore`).
+
 For ``http://`` endpoints the SDK sends through :class:`harness.providers._http.StreamsTransport`
 (HTTP/1.1 keep-alive over asyncio streams), a third of the default transport's CPU per request;
 ``HARNESS_HTTP_TRANSPORT=httpx`` goes back to the SDK's own. The SDK is imported when the first request is made, so choosing this provider costs nothing
