@@ -36,7 +36,7 @@ def dry_run(cfg: Any) -> str:
     if cfg.repeats is not None:  # as run_suite does: --repeats replaces the suite's generation.repeats
         gen_settings = loaded.suite.generation.model_copy(update={"repeats": cfg.repeats})
         loaded.suite = loaded.suite.model_copy(update={"generation": gen_settings})
-    requests = build_requests(loaded, examples)
+    requests = build_requests(loaded, examples, split_name)
     with _no_key_needed(cfg.model) as missing_key:
         provider = build_provider(cfg.model, cfg.trust)
     cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"

@@ -25,6 +25,9 @@ def suite_json_schema() -> dict[str, Any]:
                          "additionalProperties": False})
     schema["properties"]["metrics"]["items"] = {"oneOf": variants}
     schema["$defs"].pop("MetricEntry", None)
+    # A log-likelihood suite may leave `prompt` out (its scoring context is the prompt: Suite._prompt_from_scoring).
+    schema["required"] = [k for k in schema.get("required", []) if k != "prompt"]
+    schema["anyOf"] = [{"required": ["prompt"]}, {"required": ["scoring"]}]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "harness suite"
     return schema

@@ -30,6 +30,11 @@ class HarnessError(Exception):
     exit_code = 2
 
 
+class CannotScore(HarnessError):
+    """A provider (or its endpoint) cannot do the suite's kind of scoring (log-likelihood on a
+    chat-only API); one line naming what it cannot do and the alternative. The run stops."""
+
+
 class InputProblems(HarnessError):
     """One or more located problems in suites, datasets or other user files."""
 

@@ -22,13 +22,45 @@ class Example:
 
 
 @dataclass(frozen=True)
+class LoglikQuery:
+    """What a log-likelihood request scores (lm-evaluation-harness's ``loglikelihood`` and
+    ``loglikelihood_rolling`` requests). ``kind`` is "multiple_choice": the log-probability of each
+    continuation after ``context`` (the context's forward is shared by its continuations); or
+    "rolling": of the whole ``text`` (``context`` empty, no continuations), in windows of the
+    model's length. ``chat_template``: the context is wrapped in the model's chat template (one user
+    turn, the reply starting where the continuation is) instead of sent as plain text."""
+
+    kind: str
+    context: str = ""
+    continuations: tuple[str, ...] = ()
+    text: str = ""
+    chat_template: bool = False
+
+    def key(self) -> dict[str, Any]:
+        return {"kind": self.kind, "context": self.context, "continuations": list(self.continuations),
+                "text": self.text, "chat_template": self.chat_template}
+
+
+@dataclass(frozen=True)
 class Request:
-    """One chat request; ``example_id`` is for scripted providers and logs, not the cache key."""
+    """One request; ``example_id`` is for scripted providers and logs, not the cache key.
+
+    A chat request has ``messages``. A plain-text one (``prompt.text`` in the suite) has ``prompt``
+    too: the text sent as is, without a chat template (a completions endpoint); its ``messages``
+    hold it as one user turn for reports and for providers without a plain-text form. A
+    log-likelihood request has ``loglik`` (:class:`LoglikQuery`) and generates nothing."""
 
     messages: tuple[tuple[str, str], ...]
     settings: GenerationSettings
     example_id: str = ""
     repeat: int | None = None  # which of the suite's generation.repeats (None: the suite asks for one)
+    prompt: str | None = None  # a plain-text prompt (no chat template)
+    loglik: LoglikQuery | None = None
+
+    @property
+    def kind(self) -> str:
+        """generate | multiple_choice | rolling: what the provider is asked to do."""
+        return self.loglik.kind if self.loglik is not None else "generate"
 
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in self.messages]
@@ -47,6 +79,9 @@ class Response:
     attempts: int = 1
     model: str | None = None  # the model id the API reported (a dated snapshot for an alias), where it says
     system_fingerprint: str | None = None  # the backend configuration the API reported, where it says
+    # A log-likelihood request's answer: one entry per continuation (multiple_choice) or one for the
+    # text (rolling): {logprob: summed, is_greedy, tokens, bytes} (rolling: also words).
+    loglik: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +112,9 @@ class Item:
     logprobs: list[dict[str, Any]] | None = None
     error: str | None = None  # the generation failed; output is None
     finish_reason: str | None = None  # the provider's: "stop", "length" (cut at max_tokens), ...
+    loglik: list[dict[str, Any]] | None = None  # a log-likelihood request's per-continuation figures (Response.loglik)
+    target: int | None = None  # multiple_choice: the index of the right choice
+    choices: list[str] | None = None  # multiple_choice: the choices as written (without the target delimiter)
 
 
 ScoreValue = float | Failure

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Self
 
 from harness.store.responses import ResponseCache, request_keys
-from harness.core.errors import HarnessError
+from harness.core.errors import CannotScore, HarnessError
 from harness.core.hashing import canonical_json
 from harness.core.types import Request, Response
 from harness.engine.breaker import CircuitBreaker
 from harness.engine.cost import Ledger, not_sent
-from harness.providers.base import Provider
+from harness.providers.base import Provider, check_kinds
 from harness.providers.retry import Fault, RetryPolicy
 
 NOT_ATTEMPTED = "not attempted"
@@ -96,6 +96,8 @@ class Engine:
     # ------------------------------------------------------------ generation
 
     async def generate(self, provider: Provider, requests: Sequence[Request], desc: str = "generate") -> Generation:
+        """Responses to ``requests`` (generations, or log-likelihood requests: ``Request.loglik``)."""
+        check_kinds(provider, requests)  # a kind the provider cannot serve: one line before anything is sent
         self._providers.setdefault(id(provider), provider)
         fingerprint = provider.fingerprint()
         cache = self.cache
@@ -149,7 +151,8 @@ class Engine:
         """(index, response) as each finishes."""
         if provider.batched:
             return self._batches(provider, requests)
-        if (batch := provider.batch_api()) is not None:  # declared by the provider (Provider.batch_api)
+        plain = all(r.loglik is None and r.prompt is None for r in requests)  # the Batch API takes chat bodies only
+        if plain and (batch := provider.batch_api()) is not None:  # declared by the provider (Provider.batch_api)
             from harness.engine.batching import batch_api
 
             return batch_api(batch, requests, self.batch_dir, self.ledger)
@@ -215,6 +218,8 @@ async def attempts(provider: Provider, request: Request, policy: RetryPolicy, br
         attempt += 1
         try:
             out = await provider.complete(request)
+        except CannotScore:
+            raise  # the endpoint cannot do this kind of request at all: one line, not one error per example
         except Exception as e:  # noqa: BLE001 - classified by the provider; one example never stops a run
             fault = provider.classify(e)
         else:

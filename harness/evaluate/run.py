@@ -79,12 +79,48 @@ class RunOutcome:
 # ---------------------------------------------------------------- stages
 
 
-def build_requests(loaded: LoadedSuite, examples: Sequence[Example]) -> list[Request]:
-    """One request per example and repeat (repeat-major: harness.evaluate.repeats.expand_requests)."""
+def build_requests(loaded: LoadedSuite, examples: Sequence[Example], split: str | None = None) -> list[Request]:
+    """One request per example and repeat (repeat-major: harness.evaluate.repeats.expand_requests).
+
+    A log-likelihood suite (``scoring.type`` multiple_choice or loglikelihood_rolling) makes one
+    log-likelihood request per example (never repeated: it is deterministic); a plain-text prompt
+    (``prompt.text``) a request with ``prompt`` set. ``split``: the evaluated split's name, so that
+    few-shot examples drawn from the same split exclude the example itself, lm-eval's way."""
     s = loaded.suite
     settings = s.generation.request_settings()  # without repeats/reducer: the cache key of a suite without repeats is unchanged
-    base = [Request(tuple(render_messages(s.prompt, ex)), settings, ex.id) for ex in examples]
-    return expand_requests(base, s.generation.repeats)
+    kind = s.scoring.type if s.scoring else "generate"
+    if kind == "generate" and s.prompt.text is None:
+        base = [Request(tuple(render_messages(s.prompt, ex)), settings, ex.id) for ex in examples]
+        return expand_requests(base, s.generation.repeats)
+    scored = scored_examples(loaded, examples, split)
+    if kind == "generate":
+        base = [Request((("user", q.text),), settings, ex.id, prompt=q.text) for ex, q in zip(examples, scored, strict=True)]
+        return expand_requests(base, s.generation.repeats)
+    from harness.core.settings import GenerationSettings
+    from harness.core.types import LoglikQuery
+
+    fixed = GenerationSettings()  # decoding settings do not change a log-likelihood: one key whatever the suite says
+    chat = bool(s.scoring and s.scoring.chat_template)
+    out = []
+    for ex, q in zip(examples, scored, strict=True):
+        if kind == "multiple_choice":
+            ll = LoglikQuery("multiple_choice", context=q.context, continuations=q.choices, chat_template=chat)
+            out.append(Request((("user", q.context),), fixed, ex.id, loglik=ll))
+        else:
+            out.append(Request((("user", q.text),), fixed, ex.id, loglik=LoglikQuery("rolling", text=q.text)))
+    return out
+
+
+def scored_examples(loaded: LoadedSuite, examples: Sequence[Example], split: str | None) -> list[Any]:
+    """Each example's context / choices / target (harness.data.scoring), with its few-shot block."""
+    from harness.data.scoring import build_scored
+
+    s = loaded.suite
+    pool: list[Example] = []
+    if s.fewshot is not None:
+        pool = load_split(s.dataset, loaded.dataset_dir(), s.fewshot.split).examples
+    path = str(loaded.dataset_dir() / s.dataset.splits[split]) if split in s.dataset.splits else str(loaded.path)
+    return build_scored(s, examples, path, pool, same_split=s.fewshot is not None and s.fewshot.split == split)
 
 
 def generate(provider: Provider, requests: list[Request], cache: ResponseCache | None, progress: bool = True,
@@ -100,13 +136,30 @@ def generate(provider: Provider, requests: list[Request], cache: ResponseCache |
     return run_sync(go())
 
 
-def to_items(examples: Sequence[Example], requests: Sequence[Request], responses: Sequence[Response]) -> list[Item]:
+def to_items(examples: Sequence[Example], requests: Sequence[Request], responses: Sequence[Response],
+             targets: Sequence[tuple[int, list[str]]] | None = None) -> list[Item]:
+    """What the metrics see; ``targets``: a multiple-choice suite's (right choice, choices) per example."""
+    tg: Sequence[tuple[int | None, list[str] | None]] = targets if targets is not None else [(None, None)] * len(examples)
     return [
         Item(id=ex.id, output=resp.text, reference=ex.reference, input=ex.input, category=ex.category,
              record=ex.record, messages=req.chat(), logprobs=resp.logprobs, error=resp.error,
-             finish_reason=resp.finish_reason)
-        for ex, req, resp in zip(examples, requests, responses, strict=True)
+             finish_reason=resp.finish_reason, loglik=resp.loglik, target=t, choices=c)
+        for ex, req, resp, (t, c) in zip(examples, requests, responses, tg, strict=True)
     ]
+
+
+def mc_targets(loaded: LoadedSuite, examples: Sequence[Example]) -> list[tuple[int, list[str]]] | None:
+    """A multiple-choice suite's (right choice, choices) per example (None for other suites)."""
+    s = loaded.suite
+    if s.scoring is None or s.scoring.type != "multiple_choice":
+        return None
+    from harness.data.scoring import choices_of, target_of
+
+    out = []
+    for ex in examples:
+        choices = choices_of(s.scoring, ex.record)
+        out.append((target_of(s.scoring, ex.record, choices), choices))
+    return out
 
 
 async def score(metrics: Sequence[Metric], items: Sequence[Item]) -> list[dict[str, ScoreValue]]:
@@ -236,7 +289,11 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     if cfg.repeats is not None:
         gen_settings = loaded.suite.generation.model_copy(update={"repeats": cfg.repeats})
         loaded.suite = loaded.suite.model_copy(update={"generation": gen_settings})
-    requests = build_requests(loaded, examples)
+    requests = build_requests(loaded, examples, split_name)
+    targets = mc_targets(loaded, examples)
+    for ex, (t, choices) in zip(examples, targets, strict=True) if targets is not None else ():
+        if ex.reference is None:  # the reference shown in records: the right choice's text
+            ex.reference = choices[t]
     from harness.engine.cost import Ledger, cost_block
     from harness.pricing import load_prices
 
@@ -255,7 +312,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
         gen = await engine.generate(provider, requests, f"{loaded.suite.name} | {cfg.model.display()}")
         t_score = time.perf_counter()
         repeated = [ex for _ in range(loaded.suite.generation.repeats) for ex in examples]  # repeat-major, as the requests
-        items = to_items(repeated, requests, gen.responses)
+        items = to_items(repeated, requests, gen.responses, targets)
         context = RunContext(cache_path=cache_path, reports_dir=cfg.reports_dir, progress=cfg.progress,
                              suite_path=loaded.path, engine=engine, generation=loaded.suite.generation, suite=loaded,
                              trust=cfg.trust)

@@ -55,6 +55,9 @@ class Metric:
     # comparisons: 100,000 items score in about 0.3 s of CPU and read back in about 2 s here) or
     # where the scores depend on something outside the key (a file its params name).
     score_cache: ClassVar[bool] = True
+    # The responses it reads: generated text (default), or a log-likelihood scoring's figures
+    # ("multiple_choice", "loglikelihood_rolling": the suite's scoring.type); the loader refuses a mismatch.
+    scoring: ClassVar[str] = "generate"
 
     def __init__(self, params: BaseModel | None = None):
         self.params = params if params is not None else self.Params()
@@ -131,6 +134,8 @@ BUILTIN_METRICS: dict[str, str] = {
     "agreement": "agreement", "agreement_text": "agreement", "agreement_judge": "agreement",
     "string_check": "graders", "text_similarity": "graders",
     "gsm8k_answer": "gsm8k", "ifeval": "ifeval",
+    "acc": "loglik", "acc_norm": "loglik", "word_perplexity": "loglik_rolling", "byte_perplexity": "loglik_rolling",
+    "bits_per_byte": "loglik_rolling",
 }
 
 METRICS: Registry[type[Metric]] = Registry(

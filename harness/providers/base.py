@@ -200,6 +200,9 @@ class Provider:
     # Declared, not guessed: a provider that sends an API key is built with the run's trust policy
     # (``cls(spec, trust=...)``, see :func:`build_provider`) and applies it (harness.providers.keys).
     sends_key: ClassVar[bool] = False
+    # What the provider can be asked (Request.kind, plus "text": a plain-text prompt without chat
+    # template); a suite needing another kind is refused before any request (:func:`check_kinds`).
+    kinds: ClassVar[frozenset[str]] = frozenset({"generate"})
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
@@ -254,6 +257,25 @@ def provider(name: str):
         return PROVIDERS.register(name)(cls)
 
     return deco
+
+
+KIND_WORDS = {"text": "plain-text prompts (prompt.text, sent without a chat template)",
+              "multiple_choice": "multiple_choice log-likelihood scoring (acc, acc_norm)",
+              "rolling": "rolling log-likelihood scoring (word_perplexity, byte_perplexity, bits_per_byte)"}
+
+
+def check_kinds(provider: Provider, requests: Sequence[Request]) -> None:
+    """Refuse, in one line, requests of a kind the provider cannot serve (a chat-only provider asked
+    for log-likelihood), naming the generation-based alternative."""
+    from harness.core.errors import CannotScore
+
+    needed = {"text" if r.prompt is not None and r.loglik is None else r.kind for r in requests}
+    missing = sorted(needed - provider.kinds - {"generate"})
+    if missing:
+        raise CannotScore(f"model {provider.spec.display()} (provider {provider.spec.provider}) cannot do "
+                          f"{'; '.join(KIND_WORDS.get(k, k) for k in missing)}: it only generates from chat messages; "
+                          "score by generation instead (prompt for the answer's letter and use the `choice` metric) "
+                          "or use the local provider or an OpenAI-compatible completions server (openai:NAME?base_url=...)")
 
 
 def build_provider(spec: ModelSpec, trust: TrustPolicy | None = None) -> Provider:

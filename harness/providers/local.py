@@ -10,7 +10,9 @@ was generated in. Stop strings cut the text at the first one and end that sequen
 ``output_tokens`` counts the generated tokens before end-of-sequence (stop-string tokens included,
 EOS and padding not). Log-probabilities are those of the model's own distribution (log-softmax of
 the raw logits, before temperature or top_p); asking for them keeps each step's logits, about
-batch x steps x 200 KB for SmolLM2.
+batch x steps x 200 KB for SmolLM2. A plain-text prompt (``prompt.text``) is tokenised as is, without
+the chat template; log-likelihood requests are scored as lm-eval's HFLM scores them
+(:mod:`harness.local.loglik`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class LocalParams(ProviderParams):
 class LocalProvider(Provider):
     Params = LocalParams
     params: LocalParams
+    kinds = frozenset({"generate", "text", "multiple_choice", "rolling"})
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
@@ -69,15 +72,17 @@ class LocalProvider(Provider):
     def generate_batch(self, requests: Sequence[Request]) -> list[Response]:
         out: list[Response | None] = [None] * len(requests)
         groups: dict[str, list[int]] = {}
-        for i, r in enumerate(requests):  # one generate() call per distinct decoding setting
-            groups.setdefault(canonical_json(r.settings.model_dump(mode="json")), []).append(i)
+        for i, r in enumerate(requests):  # one generate() call per distinct decoding setting (or scoring kind)
+            key = r.kind if r.loglik is not None else canonical_json(r.settings.model_dump(mode="json"))
+            groups.setdefault(key, []).append(i)
         for idxs in groups.values():
             try:
-                results = self._generate([requests[i] for i in idxs])
+                batch = [requests[i] for i in idxs]
+                results = self._loglik(batch) if batch[0].loglik is not None else self._generate(batch)
             except HarnessError:
                 raise
             except Exception as e:  # e.g. out of memory: fail these requests, not the whole run
-                msg = f"local generation failed: {type(e).__name__}: {e}"
+                msg = f"local {'scoring' if batch[0].loglik is not None else 'generation'} failed: {type(e).__name__}: {e}"
                 results = [Response(text=None, error=msg) for _ in idxs]
             for i, res in zip(idxs, results):
                 out[i] = res
@@ -88,7 +93,7 @@ class LocalProvider(Provider):
         model, tok = self.load()
         s = requests[0].settings
         device = next(model.parameters()).device
-        prompts = [lm.chat_prompt(tok, r.messages) for r in requests]
+        prompts = [r.prompt if r.prompt is not None else lm.chat_prompt(tok, r.messages) for r in requests]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
         prompt_len = enc["input_ids"].shape[1]
 
@@ -136,6 +141,31 @@ class LocalProvider(Provider):
         return responses
 
     # ------------------------------------------------------------ scoring
+
+    def _loglik(self, requests: list[Request]) -> list[Response]:
+        """Log-likelihood requests (harness.local.loglik: lm-eval's numbers); ``text`` is the most
+        likely choice (multiple choice) or empty (rolling)."""
+        from harness.local import loglik
+
+        model, tok = self.load()
+        if requests[0].kind == "rolling":  # one kind per call (generate_batch groups them)
+            out = []
+            for r in requests:
+                entry = loglik.score_rolling(model, tok, r.loglik.text)  # type: ignore[union-attr]
+                out.append(Response(text="", input_tokens=entry["tokens"], output_tokens=0, finish_reason="loglik",
+                                    loglik=[entry]))
+            return out
+        contexts = [lm.chat_prompt(tok, [("user", r.loglik.context)]) if r.loglik.chat_template else r.loglik.context  # type: ignore[union-attr]
+                    for r in requests]
+        scored = loglik.score_many(model, tok, [(c, r.loglik.continuations) for c, r in zip(contexts, requests)],  # type: ignore[union-attr]
+                                   rows=4 * self.spec.batch_size)
+        out = []
+        for r, context, entries in zip(requests, contexts, scored, strict=True):
+            conts = r.loglik.continuations  # type: ignore[union-attr]
+            best = max(range(len(entries)), key=lambda i: entries[i]["logprob"])
+            n_in = len(loglik.encode(tok, context)) + sum(e["tokens"] for e in entries)
+            out.append(Response(text=conts[best], input_tokens=n_in, output_tokens=0, finish_reason="loglik", loglik=entries))
+        return out
 
     def score_continuations(self, prompts_messages: Sequence, continuations: Sequence[str]) -> list[list[float]]:
         """Per-token log-probs of each continuation after its chat prompt (see harness.local.models)."""

@@ -18,6 +18,10 @@ exponential backoff with jitter), so every attempt is counted on the :class:`Res
 (``timeout_s`` per attempt), connection errors and malformed replies (bad JSON, no choices) are
 retried too; connection errors also count toward the engine's circuit breaker.
 
+Plain-text prompts (``prompt.text``) and log-likelihood requests go to ``/v1/completions``
+(:mod:`harness.providers.openai_completions`: ``echo`` with ``logprobs``); a chat-only endpoint stops
+the run with one line (:class:`~harness.core.errors.CannotScore`).
+
 For ``http://`` endpoints the SDK sends through :class:`harness.providers._http.StreamsTransport`
 (HTTP/1.1 keep-alive over asyncio streams), a third of the default transport's CPU per request;
 ``HARNESS_HTTP_TRANSPORT=httpx`` goes back to the SDK's own. The SDK is imported when the first request is made, so choosing this provider costs nothing
@@ -34,7 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from harness.core.errors import HarnessError
+from harness.core.errors import CannotScore, HarnessError
 from harness.core.redact import strip_userinfo
 from harness.core.trust import TrustPolicy
 from harness.core.types import Request, Response
@@ -78,6 +82,9 @@ class OpenAIProvider(Provider):
     Params = OpenAIParams
     params: OpenAIParams
     sends_key = True
+    # text and log-likelihood go to /v1/completions (harness.providers.openai_completions); a
+    # chat-only endpoint is told apart by its answer there
+    kinds = frozenset({"generate", "text", "multiple_choice", "rolling"})
 
     def __init__(self, spec: ModelSpec, trust: TrustPolicy | None = None):
         super().__init__(spec)
@@ -160,9 +167,40 @@ class OpenAIProvider(Provider):
 
         # The SDK's documented raw call: its auth, headers and status errors, without the
         # typed-params transform and reply models (1.4 ms of CPU a request here).
+        if request.loglik is not None or request.prompt is not None:
+            return await self._completion(request)
         async with asyncio.timeout(self.spec.timeout_s):  # the whole attempt, on any transport
             reply = await self.client().post("/chat/completions", cast_to=httpx2.Response, body=self.body(request))
         return to_response(json.loads(reply.content))
+
+    async def _completion(self, request: Request) -> Response:
+        """A plain-text prompt or a log-likelihood request, on /v1/completions."""
+        import httpx2
+        import openai
+
+        from harness.providers import openai_completions as oc
+
+        q = request.loglik
+        bodies = oc.loglik_bodies(self.spec.name, q) if q is not None else [oc.text_body(self.spec.name, request)]
+        try:
+            async with asyncio.timeout(self.spec.timeout_s):
+                replies = await asyncio.gather(*(self.client().post("/completions", cast_to=httpx2.Response, body=b)
+                                                 for b in bodies))
+        except openai.APIStatusError as e:
+            why = oc.refused_status(e.status_code, _message(e))
+            if why is None:
+                raise
+            if q is None:
+                raise CannotScore(f"openai:{self.spec.name} at {self.endpoint()} cannot take plain-text prompts: {why}; "
+                                  "write the prompt as chat messages (prompt.messages) instead") from None
+            raise oc.refusal(self.spec.name, self.endpoint(), q, why) from None
+        if q is None:
+            return oc.to_text_response(json.loads(replies[0].content))
+        try:
+            return oc.to_loglik_response(oc.merge_replies([json.loads(r.content) for r in replies]), q)
+        except oc.Refused as e:
+            raise oc.refusal(self.spec.name, self.endpoint(), q, f"its /v1/completions reply has no prompt "
+                             f"log-probabilities ({e})") from None
 
     def classify(self, error: Exception) -> Fault:
         return classify(error, self.spec.timeout_s)

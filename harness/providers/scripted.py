@@ -30,6 +30,7 @@ class ScriptedParams(ProviderParams):
 @provider("scripted")
 class ScriptedProvider(Provider):
     Params = ScriptedParams
+    kinds = frozenset({"generate", "text"})  # outputs by example id: a plain-text prompt is answered the same way
     def __init__(self, spec: ModelSpec, script: Script | None = None, default: str | None = None, latency_s: float = 0.0):
         super().__init__(spec)
         self.default = default

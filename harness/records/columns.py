@@ -51,7 +51,8 @@ _DEFAULTS: dict[str, Any] = {"line": None, "category": None, "input": None, "pro
 FIELDS = ["id", *_DEFAULTS]
 # Present only in runs with generation.repeats > 1 (harness.evaluate.repeats): kept as object columns when any
 # row has them, and left out of the rows again where a row has none (rows of other runs stay as written).
-OPTIONAL = ("repeats", "flakiness", "flaky")
+# Likewise "loglik": present only in runs of a log-likelihood suite (the per-choice figures).
+OPTIONAL = ("repeats", "flakiness", "flaky", "loglik")
 
 
 def parse_lines(text: str, path: Path) -> tuple[list[dict[str, Any]], list[int]]:

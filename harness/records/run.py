@@ -270,6 +270,16 @@ class ExampleRow(Record):
     repeats: list[RepeatRow] | None = None
     flakiness: dict[str, float] | None = None  # per score; see harness.evaluate.repeats.flakiness
     flaky: bool | None = None  # any score's flakiness above 0
+    # log-likelihood suites only (absent otherwise): per choice (multiple_choice) or for the text (rolling),
+    # {logprob, is_greedy, tokens, bytes, chars[, words]} as the provider computed them
+    loglik: list[dict[str, Any]] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_loglik(self, handler: Any) -> dict[str, Any]:
+        out = handler(self)  # absent unless set: rows of other suites dump as they always did
+        if out.get("loglik", 0) is None:
+            del out["loglik"]
+        return out
 
 
 class RepeatRow(Record):

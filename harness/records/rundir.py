@@ -145,7 +145,7 @@ def build_summary(run: FinishedRun) -> RunSummary:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": redacted(sys.argv),
         "suite": {"name": loaded.suite.name, "version": loaded.suite.version, "path": str(loaded.path),
-                  "sha256": loaded.sha256, "spec": redacted(loaded.suite.canonical())},
+                  "sha256": loaded.sha256, "spec": redacted(loaded.suite.model_dump(mode="json"))},
         "dataset": {"split": split.name, "path": str(split.path), "sha256": split.sha256,
                     "n_examples": len(split.examples), "limit": cfg.limit, "n_evaluated": len(results),
                     "category_field": loaded.suite.dataset.fields.category,
@@ -215,6 +215,8 @@ def _result_row(r: ExampleResult) -> dict[str, Any]:
         "latency_s": resp.latency_s, "input_tokens": resp.input_tokens, "output_tokens": resp.output_tokens,
         "finish_reason": resp.finish_reason, "error": resp.error, "attempts": resp.attempts, "cached": bool(r.cached),
     }
+    if resp.loglik is not None:  # a log-likelihood suite's per-choice figures; other rows carry none
+        row["loglik"] = resp.loglik
     if r.repeats is not None:  # rows of runs without repeats carry none of these
         row["repeats"] = _repeat_rows(r)
         row["flakiness"] = r.flakiness

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS responses (
 
 def request_key(fingerprint: dict[str, Any], request: Request) -> str:
     """The cache key: sha256 of canonical JSON of ``{"model": fingerprint, "request": {messages, settings}}``;
+    plus ``loglik`` (the kind and what is scored) for a log-likelihood request and ``prompt`` for a
+    plain-text one;
     plus the example id for providers whose answer depends on it (``fingerprint["keyed_by"] ==
     "example_id"``: the scripted provider); plus the repeat index when the suite asks for several
     (``generation.repeats > 1``), so that each repeat is its own sample. A suite without repeats
@@ -54,9 +56,13 @@ def request_keys(fingerprint: dict[str, Any], requests: Sequence[Request]) -> li
         s = settings.get(id(r.settings))
         if s is None:
             s = settings[id(r.settings)] = canonical_json(r.settings.model_dump(mode="json"))
-        # canonical_json's key order: example_id < messages < repeat < settings
+        # canonical_json's key order: example_id < loglik < messages < prompt < repeat < settings
         parts = ['"example_id":' + dumps(r.example_id, ensure_ascii=False)] if by_example else []
+        if r.loglik is not None:  # the request kind and what it scores (absent for generation: keys unchanged)
+            parts.append('"loglik":' + canonical_json(r.loglik.key()))
         parts.append('"messages":' + dumps(r.messages, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str))
+        if r.prompt is not None:  # a plain-text prompt (no chat template) is not the same request as its chat form
+            parts.append('"prompt":' + dumps(r.prompt, ensure_ascii=False))
         if r.repeat is not None:
             parts.append('"repeat":' + dumps(r.repeat))
         parts.append('"settings":' + s)

@@ -136,7 +136,7 @@ def load_suite(path: str | Path, data_root: str | Path | None = None, *, trust: 
     _check_paths(suite, metrics, sources, path, root, problems)
     if problems:
         raise InputProblems(problems)
-    digest = hashlib.sha256(json.dumps(suite.canonical(), separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+    digest = hashlib.sha256(suite.model_dump_json().encode()).hexdigest()
     return LoadedSuite(suite=suite, path=path, sha256=digest, metrics=metrics)
 
 
@@ -162,6 +162,31 @@ def _cross_check(suite: Suite, metrics: list[Any], sources: Sources, problems: l
     for i, msg in enumerate(suite.prompt.messages or []):
         for bad in template_problems(msg.content):
             problems.append(sources.problem(("prompt", "messages", i, "content"), bad))
+    if suite.prompt.text is not None:
+        for bad in template_problems(suite.prompt.text):
+            problems.append(sources.problem(("prompt", "text"), bad))
+    if suite.scoring is not None:
+        for loc, text in suite.scoring.templates():
+            for bad in template_problems(text):
+                problems.append(sources.problem(("scoring", *loc), bad))
+    _check_scoring_metrics(suite, metrics, sources, problems)
+
+
+def _check_scoring_metrics(suite: Suite, metrics: list[Any], sources: Sources, problems: list[Problem]) -> None:
+    """Each metric reads the kind of response the suite's scoring makes (Metric.scoring): a metric on
+    the wrong kind would fail on every example, so the suite is refused with the fix instead."""
+    kind = suite.scoring.type if suite.scoring else "generate"
+    for i, m in enumerate(metrics):
+        need = getattr(m, "scoring", "generate")
+        if need != "generate" and need != kind:
+            problems.append(sources.problem(("metrics", i, "name"), f"{m.name} needs scoring: {{type: {need}}} (this "
+                                            f"suite's scoring is {kind}); add that scoring block or pick a metric that "
+                                            "scores generated text"))
+        elif need == "generate" and kind != "generate":
+            problems.append(sources.problem(("metrics", i, "name"), f"{m.name} scores generated text, but scoring.type is "
+                                            f"{kind} (nothing is generated); use "
+                                            + ("acc, acc_norm" if kind == "multiple_choice" else
+                                               "word_perplexity, byte_perplexity, bits_per_byte")))
 
 
 def _check_paths(suite: Suite, metrics: list[Any], sources: Sources, path: Path, root: Path,

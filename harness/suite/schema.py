@@ -56,27 +56,116 @@ class Message(Strict):
 
 
 class PromptSpec(Strict):
-    """The chat messages sent for each example: a template, or the dataset's own messages."""
+    """What is sent for each example: chat messages from a template, the dataset's own messages, or a
+    plain-text prompt (no chat template: the local model reads it as is, an OpenAI-compatible server
+    gets it on /v1/completions), as lm-evaluation-harness prompts base-model benchmarks."""
 
     messages: list[Message] | None = Field(None, min_length=1, description="Chat template messages.")
     from_dataset: bool = Field(
         False, description="Send the example's own messages (chat format), up to its last assistant message."
     )
     system: str | None = Field(None, description="With from_dataset: replace (or add) the system message.")
+    text: str | None = Field(None, description="A plain-text prompt, e.g. \"Question: {{ question }}\\nAnswer:\"; "
+                                               "sent without a chat template.")
 
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:
-        if (self.messages is None) == (not self.from_dataset):
-            raise ValueError("give either `messages` (a template) or `from_dataset: true`, not both or neither")
+        given = [k for k, v in (("messages", self.messages is not None), ("from_dataset", self.from_dataset),
+                                ("text", self.text is not None)) if v]
+        if len(given) != 1:
+            raise ValueError("give one of `messages` (a chat template), `from_dataset: true` or `text` (a plain-text "
+                             "prompt)" + (f", not {' and '.join(given)}" if given else ""))
         if self.system is not None and not self.from_dataset:
             raise ValueError("`system` only applies with `from_dataset: true`; put the system message in `messages`")
         return self
 
+    @model_serializer(mode="wrap")
+    def _omit_text(self, handler: Any) -> dict[str, Any]:
+        out = handler(self)  # absent unless given: the sha256 of every suite without it is unchanged
+        if out.get("text", 0) is None:
+            del out["text"]
+        return out
+
     def variables(self) -> set[str]:
-        found: set[str] = set()
+        found: set[str] = set(TEMPLATE_VAR.findall(self.text or ""))
         for m in self.messages or []:
             found.update(TEMPLATE_VAR.findall(m.content))
         return found
+
+
+ScoringType = Literal["generate", "multiple_choice", "loglikelihood_rolling"]
+
+
+class ScoringSpec(Strict):
+    """How an example is scored: by generating (the default), or by log-likelihood as
+    lm-evaluation-harness defines it. ``multiple_choice``: the summed log-probability of each choice
+    written after the context (metrics acc, acc_norm); ``loglikelihood_rolling``: of a whole text
+    (metrics word_perplexity, byte_perplexity, bits_per_byte)."""
+
+    type: ScoringType = Field("generate", description="generate | multiple_choice | loglikelihood_rolling.")
+    context: str | None = Field(None, description="multiple_choice: the text the choices continue, a template, e.g. "
+                                                  "\"Question: {{ question }}\\nAnswer:\".")
+    choices: str | list[str] | None = Field(None, description="multiple_choice: a column holding a list of strings, "
+                                                              "or a list of templates (one per choice), e.g. "
+                                                              "[\"{{ A }}\", \"{{ B }}\"].")
+    target: str | None = Field(None, description="multiple_choice: the column holding the right choice's index (0-based) "
+                                                 "or its text. generate with fewshot: the column of the shots' answers "
+                                                 "(default dataset.fields.reference).")
+    target_delimiter: str = Field(" ", description="Written between the context and a choice (lm-eval's default: one space).")
+    chat_template: bool = Field(False, description="multiple_choice: wrap the context in the model's chat template "
+                                                   "(default: plain text, as lm-eval scores it).")
+    text: str | None = Field(None, description="loglikelihood_rolling: the reference text, a template such as "
+                                               "\"{{ text }}\".")
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> ScoringSpec:
+        need = {"multiple_choice": ("context", "choices", "target"), "loglikelihood_rolling": ("text",),
+                "generate": ()}[self.type]
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            example = {"context": 'context: "Question: {{ question }}\\nAnswer:"', "choices": "choices: choices",
+                       "target": "target: label", "text": 'text: "{{ text }}"'}
+            raise ValueError(f"type {self.type} needs {', '.join(missing)}: e.g. "
+                             + "; ".join(example[k] for k in missing))
+        allowed = {"multiple_choice": {"context", "choices", "target", "chat_template"},
+                   "loglikelihood_rolling": {"text"}, "generate": {"target"}}[self.type]
+        extra = [k for k in ("context", "choices", "target", "text") if getattr(self, k) is not None and k not in allowed]
+        if self.chat_template and "chat_template" not in allowed:
+            extra.append("chat_template")
+        if extra:
+            raise ValueError(f"{', '.join(extra)} do not apply to type {self.type}; remove them"
+                             + (" (generate's prompt is `prompt:`)" if self.type == "generate" else ""))
+        return self
+
+    def templates(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(field path, template) of every template this block holds, for the loader's checks."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for k in ("context", "text"):
+            if getattr(self, k) is not None:
+                out.append(((k,), getattr(self, k)))
+        if isinstance(self.choices, list):
+            out += [(("choices", i), c) for i, c in enumerate(self.choices)]
+        return out
+
+    def variables(self) -> set[str]:
+        found = {v for _, t in self.templates() for v in TEMPLATE_VAR.findall(t)}
+        for col in (self.target, self.choices if isinstance(self.choices, str) else None):
+            if col is not None:
+                found.add(col)
+        return found
+
+
+class FewshotSpec(Strict):
+    """Few-shot examples written before each example's prompt, lm-evaluation-harness's way: each shot
+    is its context, the target delimiter and its right answer; shots are joined by ``delimiter`` and
+    the block ends with one more ``delimiter``. The example itself is never its own shot."""
+
+    split: str = Field(..., description="The split the shots come from (one of dataset.splits).")
+    n: int = Field(..., ge=1, le=64, description="Shots per example.")
+    sampler: Literal["first_n", "random"] = Field("first_n", description="first_n: the split's first n; random: "
+                                                                         "seeded draws, as lm-eval's default sampler.")
+    seed: int = Field(1234, description="random: the seed (lm-eval's default 1234).")
+    delimiter: str = Field("\n\n", description="Between shots and after the last (lm-eval's fewshot_delimiter).")
 
 
 class MetricEntry(BaseModel):
@@ -252,29 +341,47 @@ class Suite(Strict):
                                             "both models and gated by non-inferiority with the task's rules, e.g. "
                                             "[{suite: retention/arc_easy.yaml, non_inferiority_margin: 0.05}].")
 
-    def canonical(self) -> dict[str, Any]:
-        """The suite as its sha256 and run records hold it: keys added since suites were first recorded are left out
-        while they keep their default, so a suite that does not use them keeps the sha256 its old runs recorded."""
-        data = self.model_dump(mode="json")
-        for key in LATER_KEYS:
-            if key in data and key in type(self).model_fields and data[key] == _default_json(type(self).model_fields[key]):
-                del data[key]
+    scoring: ScoringSpec | None = Field(None, description="How examples are scored: generate (default), multiple_choice "
+                                                          "or loglikelihood_rolling (log-likelihood, lm-eval's way).")
+    fewshot: FewshotSpec | None = Field(None, description="Few-shot examples before each prompt, e.g. "
+                                                          "{split: train, n: 5}; needs prompt.text or a log-likelihood scoring.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_from_scoring(cls, data: Any) -> Any:
+        """A log-likelihood suite needs no `prompt:`: its context (or text) is the prompt shown in
+        reports and used by the commands that only render prompts."""
+        if isinstance(data, dict) and "prompt" not in data and isinstance(data.get("scoring"), dict):
+            sc = data["scoring"]
+            src = sc.get("context") if sc.get("type") == "multiple_choice" else (
+                sc.get("text") if sc.get("type") == "loglikelihood_rolling" else None)
+            if isinstance(src, str):
+                return {**data, "prompt": {"text": src}}
         return data
+
+    @model_validator(mode="after")
+    def _fewshot_prompt(self) -> Suite:
+        kind = self.scoring.type if self.scoring else "generate"
+        if self.fewshot is not None and kind == "generate" and self.prompt.text is None:
+            raise ValueError("fewshot with generation needs a plain-text prompt: write prompt: {text: \"Question: "
+                             "{{ question }}\\nAnswer:\"} (chat messages take no few-shot block)")
+        if kind != "generate" and self.generation.repeats > 1:
+            raise ValueError(f"generation.repeats applies to generation; a {kind} score is deterministic: remove repeats")
+        if self.fewshot is not None and kind == "loglikelihood_rolling":
+            raise ValueError("fewshot does not apply to scoring type loglikelihood_rolling; remove it")
+        if self.fewshot is not None and self.fewshot.split not in self.dataset.splits:
+            raise ValueError(f"fewshot.split: {self.fewshot.split!r} is not one of dataset.splits: "
+                             f"{', '.join(self.dataset.splits)}")
+        return self
 
     @model_serializer(mode="wrap")
     def _omit_unset_reference(self, handler: Any) -> dict[str, Any]:
         # Absent, they are left out of the dump, so the sha256 of every suite without them stays what it was.
         out = handler(self)
-        for key in ("reference_model", "training"):
+        for key in ("reference_model", "training", "scoring", "fewshot"):
             if key in out and out[key] is None:
                 del out[key]
+        if out.get("retention") == []:
+            del out["retention"]
         return out
 
-
-# Suite keys added after runs were first recorded (see Suite.canonical); a new optional key goes here.
-LATER_KEYS = ("retention",)
-
-
-def _default_json(info: Any) -> Any:
-    value = info.get_default(call_default_factory=True)
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value

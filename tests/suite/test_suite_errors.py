@@ -87,7 +87,7 @@ def test_missing_split_file_and_prompt_source(tmp_path: Path) -> None:
     bad.write_text(INTENT_SUITE.replace("prompt:\n  messages:", "prompt:\n  from_dataset: true\n  messages:"))
     got = problems_of(bad)
     assert got == [
-        f"{bad}:8: prompt: give either `messages` (a template) or `from_dataset: true`, not both or neither",
+        f"{bad}:8: prompt: give one of `messages` (a chat template), `from_dataset: true` or `text` (a plain-text prompt), not messages and from_dataset",
     ]
     bad.write_text(INTENT_SUITE)
     assert problems_of(bad) == [f"{bad}:5: dataset.splits.test: no such file: {tmp_path / 'test.jsonl'}"]
