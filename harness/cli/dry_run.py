@@ -29,8 +29,8 @@ def dry_run(cfg: Any) -> str:
     prices = load_prices(cfg.prices)
     loaded = load_suite(cfg.suite, trust=cfg.trust)
     split_name = cfg.split or loaded.suite.default_split
-    if split_name not in loaded.suite.dataset.splits:
-        raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
+    if split_name not in loaded.suite.dataset.split_names():
+        raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.split_names())}")
     split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
     examples, _ = select_examples(cfg, loaded, split)
     if cfg.repeats is not None:  # as run_suite does: --repeats replaces the suite's generation.repeats

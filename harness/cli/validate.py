@@ -28,7 +28,7 @@ def main(args: argparse.Namespace) -> int:
             problems.extend(e.problems)
             continue
         counts = []
-        for split in loaded.suite.dataset.splits:
+        for split in loaded.suite.dataset.split_names():
             try:
                 s = load_split(loaded.suite.dataset, loaded.dataset_dir(), split, loaded.suite.prompt)
                 counts.append(f"{split}={len(s.examples)}")
