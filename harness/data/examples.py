@@ -108,7 +108,7 @@ def load_split(spec: DatasetSpec, base: Path, split: str, prompt: PromptSpec | N
     if spec.examples is not None:  # written in the suite (checked when it was loaded)
         from harness.data.inline import inline_split
 
-        return inline_split(spec, base, split)
+        return Split(split, *inline_split(spec, base, split))
     path = base / spec.splits[split]
     problems: list[Problem] = []
     data = path.read_bytes()

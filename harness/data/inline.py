@@ -21,9 +21,8 @@ def inline_path(base: Path, split: str) -> Path:
     return base / f"dataset.examples.{split}"
 
 
-def inline_split(spec: DatasetSpec, base: Path, split: str):  # -> harness.data.examples.Split
-    from harness.data.examples import Split
-
+def inline_split(spec: DatasetSpec, base: Path, split: str) -> tuple[Path, str, list[Example]]:
+    """The split's recorded path, its sha256 and its examples (data.examples.load_split makes the Split)."""
     rows = spec.inline_splits()[split]
     examples: list[Example] = []
     lines: list[str] = []
@@ -35,4 +34,4 @@ def inline_split(spec: DatasetSpec, base: Path, split: str):  # -> harness.data.
         ref = rec.get("reference")
         examples.append(Example(id=ex_id, record=rec, line=n, input=rec["input"], reference=ref, category=rec.get("category")))
     digest = hashlib.sha256("".join(lines).encode()).hexdigest()
-    return Split(split, inline_path(base, split), digest, examples)
+    return inline_path(base, split), digest, examples
