@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from harness.cli.common import add_trust_options, with_trust
@@ -34,6 +35,10 @@ def main(args: argparse.Namespace) -> int:
                 counts.append(f"{split}={len(s.examples)}")
             except InputProblems as e:
                 problems.extend(e.problems)
+        from harness.suite.judges import judge_warnings
+
+        for w in judge_warnings([{"name": m.name, **m.params()} for m in loaded.suite.metrics], str(path)):
+            print(w, file=sys.stderr)
         if counts:
             print(f"{path}: ok ({loaded.suite.name} v{loaded.suite.version}; {', '.join(counts)}; "
                   f"scores: {', '.join(loaded.score_specs())})")
