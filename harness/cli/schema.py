@@ -23,6 +23,8 @@ def suite_json_schema() -> dict[str, Any]:
         props.update(params.get("properties", {}))
         variants.append({"type": "object", "title": name, "properties": props, "required": ["name", *params.get("required", [])],
                          "additionalProperties": False})
+    # a bare name (`metrics: [exact_match]`) is `{name: exact_match}`
+    variants.append({"type": "string", "enum": [name for name, _ in METRICS.items()], "title": "a metric's name (its default parameters)"})
     schema["properties"]["metrics"]["items"] = {"oneOf": variants}
     schema["$defs"].pop("MetricEntry", None)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

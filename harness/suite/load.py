@@ -140,6 +140,7 @@ def load_suite(path: str | Path, data_root: str | Path | None = None, *, trust: 
         # The metrics are still checked, so one pass reports the schema's problems and theirs.
         problems = pydantic_problems(e, Suite, sources)
         raw = data.get("metrics")
+        raw = [{"name": m} if isinstance(m, str) else m for m in raw] if isinstance(raw, list) else raw  # bare names
         entries = [(i, m["name"], {k: v for k, v in m.items() if k != "name"}) for i, m in enumerate(raw)
                    if isinstance(m, dict) and isinstance(m.get("name"), str)] if isinstance(raw, list) else []
         _build_metrics(entries, sources, problems)

@@ -332,6 +332,12 @@ class Suite(Strict):
                                                                          "used only when the command has --track.")
     training: TrainingSpec | None = Field(None, description="Fine-tuning settings for `harness iterate`, e.g. {method: dpo}.")
 
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _bare_metric_names(cls, v: Any) -> Any:
+        # `metrics: [exact_match]` is `metrics: [{name: exact_match}]` (same dump, same sha256)
+        return [{"name": m} if isinstance(m, str) else m for m in v] if isinstance(v, list) else v
+
     @model_serializer(mode="wrap")
     def _omit_unset_reference(self, handler: Any) -> dict[str, Any]:
         # Absent, they are left out of the dump, so the sha256 of every suite without them stays what it was.

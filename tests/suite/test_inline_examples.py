@@ -178,3 +178,19 @@ def test_the_json_schema_accepts_an_inline_suite_and_refuses_a_typo() -> None:
     data["dataset"]["examples"][0]["refrence"] = "4"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema)
+
+
+def test_a_bare_metric_name_is_its_entry(tmp_path: Path) -> None:
+    bare = load_suite(write(tmp_path, SUITE.replace("metrics: [{name: exact_match}]", "metrics: [exact_match]"), "bare.yaml"))
+    full = load_suite(write(tmp_path, SUITE, "full.yaml"))
+    assert bare.sha256 == full.sha256 and [m.name for m in bare.metrics] == ["exact_match"]
+    typo = write(tmp_path, SUITE.replace("metrics: [{name: exact_match}]", "metrics: [exact_mach]"), "typo.yaml")
+    (problem,) = problems_of(typo)
+    assert problem.startswith(f"{typo}:11: metrics[0].name: unknown metric 'exact_mach'. Did you mean: exact_match")
+
+
+def test_list_providers_describes_each(capsys) -> None:
+    assert main(["list", "providers"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert {line.split(":")[0] for line in lines} >= {"local", "openai", "scripted"}
+    assert all(len(line.split(": ", 1)[1]) > 20 and "``" not in line for line in lines), lines
