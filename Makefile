@@ -1,5 +1,9 @@
 # The two commands a new user types (see README.md). Each sets itself up first.
-.PHONY: demo test setup bench migrate-demo
+.PHONY: try demo test setup bench migrate-demo
+
+try:  ## the tour in seconds, offline, no key, no training: a tiny suite, two scripted models, run, compare, gate, HTML report
+	@scripts/setup.sh
+	.venv/bin/harness quickstart reports/quickstart
 
 demo:  ## the main job: the whole fine-tuning loop (base eval, LoRA fine-tune, candidate eval, gate, report)
 	@scripts/setup.sh

@@ -10,6 +10,11 @@ from harness.core.version import version as _version
 
 __version__ = _version()
 
+# `pytest -p harness` without the installed pytest11 entry point (a source tree on PYTHONPATH) registers
+# this package as the plugin: pytest then loads the real one from here. Installed, the entry point
+# named `harness` answers `-p harness` and this package is never registered with pytest.
+pytest_plugins = ["harness.integrations.pytest.plugin"]
+
 __all__ = ["RunConfig", "RunOutcome", "__version__", "run_suite", "run_suite_async"]
 
 

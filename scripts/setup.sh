@@ -25,6 +25,9 @@ digest=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then exit 0; fi
 pip=".venv/bin/pip --disable-pip-version-check -q"
 $pip install --upgrade pip
+# The distribution was named `harness` before (on PyPI that is an unrelated project): drop an
+# editable install of this tree under the old name, so one entry point loads the pytest plugin.
+if .venv/bin/pip show harness 2>/dev/null | grep -qx "Editable project location: $PWD"; then $pip uninstall -y harness; fi
 # torch is pinned to the CPU build in pyproject's [local] extra; an open range pulls a multi-GB CUDA build.
 if [ $want_test = 1 ]; then $pip install -e '.[local,retention,test]'; else $pip install -e '.[local,retention]'; fi
 # nltk's punkt_tab tokenizer data for IFEval's checker (nltk.download cannot run offline): llama-index-core's

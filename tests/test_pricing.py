@@ -78,3 +78,37 @@ def test_a_training_job_is_priced_by_its_trained_tokens():
                     hyperparameters={"model": "gpt-4o-mini-2024-07-18", "trained_tokens": 250_000}, data_hashes={})
     assert training_cost(r) == {"trainer": "openai", "base": "gpt-4o-mini-2024-07-18", "trained_tokens": 250_000,
                                 "cost_usd": pytest.approx(0.75)}
+
+
+def test_only_api_openai_com_is_charged_list_prices(monkeypatch):
+    from harness.core.types import Response
+    from harness.engine.cost import Ledger, price_name
+    from harness.providers.base import ModelSpec
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    official = ModelSpec.parse("openai:gpt-4o-mini")
+    loopback = ModelSpec.parse("openai:gpt-4o-mini?base_url=http://127.0.0.1:8080/v1")
+    asked = ModelSpec.parse("openai:gpt-4o-mini?base_url=http://127.0.0.1:8080/v1&price_as=gpt-4o-mini")
+    explicit = ModelSpec.parse("openai:gpt-4o-mini?base_url=https://api.openai.com/v1")
+    assert [price_name(s) for s in (official, loopback, asked, explicit)] == ["gpt-4o-mini", None, "gpt-4o-mini", "gpt-4o-mini"]
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:9000/v1")
+    assert price_name(official) is None
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    r = Response(text="x", input_tokens=1_000_000, output_tokens=0, attempts=1)
+    spent = {}
+    for spec in (loopback, official):
+        ledger = Ledger(load_prices())
+        ledger.record(spec, r, sent=True)
+        spent[spec is official] = ledger.usage[spec.display()].spent
+    assert spent == {False: None, True: 0.15}  # gpt-4o-mini's input price per 1M, at api.openai.com only
+
+
+def test_a_price_file_of_ones_own_prices_a_server_of_ones_own(tmp_path, monkeypatch):
+    from harness.engine.cost import price_name
+    from harness.providers.base import ModelSpec
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    (tmp_path / "p.yaml").write_text("models:\n  gpt-4o-mini: {input: 1.0, output: 1.0}\n")
+    spec = ModelSpec.parse("openai:gpt-4o-mini?base_url=http://127.0.0.1:8080/v1")
+    assert price_name(spec, load_prices()) is None
+    assert price_name(spec, load_prices(tmp_path / "p.yaml")) == "gpt-4o-mini"

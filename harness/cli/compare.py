@@ -13,8 +13,8 @@ from harness.tracking import add_track_option, track
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare runs of one suite example by example",
                        description="Align runs by example id (the first is the baseline) and print, per score, each run's "
-                                   "mean with its 95%% CI, the paired difference to the baseline with a paired-bootstrap "
-                                   "95%% CI, McNemar's exact test for pass/fail scores, and regression/improvement counts. "
+                                   "mean with its 95% CI, the paired difference to the baseline with a paired-bootstrap "
+                                   "95% CI, McNemar's exact test for pass/fail scores, and regression/improvement counts. "
                                    "Writes comparison.json, comparison_examples.csv, comparison_summary.csv and report.html.")
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories (reports/runs/...); the first is the baseline")
     p.add_argument("--out", type=Path, help="folder for the comparison files (default: REPORTS/comparisons/<suite>-<time>)")

@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.cli.common import add_trust_options, with_trust
 from harness.core.options import EPOCHS, EXAMPLE_TOKENS, NGRAM, PRICE_PER_1K, SEED, SHARE, THRESHOLD
 from harness.data.contamination import DEFAULT_NGRAM, DEFAULT_THRESHOLD
-from harness.data.validate import DEFAULT_MAX_TOKENS, DEFAULT_PRICE_PER_1K
+from harness.data.validate import DEFAULT_MAX_TOKENS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,9 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="auto: SmolLM2's tokenizer when installed, else about 4 characters per token")
     v.add_argument("--epochs", type=EPOCHS, default=3, metavar="N",
                    help=f"epochs for the training-token estimate (default 3; {EPOCHS.range})")
-    v.add_argument("--price-per-1k", type=PRICE_PER_1K, default=DEFAULT_PRICE_PER_1K, metavar="USD",
-                   help=f"price per 1K training tokens (default {DEFAULT_PRICE_PER_1K}: an assumption, gpt-4o-mini's "
-                        f"training price when written; check yours; {PRICE_PER_1K.range})")
+    v.add_argument("--price-per-1k", type=PRICE_PER_1K, metavar="USD",
+                   help=f"price per 1K training tokens (default: --base's training price in the price table, "
+                        f"harness/pricing/openai.yaml or $HARNESS_PRICES; {PRICE_PER_1K.range})")
+    v.add_argument("--base", default="gpt-4o-mini", metavar="MODEL",
+                   help="the model to be fine-tuned, for the training price (default gpt-4o-mini); supervised and "
+                        "preference (DPO) files are priced per trained token alike")
     v.add_argument("--json", action="store_true", help="print the statistics as JSON")
     v.set_defaults(func=validate_main)
 
@@ -85,10 +88,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=with_trust(prepare_main))
 
 
+def training_price(given: float | None, base: str) -> tuple[float, str]:
+    """USD per 1K training tokens and where it came from: --price-per-1k, else the price table's entry for ``base``."""
+    from harness.core.errors import HarnessError
+    from harness.pricing import load_prices
+
+    if given is not None:
+        return given, "--price-per-1k"
+    table = load_prices()
+    entry = table.price(base.removeprefix("openai:"))
+    if entry is None or entry.training is None:
+        raise HarnessError(f"--base {base}: no training price in the price table; give --price-per-1k USD "
+                           "(or add it to a $HARNESS_PRICES file)")
+    return entry.training / 1000, f"{base}'s training price in the price table, as of {table.as_of or 'unknown'}"
+
+
 def validate_main(args: argparse.Namespace) -> int:
     from harness.data.preference import detect_format, validate_preference_file
     from harness.data.validate import format_stats, token_counter, validate_chat_file
 
+    price, source = training_price(args.price_per_1k, args.base)
     fmt = detect_format(args.file) if args.format == "auto" else args.format
     check = validate_preference_file if fmt == "preference" else validate_chat_file
     result = check(args.file, args.max_tokens, token_counter(args.tokenizer))
@@ -99,9 +118,9 @@ def validate_main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"file": str(args.file), "format": fmt, "problems": [str(p) for p in result.problems],
                           "warnings": [str(w) for w in result.warnings],
-                          **result.stats.to_json(args.epochs, args.price_per_1k)}, indent=2))
+                          **result.stats.to_json(args.epochs, price), "price_source": source}, indent=2))
     else:
-        print(format_stats(result, args.epochs, args.price_per_1k))
+        print(format_stats(result, args.epochs, price, source))
     return 2 if result.problems else 0
 
 

@@ -29,8 +29,8 @@ def dry_run(cfg: Any) -> str:
     prices = load_prices(cfg.prices)
     loaded = load_suite(cfg.suite, trust=cfg.trust)
     split_name = cfg.split or loaded.suite.default_split
-    if split_name not in loaded.suite.dataset.splits:
-        raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
+    if split_name not in loaded.suite.dataset.split_names():
+        raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.split_names())}")
     split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
     examples, _ = select_examples(cfg, loaded, split)
     if cfg.repeats is not None:  # as run_suite does: --repeats replaces the suite's generation.repeats
@@ -53,9 +53,11 @@ def dry_run(cfg: Any) -> str:
     tokenizer = provider.load()[1] if cfg.model.provider == "local" and todo else None
     est = [estimate_tokens(r.messages, r.settings.max_tokens, tokenizer) for r in todo]
     n_in, n_out = sum(e.input_tokens for e in est), sum(e.max_output_tokens for e in est)
-    price_name = cfg.model.name or cfg.model.display()
+    from harness.engine.cost import price_name as priced_as
+
+    price_name = priced_as(cfg.model, prices)
     batch = bool(getattr(cfg.model.params, "batch", False))
-    worst = prices.cost(price_name, n_in, n_out, batch=batch)
+    worst = prices.cost(price_name, n_in, n_out, batch=batch) if price_name is not None else None
     judges = [m.name for m in loaded.metrics if getattr(m, "judge_spec", None) or "judge" in type(m).__name__.lower()]
     exact = "counted by the model's tokenizer" if tokenizer is not None else "estimated, ~4 characters a token"
     lines = [
@@ -67,7 +69,10 @@ def dry_run(cfg: Any) -> str:
         f"max output tokens:   {n_out} ({len(todo)} x max_tokens)",
         f"estimated cost:      " + (f"{format_dollars(worst)} at most" if worst is not None else "no price")
         + (f" (list prices as of {prices.as_of}" + (f", batch discount {prices.batch_discount:.0%}" if batch else "") + ")"
-           if worst is not None else f" (no price for {price_name!r} in the table; --prices FILE adds one)"),
+           if worst is not None else
+           f" (no price for {cfg.model.name!r} in your --prices file: a server of your own is not charged the shipped "
+           "list prices; --prices FILE or price_as=MODEL prices it)"
+           if price_name is None else f" (no price for {price_name!r} in the table; --prices FILE adds one)"),
     ]
     if judges:
         lines.append(f"not included:        judge calls of {', '.join(judges)} (they depend on the outputs)")

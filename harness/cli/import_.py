@@ -54,6 +54,10 @@ def main(args: argparse.Namespace) -> int:
     suite_file, data_file = write(imp, out, args.data_out or Path("datasets") / imp.name, force=args.force)
     for n in imp.notes:
         print(n, file=sys.stderr)
+    from harness.suite.judges import judge_warnings
+
+    for w in judge_warnings(imp.suite["metrics"], str(suite_file)):
+        print(w, file=sys.stderr)
     print(f"wrote {suite_file} ({len(imp.suite['metrics'])} metric(s), {len(imp.suite['gates'])} gate(s))"
           + (f" and {data_file} ({len(imp.rows or [])} examples)" if data_file else "; no data given (--data)"))
     print(f"next: harness validate {suite_file}")

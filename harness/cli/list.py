@@ -30,6 +30,16 @@ def main(args: argparse.Namespace) -> int:
         from harness.providers.base import PROVIDERS
 
         for name, cls in PROVIDERS.items():
-            doc = (cls.__doc__ or "").strip().splitlines()
-            print(f"{name}: {doc[0] if doc else ''}")
+            print(f"{name}: {provider_summary(cls).replace('``', '`')}")
     return 0
+
+
+def provider_summary(cls: type) -> str:
+    """The first line of the provider class's docstring, else of its module's (where each provider says what it is)."""
+    import sys
+
+    for doc in (cls.__doc__, getattr(sys.modules.get(cls.__module__), "__doc__", None)):
+        lines = (doc or "").strip().splitlines()
+        if lines and lines[0].strip():
+            return lines[0].strip()
+    return "(undocumented)"

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_extras(args)
         return int(args.func(args) or 0)
     except InputProblems as e:
         for p in e.problems:
@@ -82,6 +83,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: finished responses are cached; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+MODEL_FLAGS = ("model", "base", "baseline", "candidate", "judge")  # flags that take a model spec
+
+
+def check_extras(args: argparse.Namespace) -> None:
+    """A missing optional package is said, with its pip command, before the command does any work."""
+    from pathlib import Path
+
+    from harness.core.extras import require
+
+    if "mlflow" in (getattr(args, "track", None) or []):
+        require("tracking", "--track mlflow")
+    for flag in MODEL_FLAGS:
+        value = getattr(args, flag, None)
+        if not isinstance(value, str) or Path(value).is_dir():  # a run directory, not a model spec
+            continue
+        head = value.split("?", 1)[0]
+        if head == "local" or head.startswith("local:"):
+            require("local", f"--{flag} {value} (a model run in-process)")
 
 
 def _is_storage_error(e: Exception) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from harness.cli.common import add_trust_options, with_trust
@@ -53,12 +54,16 @@ def main(args: argparse.Namespace) -> int:
             problems.extend(e.problems)
             continue
         counts = []
-        for split in loaded.suite.dataset.splits:
+        for split in loaded.suite.dataset.split_names():
             try:
                 s = load_split(loaded.suite.dataset, loaded.dataset_dir(), split, loaded.suite.prompt)
                 counts.append(f"{split}={len(s.examples)}")
             except InputProblems as e:
                 problems.extend(e.problems)
+        from harness.suite.judges import judge_warnings
+
+        for w in judge_warnings([{"name": m.name, **m.params()} for m in loaded.suite.metrics], str(path)):
+            print(w, file=sys.stderr)
         if counts:
             print(f"{path}: ok ({loaded.suite.name} v{loaded.suite.version}; {', '.join(counts)}; "
                   f"scores: {', '.join(loaded.score_specs())})")

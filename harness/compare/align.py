@@ -128,6 +128,8 @@ def _records_by_id(summary: RunSummary) -> dict[str, dict[str, Any]]:
 
     suite = Suite.model_validate(summary.suite.spec)
     split = summary.dataset.split
+    if suite.dataset.examples is not None:  # written in the suite: its spec holds them
+        return {ex.id: ex.record for ex in load_split(suite.dataset, Path("."), split, suite.prompt).examples}
     path = Path(summary.dataset.path)
     rel = Path(suite.dataset.splits[split])
     base = path

@@ -8,7 +8,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-DISTRIBUTION = "harness"
+from harness.core.extras import DISTRIBUTION  # the distribution's name, written in one place
 
 
 @functools.cache

@@ -56,7 +56,7 @@ def suite_test_texts(suite_paths: Sequence[str | Path], trust: TrustPolicy | Non
     out = []
     for p in suite_paths:
         ls = load_suite(p, trust=trust)
-        split = "test" if "test" in ls.suite.dataset.splits else ls.suite.default_split
+        split = "test" if "test" in ls.suite.dataset.split_names() else ls.suite.default_split
         sp = load_split(ls.suite.dataset, ls.dataset_dir(), split, ls.suite.prompt)
         for ex in sp.examples:
             text = ex.input if ex.input is not None else "\n".join(m["content"] for m in ex.messages if m["role"] == "user")

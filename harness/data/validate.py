@@ -295,7 +295,8 @@ def validate_chat_file(path: str | Path, max_tokens: int = DEFAULT_MAX_TOKENS,
     return ChatValidation(path, problems, stats, len(rows), seen.warnings(path))
 
 
-def format_stats(v: ChatValidation, epochs: int, price_per_1k: float) -> str:
+def format_stats(v: ChatValidation, epochs: int, price_per_1k: float, price_source: str | None = None) -> str:
+    """``price_source``: where the price came from (the price table's entry); None: the old fixed assumption."""
     s = v.stats
     d = s.to_json(epochs, price_per_1k)
     dist = d["tokens_per_example"]
@@ -308,6 +309,7 @@ def format_stats(v: ChatValidation, epochs: int, price_per_1k: float) -> str:
             f"total tokens: {s.total_tokens:,}  (assistant tokens trained on: about {s.trained_tokens:,})",
             f"estimated training tokens for {epochs} epoch(s): {d['estimated_training_tokens']:,}",
             f"estimated cost: ${d['estimated_cost']:,.2f} at ${price_per_1k:g} per 1K training tokens "
-            f"(an assumption{' (gpt-4o-mini training price)' if price_per_1k == DEFAULT_PRICE_PER_1K else ''}; set --price-per-1k)",
+            f"({price_source or 'an assumption' + (' (gpt-4o-mini training price)' if price_per_1k == DEFAULT_PRICE_PER_1K else '')}"
+            f"; set --price-per-1k or --base)",
         ]
     return "\n".join(lines)

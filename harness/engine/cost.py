@@ -71,8 +71,11 @@ class Ledger:
 
     def worst(self, spec: Any, request: Request) -> float:
         """A request's most expensive outcome: estimated input plus every token of ``max_tokens``."""
+        name = price_name(spec, self.prices)
+        if name is None:
+            return 0.0
         est = estimate_tokens(request.messages, request.settings.max_tokens)
-        return self.price_of(spec.name, est.input_tokens, est.max_output_tokens, batch=_batch(spec)) or 0.0
+        return self.price_of(name, est.input_tokens, est.max_output_tokens, batch=_batch(spec)) or 0.0
 
     def reserve_now(self, spec: Any, request: Request) -> float | None:
         """Reserve without waiting (a batch is sent all at once); None: over the cap, and from then on."""
@@ -127,7 +130,8 @@ class Ledger:
             return
         key = spec.display()
         u = self.usage.setdefault(key, ModelUsage(key))
-        dollars = self.price_of(spec.name or key, i, o, c, batch=_batch(spec))
+        name = price_name(spec, self.prices)
+        dollars = None if name is None else self.price_of(name, i, o, c, batch=_batch(spec))
         u.requests += k
         u.sent += k if sent else 0
         u.input_tokens, u.output_tokens, u.cached_input_tokens = u.input_tokens + i, u.output_tokens + o, u.cached_input_tokens + c
@@ -142,6 +146,30 @@ class Ledger:
 
 def not_sent(ledger: Ledger) -> Response:
     return Response(text=None, error=f"{CAP_REACHED} {format_dollars(ledger.max_cost)} reached", attempts=0)
+
+
+def own_server(spec: Any) -> bool:
+    """An OpenAI-compatible server of one's own: a base_url (or $OPENAI_BASE_URL) not at api.openai.com."""
+    if getattr(spec, "provider", None) != "openai":
+        return False
+    import os
+    from urllib.parse import urlsplit
+
+    url = getattr(getattr(spec, "params", None), "base_url", None) or os.environ.get("OPENAI_BASE_URL")
+    return bool(url) and (urlsplit(url).hostname or "").lower() != "api.openai.com"
+
+
+def price_name(spec: Any, prices: PriceTable | None = None) -> str | None:
+    """The price-table name of a model's requests, or None when they are not priced. A server of one's
+    own is not charged OpenAI's list price whatever it calls its model (a vLLM serving `gpt-4o-mini`):
+    only a price the user gave (their --prices / $HARNESS_PRICES file) or ``price_as=MODEL`` prices it."""
+    asked = getattr(getattr(spec, "params", None), "price_as", None)
+    if asked:
+        return asked
+    name = spec.name or spec.display()
+    if own_server(spec) and not (prices is not None and prices.price_added(name)):
+        return None
+    return name
 
 
 def _batch(spec: Any) -> bool:

@@ -81,7 +81,7 @@ async def calibrate_async(metric: Any, loaded: Any, labels_path: Path, store: Ca
 def _examples(loaded: Any) -> dict[str, Example]:
     """Every example of every split by id (the first split that has an id wins)."""
     examples: dict[str, Example] = {}
-    for split in loaded.suite.dataset.splits:
+    for split in loaded.suite.dataset.split_names():
         for ex in load_split(loaded.suite.dataset, loaded.dataset_dir(), split, loaded.suite.prompt).examples:
             examples.setdefault(ex.id, ex)
     return examples

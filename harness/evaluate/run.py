@@ -280,10 +280,10 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     t0 = time.perf_counter()
     loaded = load_suite(cfg.suite, trust=cfg.trust)
     split_name = cfg.split or loaded.suite.default_split
-    if split_name not in loaded.suite.dataset.splits:
+    if split_name not in loaded.suite.dataset.split_names():
         from harness.core.errors import HarnessError
 
-        raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.splits)}")
+        raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(loaded.suite.dataset.split_names())}")
     split: Split = load_split(loaded.suite.dataset, loaded.dataset_dir(), split_name, loaded.suite.prompt)
     examples, drawn = select_examples(cfg, loaded, split)
     if cfg.repeats is not None:

@@ -129,6 +129,16 @@ def convert_template(text: str, output: str | None = "{{ output }}", where: str 
     return OPENAI_VAR.sub(one, text), columns
 
 
+def schema_reference(suite_file: Path) -> str:
+    """The suite JSON Schema of the installed package, relative to the suite file where it can be (an
+    editor resolves it from there), else absolute: a path that exists wherever the package is installed."""
+    schema = Path(__file__).resolve().parent.parent / "schemas" / "suite.schema.json"
+    try:
+        return Path(os.path.relpath(schema, suite_file.parent.resolve())).as_posix()
+    except ValueError:  # another drive
+        return schema.as_posix()
+
+
 def write(imp: Imported, out: Path, data_dir: Path, force: bool = False) -> tuple[Path, Path | None]:
     """Write the suite YAML (notes as a comment block on top) and, when rows were given, the dataset.
 
@@ -143,7 +153,7 @@ def write(imp: Imported, out: Path, data_dir: Path, force: bool = False) -> tupl
                                    "or choose another --out / --data-out)")
     suite = dict(imp.suite)
     suite["dataset"] = {"path": Path(os.path.relpath(data_dir.resolve(), out.parent.resolve())).as_posix(), **suite["dataset"]}
-    header = ["# yaml-language-server: $schema=../harness/schemas/suite.schema.json",
+    header = [f"# yaml-language-server: $schema={schema_reference(out)}",
               f"# Imported by `harness import`. {len(imp.notes)} thing(s) not converted" + (":" if imp.notes else ".")]
     header += [f"#   {n}" for n in imp.notes]
     text = "\n".join(header) + "\n" + yaml.safe_dump(suite, sort_keys=False, allow_unicode=True, width=110)

@@ -149,8 +149,7 @@ class Converter:
                          "fail a score of 0.)")
         elif float(lo).is_integer() and float(hi).is_integer() and 2 <= hi - lo + 1 <= 10:
             params["scale"] = int(hi - lo + 1)
-            params["levels"] = {k: f"a score of {int(lo) + k - 1} on the original {int(lo)}..{int(hi)} scale"
-                                for k in range(1, int(hi - lo) + 2)}
+            params["levels"] = grade_levels(criteria, int(lo), int(hi))
             if threshold is not None:
                 threshold = threshold - lo + 1
         else:
@@ -288,6 +287,24 @@ def read_items(path: Path, schema: dict[str, Any]) -> list[dict[str, Any]]:
     if problems:
         raise InputProblems(problems)
     return rows
+
+
+LEVEL_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:score\s*(?:of\s*)?)?(\d+)\s*(?:[:=)\].]|-|\u2013|\u2014)\s*(\S.*)$",
+                        re.IGNORECASE | re.MULTILINE)
+
+
+def grade_levels(criteria: str, lo: int, hi: int) -> dict[int, str]:
+    """The harness levels 1..N of an integer range lo..hi: each in the eval's own words where its
+    grader text describes the score (a line "3: mostly correct", "- 3 - mostly correct", "Score 3: ..."),
+    else what the score was on the original scale."""
+    said: dict[int, str] = {}
+    for m in LEVEL_LINE.finditer(criteria):
+        score = int(m.group(1))
+        if lo <= score <= hi and score not in said:
+            said[score] = m.group(2).strip()
+    return {k: (f"{said[score]} (a score of {score} on the original {lo}..{hi} scale)" if score in said else
+                f"a score of {score} on the original {lo}..{hi} scale")
+            for k, score in ((k, lo + k - 1) for k in range(1, hi - lo + 2))}
 
 
 def import_openai_eval(path: Path, data: Path | None = None, judge: str | None = None) -> Imported:

@@ -64,7 +64,7 @@ def build_pool(loaded: LoadedSuite, data: Path | None, out_dir: Path, trainer: s
     from harness.train.driver import suite_prepare_config
 
     if data is None:
-        if "train" not in loaded.suite.dataset.splits:
+        if "train" not in loaded.suite.dataset.split_names():
             raise HarnessError(f"{loaded.path}: the suite has no `train` split; pass --data FILE")
         data = loaded.split_path("train")
     data = Path(data)

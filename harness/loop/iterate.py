@@ -192,9 +192,9 @@ def start(cfg: IterateConfig, log: Log) -> Loop:
         raise HarnessError("--max-iterations must be at least 1")
     loaded = load_suite(cfg.suite, trust=cfg.trust)
     for split in ("validation", loaded.suite.default_split):
-        if split not in loaded.suite.dataset.splits:
+        if split not in loaded.suite.dataset.split_names():
             raise HarnessError(f"{loaded.path}: the loop needs a {split!r} split (dataset.splits); the suite has: "
-                               f"{', '.join(loaded.suite.dataset.splits)}")
+                               f"{', '.join(loaded.suite.dataset.split_names())}")
     out = cfg.out_dir or default_out(loaded.suite.name, cfg.base, cfg.reports_dir)
     out.mkdir(parents=True, exist_ok=True)
     trainer = cfg.trainer or default_trainer(cfg.base)

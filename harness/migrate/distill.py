@@ -55,8 +55,8 @@ def labelled_rows(suite: Path, split: str, category_key: str = "category",
     from harness.suite.load import load_suite
 
     loaded = load_suite(suite, trust=trust)
-    if split not in loaded.suite.dataset.splits:
-        raise HarnessError(f"--with-split {split}: {suite} has no such split; it has: {', '.join(loaded.suite.dataset.splits)}")
+    if split not in loaded.suite.dataset.split_names():
+        raise HarnessError(f"--with-split {split}: {suite} has no such split; it has: {', '.join(loaded.suite.dataset.split_names())}")
     examples = load_split(loaded.suite.dataset, loaded.dataset_dir(), split, loaded.suite.prompt).examples
     rows = []
     for ex in examples:

@@ -76,8 +76,8 @@ def _suite_rows(cfg: RecordConfig) -> tuple[list[dict[str, Any]], list[Request],
     loaded = load_suite(cfg.suite, trust=cfg.trust)
     s = loaded.suite
     split_name = cfg.split or s.default_split
-    if split_name not in s.dataset.splits:
-        raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(s.dataset.splits)}")
+    if split_name not in s.dataset.split_names():
+        raise HarnessError(f"{cfg.suite}: no split {split_name!r}; the suite has: {', '.join(s.dataset.split_names())}")
     split = load_split(s.dataset, loaded.dataset_dir(), split_name, s.prompt)
     examples, drawn = select(split.examples, cfg.limit, cfg.sample, cfg.sample_seed, stratify=s.dataset.fields.category is not None)
     rows, reqs = [], []

@@ -46,6 +46,13 @@ class PriceTable(BaseModel):
     currency: str = "USD"
     batch_discount: float = Field(0.5, ge=0, le=1, description="Share of the price the Batch API takes off.")
     models: dict[str, Price] = Field(default_factory=dict)
+    # the models a --prices / $HARNESS_PRICES file priced: the only ones a server of one's own is charged for
+    added: frozenset[str] = Field(frozenset(), exclude=True)
+
+    def price_added(self, model: str) -> bool:
+        """Whether ``model``'s price comes from the user's own price file."""
+        name = "ft:" + model.split(":")[1] if model.startswith("ft:") else model
+        return any(c in self.added for c in (name, _DATED.sub("", name)))
 
     def price(self, model: str) -> Price | None:
         """The price of a model id: exact, else its undated family, else a fine-tune's ``ft:BASE`` entry."""
@@ -86,7 +93,8 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
     if override:
         extra = _read(Path(override), yaml)
         table = PriceTable(as_of=extra.as_of or table.as_of, currency=extra.currency,
-                           batch_discount=extra.batch_discount, models={**table.models, **extra.models})
+                           batch_discount=extra.batch_discount, models={**table.models, **extra.models},
+                           added=frozenset(extra.models))
     return table
 
 

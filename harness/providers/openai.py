@@ -62,6 +62,9 @@ class OpenAIParams(ProviderParams):
                                                               "a suite may not set it.")
     batch: bool = Field(False, description="Send uncached requests through the Batch API (half the price, up to 24 h); "
                                            "judges stay synchronous.")
+    price_as: str | None = Field(None, description="Price these requests as this model of the price table. By default "
+                                                   "only api.openai.com is priced: a server of your own (base_url) is "
+                                                   "not charged OpenAI's list price for a model it names gpt-4o-mini.")
     batch_poll_s: float = Field(5.0, gt=0, le=3600, description="Batch API: first polling interval (backs off to "
                                                                 "12x, at most 60 s).")
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from harness.core.errors import InputProblems, Problem, UnknownName
 from harness.core.trust import TrustPolicy
 from harness.suite.confine import inside, metric_paths, outside_message, project_root, recording_paths
-from harness.suite.schema import Suite, template_problems
+from harness.suite.schema import INLINE_TAGS, Suite, template_problems
 from harness.suite.sources import Sources, _yaml_line, format_loc, merged, read_chain  # noqa: F401 (re-exported)
 
 
@@ -38,6 +38,12 @@ class LoadedSuite:
         return (self.folder / self.suite.dataset.path).resolve()
 
     def split_path(self, split: str) -> Path:
+        """The file of a split (training reads files); inline examples have none."""
+        if self.suite.dataset.examples is not None:
+            from harness.core.errors import HarnessError
+
+            raise HarnessError(f"{self.path}: the {split!r} split is written inline (dataset.examples), and training "
+                               "reads a file: put it in a JSONL file (dataset.splits) or pass --data FILE")
         return self.dataset_dir() / self.suite.dataset.splits[split]
 
     def score_specs(self) -> dict[str, Any]:
@@ -55,14 +61,22 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | N
         if not (isinstance(cur, type) and issubclass(cur, BaseModel)) or part not in cur.model_fields:
             return None
         ann = cur.model_fields[part].annotation
-        found = None
-        for cand in (ann, *typing.get_args(ann), *[a for t in typing.get_args(ann) for a in typing.get_args(t)]):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                found = cand
-                break
-        cur = found
+        cur = _first_model(ann, typing)
     if isinstance(cur, type) and issubclass(cur, BaseModel):
         return list(cur.model_fields)
+    return None
+
+
+def _first_model(ann: Any, typing: Any, depth: int = 0) -> type[BaseModel] | None:
+    """The first pydantic model inside an annotation (through unions, lists, dicts and Annotated)."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    if depth > 4:
+        return None
+    for arg in typing.get_args(ann):
+        found = _first_model(arg, typing, depth + 1)
+        if found is not None:
+            return found
     return None
 
 
@@ -70,7 +84,7 @@ def pydantic_problems(err: ValidationError, model: type[BaseModel], sources: Sou
                       prefix: tuple[Any, ...] = ()) -> list[Problem]:
     out = []
     for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (p.startswith("function-after") or p in INLINE_TAGS)))
         full = prefix + loc
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
@@ -126,6 +140,7 @@ def load_suite(path: str | Path, data_root: str | Path | None = None, *, trust: 
         # The metrics are still checked, so one pass reports the schema's problems and theirs.
         problems = pydantic_problems(e, Suite, sources)
         raw = data.get("metrics")
+        raw = [{"name": m} if isinstance(m, str) else m for m in raw] if isinstance(raw, list) else raw  # bare names
         entries = [(i, m["name"], {k: v for k, v in m.items() if k != "name"}) for i, m in enumerate(raw)
                    if isinstance(m, dict) and isinstance(m.get("name"), str)] if isinstance(raw, list) else []
         _build_metrics(entries, sources, problems)
@@ -155,8 +170,11 @@ def _cross_check(suite: Suite, metrics: list[Any], sources: Sources, problems: l
                                                 f"no metric of this suite produces {g.metric!r}; its scores are: {', '.join(produced)}"))
             if g.category is not None and suite.dataset.fields.category is None:
                 problems.append(sources.problem(("gates", i, "category"), "a category rule needs dataset.fields.category to name a column"))
-    if suite.default_split not in suite.dataset.splits:
-        problems.append(sources.problem(("default_split",), f"{suite.default_split!r} is not one of dataset.splits: {', '.join(suite.dataset.splits)}"))
+    names = suite.dataset.split_names()
+    if suite.default_split not in names:
+        where = "dataset.splits" if suite.dataset.examples is None else "the inline examples' splits"
+        problems.append(sources.problem(("default_split",), f"{suite.default_split!r} is not one of {where}: {', '.join(names)}"))
+    _check_inline(suite, sources, problems)
     if suite.prompt.from_dataset and suite.dataset.format != "chat":
         problems.append(sources.problem(("prompt", "from_dataset"), "needs dataset.format: chat (a dataset of messages)"))
     for i, msg in enumerate(suite.prompt.messages or []):
@@ -187,6 +205,30 @@ def _check_scoring_metrics(suite: Suite, metrics: list[Any], sources: Sources, p
                                             f"{kind} (nothing is generated); use "
                                             + ("acc, acc_norm" if kind == "multiple_choice" else
                                                "word_perplexity, byte_perplexity, bits_per_byte")))
+
+
+def _check_inline(suite: Suite, sources: Sources, problems: list[Problem]) -> None:
+    """Inline examples: ids given to all or none, unique per split, and every template column present."""
+    variables = sorted(suite.prompt.variables())
+    bare = isinstance(suite.dataset.examples, list)
+    for split, rows in suite.dataset.inline_splits().items():
+        at = ("dataset", "examples") if bare else ("dataset", "examples", split)
+        with_id = [r.id is not None for r in rows]
+        if any(with_id) and not all(with_id):
+            i = with_id.index(False)
+            problems.append(sources.problem(at + (i,), "this example has no id but others do: give every example an id, or none"))
+        seen: dict[str, int] = {}
+        for i, r in enumerate(rows):
+            rec = r.record()
+            key = rec.get("id") or hashlib.sha1(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:12]
+            if key in seen:
+                what = f"duplicate id {key!r}" if "id" in rec else "duplicate example"
+                problems.append(sources.problem(at + (i,), f"{what} (first at {format_loc(at + (seen[key],))})"))
+            seen.setdefault(key, i)
+            missing = [v for v in variables if v not in rec]
+            if missing:
+                problems.append(sources.problem(at + (i,), f"the prompt uses {', '.join('{{ ' + m + ' }}' for m in missing)} "
+                                                           f"but this example has no such key; add it under `vars`"))
 
 
 def _check_paths(suite: Suite, metrics: list[Any], sources: Sources, path: Path, root: Path,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_serializer, model_validator
 
 from harness.core.settings import GenerationSettings
 
@@ -37,17 +37,113 @@ class FieldMap(Strict):
     category: str | None = Field(None, description="Column used for per-category breakdowns and gates.")
 
 
+class InlineExample(Strict):
+    """One example written in the suite itself (``dataset.examples``): its roles are its keys."""
+
+    id: str | int | None = Field(None, description="A stable id (give every example one, or none: then it is a hash of the example).")
+    input: str = Field(..., description="The input; templates use it as {{ input }}.")
+    reference: Any = Field(None, description="The reference answer (a string, or what the metric expects).")
+    category: str | None = Field(None, description="A category for per-category breakdowns and gates.")
+    vars: dict[str, Any] = Field(default_factory=dict, description="More columns for the prompt template ({{ name }}).")
+
+    @field_validator("vars")
+    @classmethod
+    def _no_role_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        taken = sorted(set(v) & set(INLINE_ROLES))
+        if taken:
+            raise ValueError(f"{', '.join(taken)}: a role of the example; write it next to `vars`, not inside it")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None and v != {}}
+
+    def record(self) -> dict[str, Any]:
+        """The example as a dataset row: its roles and vars, as a JSONL line of it would read."""
+        out: dict[str, Any] = {k: getattr(self, k) for k in INLINE_ROLES if getattr(self, k) is not None}
+        if "id" in out:
+            out["id"] = str(out["id"])
+        return {**out, **self.vars}
+
+
+INLINE_ROLES = ("id", "input", "reference", "category")
+
+
+def _implied_fields(examples: Any) -> dict[str, str] | None:
+    """The role map inline examples imply: input, and each other role that some example has."""
+    groups = examples.values() if isinstance(examples, dict) else [examples]
+    rows = [e for g in groups if isinstance(g, list) for e in g if isinstance(e, dict)]
+    return {r: r for r in INLINE_ROLES if r == "input" or any(e.get(r) is not None for e in rows)}
+
+
+# A list, or split name -> list; tagged so an error names the example (not the union's members).
+INLINE_TAGS = ("list-of-examples", "split-to-examples")
+InlineExamples = Annotated[
+    Annotated[list[InlineExample], Tag(INLINE_TAGS[0])] | Annotated[dict[str, list[InlineExample]], Tag(INLINE_TAGS[1])],
+    Discriminator(lambda v: INLINE_TAGS[1] if isinstance(v, dict) else INLINE_TAGS[0]),
+]
+
+
 class DatasetSpec(Strict):
-    """Where the examples are and how to read them."""
+    """Where the examples are and how to read them: split files, or a few examples written inline."""
 
     path: str = Field(".", description="Folder (relative to the suite file) that the split files are in.")
     format: Literal["jsonl", "csv", "chat", "parquet", "hf"] = Field(
         "jsonl", description="jsonl: one JSON object a line; csv: a header row; chat: OpenAI chat fine-tuning JSONL."
     )
     splits: dict[str, str] = Field(
-        ..., min_length=1, description="Split name -> file, relative to `path`, e.g. {train: train.jsonl, test: test.jsonl}."
+        default_factory=dict, description="Split name -> file, relative to `path`, e.g. {train: train.jsonl, test: test.jsonl}. "
+                                          "Give `splits` or `examples`."
     )
-    fields: FieldMap = Field(default_factory=FieldMap, description="Column -> role mapping.")
+    examples: InlineExamples | None = Field(
+        None, description="Examples written here instead of in files: a list (the `test` split) or split name -> list, "
+                          "each {id, input, reference, category, vars}. Give `splits` or `examples`.")
+    fields: FieldMap = Field(default_factory=FieldMap, description="Column -> role mapping (implied by inline examples).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inline_roles(cls, data: Any) -> Any:
+        # Inline examples name their roles by their keys: the role map is implied (and must not say otherwise).
+        if not isinstance(data, dict) or data.get("examples") is None:
+            return data
+        implied = _implied_fields(data["examples"])
+        given = data.get("fields")
+        if given is not None and given != implied:
+            raise ValueError("inline examples name their roles by their keys (id, input, reference, category): "
+                             "remove dataset.fields")
+        return {**data, "fields": implied}
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if bool(self.splits) == (self.examples is not None):
+            raise ValueError("give either `splits` (split name -> file) or `examples` (a list written here), not both or neither")
+        if self.examples is not None:
+            if self.format != "jsonl":
+                raise ValueError("`format` applies to split files; inline examples have none (remove it)")
+            for name, rows in self.inline_splits().items():
+                if not rows:
+                    raise ValueError(f"examples{'' if isinstance(self.examples, list) else '.' + name}: no examples; give at least one")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unused(self, handler: Any) -> dict[str, Any]:
+        # Absent, `examples` stays out of the dump: a suite of split files keeps its sha256.
+        out = handler(self)
+        if out.get("examples", 0) is None:
+            del out["examples"]
+        elif self.examples is not None:
+            out.pop("splits", None)
+        return out
+
+    def inline_splits(self) -> dict[str, list[InlineExample]]:
+        """Split name -> inline examples (a bare list is the `test` split); empty for split files."""
+        if self.examples is None:
+            return {}
+        return {"test": self.examples} if isinstance(self.examples, list) else dict(self.examples)
+
+    def split_names(self) -> list[str]:
+        """The suite's splits, from files or inline."""
+        return list(self.splits) if self.examples is None else list(self.inline_splits())
 
 
 class Message(Strict):
@@ -373,6 +469,12 @@ class Suite(Strict):
             raise ValueError(f"fewshot.split: {self.fewshot.split!r} is not one of dataset.splits: "
                              f"{', '.join(self.dataset.splits)}")
         return self
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _bare_metric_names(cls, v: Any) -> Any:
+        # `metrics: [exact_match]` is `metrics: [{name: exact_match}]` (same dump, same sha256)
+        return [{"name": m} if isinstance(m, str) else m for m in v] if isinstance(v, list) else v
 
     @model_serializer(mode="wrap")
     def _omit_unset_reference(self, handler: Any) -> dict[str, Any]:

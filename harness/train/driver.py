@@ -73,7 +73,7 @@ def train_on_suite(suite: str | Path | LoadedSuite, data: Path | None, out_dir: 
     trust = trust if trust is not None else TrustPolicy.from_env()
     ls = suite if isinstance(suite, LoadedSuite) else load_suite(suite, trust=trust)
     if data is None:
-        if "train" not in ls.suite.dataset.splits:
+        if "train" not in ls.suite.dataset.split_names():
             raise HarnessError(f"{ls.path}: the suite has no `train` split; pass --data FILE")
         data = ls.split_path("train")
     trainer = trainer or default_trainer(base)

@@ -129,3 +129,22 @@ def test_a_repeated_pair_is_a_warning_naming_its_lines(tmp_path: Path, capsys: p
     assert json.loads(capsys.readouterr().out)["warnings"] == [str(v.warnings[0])]
     # pairs that differ in any API field are not repeats
     assert not validate_preference_file(write(tmp_path / "q.jsonl", [GOOD, other])).warnings
+
+
+def test_a_dpo_file_is_priced_from_the_price_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json as _json
+
+    from harness.cli import main
+    from harness.pricing import load_prices
+
+    f = write(tmp_path / "dpo.jsonl", [pair(f"question {i}", "right", "wrong") for i in range(4)])
+    for base in ("gpt-4o-mini", "gpt-4.1"):
+        assert main(["data", "validate", str(f), "--tokenizer", "estimate", "--base", base, "--json"]) == 0
+        d = _json.loads(capsys.readouterr().out)
+        want = load_prices().price(base).training / 1000
+        assert d["format"] == "preference" and d["price_per_1k"] == pytest.approx(want)
+        assert d["price_source"].startswith(f"{base}'s training price in the price table")
+    assert main(["data", "validate", str(f), "--tokenizer", "estimate", "--base", "gpt-4.1"]) == 0
+    assert "$0.025 per 1K training tokens (gpt-4.1's training price in the price table" in capsys.readouterr().out
+    assert main(["data", "validate", str(f), "--base", "no-such-model"]) == 2
+    assert "--base no-such-model: no training price in the price table" in capsys.readouterr().err

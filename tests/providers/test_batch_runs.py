@@ -44,7 +44,8 @@ def suite(tmp_path: Path) -> Path:
 
 def _run(suite: Path, url: str, out: Path, *extra: str, batch: bool = True) -> list[str]:
     q = "&batch=true&batch_poll_s=0.02" if batch else ""
-    return ["run", str(suite), "--model", f"openai:gpt-4o-mini?base_url={url}{q}", "--out", str(out),
+    # price_as: the fake stands in for api.openai.com, whose list price a loopback server is otherwise not charged
+    return ["run", str(suite), "--model", f"openai:gpt-4o-mini?base_url={url}&price_as=gpt-4o-mini{q}", "--out", str(out),
             "--reports", str(suite.parent / "reports"), "--no-progress", *extra]
 
 

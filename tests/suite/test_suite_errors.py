@@ -50,7 +50,7 @@ def test_all_problems_reported_together_with_lines(tmp_path: Path) -> None:
     got = problems_of(bad)
     # the schema's problems and the metrics' own, in file order, from one pass
     assert got[:3] == [
-        f"{f}:5: dataset.formt: unknown key 'formt'; allowed: path, format, splits, fields",
+        f"{f}:5: dataset.formt: unknown key 'formt'; allowed: path, format, splits, examples, fields",
         f"{f}:8: prompt.messages[0].role: got 'robot'; expected 'system', 'user' or 'assistant'",
         f"{f}:11: generation.max_tokens: Input should be greater than or equal to 1",
     ]

@@ -29,6 +29,20 @@ from typing import Any
 import pytest
 
 
+ENTRY_POINT = "harness"  # pyproject.toml's pytest11 entry point: `pytest -p harness`, the documented form
+
+
+def pytest_plugin_registered(plugin: object, plugin_name: str, manager: pytest.PytestPluginManager) -> None:
+    """Loaded under its module name (``-p harness.integrations.pytest.plugin``, or the old
+    ``-p harness.pytest_plugin``), this module would be registered a second time by the installed
+    pytest11 entry point, and pytest would stop with "Plugin already registered under a different
+    name": the entry point is blocked instead, so every spelling loads the plugin once."""
+    import sys
+
+    if plugin is sys.modules[__name__] and plugin_name != ENTRY_POINT and not manager.is_blocked(ENTRY_POINT):
+        manager.set_blocked(ENTRY_POINT)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("harness", "evaluation suites (harness)")
     g.addoption("--harness-suite", type=Path, metavar="SUITE", help="collect one test per gate rule of this suite")
