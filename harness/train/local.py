@@ -2,7 +2,9 @@
 
     encode (chat template; labels on assistant tokens with weight 1) -> SFTTrainer + LoRA
     -> per-epoch validation loss, EarlyStoppingCallback, best checkpoint loaded at the end
-    -> OUT/adapter, metrics.csv, loss curve; OUT/checkpoints/checkpoint-N each epoch
+    -> OUT/adapter, metrics.csv, loss curve; OUT/checkpoints/checkpoint-N each epoch (or every N steps),
+       all kept, each listed in the result's ``checkpoints`` with the spec that evaluates it (the loop
+       evaluates them and chooses its candidate by the suite's metric: harness.checkpoints)
 
 The base is SmolLM2-135M-Instruct (the GGUF package) by default, or ``local:PATH`` for a folder of
 transformers weights, or ``local:ORG/NAME`` for a hub id already in the Hugging Face cache.
@@ -59,7 +61,9 @@ class LocalParams(BaseModel):
     checkpoint_every_steps: int | None = Field(
         None, ge=1, description="Evaluate and checkpoint every N optimizer steps instead of at each epoch's end; "
                                 "early-stopping patience then counts these evaluations.")
-    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept in OUT/checkpoints (the best one is always kept).")
+    save_total_limit: int | None = Field(
+        None, ge=1, description="Checkpoints kept in OUT/checkpoints (the lowest-loss one is always kept); null: all, "
+                                "so that the loop can evaluate each and choose the candidate by the suite's metric.")
     log_every_steps: int = Field(10, ge=1, description="A train-loss row in metrics.csv every N steps.")
     dataloader_workers: int = Field(0, ge=0, description="Data-loading worker processes (0: in the training process).")
     device: str = Field("auto", description="cpu, cuda or auto.")
@@ -289,14 +293,63 @@ class LocalTrainer(Trainer):
                  "resumed_from_step": int(Path(resume).name.split("-")[-1]) if resume else None,
                  "trainer_library": "trl"}
         curve = plot_losses(progress.rows_written(), config.out_dir / "loss_curve", title=f"LoRA on {Path(name).name}") if main else None
-        ckpt = [{"epoch": e.epoch, "step": e.steps, "train_loss": e.train_loss, "val_loss": e.val_loss,
-                 "adapter": str(adapter) if e.epoch == best_epoch else None} for e in epochs]
+        ckpt = checkpoint_entries(config.out_dir / CHECKPOINTS, state.log_history, epochs, progress.steps_per_epoch,
+                                  name, adapter, best_step or (epochs[-1].steps if epochs else None), main)
         return TrainResult(
-            trainer="local", base=config.base, candidate=f"local:{quote(name, safe='/:')}?adapter={quote(str(adapter), safe='/:')}",
+            trainer="local", base=config.base, candidate=local_candidate(name, adapter),
             out_dir=config.out_dir, metrics_csv=config.out_dir / "metrics.csv", loss_curve=curve, epochs=epochs,
             best_epoch=best_epoch, stopped_early=stopped, steps=state.global_step, hyperparameters=hyper,
             data_hashes=data_hashes(config), checkpoints=ckpt, adapter=adapter,
             adapter_sha256=hash_path(adapter) if main else None)
+
+
+def local_candidate(base: str, adapter: Path | str) -> str:
+    """The candidate spec of an adapter over ``base``: ``local:BASE?adapter=PATH``, quoted."""
+    return f"local:{quote(base, safe='/:')}?adapter={quote(str(adapter), safe='/:')}"
+
+
+def checkpoint_entries(folder: Path, history: list[dict[str, Any]], epochs: list, steps_per_epoch: int, name: str,
+                       adapter: Path, best_step: int | None, main: bool) -> list[dict[str, Any]]:
+    """TrainResult.checkpoints: one entry per evaluation or kept checkpoint (each epoch, or every N
+    steps), oldest first: epoch, step, train_loss (the epoch's mean, or the mean since the previous
+    entry), val_loss, ``adapter`` (OUT/adapter on the lowest-loss one, as before) and, where its
+    folder is kept, ``path`` and ``candidate`` (the spec that evaluates it). Each kept folder's
+    adapter_config.json is made to name the base as the candidate does (not this machine's cache path)."""
+    kept = {}
+    if folder.is_dir():
+        for d in folder.glob("checkpoint-*"):
+            if d.name.split("-")[-1].isdigit() and (d / "adapter_config.json").is_file():
+                kept[int(d.name.split("-")[-1])] = d
+    evals = {int(h["step"]): float(h["eval_loss"]) for h in history if "eval_loss" in h and "step" in h}
+    by_epoch = {e.steps: e for e in epochs}
+    out, since = [], 0
+    for step in sorted(set(evals) | set(kept) | set(by_epoch)):
+        e = by_epoch.get(step)
+        losses = [float(h["loss"]) for h in history if "loss" in h and since < int(h.get("step", 0)) <= step]
+        train = e.train_loss if e is not None else (round(sum(losses) / len(losses), 6) if losses else None)
+        epoch = e.epoch if e is not None else round(step / max(1, steps_per_epoch), 4)
+        val = e.val_loss if e is not None and e.val_loss is not None else evals.get(step)
+        entry: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": train,
+                                 "val_loss": None if val is None else round(val, 6),
+                                 "adapter": str(adapter) if step == best_step else None}
+        if step in kept:
+            entry["path"] = str(kept[step])
+            entry["candidate"] = local_candidate(name, kept[step])
+            if main:
+                _name_base(kept[step] / "adapter_config.json", name)
+        out.append(entry)
+        since = step
+    return out
+
+
+def _name_base(config_path: Path, name: str) -> None:
+    try:
+        cfg = json.loads(config_path.read_text(encoding="utf-8"))
+        if cfg.get("base_model_name_or_path") != name:
+            cfg["base_model_name_or_path"] = name
+            config_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except (OSError, ValueError):
+        pass  # the candidate spec names the base anyway
 
 
 def checkpointing_flag(on: bool) -> dict[str, bool]:
