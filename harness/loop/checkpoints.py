@@ -78,8 +78,9 @@ def choose_candidate(result: TrainResult, where: Path, loaded: LoadedSuite, scor
         checkpoints.append(c if e is None else {**c, "metric": e.metric, "value": e.value, "chosen": e.chosen,
                                                 "why": e.why, "run": e.run})
     best = next(c for c in checkpoints if c.get("chosen"))
-    chosen = replace(result, candidate=best["candidate"], adapter=Path(best["path"]),
-                     adapter_sha256=hash_path(best["path"]), checkpoints=checkpoints)
+    chosen = replace(result, candidate=best["candidate"], checkpoints=checkpoints)
+    if result.adapter is not None and best.get("path"):  # an adapter folder: the candidate's weights
+        chosen = replace(chosen, adapter=Path(best["path"]), adapter_sha256=hash_path(best["path"]))
     chosen = _rewrite_outputs(chosen)
     return chosen, evaluations[best["candidate"]]
 
