@@ -4,6 +4,7 @@ random with a given scale (visibly different outputs), saved as a Trainer would 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 
@@ -20,7 +21,9 @@ def make_adapter(base: str, out: Path, *, seed: int = 0, scale: float = 0.0, ste
     model, _ = lm.load_model_and_tokenizer(base, device="cpu", cache=False)  # private copy: peft modifies it
     torch.manual_seed(seed)
     cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=True)
-    peft_model = get_peft_model(model, cfg)
+    with warnings.catch_warnings():  # transformers 5 deprecates an attribute peft still reads
+        warnings.simplefilter("ignore", FutureWarning)
+        peft_model = get_peft_model(model, cfg)
     if scale:
         with torch.no_grad():
             for n, p in peft_model.named_parameters():

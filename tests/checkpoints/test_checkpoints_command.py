@@ -29,7 +29,7 @@ def qa_suite(tmp_path_factory) -> Path:
     (d / "validation.jsonl").write_text("".join(json.dumps({"id": f"q{i}", "question": q, "answer": a}) + "\n"
                                                 for i, (q, a) in enumerate(QA)))
     (d / "qa.yaml").write_text(
-        "name: capitals\nversion: 1\ndataset:\n  path: .\n  format: jsonl\n  splits:\n    validation: validation.jsonl\n"
+        "name: capitals\nversion: 1\ndefault_split: validation\ndataset:\n  path: .\n  format: jsonl\n  splits:\n    validation: validation.jsonl\n"
         "  fields:\n    id: id\n    input: question\n    reference: answer\nprompt:\n  messages:\n"
         "    - role: user\n      content: \"{{ question }}\"\ngeneration:\n  max_tokens: 24\n  temperature: 0\n"
         "metrics:\n  - name: contains\ngates:\n  - metric: contains\n    min: 0.5\n"
@@ -54,8 +54,9 @@ def test_best_by_metric_tie_broken_by_loss_one_base_load(folder: Path, qa_suite:
     lm.clear_model_cache()
     code = main(["checkpoints", str(folder), "--suite", str(qa_suite), "--reports", str(tmp_path / "reports"),
                  "--no-progress", "--data-root", str(tmp_path.parent.parent)])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, out + captured.err
     assert "* checkpoint-30" in out and "1 base load(s)" in out
     table_dir = tmp_path / "reports" / "checkpoints" / f"capitals-{folder.name}"
     t = read_checkpoint_table(table_dir / "checkpoints.json")
