@@ -357,6 +357,13 @@ class SharedBase:
         self.peft: Any = None  # the PeftModel wrapping ``base`` once an adapter is attached
         self.names: dict[tuple, str] = {}  # (adapter path, its files' signature) -> adapter name
         self.active: str | None = None  # the adapter switched on; None: all off, or none attached yet
+        self.views: dict[str | None, ModelView] = {}
+
+    def view(self, name: str | None) -> ModelView:
+        """The one view per adapter (None: the bare base), so a model loaded twice is the same object."""
+        if name not in self.views:
+            self.views[name] = ModelView(self, name)
+        return self.views[name]
 
     def attach(self, adapter: Path, sig: tuple) -> str:
         """The name of ``adapter`` on this base, loading it the first time (a changed folder is
@@ -375,7 +382,9 @@ class SharedBase:
             self.peft.to(self.device).eval()
         load_stats.adapters += 1
         for old in [k for k in self.names if k[0] == str(adapter)]:  # the same folder, rewritten since
-            self.peft.delete_adapter(self.names.pop(old))
+            gone = self.names.pop(old)
+            self.peft.delete_adapter(gone)
+            self.views.pop(gone, None)
         self.names[key] = name
         self._switch(name, force=True)  # load_adapter leaves the active adapter as it was
         return name
@@ -472,7 +481,7 @@ def load_model_and_tokenizer(name: str | None = "", adapter: str | os.PathLike |
             if own:
                 shared.base = _attach_adapter(shared.base, adapter_path)
         if adapter_path is None or own:
-            return ModelView(shared, None), shared.tokenizer
+            return shared.view(None), shared.tokenizer
         first = shared.peft is None
         try:
             name_on_base = shared.attach(adapter_path, _tuple(_signature(adapter_path)))
@@ -480,7 +489,7 @@ def load_model_and_tokenizer(name: str | None = "", adapter: str | os.PathLike |
             if first:  # a failed first attach may leave layers injected in the base: load it afresh next time
                 _MODELS.pop(key, None)
             raise
-        return ModelView(shared, name_on_base), shared.tokenizer
+        return shared.view(name_on_base), shared.tokenizer
 
 
 def _tuple(sig: list) -> tuple:
