@@ -438,8 +438,10 @@ class ModelView:
             return self._module().forward(*args, **kwargs)
 
     def __getattr__(self, attr: str) -> Any:
-        shared = self.__dict__["_shared"]
-        target = shared.base if self._adapter is None or shared.peft is None else shared.peft
+        shared = self.__dict__.get("_shared")
+        if shared is None:  # not initialised (copy, unpickling): no model behind it yet
+            raise AttributeError(attr)
+        target = shared.base if self.__dict__.get("_adapter") is None or shared.peft is None else shared.peft
         return getattr(target, attr)
 
     def __repr__(self) -> str:
