@@ -18,7 +18,8 @@ from harness.core.version import code_revision, version
 from harness.core.errors import EnvironmentFailure, HarnessError, InputProblems
 
 # Subcommands are the modules of harness.cli with an ``add_parser``; order of the help text.
-ORDER = ("run", "validate", "plan", "compare", "gate", "report", "judge", "data", "train", "iterate", "list", "schema")
+ORDER = ("run", "validate", "plan", "compare", "gate", "report", "judge", "data", "train", "iterate", "checkpoints",
+         "list", "schema")
 
 
 def _command_modules() -> list[str]:

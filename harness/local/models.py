@@ -25,6 +25,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,8 @@ ACCEPTED = (f"{DEFAULT_LOCAL_MODEL!r} (or empty), a folder holding a Hugging Fac
 # shared between a candidate, a judge and a metric must not be driven from two threads at once.
 inference_lock = threading.RLock()
 _load_lock = threading.RLock()
-_MODELS: dict[tuple, tuple[Any, Any]] = {}
+_MODELS: dict[tuple, SharedBase] = {}  # see load_model_and_tokenizer
+DTYPE = "float32"
 _SHA: dict[str, tuple[list, str]] = {}
 _torch_ready = False
 
@@ -298,6 +300,7 @@ def _load_base(folder: Path, gguf: str | None, device: str):
         except (OSError, ValueError, KeyError) as e:
             where = folder / gguf if gguf else folder
             raise HarnessError(f"local model {str(where)!r}: cannot load it with transformers: {e}") from None
+    load_stats.bases += 1
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -305,42 +308,190 @@ def _load_base(folder: Path, gguf: str | None, device: str):
 
 
 def _attach_adapter(model, adapter: Path):
+    """A private PeftModel over ``model`` (the uncached path: export, training copies)."""
     from peft import PeftModel
 
+    with _adapter_errors(adapter), _quiet_loading(), _peft_warnings():
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+    load_stats.adapters += 1
+    return model.eval()
+
+
+@contextmanager
+def _peft_warnings():
+    with warnings.catch_warnings():
+        # transformers 5 deprecates an attribute peft still reads; nothing for the user to do
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
+@contextmanager
+def _adapter_errors(adapter: Path):
     try:
-        with _quiet_loading(), warnings.catch_warnings():
-            # transformers 5 deprecates an attribute peft still reads; nothing for the user to do
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+        yield
+    except HarnessError:
+        raise
     except Exception as e:  # peft raises ValueError, KeyError, RuntimeError (shape mismatch), ...
         raise HarnessError(f"adapter {str(adapter)!r}: cannot load it on this base model: {type(e).__name__}: {e}") from None
-    return model.eval()
+
+
+@dataclass
+class LoadStats:
+    """What this process loaded from disk: base models (``bases``) and adapters attached (``adapters``).
+    Comparing N adapters over one base costs ``bases == 1`` and ``adapters == N``."""
+
+    bases: int = 0
+    adapters: int = 0
+
+
+load_stats = LoadStats()
+
+
+class SharedBase:
+    """One loaded base model and the LoRA adapters attached to it (peft's multiple adapters), each
+    under its own name. :meth:`activate` puts the weights in the state a view needs: one adapter
+    active, or every adapter layer off (the bare base). Callers go through :class:`ModelView`."""
+
+    def __init__(self, model: Any, tokenizer: Any, device: str):
+        self.base, self.tokenizer, self.device = model, tokenizer, device
+        self.peft: Any = None  # the PeftModel wrapping ``base`` once an adapter is attached
+        self.names: dict[tuple, str] = {}  # (adapter path, its files' signature) -> adapter name
+        self.active: str | None = None  # the adapter switched on; None: all off, or none attached yet
+        self.views: dict[str | None, ModelView] = {}
+
+    def view(self, name: str | None) -> ModelView:
+        """The one view per adapter (None: the bare base), so a model loaded twice is the same object."""
+        if name not in self.views:
+            self.views[name] = ModelView(self, name)
+        return self.views[name]
+
+    def attach(self, adapter: Path, sig: tuple) -> str:
+        """The name of ``adapter`` on this base, loading it the first time (a changed folder is
+        loaded again under a new name and the old weights dropped)."""
+        key = (str(adapter), sig)
+        if key in self.names:
+            return self.names[key]
+        name = f"adapter_{load_stats.adapters}_{len(self.names)}"
+        with _adapter_errors(adapter), _quiet_loading(), _peft_warnings():
+            if self.peft is None:
+                from peft import PeftModel
+
+                self.peft = PeftModel.from_pretrained(self.base, str(adapter), adapter_name=name, is_trainable=False)
+            else:
+                self.peft.load_adapter(str(adapter), adapter_name=name, is_trainable=False)
+            self.peft.to(self.device).eval()
+        load_stats.adapters += 1
+        for old in [k for k in self.names if k[0] == str(adapter)]:  # the same folder, rewritten since
+            gone = self.names.pop(old)
+            self.peft.delete_adapter(gone)
+            self.views.pop(gone, None)
+        self.names[key] = name
+        self._switch(name, force=True)  # load_adapter leaves the active adapter as it was
+        return name
+
+    def activate(self, name: str | None) -> Any:
+        """Switch to ``name`` (None: the bare base); returns the module to call."""
+        if self.peft is None:
+            return self.base
+        self._switch(name)
+        return self.base if name is None else self.peft
+
+    def _switch(self, name: str | None, force: bool = False) -> None:
+        if name == self.active and not force:
+            return
+        lora = self.peft.base_model
+        if name is None:
+            lora.disable_adapter_layers()
+        else:
+            lora.enable_adapter_layers()
+            self.peft.set_adapter(name, inference_mode=True)
+        self.active = name
+
+
+class ModelView:
+    """A model as callers see it: a shared base with one adapter (or none) switched on for each call.
+
+    ``view(...)``, ``view.generate(...)`` and ``view.forward(...)`` take the inference lock, switch
+    the shared weights to this view's adapter and run; any other attribute is the model's own
+    (``parameters()``, ``generation_config``, ``config``)."""
+
+    def __init__(self, shared: SharedBase, adapter: str | None):
+        self._shared, self._adapter = shared, adapter
+
+    @property
+    def adapter_name(self) -> str | None:
+        return self._adapter
+
+    def _module(self) -> Any:
+        return self._shared.activate(self._adapter)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with inference_lock:
+            return self._module()(*args, **kwargs)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        with inference_lock:
+            return self._module().generate(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        with inference_lock:
+            return self._module().forward(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        shared = self.__dict__.get("_shared")
+        if shared is None:  # not initialised (copy, unpickling): no model behind it yet
+            raise AttributeError(attr)
+        target = shared.base if self.__dict__.get("_adapter") is None or shared.peft is None else shared.peft
+        return getattr(target, attr)
+
+    def __repr__(self) -> str:
+        return f"ModelView(adapter={self._adapter!r}, base={type(self._shared.base).__name__})"
+
+
+def _peft_type(adapter: Path) -> str:
+    try:
+        return str(json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8")).get("peft_type", "")).upper()
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def load_model_and_tokenizer(name: str | None = "", adapter: str | os.PathLike | None = None, device: str = "auto",
                              cache: bool = True):
     """``(model, tokenizer)`` in eval mode, tokenizer left-padding with a pad token.
 
-    Cached per process by (model, adapter, device) and the files' sizes and mtimes, so a run with
-    a judge or several metrics loads once. Cached models are shared: do not train or modify them;
-    pass ``cache=False`` for a private copy (the training driver does).
+    Cached per process: one base per (weights and their files' sizes and mtimes, device, dtype),
+    loaded once; each LoRA adapter is attached to that one base under its own name (peft's multiple
+    adapters) and the returned :class:`ModelView` switches to it for each call, so N adapters cost
+    one base load (``load_stats``). Cached models are shared: do not train or modify them; pass
+    ``cache=False`` for a private copy (the training driver does), a plain module.
     """
     folder, gguf = resolve_local_model(name)
     adapter_path = check_adapter(adapter) if adapter else None
     dev = resolve_device(device)
     weights = folder / gguf if gguf else folder
-    key = (str(weights), _tuple(_signature(weights)), str(adapter_path) if adapter_path else None,
-           _tuple(_signature(adapter_path)) if adapter_path else None, dev)
     with _load_lock:
-        if cache and key in _MODELS:
-            return _MODELS[key]
-        # Adapters inject layers into the base model, so each adapter gets its own base copy.
-        model, tok = _load_base(folder, gguf, dev)
-        if adapter_path is not None:
-            model = _attach_adapter(model, adapter_path)
-        if cache:
-            _MODELS[key] = (model, tok)
-        return model, tok
+        if not cache:
+            model, tok = _load_base(folder, gguf, dev)
+            return (_attach_adapter(model, adapter_path) if adapter_path is not None else model), tok
+        key = (str(weights), _tuple(_signature(weights)), dev, DTYPE)
+        own = adapter_path is not None and _peft_type(adapter_path) != "LORA"
+        if own:  # a prompt-learning or other non-LoRA adapter cannot be switched off: its own base copy
+            key = key + (str(adapter_path), _tuple(_signature(adapter_path)))
+        shared = _MODELS.get(key)
+        if shared is None:
+            shared = _MODELS[key] = SharedBase(*_load_base(folder, gguf, dev), dev)
+            if own:
+                shared.base = _attach_adapter(shared.base, adapter_path)
+        if adapter_path is None or own:
+            return shared.view(None), shared.tokenizer
+        first = shared.peft is None
+        try:
+            name_on_base = shared.attach(adapter_path, _tuple(_signature(adapter_path)))
+        except HarnessError:
+            if first:  # a failed first attach may leave layers injected in the base: load it afresh next time
+                _MODELS.pop(key, None)
+            raise
+        return shared.view(name_on_base), shared.tokenizer
 
 
 def _tuple(sig: list) -> tuple:

@@ -2,7 +2,8 @@
 evaluate the best iteration once on the held-out test split and gate it against the base.
 
     prepare pool -> base on validation
-    -> for each iteration: write data -> train -> candidate on validation -> compare with best
+    -> for each iteration: write data -> train -> candidate on validation (each kept checkpoint,
+                           the best by the loop's score chosen: harness.loop.checkpoints) -> compare with best
                            -> stop (gate passes / no improvement / N) or plan the next data and settings
     -> best on test, base on test -> gate + HTML/CSV report with lineage -> lineage.json
 
@@ -27,6 +28,7 @@ from typing import Any
 
 from harness.core.errors import HarnessError
 from harness.core.trust import TrustPolicy
+from harness.loop.checkpoints import choose_candidate
 from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
 from harness.loop.feedback import Trained, Validated, plan_next
 from harness.loop.iteration import Evaluation, Iteration
@@ -164,7 +166,7 @@ def iterate(cfg: IterateConfig, log: Log = print) -> LoopOutcome:
     for k in range(1, cfg.max_iterations + 1):
         data, config = next_data(loop, progress, k)
         result = fine_tune(loop, k, data, config)
-        val = candidate_eval(loop, k, result)
+        result, val = best_checkpoint(loop, progress, k, result)
         it = gate_on_validation(loop, progress, k, data, config, result, val)
         stop = plan(loop, progress, pool, it)
         lineage.add(it, progress.score)
@@ -265,6 +267,16 @@ def fine_tune(loop: Loop, k: int, data: BuiltData, config: TrainConfig) -> Train
     loop.log(f"[iteration {k}] training {loop.trainer} on {data.n_examples} examples "
              f"(epochs {config.epochs}, data {data.sha256[:12]})")
     return train(config, loop.log)
+
+
+def best_checkpoint(loop: Loop, p: Progress, k: int, result: TrainResult) -> tuple[TrainResult, Evaluation]:
+    """Iteration ``k``'s candidate: the checkpoint best on validation by the loop's score, when the
+    run kept several (harness.loop.checkpoints); else the trainer's, evaluated on validation."""
+    it_dir = loop.out / f"iteration-{k}"
+    chosen = choose_candidate(result, it_dir / "checkpoints", loop.loaded, p.score,
+                              lambda model, d: evaluate(loop.cfg, loop.loaded, model, "validation", d),
+                              lambda m: loop.log(f"[iteration {k}] {m}"))
+    return chosen if chosen is not None else (result, candidate_eval(loop, k, result))
 
 
 def candidate_eval(loop: Loop, k: int, result: TrainResult) -> Evaluation:

@@ -15,6 +15,7 @@ from harness.records.base import FORMAT_VERSION
 from harness.records.lineage import LineageRecord
 from harness.train.base import TrainResult
 
+from harness.loop.checkpoints import lineage_checkpoints
 from harness.loop.iteration import Evaluation, Iteration
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def iteration_entry(it: Iteration, score: str) -> dict[str, Any]:
                      "epochs": [vars(e) for e in r.epochs], "val_trend": r.val_trend(),
                      "metrics_csv": str(r.metrics_csv) if r.metrics_csv else None,
                      "loss_curve": str(r.loss_curve) if r.loss_curve else None},
+        "checkpoints": lineage_checkpoints(r),
         "validation_run": str(it.validation.directory),
         "scores": scores(it.validation),
         "score": {"name": score, "value": it.score},

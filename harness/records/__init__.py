@@ -5,6 +5,7 @@
     GateDecision   gate.json                                            (records.gate)
     LineageRecord  lineage.json of `harness iterate`                    (records.lineage)
     TrainResultRecord  train_result.json of a training run              (records.train_result)
+    CheckpointTable  checkpoints.json: checkpoints by loss and metric   (records.checkpoints)
 
 Every record carries ``format_version``; files written before versions existed (0.1.0) have
 none and read as version 0. Readers validate and name the file and the field on a mismatch.
@@ -21,15 +22,16 @@ from typing import Any
 _WHERE = {
     "FORMAT_VERSION": "base", "read_record": "base",
     "ComparisonRecord": "comparison",
+    "CheckpointEntry": "checkpoints", "CheckpointTable": "checkpoints", "read_checkpoint_table": "checkpoints",
     "GateDecision": "gate", "RuleRecord": "gate",
     "LineageRecord": "lineage",
     "TrainResultRecord": "train_result", "read_train_result": "train_result",
     "ExampleRow": "run", "MetricEntry": "run", "RunRecord": "run", "RunSummary": "run", "read_run": "run",
 }
 
-__all__ = ["FORMAT_VERSION", "ComparisonRecord", "ExampleRow", "GateDecision", "LineageRecord", "MetricEntry",
+__all__ = ["FORMAT_VERSION", "CheckpointEntry", "CheckpointTable", "ComparisonRecord", "ExampleRow", "GateDecision", "LineageRecord", "MetricEntry",
            "RuleRecord", "RunRecord", "RunSummary", "TrainResultRecord", "read_record", "read_run",
-           "read_train_result"]
+           "read_checkpoint_table", "read_train_result"]
 
 
 def __getattr__(name: str) -> Any:

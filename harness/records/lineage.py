@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from harness.records.base import Record, VersionedRecord
+from harness.records.checkpoints import CheckpointEntry
 
 
 class LineageEntry(Record):
@@ -29,6 +30,10 @@ class LineageEntry(Record):
     adapter_sha256: str | None = None
     job_id: str | None = None
     training: dict[str, Any] | None = None
+    checkpoints: list[CheckpointEntry] | None = Field(
+        None, description="The training run's checkpoints, each with its validation loss and score, the chosen one "
+                          "(this iteration's candidate) and why; absent in records written before checkpoints were "
+                          "chosen by score, and when the run kept fewer than two.")
     improved: bool | None = None
     gate_passed_on_validation: bool | None = None
     gate_on_validation: str | None = Field(None, description="The suite's gate on validation: promote, block or inconclusive.")

@@ -2,7 +2,10 @@
 
     encode (chat template; labels on assistant tokens with weight 1) -> SFTTrainer + LoRA
     -> per-epoch validation loss, EarlyStoppingCallback, best checkpoint loaded at the end
-    -> OUT/adapter, metrics.csv, loss curve; OUT/checkpoints/checkpoint-N each epoch
+    -> OUT/adapter, metrics.csv, loss curve; OUT/checkpoints/checkpoint-N each epoch (or every N steps),
+       rotated by save_total_limit; every checkpoint's adapter also in OUT/checkpoint-adapters/, each
+       listed in the result's ``checkpoints`` with the spec that evaluates it (the loop evaluates
+       them and chooses its candidate by the suite's metric: harness.checkpoints)
 
 The base is SmolLM2-135M-Instruct (the GGUF package) by default, or ``local:PATH`` for a folder of
 transformers weights, or ``local:ORG/NAME`` for a hub id already in the Hugging Face cache.
@@ -37,6 +40,8 @@ from harness.train.chat_encoding import Encoded, encode_chat, encode_file, read_
 DEFAULT_LR = 5e-4
 DEFAULT_BATCH_SIZE = 8
 CHECKPOINTS = "checkpoints"
+CHECKPOINT_ADAPTERS = "checkpoint-adapters"  # every checkpoint's adapter weights, kept past TRL's rotation
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "trainer_state.json")
 
 
 class LocalParams(BaseModel):
@@ -59,7 +64,9 @@ class LocalParams(BaseModel):
     checkpoint_every_steps: int | None = Field(
         None, ge=1, description="Evaluate and checkpoint every N optimizer steps instead of at each epoch's end; "
                                 "early-stopping patience then counts these evaluations.")
-    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept in OUT/checkpoints (the best one is always kept).")
+    save_total_limit: int = Field(2, ge=1, description="Resumable checkpoints kept in OUT/checkpoints (the best one is "
+                                                       "always kept); every checkpoint's adapter stays in "
+                                                       "OUT/checkpoint-adapters for the loop to evaluate.")
     log_every_steps: int = Field(10, ge=1, description="A train-loss row in metrics.csv every N steps.")
     dataloader_workers: int = Field(0, ge=0, description="Data-loading worker processes (0: in the training process).")
     device: str = Field("auto", description="cpu, cuda or auto.")
@@ -238,7 +245,7 @@ class LocalTrainer(Trainer):
         args = sft_config(config, p, run.device, has_validation=bool(val))
         metrics = MetricsLog(config.out_dir / "metrics.csv") if run.main else None
         progress = metrics_callback(metrics, bool(val), p.log_every_steps, config.epochs, log)
-        callbacks = [progress]
+        callbacks = [progress, keep_adapters_callback(config.out_dir, run.name)] if run.main else [progress]
         if val and config.early_stopping_patience:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
                                                    early_stopping_threshold=1e-4))
@@ -289,14 +296,89 @@ class LocalTrainer(Trainer):
                  "resumed_from_step": int(Path(resume).name.split("-")[-1]) if resume else None,
                  "trainer_library": "trl"}
         curve = plot_losses(progress.rows_written(), config.out_dir / "loss_curve", title=f"LoRA on {Path(name).name}") if main else None
-        ckpt = [{"epoch": e.epoch, "step": e.steps, "train_loss": e.train_loss, "val_loss": e.val_loss,
-                 "adapter": str(adapter) if e.epoch == best_epoch else None} for e in epochs]
+        ckpt = checkpoint_entries(config.out_dir / CHECKPOINT_ADAPTERS, state.log_history, epochs, progress.steps_per_epoch,
+                                  name, adapter, best_step or (epochs[-1].steps if epochs else None))
         return TrainResult(
-            trainer="local", base=config.base, candidate=f"local:{quote(name, safe='/:')}?adapter={quote(str(adapter), safe='/:')}",
+            trainer="local", base=config.base, candidate=local_candidate(name, adapter),
             out_dir=config.out_dir, metrics_csv=config.out_dir / "metrics.csv", loss_curve=curve, epochs=epochs,
             best_epoch=best_epoch, stopped_early=stopped, steps=state.global_step, hyperparameters=hyper,
             data_hashes=data_hashes(config), checkpoints=ckpt, adapter=adapter,
             adapter_sha256=hash_path(adapter) if main else None)
+
+
+def keep_adapters_callback(out_dir: Path, name: str) -> Any:
+    """A TrainerCallback copying each checkpoint's adapter files and trainer_state.json (not the optimizer state) to
+    OUT/checkpoint-adapters/checkpoint-N as it is saved, its config naming the base as the
+    candidate does: TRL's ``save_total_limit`` rotation deletes full checkpoints, these stay."""
+    import shutil
+
+    from transformers import TrainerCallback
+
+    class KeepAdapters(TrainerCallback):
+        def on_save(self, args, state, control, **kw):
+            src = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if not (src / "adapter_config.json").is_file():
+                return control
+            dst = out_dir / CHECKPOINT_ADAPTERS / src.name
+            tmp = dst.with_name(f".{dst.name}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            for f in ADAPTER_FILES:
+                if (src / f).is_file():
+                    shutil.copy2(src / f, tmp / f)
+            _name_base(tmp / "adapter_config.json", name)
+            shutil.rmtree(dst, ignore_errors=True)
+            tmp.rename(dst)
+            return control
+
+    return KeepAdapters()
+
+
+def local_candidate(base: str, adapter: Path | str) -> str:
+    """The candidate spec of an adapter over ``base``: ``local:BASE?adapter=PATH``, quoted."""
+    return f"local:{quote(base, safe='/:')}?adapter={quote(str(adapter), safe='/:')}"
+
+
+def checkpoint_entries(folder: Path, history: list[dict[str, Any]], epochs: list, steps_per_epoch: int, name: str,
+                       adapter: Path, best_step: int | None) -> list[dict[str, Any]]:
+    """TrainResult.checkpoints: one entry per evaluation or kept checkpoint (each epoch, or every N
+    steps), oldest first: epoch, step, train_loss (the epoch's mean, or the mean since the previous
+    entry), val_loss, ``adapter`` (OUT/adapter on the lowest-loss one, as before) and, where its
+    adapter is kept in ``folder`` (OUT/checkpoint-adapters), ``path`` and ``candidate`` (the spec that
+    evaluates it)."""
+    kept = {}
+    if folder.is_dir():
+        for d in folder.glob("checkpoint-*"):
+            if d.name.split("-")[-1].isdigit() and (d / "adapter_config.json").is_file():
+                kept[int(d.name.split("-")[-1])] = d
+    evals = {int(h["step"]): float(h["eval_loss"]) for h in history if "eval_loss" in h and "step" in h}
+    by_epoch = {e.steps: e for e in epochs}
+    out, since = [], 0
+    for step in sorted(set(evals) | set(kept) | set(by_epoch)):
+        e = by_epoch.get(step)
+        losses = [float(h["loss"]) for h in history if "loss" in h and since < int(h.get("step", 0)) <= step]
+        train = e.train_loss if e is not None else (round(sum(losses) / len(losses), 6) if losses else None)
+        epoch = e.epoch if e is not None else round(step / max(1, steps_per_epoch), 4)
+        val = e.val_loss if e is not None and e.val_loss is not None else evals.get(step)
+        entry: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": train,
+                                 "val_loss": None if val is None else round(val, 6),
+                                 "adapter": str(adapter) if step == best_step else None}
+        if step in kept:
+            entry["path"] = str(kept[step])
+            entry["candidate"] = local_candidate(name, kept[step])
+        out.append(entry)
+        since = step
+    return out
+
+
+def _name_base(config_path: Path, name: str) -> None:
+    try:
+        cfg = json.loads(config_path.read_text(encoding="utf-8"))
+        if cfg.get("base_model_name_or_path") != name:
+            cfg["base_model_name_or_path"] = name
+            config_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except (OSError, ValueError):
+        pass  # the candidate spec names the base anyway
 
 
 def checkpointing_flag(on: bool) -> dict[str, bool]:
