@@ -5,10 +5,10 @@ try:  ## the tour in seconds, offline, no key, no training: a tiny suite, two sc
 	@scripts/setup.sh
 	.venv/bin/harness quickstart reports/quickstart
 
-demo:  ## the main job: the whole fine-tuning loop (base eval, LoRA fine-tune, candidate eval, gate, report)
+demo:  ## the main job: the whole fine-tuning loop (base eval, LoRA fine-tune, checkpoints by metric, candidate eval, retention, gate, report)
 	@scripts/setup.sh
 	@scripts/retention_data.sh
-	.venv/bin/harness iterate suites/support_intent.yaml --base local --max-iterations 3
+	.venv/bin/harness iterate suites/support_intent_release.yaml --base local --max-iterations 3
 
 migrate-demo:  ## after `make demo`: record the promoted adapter as a retiring fine-tune, distil a replacement, gate it, three-way report
 	@scripts/setup.sh

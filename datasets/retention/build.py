@@ -237,7 +237,7 @@ SETS: dict[str, SetSpec] = {s.name: s for s in [
                  "(https://creativecommons.org/licenses/by-sa/4.0/legalcode). llm-foundry's copy "
                  "holds the test questions in ARC's order as {query: 'Question: ...', choices, "
                  "gold}, without ARC's question ids or grade.",
-        strata="gold label index (0-3), proportional", sizes={"test": 300, "demo": 60},
+        strata="gold label index (0-3), proportional", sizes={"test": 300, "demo": 40},
         draw=draw_arc_easy,
         notes=("id arc-easy-test-NNNN is the 0-based line of the question in the source file.",
                "question = the source's query without its 'Question: ' prefix; category is null "
@@ -261,7 +261,7 @@ SETS: dict[str, SetSpec] = {s.name: s for s in [
                  "(6 lines per item: activity_label + ': ' + ctx, label, 4 endings, each with "
                  "[header]/[step]/[substeps]/[title] markers removed; see its "
                  "extract_hellaswag.cpp).",
-        strata="activity_label, proportional (largest remainder)", sizes={"test": 300, "demo": 60},
+        strata="activity_label, proportional (largest remainder)", sizes={"test": 300, "demo": 30},
         draw=draw_hellaswag,
         notes=("query = lm-eval's preprocess() (lm_eval/tasks/hellaswag/utils.py) applied to the "
                "converted context line; choices = preprocess() of each ending; label = int(label).",
@@ -287,7 +287,7 @@ SETS: dict[str, SetSpec] = {s.name: s for s in [
                             "86bbb73e855821d7c401912fd4bf82e34313e6e3b6fd6f909f2b6cc9e209a53b"),),
         upstream="the repository itself is the upstream.",
         strata="solution length (lines before '#### N': <=2, 3, 4, 5, >=6), proportional",
-        sizes={"test": 150, "demo": 20, "fewshot": 5},
+        sizes={"test": 150, "demo": 5, "fewshot": 5},
         draw=draw_gsm8k,
         notes=("answer = the full solution text ending '#### N'; target = N with thousands "
                "commas removed (lm-eval's gsm8k ignores ',' and '$' when matching).",
@@ -309,7 +309,7 @@ SETS: dict[str, SetSpec] = {s.name: s for s in [
                  "initial commit, a clone of the folder (same length, 207111 bytes, 541 lines, "
                  "same first and last records as the upstream file).",
         strata="instruction group of the first instruction (detectable_format, keywords, ...), "
-               "proportional", sizes={"test": 150, "demo": 20},
+               "proportional", sizes={"test": 150, "demo": 5},
         draw=draw_ifeval,
         notes=("id ifeval-KEY; key, prompt, instruction_id_list and kwargs are the upstream "
                "record's fields unchanged (lm-eval's ifeval reads key, prompt, "
@@ -340,7 +340,7 @@ SETS: dict[str, SetSpec] = {s.name: s for s in [
                  "Socher, Pointer Sentinel Mixture Models, 2016), licensed CC BY-SA 3.0 "
                  "(https://creativecommons.org/licenses/by-sa/3.0/legalcode) and GFDL.",
         strata="article: one chunk each from distinct articles",
-        sizes={"test": 40, "demo": 10, "min_words": 250, "max_words": 600},
+        sizes={"test": 40, "demo": 5, "min_words": 250, "max_words": 600},
         draw=draw_wikitext,
         notes=("Articles start at top-level headings (' = Title = '); each article's non-empty "
                "lines are stripped and grouped, at line boundaries, into chunks of at least "

@@ -124,9 +124,9 @@ def gate_comparison(suite_path: Path, comp: Comparison, out_dir: Path | None,
 
 def _evaluation_part(spec: dict[str, Any]) -> dict[str, Any]:
     """What makes two runs the same evaluation: the suite without its gates, description, include
-    line and the dataset's folder (where the data lies, not what it is: the runs' dataset hashes
-    are compared with each other)."""
-    out = {k: v for k, v in spec.items() if k not in ("gates", "description", "include")}
+    line, the retention checks (other suites' runs, judged beside the task's) and the dataset's folder
+    (where the data lies, not what it is: the runs' dataset hashes are compared with each other)."""
+    out = {k: v for k, v in spec.items() if k not in ("gates", "retention", "description", "include")}
     out["dataset"] = {k: v for k, v in (spec.get("dataset") or {}).items() if k != "path"}
     return out
 
@@ -142,7 +142,7 @@ def _check_same_suite(suite_path: Path, loaded: Any, comp: Comparison) -> None:
     here = loaded.suite.model_dump(mode="json")
     if isinstance(ran_spec, dict) and _evaluation_part(ran_spec) == _evaluation_part(here):
         return
-    differ = sorted(k for k in set(here) | set(ran_spec or {}) if k not in ("gates", "description", "include")
+    differ = sorted(k for k in set(here) | set(ran_spec or {}) if k not in ("gates", "retention", "description", "include")
                     and (here.get(k) != (ran_spec or {}).get(k)))
     raise HarnessError(f"{suite_path}: not the suite the runs were made with: sha256 {loaded.sha256[:12]} here, "
                        f"{str(ran_sha)[:12]} in {run.directory}/summary.json" + (f" (they differ in: {', '.join(differ)})" if differ else "")

@@ -104,6 +104,7 @@ def test_a_save_to_disk_folder_runs_end_to_end(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setenv("HARNESS_DATA_ROOT", str(tmp_path))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # nothing read from, or written to, the user's cache
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # a local model loaded earlier in this process sets it
     folder = tmp_path / "intent_ds"
     datasets.DatasetDict({"test": datasets.Dataset.from_list(INTENT_ROWS),
                           "train": datasets.Dataset.from_list(INTENT_ROWS[:2])}).save_to_disk(str(folder))
