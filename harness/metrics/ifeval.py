@@ -43,17 +43,24 @@ def _punkt_dirs() -> list[str]:
     return dirs
 
 
-@cache
 def checker() -> Any:
-    """lm-eval's process_results, imported with punkt_tab on nltk's path (never a download)."""
+    """lm-eval's process_results, with punkt_tab on nltk's path (never a download). The path is checked on
+    every call: another import may have replaced ``nltk.data.path`` since."""
     try:
         import nltk
     except ImportError as e:
         raise HarnessError(f"metric ifeval needs nltk, langdetect, immutabledict and lm-eval ({e}); "
-                           "pip install 'harness[retention]'") from None
+                           "pip install 'finetune-harness[retention]'") from None
     for d in _punkt_dirs():
         if d not in nltk.data.path:
-            nltk.data.path.append(d)
+            nltk.data.path.insert(0, d)
+    return _process_results()
+
+
+@cache
+def _process_results() -> Any:
+    import nltk
+
     try:
         nltk.data.find("tokenizers/punkt_tab")
     except LookupError:
@@ -64,7 +71,7 @@ def checker() -> Any:
         from lm_eval.tasks.ifeval.utils import process_results
     except ImportError as e:
         raise HarnessError(f"metric ifeval checks with lm-evaluation-harness's IFEval checker ({e}); "
-                           "pip install 'harness[retention]' (lm-eval==0.4.13 langdetect immutabledict)") from None
+                           "pip install 'finetune-harness[retention]' (lm-eval==0.4.13 langdetect immutabledict)") from None
     return process_results
 
 

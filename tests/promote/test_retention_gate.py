@@ -109,7 +109,7 @@ def test_a_retention_suite_outside_the_project_is_refused(tmp_path: Path, capsys
     (project / ".git").mkdir()
     suite = _project(project, ret="../outside.yaml")
     (tmp_path / "outside.yaml").write_text(RET)
-    assert main(["validate", str(suite)]) == 2
+    assert main(["validate", str(suite), "--data-root", str(project)]) == 2
     err = capsys.readouterr().err
     assert "retention[0].suite" in err or "retention.0.suite" in err, err
     assert "outside the project root" in err

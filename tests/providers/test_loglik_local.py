@@ -94,7 +94,7 @@ def test_suite_run_and_lm_eval_cross_check(provider, tmp_path: Path) -> None:
     assert out.n_errors == 0
     rows = [json.loads(x) for x in (out.directory / "results.jsonl").read_text().splitlines()]
     assert all(len(r["loglik"]) == 4 for r in rows) and rows[0]["output"] == " Paris"
-    lm_eval = pytest.importorskip("lm_eval.models.huggingface", reason="lm-eval not installed: no cross-check")
+    lm_eval = requires_module("lm_eval.models.huggingface", "pip install 'finetune-harness[retention]'")
     from lm_eval.api.instance import Instance
     from harness.local import models as lm
 
