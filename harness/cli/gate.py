@@ -98,7 +98,13 @@ def main(args: argparse.Namespace) -> int:
     from harness.records.files import check_output_file, ensure_writable
     from harness.report.registry import GATE_FORMATS, REPORTERS
 
-    out = args.out or args.reports / "gates" / f"{args.suite.stem}-{time.strftime('%Y%m%dT%H%M%S')}"
+    if args.out is None:  # named as compare names its folders: the suite's name (slugged), then the time
+        from harness.records.rundir import slug
+        from harness.suite.load import load_suite
+
+        out = args.reports / "gates" / f"{slug(load_suite(args.suite, trust=args.trust).suite.name, 'suite')}-{time.strftime('%Y%m%dT%H%M%S')}"
+    else:
+        out = args.out
     formats = list(dict.fromkeys(["json", *(args.formats or GATE_FORMATS)]))
     for name in formats:
         REPORTERS.get(name)  # an unknown format: exit 2 with the closest names, before any work
