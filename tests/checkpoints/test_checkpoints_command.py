@@ -19,8 +19,8 @@ from tests.deps import requires_package
 
 pytestmark = pytest.mark.slow
 
-QA = [("What is the capital of France?", "Paris"), ("What is the capital of Japan?", "Tokyo"),
-      ("What is the capital of Germany?", "Berlin"), ("What is the chemical symbol for gold?", "Au")]
+# two questions and short answers: three adapters' generations are most of this test's time
+QA = [("What is the capital of France?", "Paris"), ("What is the capital of Japan?", "Tokyo")]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def qa_suite(tmp_path_factory) -> Path:
     (d / "qa.yaml").write_text(
         "name: capitals\nversion: 1\ndefault_split: validation\ndataset:\n  path: .\n  format: jsonl\n  splits:\n    validation: validation.jsonl\n"
         "  fields:\n    id: id\n    input: question\n    reference: answer\nprompt:\n  messages:\n"
-        "    - role: user\n      content: \"{{ question }}\"\ngeneration:\n  max_tokens: 24\n  temperature: 0\n"
+        "    - role: user\n      content: \"{{ question }}\"\ngeneration:\n  max_tokens: 10\n  temperature: 0\n"
         "metrics:\n  - name: contains\ngates:\n  - metric: contains\n    min: 0.5\n"
         "  - metric: contains\n    non_inferiority_margin: 0.1\n")
     return d / "qa.yaml"
