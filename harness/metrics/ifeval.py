@@ -43,6 +43,18 @@ def _punkt_dirs() -> list[str]:
     return dirs
 
 
+def use_bundled_punkt() -> None:
+    """Put the bundled punkt_tab first on nltk's path (a no-op without nltk). Called when this module is
+    imported, so that it precedes any import of lm-eval's ifeval module (which otherwise calls nltk.download)."""
+    try:
+        import nltk
+    except ImportError:
+        return
+    for d in _punkt_dirs():
+        if d not in nltk.data.path:
+            nltk.data.path.insert(0, d)
+
+
 def checker() -> Any:
     """lm-eval's process_results, with punkt_tab on nltk's path (never a download). The path is checked on
     every call: another import may have replaced ``nltk.data.path`` since."""
@@ -51,9 +63,7 @@ def checker() -> Any:
     except ImportError as e:
         raise HarnessError(f"metric ifeval needs nltk, langdetect, immutabledict and lm-eval ({e}); "
                            "pip install 'finetune-harness[retention]'") from None
-    for d in _punkt_dirs():
-        if d not in nltk.data.path:
-            nltk.data.path.insert(0, d)
+    use_bundled_punkt()
     return _process_results()
 
 
@@ -73,6 +83,9 @@ def _process_results() -> Any:
         raise HarnessError(f"metric ifeval checks with lm-evaluation-harness's IFEval checker ({e}); "
                            "pip install 'finetune-harness[retention]' (lm-eval==0.4.13 langdetect immutabledict)") from None
     return process_results
+
+
+use_bundled_punkt()
 
 
 class IFEvalParams(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import harness.metrics.ifeval  # noqa: F401  (first: punkt_tab on nltk's path before lm-eval's ifeval module loads)
 from harness.core.types import Item
 from harness.metrics.base import build_metric
 from tests.deps import missing
@@ -61,10 +62,15 @@ IFEVAL_OUTPUTS = [
 
 
 def test_ifeval_uses_lm_evals_checker() -> None:
+    # through the harness first: it puts punkt_tab on nltk's path before lm-eval's ifeval module is imported
+    # (that import otherwise tries nltk.download, which cannot run offline)
+    from harness.core.errors import HarnessError
+    from harness.metrics.ifeval import checker
+
     try:
-        from lm_eval.tasks.ifeval.utils import process_results  # noqa: F401
-    except ImportError as e:
-        missing(f"lm_eval.tasks.ifeval ({e})", "pip install 'harness[retention]'")
+        checker()
+    except HarnessError as e:
+        missing(f"lm-eval's IFEval checker ({e})", "pip install 'finetune-harness[retention]'")
     m = build_metric("ifeval", {})
     items = [Item(id=str(i), output=o, reference=None, record=dict(IFEVAL_DOC)) for i, o in enumerate(IFEVAL_OUTPUTS)]
     per = [m.score(i) for i in items]
