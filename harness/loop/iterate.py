@@ -288,10 +288,11 @@ def candidate_eval(loop: Loop, k: int, result: TrainResult) -> Evaluation:
 GATE_SAYS = {"promote": "passes", "block": "blocks", "inconclusive": "is inconclusive (not enough evidence; nothing blocks)"}
 
 
-def _gate(loop: Loop, baseline: Path, candidate: Path, out: Path | None, lineage: list[dict[str, Any]] | None = None):
+def _gate(loop: Loop, baseline: Path, candidate: Path, out: Path | None, lineage: list[dict[str, Any]] | None = None,
+          retention: bool = True):
     from harness.promote.gate import gate_runs
 
-    return gate_runs(loop.loaded.path, baseline, candidate, out, lineage=lineage, trust=loop.cfg.trust)
+    return gate_runs(loop.loaded.path, baseline, candidate, out, lineage=lineage, trust=loop.cfg.trust, retention=retention)
 
 
 def gate_on_validation(loop: Loop, p: Progress, k: int, data: BuiltData, config: TrainConfig, result: TrainResult,
@@ -299,7 +300,8 @@ def gate_on_validation(loop: Loop, p: Progress, k: int, data: BuiltData, config:
     """The candidate against the best so far (improvement) and against the base (the suite's gates)."""
     value = val.mean(p.score)
     improved = better(value, p.best_value, p.direction, loop.cfg.min_gain)
-    gate = _gate(loop, p.base.directory, val.directory, loop.out / f"iteration-{k}" / "validation-gate")
+    # the task's rules only: the retention checks run once, on the final candidate (their runs are not here)
+    gate = _gate(loop, p.base.directory, val.directory, loop.out / f"iteration-{k}" / "validation-gate", retention=False)
     it = Iteration(k, data, config, result, val, value, improved, gate.outcome)
     loop.log(f"[iteration {k}] validation {p.score} = {value:.3f} (best so far {p.best_value:.3f}); "
              f"gate on validation {GATE_SAYS[gate.outcome]}")

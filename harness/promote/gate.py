@@ -86,7 +86,7 @@ class GateOutcome:
 
 
 def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | None = None,
-           trust: TrustPolicy | None = None) -> GateDecision:
+           trust: TrustPolicy | None = None, retention: bool = True) -> GateDecision:
     """The suite's gates on a comparison: load the suite (its paths confined by ``trust``'s data root;
     None: :meth:`TrustPolicy.from_env`), check it is the one the runs were made with, decide."""
     from harness.suite.load import load_suite
@@ -97,7 +97,7 @@ def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | N
         raise HarnessError(f"{suite_path}: suite {loaded.suite.name!r} cannot gate runs of suite {ran!r}")
     _check_same_suite(suite_path, loaded, comp)
     decision = decide_gates(list(loaded.suite.gates), comp, str(suite_path), lineage)
-    if loaded.suite.retention:
+    if retention and loaded.suite.retention:  # False: the task's rules alone (the loop's gate on validation)
         from harness.promote.retention import retention_rules
         from harness.records.gate import EXIT_OF, gate_outcome
 
@@ -111,11 +111,11 @@ def decide(suite_path: Path, comp: Comparison, lineage: list[dict[str, Any]] | N
 
 def gate_comparison(suite_path: Path, comp: Comparison, out_dir: Path | None,
                     lineage: list[dict[str, Any]] | None = None, formats: tuple[str, ...] | list[str] = GATE_FORMATS,
-                    trust: TrustPolicy | None = None) -> GateOutcome:
+                    trust: TrustPolicy | None = None, retention: bool = True) -> GateOutcome:
     """Decide on an existing comparison (the loop reuses its own) and write the reports to ``out_dir``."""
     from harness.report.text import gate_text
 
-    decision = decide(Path(suite_path), comp, lineage, trust)
+    decision = decide(Path(suite_path), comp, lineage, trust, retention)
     inp = ReportInput(comp, decision)
     rendered = render(inp, formats)  # every format rendered (and an unknown one refused) before any file is written
     files = write_reports(rendered, Path(out_dir)) if out_dir is not None else {}
@@ -151,8 +151,8 @@ def _check_same_suite(suite_path: Path, loaded: Any, comp: Comparison) -> None:
 
 def gate_runs(suite_path: Path, baseline_dir: Path, candidate_dir: Path, out_dir: Path | None,
               lineage: list[dict[str, Any]] | None = None, formats: tuple[str, ...] | list[str] = GATE_FORMATS,
-              trust: TrustPolicy | None = None) -> GateOutcome:
+              trust: TrustPolicy | None = None, retention: bool = True) -> GateOutcome:
     """Gate ``candidate_dir`` against ``baseline_dir`` (run directories) on ``suite_path``'s gates; reports go to
     ``out_dir``. ``trust``: the caller's data root the suite's paths must stay inside (None: the environment's)."""
     comp = compare_runs([Path(baseline_dir), Path(candidate_dir)], labels=["baseline", "candidate"])
-    return gate_comparison(suite_path, comp, out_dir, lineage, formats, trust)
+    return gate_comparison(suite_path, comp, out_dir, lineage, formats, trust, retention)
