@@ -149,15 +149,10 @@ class OpenAIProvider(Provider):
 
     def body(self, request: Request) -> dict[str, Any]:
         """The chat-completions request body (also a Batch API line's body)."""
+        from harness.providers.openai_completions import sampling
+
         s = request.settings
-        kw: dict[str, Any] = {"model": self.spec.name, "messages": request.chat(), "max_tokens": s.max_tokens,
-                              "temperature": s.temperature}
-        if s.top_p != 1.0:
-            kw["top_p"] = s.top_p
-        if s.stop:
-            kw["stop"] = list(s.stop)
-        if s.seed is not None:
-            kw["seed"] = s.seed
+        kw: dict[str, Any] = {"model": self.spec.name, "messages": request.chat(), **sampling(s)}
         if s.logprobs:
             kw["logprobs"] = True
             if s.top_logprobs:

@@ -44,10 +44,9 @@ def refusal(model: str, endpoint: str, q: LoglikQuery, why: str) -> CannotScore:
     return CannotScore(f"openai:{model} at {endpoint} cannot do {what(q)}: {why}; {ALTERNATIVE}")
 
 
-def text_body(model: str, request: Request) -> dict[str, Any]:
-    s = request.settings
-    kw: dict[str, Any] = {"model": model, "prompt": request.prompt, "max_tokens": s.max_tokens,
-                          "temperature": s.temperature}
+def sampling(s: Any) -> dict[str, Any]:
+    """The decoding settings both endpoints take: max_tokens, temperature, and top_p, stop, seed when set."""
+    kw: dict[str, Any] = {"max_tokens": s.max_tokens, "temperature": s.temperature}
     if s.top_p != 1.0:
         kw["top_p"] = s.top_p
     if s.stop:
@@ -55,6 +54,10 @@ def text_body(model: str, request: Request) -> dict[str, Any]:
     if s.seed is not None:
         kw["seed"] = s.seed
     return kw
+
+
+def text_body(model: str, request: Request) -> dict[str, Any]:
+    return {"model": model, "prompt": request.prompt, **sampling(request.settings)}
 
 
 def split_context(context: str, continuation: str) -> tuple[str, str]:
