@@ -17,6 +17,7 @@ import asyncio
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -159,19 +160,24 @@ class Engine:
         return self._calls(provider, requests, breaker)
 
     async def _batches(self, provider: Provider, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Response]]:
+        """Batches in the provider's order (``Provider.batch_order``: the local one sorts by length),
+        each run on the one inference thread."""
         size, lock = provider.spec.batch_size, self._limit(provider)
-        for start in range(0, len(requests), size):
-            chunk = requests[start : start + size]
+        loop = asyncio.get_running_loop()
+        order = await loop.run_in_executor(_inference_thread(), provider.batch_order, requests)
+        for start in range(0, len(order), size):
+            idx = order[start : start + size]
+            chunk = [requests[i] for i in idx]
             async with lock:
                 t0 = time.perf_counter()
-                outs = await asyncio.to_thread(provider.generate_batch, chunk)
+                outs = await loop.run_in_executor(_inference_thread(), provider.generate_batch, chunk)
                 per = (time.perf_counter() - t0) / max(1, len(chunk))
-            for i, r in enumerate(outs):
+            for i, r in zip(idx, outs, strict=True):
                 if r.latency_s is None:
                     r.latency_s = per
                 if self.ledger is not None:
                     self.ledger.record(provider.spec, r, sent=True)
-                yield start + i, r
+                yield i, r
 
     async def _calls(self, provider: Provider, requests: Sequence[Request],
                      breaker: CircuitBreaker) -> AsyncIterator[tuple[int, Response]]:
@@ -202,6 +208,19 @@ class Engine:
         finally:
             for t in tasks:
                 t.cancel()
+
+
+_INFERENCE: ThreadPoolExecutor | None = None
+
+
+def _inference_thread() -> ThreadPoolExecutor:
+    """One thread per process for in-process models: torch keeps one thread pool per calling thread,
+    so batches sent from ever-new worker threads (``asyncio.to_thread``) start new pools that compete
+    for the cores with the ones already spinning (measured 5-75% slower, bench/local_eval.py)."""
+    global _INFERENCE
+    if _INFERENCE is None:
+        _INFERENCE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-inference")
+    return _INFERENCE
 
 
 async def attempts(provider: Provider, request: Request, policy: RetryPolicy, breaker: CircuitBreaker) -> Response:

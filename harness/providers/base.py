@@ -223,8 +223,13 @@ class Provider:
         raise NotImplementedError
 
     def generate_batch(self, requests: Sequence[Request]) -> list[Response]:
-        """In-process generation of a batch, in order (run in a worker thread by the engine)."""
+        """In-process generation of a batch, in order (run in the engine's inference thread)."""
         raise NotImplementedError
+
+    def batch_order(self, requests: Sequence[Request]) -> list[int]:
+        """The order in which a batched provider wants ``requests`` cut into batches (indices into
+        ``requests``); responses still go back to their own request. Default: as given."""
+        return list(range(len(requests)))
 
     def classify(self, error: Exception) -> Fault:
         """What a failed :meth:`complete` means: retry or not, after how long. Default: not retried."""

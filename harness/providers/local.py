@@ -25,6 +25,7 @@ from pydantic import Field
 from harness.core.errors import HarnessError
 from harness.core.hashing import canonical_json, hash_path
 from harness.core.types import Request, Response
+from harness.local import decode
 from harness.local import models as lm
 from harness.providers.base import ModelSpec, Provider, ProviderParams, provider
 
@@ -49,6 +50,7 @@ class LocalProvider(Provider):
         self.adapter = lm.check_adapter(self.params.adapter) if self.params.adapter else None
         lm.check_device(self.params.device)
         self._fingerprint: dict[str, Any] | None = None
+        self._prefix_hint: dict[str, int] = {}  # per decoding setting: the prefix every prompt of the run shares
 
     # ------------------------------------------------------------ model and identity
 
@@ -69,12 +71,31 @@ class LocalProvider(Provider):
 
     # ------------------------------------------------------------ generation
 
+    def batch_order(self, requests: Sequence[Request]) -> list[int]:
+        """Requests of one decoding setting together, longest prompt first (less padding, and a
+        batch's first forward pass is its largest), as lm-eval orders them; remembers, per setting,
+        the token prefix all of them share, so every batch reuses one prefilled prefix."""
+        groups: dict[str, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(_setting_key(r), []).append(i)
+        order: list[int] = []
+        for key, idxs in groups.items():
+            if requests[idxs[0]].loglik is not None:  # scored in harness.local.loglik's own order
+                order += idxs
+                continue
+            _, tok = self.load()
+            prompts = [r.prompt if r.prompt is not None else lm.chat_prompt(tok, r.messages)
+                       for r in (requests[i] for i in idxs)]
+            ids = tok(prompts, add_special_tokens=False)["input_ids"]
+            self._prefix_hint[key] = decode.common_prefix(ids)
+            order += [idxs[j] for j in sorted(range(len(idxs)), key=lambda j: -len(ids[j]))]
+        return order
+
     def generate_batch(self, requests: Sequence[Request]) -> list[Response]:
         out: list[Response | None] = [None] * len(requests)
         groups: dict[str, list[int]] = {}
-        for i, r in enumerate(requests):  # one generate() call per distinct decoding setting (or scoring kind)
-            key = r.kind if r.loglik is not None else canonical_json(r.settings.model_dump(mode="json"))
-            groups.setdefault(key, []).append(i)
+        for i, r in enumerate(requests):  # one decoding call per distinct decoding setting (or scoring kind)
+            groups.setdefault(_setting_key(r), []).append(i)
         for idxs in groups.values():
             try:
                 batch = [requests[i] for i in idxs]
@@ -89,56 +110,77 @@ class LocalProvider(Provider):
         return out  # type: ignore[return-value]
 
     def _generate(self, requests: list[Request]) -> list[Response]:
-        torch = lm.setup_torch()
+        lm.setup_torch()
         model, tok = self.load()
         s = requests[0].settings
-        device = next(model.parameters()).device
         prompts = [r.prompt if r.prompt is not None else lm.chat_prompt(tok, r.messages) for r in requests]
+        ids = tok(prompts, add_special_tokens=False)["input_ids"]
+        eos = _eos_ids(model, tok)
+        if s.temperature == 0 and decode.supported(model):  # greedy: the shared prefix once, finished rows dropped
+            rows = decode.greedy(model, tok, ids, s.max_tokens, eos, s.stop,
+                                 top_logprobs=(s.top_logprobs or 0) if s.logprobs else None,
+                                 prefix_hint=self._prefix_hint.get(_setting_key(requests[0])))
+        else:
+            rows = self._sample(model, tok, prompts, s, eos)
+        names: dict[int, str] = {}
+
+        def name(i: int) -> str:
+            if i not in names:
+                names[i] = tok.decode([i])
+            return names[i]
+
+        responses = []
+        for r, row in enumerate(rows):
+            text = tok.decode(row.ids, skip_special_tokens=True)
+            cut = min((i for i in (text.find(x) for x in s.stop) if i >= 0), default=-1)
+            if cut >= 0:
+                text = text[:cut]
+            logprobs = None
+            if row.logprobs is not None:
+                logprobs = [{"token": name(t), "logprob": float(lp),
+                             "top": [{"token": name(int(i)), "logprob": float(v)} for i, v in top]}
+                            for t, (lp, top) in zip(row.ids, row.logprobs)]
+            responses.append(Response(
+                text=text,
+                input_tokens=len(ids[r]),
+                output_tokens=len(row.ids),
+                finish_reason="stop" if (row.stopped or cut >= 0) else "length",
+                logprobs=logprobs,
+            ))
+        return responses
+
+    def _sample(self, model, tok, prompts: list[str], s, eos: list[int]) -> list[decode.Decoded]:
+        """Sampled decoding through ``model.generate`` (seeded per batch)."""
+        torch = lm.setup_torch()
+        device = next(model.parameters()).device
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
         prompt_len = enc["input_ids"].shape[1]
-
-        eos = _eos_ids(model, tok)
         pad = tok.pad_token_id
         kwargs: dict[str, Any] = dict(
             max_new_tokens=s.max_tokens, num_beams=1, repetition_penalty=1.0, pad_token_id=pad, eos_token_id=eos,
             return_dict_in_generate=True, output_logits=bool(s.logprobs),
+            do_sample=True, temperature=s.temperature, top_p=s.top_p, top_k=0,
         )
-        if s.temperature > 0:
-            kwargs.update(do_sample=True, temperature=s.temperature, top_p=s.top_p, top_k=0)
-        else:  # neutral values so a model's own sampling defaults neither apply nor warn
-            kwargs.update(do_sample=False, temperature=1.0, top_p=1.0)
         if s.stop:
             kwargs["stopping_criteria"] = _stop_criteria(tok, s.stop, prompt_len)
-
         with lm.inference_lock, torch.inference_mode():
-            if s.temperature > 0 and s.seed is not None:
+            if s.seed is not None:
                 torch.manual_seed(s.seed)
             out = model.generate(**enc, **kwargs)
         gen = out.sequences[:, prompt_len:].cpu()
-        input_tokens = enc["attention_mask"].sum(dim=1).tolist()
-
         ends = set(eos) | ({pad} if pad is not None else set())
-        lengths, hit_eos = [], []
-        for row in gen.tolist():
+        rows = []
+        for r, row in enumerate(gen.tolist()):
             n = next((j for j, t in enumerate(row) if t in ends), len(row))
-            lengths.append(n)
-            hit_eos.append(n < len(row))
-
-        logprobs = _logprobs(torch, tok, out.logits, gen, lengths, s.top_logprobs) if s.logprobs else None
-        responses = []
-        for r, n in enumerate(lengths):
-            text = tok.decode(gen[r, :n].tolist(), skip_special_tokens=True)
-            cut = min((i for i in (text.find(x) for x in s.stop) if i >= 0), default=-1)
-            if cut >= 0:
-                text = text[:cut]
-            responses.append(Response(
-                text=text,
-                input_tokens=int(input_tokens[r]),
-                output_tokens=n,
-                finish_reason="stop" if (hit_eos[r] or cut >= 0) else "length",
-                logprobs=logprobs[r] if logprobs is not None else None,
-            ))
-        return responses
+            lps = None
+            if s.logprobs:
+                lps = []
+                for t in range(min(n, len(out.logits))):
+                    lp = torch.log_softmax(out.logits[t][r].float(), dim=-1)
+                    v, i = lp.topk(s.top_logprobs, dim=-1) if s.top_logprobs else (lp[:0], lp[:0].long())
+                    lps.append((float(lp[row[t]]), list(zip(i.tolist(), v.tolist()))))
+            rows.append(decode.Decoded(row[:n], n < len(row), lps))
+        return rows
 
     # ------------------------------------------------------------ scoring
 
@@ -173,6 +215,10 @@ class LocalProvider(Provider):
         return lm.score_continuations(model, tok, prompts_messages, continuations, batch_size=self.spec.batch_size)
 
 
+def _setting_key(r: Request) -> str:
+    return r.kind if r.loglik is not None else canonical_json(r.settings.model_dump(mode="json"))
+
+
 def _eos_ids(model, tok) -> list[int]:
     ids: list[int] = []
     cfg = getattr(model, "generation_config", None)
@@ -199,34 +245,3 @@ def _stop_criteria(tok, stops: list[str], prompt_len: int):
             return torch.tensor([any(x in t for x in stops) for t in texts], dtype=torch.bool, device=input_ids.device)
 
     return StoppingCriteriaList([StopStrings()])
-
-
-def _logprobs(torch, tok, logits, gen, lengths: list[int], top: int) -> list[list[dict[str, Any]]]:
-    steps = min(len(logits), gen.shape[1])
-    chosen_lp, top_lp, top_ids = [], [], []
-    for t in range(steps):  # one step at a time keeps the temporary log-softmax small
-        lp = torch.log_softmax(logits[t].float(), dim=-1).cpu()
-        chosen_lp.append(lp.gather(1, gen[:, t : t + 1]).squeeze(1))
-        if top:
-            v, i = lp.topk(top, dim=-1)
-            top_lp.append(v)
-            top_ids.append(i)
-    names: dict[int, str] = {}
-
-    def name(i: int) -> str:
-        if i not in names:
-            names[i] = tok.decode([i])
-        return names[i]
-
-    out = []
-    for r, n in enumerate(lengths):
-        row = []
-        for t in range(min(n, steps)):
-            entry = {"token": name(int(gen[r, t])), "logprob": float(chosen_lp[t][r])}
-            entry["top"] = (
-                [{"token": name(int(i)), "logprob": float(v)} for v, i in zip(top_lp[t][r].tolist(), top_ids[t][r].tolist())]
-                if top else []
-            )
-            row.append(entry)
-        out.append(row)
-    return out
