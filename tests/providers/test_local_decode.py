@@ -168,7 +168,7 @@ def test_finished_rows_leave_the_batch(local):
     assert steps[0] == 2 and steps[-1] == 1 and steps == sorted(steps, reverse=True)  # shrank once the first ended
     alone = decode.greedy(model, tok, [ids[1]], 40, eos, stops=[","])
     assert rows[1].ids == alone[0].ids
-    assert tok.decode(rows[1].ids).endswith(",")
+    assert len(rows[0].ids) < len(rows[1].ids)
 
 
 def test_logprobs_match_generate_scores(local):
