@@ -12,7 +12,8 @@ responses by plain functions (no ray import: tested offline).
   read), ``sampling_params`` (every row the same keys: Ray Data unifies the columns of a block, and a
   missing key would arrive as None), ``model`` (the adapter path: Ray Data LLM's dynamic LoRA
   loading gives each adapter its own LoRARequest; the base's ``model_source`` for base rows), and
-  ``harness_*`` columns that Ray carries to the postprocess stage.
+  ``harness_*`` columns that Ray carries to the postprocess stage (the engine stage consumes
+  ``prompt``, ``tokenized_prompt`` and ``sampling_params``).
 * :func:`postprocess_row` (the processor's ``postprocess``): one output row (``generated_text``,
   ``generated_tokens``, ``num_input_tokens``, ``prompt_token_ids``, ``logprobs``,
   ``prompt_logprobs``: Ray's ``vLLMOutputData``) -> ``harness_index``, ``harness_part`` and a JSON
@@ -78,7 +79,7 @@ def processor_config(model_source: str, params: Any, adapter_ranks: Sequence[int
     return cfg
 
 
-def build_processor(config: dict[str, Any], eos: Sequence[int] = ()) -> Any:
+def build_processor(config: dict[str, Any]) -> Any:
     """``ray.data.llm.build_processor`` over :func:`processor_config`'s dict, with this module's
     postprocess; one line when ray's LLM extra is missing."""
     try:
@@ -101,7 +102,7 @@ def _row(index: int, part: int, kind: str, prompt: str, ids: list[int], sampling
     return {"prompt": prompt, "tokenized_prompt": list(ids), "sampling_params": uniform_sampling(sampling), "model": model,
             "harness_index": index, "harness_part": part, "harness_kind": kind, "harness_ids": list(ids),
             "harness_ctxlen": int(extra.get("ctxlen", 0)), "harness_top": int(extra.get("top", 0)),
-            "harness_eos": [int(i) for i in extra.get("eos", ())]}
+            "harness_eos": [int(i) for i in extra.get("eos", ())], "harness_max_tokens": int(sampling["max_tokens"])}
 
 
 def request_rows(requests: Sequence[Request], tokenizer: Any, chat_prompt: Callable[[Any, Any], str], model_source: str,
@@ -160,11 +161,13 @@ class _Choice:
 
 
 class _Output:
+    """A RequestOutput's fields, rebuilt from a Ray row (the stage pops ``sampling_params``: the
+    row's own ``harness_max_tokens`` says where the length cut is)."""
+
     def __init__(self, row: dict[str, Any]) -> None:
-        sp = row.get("sampling_params") or {}
         self.prompt_token_ids = _ints(row.get("prompt_token_ids"))
         self.num_cached_tokens = None
-        self.outputs = [_Choice(row, int(sp.get("max_tokens") or 0))]
+        self.outputs = [_Choice(row, int(row["harness_max_tokens"]))]
 
 
 def postprocess_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -215,3 +218,36 @@ def collect(requests: Sequence[Request], rows: Iterable[dict[str, Any]], tokeniz
         n_ctx = len(ll.encode(tokenizer, context)) if q.kind != "rolling" else 0
         out.append(vm.loglik_response(q, entries, n_ctx))
     return out
+
+
+# ---------------------------------------------------------------- the whole round trip (a GPU cluster)
+
+
+def generate(provider: Any, requests: Sequence[Request], *, concurrency: int | tuple[int, int] = 1,
+             batch_size: int = 64) -> list[Response]:
+    """``requests`` for a :class:`~harness.providers.vllm.VllmProvider` through Ray Data LLM: rows
+    out, ``concurrency`` vLLM replicas, responses back in request order. Needs ray[llm] and GPUs
+    (the Ray executor of harness/distributed/ or ``bench/vllm_eval.py --ray`` calls it)."""
+    try:
+        import ray
+    except ImportError:
+        raise HarnessError(f"the vllm provider on Ray needs ray[llm], which is not installed: {RAY_LLM_INSTALL}") from None
+    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+    from harness.local import models as lm
+
+    folder = str(provider.model_folder())
+    tok = AutoTokenizer.from_pretrained(folder)
+    try:
+        gen_cfg = GenerationConfig.from_pretrained(folder)
+    except OSError:
+        gen_cfg = None
+    eos = vm.eos_ids(gen_cfg, tok)
+    # vLLM's default context is the config's; lm-eval's rule for it (harness.local.loglik.max_length)
+    max_len = provider.params.max_model_len or ll.max_length(type("M", (), {"config": AutoConfig.from_pretrained(folder)})(), tok)
+    adapter = str(provider.adapter) if provider.adapter is not None else None
+    ranks = [vm.adapter_rank(adapter)] if adapter else []
+    processor = build_processor(processor_config(folder, provider.params, ranks, concurrency=concurrency, batch_size=batch_size))
+    rows = request_rows(requests, tok, lm.chat_prompt, folder, max_len, adapter, eos)
+    out = processor(ray.data.from_items(rows)).take_all()
+    return collect(requests, out, tok, lm.chat_prompt, max_len)

@@ -400,8 +400,8 @@ def _ray_output_row(row: dict, out: RequestOutput) -> dict:
         return None if pos is None else {str(k): {"logprob": v.logprob, "rank": v.rank, "decoded_token": v.decoded_token}
                                          for k, v in pos.items()}
 
-    return {**{k: v for k, v in row.items() if k not in ("prompt", "tokenized_prompt")}, "prompt": row["prompt"],
-            "prompt_token_ids": list(out.prompt_token_ids), "num_input_tokens": len(out.prompt_token_ids),
+    return {**{k: v for k, v in row.items() if k not in ("prompt", "tokenized_prompt", "sampling_params")},  # popped
+            "prompt": row["prompt"], "prompt_token_ids": list(out.prompt_token_ids), "num_input_tokens": len(out.prompt_token_ids),
             "generated_tokens": list(c.token_ids), "generated_text": c.text, "num_generated_tokens": len(c.token_ids),
             "logprobs": [conv(p) for p in c.logprobs] if c.logprobs is not None else None,
             "prompt_logprobs": [conv(p) for p in out.prompt_logprobs] if out.prompt_logprobs is not None else None}
@@ -440,7 +440,7 @@ def test_ray_rows_round_trip_to_the_in_process_responses(tokenizer) -> None:
 
 def test_ray_rows_with_a_bos_are_aligned_and_a_retokenised_prompt_is_an_error(tokenizer) -> None:
     base = {"harness_index": 0, "harness_part": 0, "harness_kind": "multiple_choice", "harness_ids": [5, 6, 7],
-            "harness_ctxlen": 2, "sampling_params": {"max_tokens": 1}}
+            "harness_ctxlen": 2, "harness_max_tokens": 1}
     pl = [None, {"5": {"logprob": -1.0}}, {"6": {"logprob": -1.0}}, {"7": {"logprob": -0.25}, "8": {"logprob": -0.5}}]
     ok = vr.postprocess_row({**base, "prompt_token_ids": [1, 5, 6, 7], "prompt_logprobs": pl})
     assert json.loads(ok["harness_result"]) == [-0.25, True]
@@ -467,3 +467,13 @@ def test_logprob_entries_have_the_local_shape() -> None:
     assert vm.token_logprobs([7], [{7: Logprob(-0.1)}], 1, 0, decode=lambda i: "<7>") == \
         [{"token": "<7>", "logprob": -0.1, "top": []}]
     assert not math.isnan(out[0]["logprob"])
+
+
+def test_ray_without_its_llm_extra_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(HarnessError, match=r"needs ray\[llm\].*pip install 'ray\[llm\]'") as e:
+        vr.build_processor({"model_source": "/m"})
+    assert "\n" not in str(e.value)
+    p = build_provider(ModelSpec.parse(f"vllm:{_model_folder(tmp_path)}"))
+    with pytest.raises(HarnessError, match="ray\\[llm\\], which is not installed"):
+        vr.generate(p, [])
