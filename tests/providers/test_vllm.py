@@ -477,3 +477,18 @@ def test_ray_without_its_llm_extra_is_one_line(tmp_path: Path, monkeypatch) -> N
     p = build_provider(ModelSpec.parse(f"vllm:{_model_folder(tmp_path)}"))
     with pytest.raises(HarnessError, match="ray\\[llm\\], which is not installed"):
         vr.generate(p, [])
+
+
+def test_a_vllm_model_folder_named_in_a_suite_is_confined_and_judges_prefill(tmp_path: Path) -> None:
+    from harness.judge.params import JudgeParams
+    from tests.conftest import INTENT_ROWS, INTENT_SUITE, write_jsonl
+    from tests.suite.test_include_and_paths import problems_of, project
+
+    outside = _model_folder(tmp_path)
+    metrics = f"  - name: exact_match\n  - name: judge_rubric\n    judge: \"vllm:{outside}\"\n    criteria: Is it right?\n"
+    suite = project(tmp_path, INTENT_SUITE.replace("  - name: exact_match\n", metrics))
+    write_jsonl(tmp_path / "proj" / "suites" / "test.jsonl", INTENT_ROWS)
+    got = problems_of(suite)
+    assert any(f".judge: {outside.resolve()} is outside the project root" in p for p in got), got
+    j = JudgeParams(judge="local", criteria="x")
+    assert j.use_prefill("vllm") and j.use_prefill("local") and not j.use_prefill("openai")
