@@ -243,3 +243,24 @@ class VllmProvider(Provider):
             n_ctx = len(ll.encode(e.tokenizer, c)) if q.kind != "rolling" else 0  # type: ignore[union-attr]
             responses.append(vm.loglik_response(q, entries, n_ctx))  # type: ignore[arg-type]
         return responses
+
+    def score_continuations(self, prompts_messages: Sequence, continuations: Sequence[str]) -> list[list[float]]:
+        """Per-token log-probs of each continuation after its chat prompt, the continuation tokenised
+        on its own (:func:`harness.local.models.score_continuations`'s contract; the perplexity metric)."""
+        from vllm import SamplingParams
+
+        if len(prompts_messages) != len(continuations):
+            raise ValueError(f"{len(prompts_messages)} prompts but {len(continuations)} continuations")
+        e = self.load()
+        tok = e.tokenizer
+        seqs = [(ll.encode(tok, lm.chat_prompt(tok, m)), ll.encode(tok, c)) for m, c in zip(prompts_messages, continuations, strict=True)]
+        todo = [i for i, (_, c) in enumerate(seqs) if c]
+        with e.lock:
+            outs = e.llm.generate([{"prompt_token_ids": seqs[i][0] + seqs[i][1]} for i in todo],
+                                  SamplingParams(**vm.loglik_kwargs()), use_tqdm=False,
+                                  lora_request=self.lora_request()) if todo else []
+        results: list[list[float]] = [[] for _ in seqs]
+        for i, o in zip(todo, outs, strict=True):
+            p, c = seqs[i]
+            results[i] = vm.prompt_token_logprobs(o.prompt_logprobs, p + c, len(p))
+        return results

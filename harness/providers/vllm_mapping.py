@@ -177,6 +177,14 @@ def score_prompt(prompt_logprobs: Sequence[Any], tokens: Sequence[int], ctxlen: 
     return total, greedy
 
 
+def prompt_token_logprobs(prompt_logprobs: Sequence[Any], tokens: Sequence[int], start: int) -> list[float]:
+    """Each of ``tokens[start:]``'s own log-probability, read from the prompt log-probabilities
+    (the perplexity metric's ``score_continuations``; ``start`` is at least 1)."""
+    if len(prompt_logprobs) != len(tokens):
+        raise ValueError(f"vllm returned {len(prompt_logprobs)} prompt log-probabilities for {len(tokens)} tokens")
+    return [_value(_position(pos)[int(tok)]) for tok, pos in zip(tokens[start:], prompt_logprobs[start:], strict=True)]
+
+
 def entry(logprob: float, greedy: bool, n_tokens: int, text: str) -> dict[str, Any]:
     """One continuation's figures, as :mod:`harness.local.loglik` gives them."""
     return {"logprob": logprob, "is_greedy": greedy, "tokens": n_tokens, "bytes": len(text.encode("utf-8")),

@@ -492,3 +492,25 @@ def test_a_vllm_model_folder_named_in_a_suite_is_confined_and_judges_prefill(tmp
     assert any(f".judge: {outside.resolve()} is outside the project root" in p for p in got), got
     j = JudgeParams(judge="local", criteria="x")
     assert j.use_prefill("vllm") and j.use_prefill("local") and not j.use_prefill("openai")
+
+
+def test_score_continuations_reads_each_continuation_tokens_own_logprob(tokenizer, tmp_path, monkeypatch) -> None:
+    from harness.local.models import chat_prompt
+    from harness.providers import vllm as vp
+
+    vp.clear_engines()
+    msgs = [[("user", "Say hello.")], [("user", "Hi")]]
+    conts = ["Hello there", ""]
+    p_ids = vm.ll.encode(tokenizer, chat_prompt(tokenizer, msgs[0]))
+    c_ids = vm.ll.encode(tokenizer, conts[0])
+    ids = p_ids + c_ids
+    pl = [None] + [{t: Logprob(-0.1 * i, 1), t + 1: Logprob(-0.01, 2)} for i, t in enumerate(ids[1:], start=1)]
+    calls: list = []
+    _fake_vllm(monkeypatch, {tuple(ids): RequestOutput("s", None, ids, pl, [], True)}, calls)
+    p = build_provider(ModelSpec.parse(f"vllm:{_model_folder(tmp_path)}"))
+    e = p.engine
+    e.llm, e.tokenizer, e.eos, e.max_model_len = sys.modules["vllm"].LLM(), tokenizer, [2], 2048
+    got = p.score_continuations(msgs, conts)
+    assert got == [pytest.approx([-0.1 * i for i in range(len(p_ids), len(ids))]), []]  # the empty one is not sent
+    assert len(calls) == 1 and len(calls[0][0]) == 1
+    vp.clear_engines()
