@@ -104,6 +104,10 @@ def check_extras(args: argparse.Namespace) -> None:
         head = value.split("?", 1)[0]
         if head == "local" or head.startswith("local:"):
             require("local", f"--{flag} {value} (a model run in-process)")
+        elif head == "vllm" or head.startswith("vllm:"):
+            from harness.providers.vllm import require_vllm
+
+            require_vllm(f"--{flag} {value} (vLLM in-process)")
 
 
 def _is_storage_error(e: Exception) -> bool:

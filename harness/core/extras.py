@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "local": ("torch", "transformers"),
     "tracking": ("mlflow",),
     "pytest": ("pytest",),
+    "vllm": ("vllm",),  # a CUDA build; the vllm provider says so in its own line (harness.providers.vllm)
 }
 
 

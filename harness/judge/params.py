@@ -76,7 +76,7 @@ class JudgeParams(BaseModel):
     top_logprobs: int = Field(10, ge=1, le=20, description="Alternatives per token asked of the provider.")
     prefill: bool | None = Field(None, description="Start the judge's reply with the verdict's grade key "
                                  "('{\"score\": ') and read the grade from the next token's probabilities: one token per "
-                                 "answer, no reason text. Default: on for local judges (small models rarely write a valid "
+                                 "answer, no reason text. Default: on for in-process judges (local, vllm; small models rarely write a valid "
                                  "JSON verdict unaided), off for API judges (OpenAI's chat API does not continue a reply).")
     include_request: bool = Field(True, description="Show the judge the prompt the answer responds to.")
     include_reference: bool = Field(True, description="Show the judge the example's reference answer, if any.")
@@ -119,7 +119,7 @@ class JudgeParams(BaseModel):
         return Rubric("custom", self.criteria or "", self.resolved_scale(), dict(self.levels or {}))
 
     def use_prefill(self, provider: str) -> bool:
-        return self.prefill if self.prefill is not None else provider == "local"
+        return self.prefill if self.prefill is not None else provider in ("local", "vllm")
 
     def settings(self, sample: int) -> GenerationSettings:
         return GenerationSettings(max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed + sample,

@@ -252,6 +252,7 @@ PROVIDERS: Registry[type[Provider]] = Registry("provider")
 PROVIDERS.lazy("local", "harness.providers.local")
 PROVIDERS.lazy("openai", "harness.providers.openai")
 PROVIDERS.lazy("scripted", "harness.providers.scripted")
+PROVIDERS.lazy("vllm", "harness.providers.vllm")
 
 
 def provider(name: str):

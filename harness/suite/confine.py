@@ -99,7 +99,7 @@ def _spec_paths(text: str | dict[str, Any]) -> list[Path]:
         return [Path(text)] if isinstance(text, str) and Path(text).exists() else []
     adapter = getattr(spec.params, "adapter", None)
     found = [Path(adapter)] if adapter else []
-    if spec.provider in ("local", "scripted") and spec.name and Path(spec.name).exists():
+    if spec.provider in ("local", "vllm", "scripted") and spec.name and Path(spec.name).exists():
         found.append(Path(spec.name))
     if isinstance(text, str) and text.endswith((".yaml", ".yml")) and Path(text).is_file():
         found.append(Path(text))
