@@ -4,7 +4,7 @@
 # Usage: scripts/setup.sh [--test | --core]
 #   --test adds pytest and llama.cpp's OpenAI-compatible server;
 #   --core is the light path `make try` takes: the package and its core dependencies only (no torch,
-#   no local models), about 20 s with pip's cache warm. A full install satisfies it; a later full
+#   no local models), about a minute with pip's cache warm. A full install satisfies it; a later full
 #   setup (plain, or --test) upgrades a core one in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,9 @@ if [ $want_core = 1 ]; then
   pip=".venv/bin/pip --disable-pip-version-check -q"
   if .venv/bin/pip show harness 2>/dev/null | grep -qx "Editable project location: $PWD"; then $pip uninstall -y harness; fi
   echo "setup: installing the harness (core: no local models; scripts/setup.sh adds them)" >&2
-  $pip install -e .
+  # --no-compile: byte-compiling every installed module (scipy, pandas, scikit-learn...) took half of
+  # this install's time; Python compiles what it imports, on first import, instead.
+  $pip install --no-compile -e .
   echo "$digest" > .venv/.harness-installed-core
   exit 0
 fi
