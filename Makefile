@@ -2,7 +2,7 @@
 .PHONY: try demo test setup bench migrate-demo
 
 try:  ## the tour in seconds, offline, no key, no training: a tiny suite, two scripted models, run, compare, gate, HTML report
-	@scripts/setup.sh
+	@scripts/setup.sh --core
 	.venv/bin/harness quickstart reports/quickstart
 
 demo:  ## the main job: the whole fine-tuning loop (base eval, LoRA fine-tune, checkpoints by metric, candidate eval, retention, gate, report)

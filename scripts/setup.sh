@@ -1,12 +1,31 @@
 #!/usr/bin/env bash
 # Create .venv and install the harness with its local-model extras. Idempotent: skips the
 # install when pyproject.toml and this script are unchanged since the last one.
-# Usage: scripts/setup.sh [--test]   (--test adds pytest and llama.cpp's OpenAI-compatible server)
+# Usage: scripts/setup.sh [--test | --core]
+#   --test adds pytest and llama.cpp's OpenAI-compatible server;
+#   --core is the light path `make try` takes: the package and its core dependencies only (no torch,
+#   no local models), about a minute with pip's cache warm. A full install satisfies it; a later full
+#   setup (plain, or --test) upgrades a core one in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 want_test=0; [ "${1:-}" = "--test" ] && want_test=1
+want_core=0; [ "${1:-}" = "--core" ] && want_core=1
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
+if [ $want_core = 1 ]; then
+  digest=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+  for s in .venv/.harness-installed .venv/.harness-installed-test .venv/.harness-installed-core; do
+    if [ -f "$s" ] && [ "$(cat "$s")" = "$digest" ]; then exit 0; fi
+  done
+  pip=".venv/bin/pip --disable-pip-version-check -q"
+  if .venv/bin/pip show harness 2>/dev/null | grep -qx "Editable project location: $PWD"; then $pip uninstall -y harness; fi
+  echo "setup: installing the harness (core: no local models; scripts/setup.sh adds them)" >&2
+  # --no-compile: byte-compiling every installed module (scipy, pandas, scikit-learn...) took half of
+  # this install's time; Python compiles what it imports, on first import, instead.
+  $pip install --no-compile -e .
+  echo "$digest" > .venv/.harness-installed-core
+  exit 0
+fi
 if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   # Debian's headless Chromium runs the HTML report's browser test; without it that test is skipped.
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

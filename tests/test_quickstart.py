@@ -60,7 +60,8 @@ def test_init_writes_a_project_whose_tests_pass(tmp_path: Path, capsys) -> None:
     env.pop("HARNESS_MODEL", None)
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_suite.py"], cwd=proj,
                          env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0 and "2 passed" in res.stdout, res.stdout[-2000:] + res.stderr[-2000:]
+    assert res.returncode == 0 and "3 passed" in res.stdout, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "test_exact_match_with_the_fixture(harness_run)" in (proj / "test_suite.py").read_text()
 
 
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path, capsys) -> None:

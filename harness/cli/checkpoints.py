@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "evaluate each on the suite's split over one loaded base (adapters switched, no "
                                    "reload), and choose the best by the suite's primary gate metric (the first "
                                    "comparative gate's), the lowest validation loss (trainer_state.json) breaking "
-                                   "ties. Prints the table; writes checkpoints.json, .csv and .md under "
+                                   "ties. Prints the table; writes checkpoints.json, .csv, .md and .html under "
                                    "REPORTS/checkpoints/<suite>-<folder>/ (or --out).")
     p.add_argument("folder", type=Path, metavar="DIR", help="folder of adapter checkpoints")
     p.add_argument("--suite", type=Path, required=True, metavar="S", help="suite YAML file")
@@ -38,7 +38,10 @@ def main(args: argparse.Namespace) -> int:
     cfg = FolderConfig(folder=args.folder, suite=args.suite, split=args.split, metric=args.metric, base=args.base,
                        limit=args.limit, reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
                        trust=args.trust)
+    from harness.report.html import write_checkpoints_html
+
     ranked, paths = rank_folder(cfg, log=lambda m: print(m, flush=True))
+    paths["html"] = write_checkpoints_html(ranked.table, paths["json"].parent)
     print()
     print(text(ranked.table), end="")
     for kind, path in paths.items():

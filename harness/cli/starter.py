@@ -124,6 +124,13 @@ def test_the_model_passes_the_gates(tmp_path):
     code = main(["gate", str(SUITE), "--baseline", MODEL, "--candidate", MODEL, "--out", str(tmp_path / "gate"),
                  "--reports", str(tmp_path / "reports"), "--no-progress"])
     assert code == 0, "a gate blocked (1) or was inconclusive (5): see the report in " + str(tmp_path / "gate")
+
+
+def test_exact_match_with_the_fixture(harness_run):
+    # `harness_run`: the pytest plugin's fixture (loaded by the installed package; else add -p harness).
+    # Its runs share one response cache under $HARNESS_REPORTS (default: reports), so a rerun costs nothing.
+    run = harness_run.run(SUITE, model=MODEL)
+    assert run.score("exact_match").mean >= 0.8, f"see {{run.directory}}"
 '''
 
 

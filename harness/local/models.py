@@ -109,10 +109,12 @@ def _hub_snapshot(repo_id: str) -> Path:
 
 
 def display_name(name: str | None) -> str:
-    """What reports and fingerprints call the model: SmolLM2-135M-Instruct, or the folder/file name."""
+    """What reports and fingerprints call the model: SmolLM2-135M-Instruct, a hub id as given, or the folder/file name."""
     folder, gguf = resolve_local_model(name)
     if gguf == SMOLLM2_GGUF and folder == _smollm2_folder():
         return SMOLLM2_NAME
+    if _HUB_ID.match((name or "").strip()) and not Path((name or "").strip()).expanduser().exists():
+        return (name or "").strip()  # a hub id: its snapshot folder's name is a commit hash
     return gguf if gguf else folder.name
 
 

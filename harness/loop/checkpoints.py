@@ -6,7 +6,7 @@ with the loop's ranking score (one base load: adapters switched), the best is ch
 validation loss breaking ties: harness.checkpoints.choose) and becomes the iteration's candidate;
 its validation run is the iteration's validation run. metrics.csv, the loss curve and
 train_result.json are rewritten to show each checkpoint's score and the choice; the table goes
-to ``iteration-K/checkpoints/`` (checkpoints.json, .csv, .md).
+to ``iteration-K/checkpoints/`` (checkpoints.json, .csv, .md, .html).
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ def choose_candidate(result: TrainResult, where: Path, loaded: LoadedSuite, scor
                   metric=score, metric_source="the loop's ranking score (--score, else the first gate's metric)",
                   log=log)
     write(ranked.table, where)
+    from harness.report.html import write_checkpoints_html
+
+    write_checkpoints_html(ranked.table, where)
     for line in text(ranked.table).splitlines():
         log(line)
     by_name = {e.name: e for e in ranked.table.checkpoints}

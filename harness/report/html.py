@@ -148,9 +148,7 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
                   lineage: list[dict[str, Any]] | None = None, title: str | None = None, outcome: str | None = None,
                   retention: list[Any] | None = None) -> str:
     """``outcome`` promote | block | inconclusive (default: from ``passed``)."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = lambda x: "" if x is None else fmt(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
+    env = _env()
     env.globals["figure"] = format_figure
     env.globals["mde"] = lambda x: "–" if x is None or math.isnan(x) else fmt(x)
     base = comp.runs[0].summary
@@ -169,6 +167,30 @@ def render_report(comp: Comparison, rules: list[Any] | None = None, passed: bool
         costs=[cost_line(r.summary) for r in comp.runs],
         palette=svg.PALETTE, json=lambda x: json.dumps(x, ensure_ascii=False, sort_keys=True, default=str),
     )
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"], default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = lambda x: "" if x is None else fmt(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
+    return env
+
+
+def render_checkpoints(table: Any) -> str:
+    """A checkpoint table (:class:`~harness.records.checkpoints.CheckpointTable`) as one self-contained
+    HTML page: each checkpoint's step, epoch, train and validation loss and validation metric, the
+    chosen one marked, and why (the same table the loop's report shows per iteration)."""
+    entries = [e.model_dump(mode="json") for e in table.checkpoints]
+    return _env().get_template("checkpoints.html.j2").render(t=table, entries=entries)
+
+
+def write_checkpoints_html(table: Any, out: Path) -> Path:
+    """checkpoints.html in ``out`` (beside checkpoints.json, .csv and .md)."""
+    from harness.core.io import atomic_write_text
+
+    path = Path(out) / "checkpoints.html"
+    atomic_write_text(path, render_checkpoints(table))
+    return path
 
 
 def cost_line(summary: RunSummary) -> str:

@@ -10,8 +10,10 @@ sqlite:///reports/mlflow.db`` shows them, no server needed). A file store must l
 project root or the reports folder (:func:`confine_store`). Before logging, the store is probed
 (:func:`probe`: a server's port answers, a database file opens and is writable) and MLflow's HTTP
 retries are turned off unless the user set them (:func:`fail_fast`): MLflow's own retries take
-104-249 s to give up on a store that is down. The client API is used throughout
-(no global ``mlflow.set_tracking_uri``), so logging leaves the process's MLflow state alone.
+104-249 s to give up on a store that is down. The client API is used throughout,
+so logging leaves the process's MLflow state alone; only the examples' traces need MLflow's tracer,
+which exports to the global tracking URI: it points at the store while they are written, and is put
+back after (:func:`_tracing_to`).
 """
 
 from __future__ import annotations
@@ -139,6 +141,29 @@ def fail_fast() -> Iterator[None]:
 def _key(text: str) -> str:
     """A metric or param name MLflow accepts (letters, digits, _ - . / and spaces)."""
     return re.sub(r"[^A-Za-z0-9_\-./ ]+", "_", text)[:250]
+
+
+MAX_TRACES = 5000  # examples logged as traces per run (a few calls each); the rest are counted in a tag
+
+
+@contextlib.contextmanager
+def _tracing_to(uri: str) -> Iterator[None]:
+    """MLflow's tracer exports to the process's global tracking URI: point it at this store, export
+    synchronously (each trace is in the store when its call returns), and put the URI, the
+    environment and the tracer back after."""
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")}
+    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+    try:
+        with tracking_utils._use_tracking_uri(uri):
+            yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 DIGEST_MAX = 36  # MLflow's longest dataset digest: the sha256's first 36 hex digits (the whole one is a tag)
@@ -332,10 +357,55 @@ class MlflowTracker:
         if results is not None:
             self._log_dataset(run_id, s, results)
             self.client.log_table(run_id, data=results, artifact_file="eval_results.json")
+        self._log_traces(run_id, d, s, label, start_ms)
         for f in ("summary.json", "summary.csv"):
             self.artifact(run_id, d / f, "run")
         self.end(run_id, end_ms=end_ms)
         return run_id
+
+    def _log_traces(self, run_id: str, d: Path, s: dict[str, Any], label: str, start_ms: int | None) -> None:
+        """Each example as an MLflow trace linked to the run (its Traces tab, MLflow 3's GenAI
+        evaluation view): a root span with the prompt as inputs and the response as outputs, the
+        example id, category, label and scores as attributes and tags; each score as a feedback
+        assessment (source CODE ``harness``), the reference as the ``expected_response`` expectation.
+        At most :data:`MAX_TRACES` examples (the rest are counted in the tag ``harness.traces_skipped``)."""
+        from mlflow.entities import AssessmentSource, Expectation, Feedback
+        from mlflow.tracing.client import TracingClient
+
+        from harness.records.run import read_run
+
+        try:
+            rows = read_run(d).rows()
+        except Exception:  # as _results: tracking logs what is there
+            return
+        suite, split = (s.get("suite") or {}).get("name"), (s.get("dataset") or {}).get("split")
+        source = AssessmentSource(source_type="CODE", source_id="harness")
+        tracing = TracingClient(self.uri)
+        t0 = (start_ms or int(time.time() * 1000)) * 1_000_000
+        with _tracing_to(self.uri):
+            for r in rows[:MAX_TRACES]:
+                scores = {str(k): f for k, v in (r.get("scores") or {}).items() if (f := _finite(v)) is not None}
+                ex = str(r.get("id"))
+                attrs = {"harness.example_id": ex, "harness.category": r.get("category"), "harness.model": label,
+                         "harness.suite": suite, "harness.split": split, "harness.error": r.get("error"),
+                         "harness.latency_s": _finite(r.get("latency_s")),
+                         **{f"harness.score.{k}": v for k, v in scores.items()}}
+                attrs = {k: v for k, v in attrs.items() if v is not None}
+                tags = {"harness.example_id": ex, "harness.label": label, "harness.suite": str(suite), "harness.split": str(split)}
+                if r.get("category") is not None:
+                    tags["harness.category"] = str(r.get("category"))
+                root = self.client.start_trace(f"example {ex}", span_type="LLM", inputs={"prompt": r.get("input")},
+                                               attributes=attrs, tags=tags, experiment_id=self.experiment_id,
+                                               start_time_ns=t0, run_id=run_id)
+                latency = _finite(r.get("latency_s")) or 0.0
+                self.client.end_trace(root.trace_id, outputs={"response": r.get("output")},
+                                      status="ERROR" if r.get("error") else "OK", end_time_ns=t0 + int(latency * 1e9))
+                for name, v in scores.items():
+                    tracing.log_assessment(root.trace_id, Feedback(name=name, value=v, source=source))
+                if r.get("reference") is not None:
+                    tracing.log_assessment(root.trace_id, Expectation(name="expected_response", value=r.get("reference"), source=source))
+        if len(rows) > MAX_TRACES:
+            self.log(run_id, tags={"harness.traces_skipped": len(rows) - MAX_TRACES})
 
     def _log_dataset(self, run_id: str, s: dict[str, Any], results: Any) -> None:
         """The split as the run's input: its examples (id, input, reference, category), digest from its sha256."""

@@ -69,4 +69,7 @@ def test_best_by_metric_tie_broken_by_loss_one_base_load(folder: Path, qa_suite:
     rows = list(csv.DictReader((table_dir / "checkpoints.csv").open()))
     assert [r["chosen"] for r in rows] == ["", "", "yes"]
     assert "**chosen**" in (table_dir / "checkpoints.md").read_text()
+    html = (table_dir / "checkpoints.html").read_text()
+    assert f"html: {table_dir / 'checkpoints.html'}" in out
+    assert html.count('data-chosen="yes"') == 1 and "✔ chosen</td><td>checkpoint-30</td>" in html
     print(f"three-checkpoint evaluation: {t.seconds} s, {t.base_loads} base load")

@@ -144,3 +144,45 @@ def test_a_hub_dataset_not_in_the_cache_is_one_clear_error_offline(tmp_path: Pat
     assert "hub:northwind/never-downloaded: split 'test' is not in the local cache" in err
     assert str(tmp_path / "empty-hf-home") in err and "HF_DATASETS_OFFLINE=1" in err
     assert "datasets.load_dataset('northwind/never-downloaded')" in err
+
+
+def test_a_hub_dataset_in_the_local_cache_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hub:ORG/NAME` read from the cache a download leaves: datasets' own cache (HF_DATASETS_CACHE,
+    ORG___NAME/CONFIG/VERSION/REVISION/NAME-SPLIT.arrow with its dataset_info.json; datasets reads a hub
+    dataset offline only from there), its Arrow file made by datasets' json builder as a download of
+    a JSONL hub dataset makes it. The run reads it offline and hashes it as its Arrow file."""
+    requires_module("datasets", "pip install -e '.[local]'")
+    import shutil
+
+    import datasets.config as dcfg
+    from datasets.packaged_modules.json.json import Json
+
+    monkeypatch.setenv("HARNESS_DATA_ROOT", str(tmp_path))
+    for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):  # a local model loaded earlier in this process sets them
+        monkeypatch.delenv(k, raising=False)
+    cache = tmp_path / "hf-datasets"
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setattr(dcfg, "HF_DATASETS_CACHE", cache)  # read once, when datasets is imported
+    src = tmp_path / "hub-files" / "test.jsonl"
+    src.parent.mkdir()
+    src.write_text("".join(json.dumps(r) + "\n" for r in INTENT_ROWS))
+    builder = Json(cache_dir=str(tmp_path / "build"), dataset_name="tiny-intent", config_name="default",
+                   data_files={"test": str(src)})
+    builder.download_and_prepare()
+    revision = cache / "northwind___tiny-intent" / "default" / "0.0.0" / ("3" * 40)
+    revision.mkdir(parents=True)
+    for f in Path(builder.cache_dir).iterdir():
+        shutil.copy(f, revision / f.name)
+    shutil.rmtree(tmp_path / "build")
+    text = INTENT_SUITE.replace("format: jsonl", "format: hf\n  path: \"hub:northwind/tiny-intent\"").replace(
+        "splits: {test: test.jsonl}", "splits: {test: test}")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(text)
+    assert main(["validate", str(suite)]) == 0
+    s = _run(tmp_path, suite)
+    assert s["counts"]["examples"] == 4 and s["metrics"]["accuracy"]["mean"] == 0.75
+    rows = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["e1", "e2", "e3", "e4"] and rows[1]["input"] == "stop my order"
+    arrow = revision / "tiny-intent-test.arrow"
+    assert s["dataset"]["sha256"] == hashlib.sha256(arrow.read_bytes()).hexdigest()
+    assert "HF_HUB_OFFLINE" not in os.environ and "HF_DATASETS_OFFLINE" not in os.environ  # set for the call only

@@ -106,8 +106,19 @@ def test_the_candidate_is_the_best_checkpoint_by_the_score(tmp_path: Path, suite
     record = read_train_result(train / TRAIN_RESULT)
     assert record.result["candidate"] == it["model"]
     assert [c.get("chosen") for c in record.result["checkpoints"]] == [False, True, False]
-    for f in ("checkpoints.json", "checkpoints.csv", "checkpoints.md"):
+    for f in ("checkpoints.json", "checkpoints.csv", "checkpoints.md", "checkpoints.html"):
         assert (tmp_path / "loop" / "iteration-1" / "checkpoints" / f).is_file()
+    # the final report (iterate's report.html) shows the table, the chosen checkpoint marked
+    from tests.checkpoints.test_checkpoints_html import cells, rows_of
+
+    report = Path(out.lineage["final"]["report"]).read_text()
+    shown = rows_of(report, "checkpoints-1")
+    assert [cells(r)[1] for r in shown] == ["checkpoint-10.jsonl", "checkpoint-20.jsonl", "checkpoint-30.jsonl"]
+    assert [cells(r)[0] for r in shown] == ["", "✔ chosen", ""]
+    assert [cells(r)[2] for r in shown] == ["10", "20", "30"] and [cells(r)[5] for r in shown] == ["0.600", "0.400", "0.300"]
+    assert cells(shown[1])[7].startswith("highest validation accuracy (0.9")
+    page = (tmp_path / "loop" / "iteration-1" / "checkpoints" / "checkpoints.html").read_text()
+    assert [cells(r)[0] for r in rows_of(page, "checkpoints")] == ["", "✔ chosen", ""]
 
 
 def test_old_lineage_and_train_results_without_checkpoint_scores_still_read(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_candidate_meeting_the_gates_passes(pytester):
     _setup(pytester)
     res = _run(pytester, "--harness-model", "scripted:good.jsonl", "--harness-baseline", "scripted:good.jsonl", "-v")
     res.assert_outcomes(passed=3)
-    res.stdout.fnmatch_lines(["*gate 0: accuracy candidate mean >= 0.7 PASSED*"])
+    res.stdout.fnmatch_lines(["*suite.yaml::accuracy-candidate-mean-ge-0.7 PASSED*"])
 
 
 def test_candidate_missing_a_gate_fails_naming_the_rule(pytester):
@@ -79,7 +79,7 @@ def test_candidate_missing_a_gate_fails_naming_the_rule(pytester):
     assert "ex0: accuracy 1 -> 0; output 'shipping'; reference 'refund'" in out  # a worst example
     cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
     failed = {c.get("name") for c in cases if c.find("failure") is not None}
-    assert failed == {"gate 0: accuracy candidate mean >= 0.7", "gate 1: accuracy at most 1 regressions"}
+    assert failed == {"accuracy-candidate-mean-ge-0.7", "accuracy-at-most-1-regressions"}
 
 
 def test_relative_rules_skip_without_a_baseline(pytester):
@@ -92,17 +92,20 @@ def test_relative_rules_skip_without_a_baseline(pytester):
 def test_fixture_runs_scores_and_gates_with_one_cache(pytester):
     _setup(pytester)
     pytester.makepyfile(test_mine="""
-        def test_good(harness):
-            run = harness.run("suite.yaml", model="scripted:good.jsonl")
-            assert run.score("accuracy").mean == 1.0
-            assert harness.run("suite.yaml", model="scripted:good.jsonl") is run
+        import harness  # the package, not shadowed by the fixture
 
-        def test_gate(harness):
-            good = harness.run("suite.yaml", model="scripted:good.jsonl")
-            bad = harness.run("suite.yaml", model="scripted:bad.jsonl")
-            ok = harness.gate(good, bad)
+        def test_good(harness_run):
+            run = harness_run.run("suite.yaml", model="scripted:good.jsonl")
+            assert run.score("accuracy").mean == 1.0
+            assert harness_run.run("suite.yaml", model="scripted:good.jsonl") is run
+            assert hasattr(harness, "run_suite")
+
+        def test_gate(harness_run):
+            good = harness_run.run("suite.yaml", model="scripted:good.jsonl")
+            bad = harness_run.run("suite.yaml", model="scripted:bad.jsonl")
+            ok = harness_run.gate(good, bad)
             assert ok and ok.passed and ok.rules and all(not r.blocks for r in ok.rules)
-            result = harness.gate(bad, good)
+            result = harness_run.gate(bad, good)
             assert not result and not result.passed and "BLOCKED" in result.text
             assert [r.verdict for r in result.rules if r.blocks] and result.comparison.scores["accuracy"].runs[1].mean < 1
             assert result.out_dir is None and not result.files  # the fixture writes no report
@@ -110,6 +113,66 @@ def test_fixture_runs_scores_and_gates_with_one_cache(pytester):
     res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-reports", "reports")
     res.assert_outcomes(passed=2)
     assert (pytester.path / "reports" / "cache.sqlite").is_file()
+
+
+def test_old_fixture_name_still_works_and_warns(pytester):
+    _setup(pytester)
+    pytester.makepyfile(test_old="""
+        def test_old(harness):
+            assert harness.run("suite.yaml", model="scripted:good.jsonl").score("accuracy").mean == 1.0
+    """)
+    res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-reports", "reports")
+    res.assert_outcomes(passed=1)
+    res.stdout.fnmatch_lines(["*DeprecationWarning: the pytest fixture `harness` is renamed `harness_run`*"])
+
+
+GATES = """
+  - metric: accuracy
+    min: 0.7
+  - metric: accuracy
+    min: 0.7
+  - metric: accuracy
+    max_regressions: 1
+  - metric: accuracy
+    min: 0.5
+    category: refund
+"""
+
+
+def test_ids_are_slugs_stable_and_unique(pytester):
+    """No spaces or comparison signs in an id; the same rule twice gets -2; an id does not move when a
+    rule is added before it."""
+    _setup(pytester)
+    suite = pytester.path / "suite.yaml"
+    head = SUITE.split("gates:")[0].replace("reference: label}", "reference: label, category: label}")
+    suite.write_text(head + "gates:" + GATES)
+
+    def ids() -> list[str]:
+        res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-suite", "suite.yaml",
+                                            "--harness-model", "scripted:good.jsonl", "--collect-only", "-q")
+        return [line.split("::", 1)[1] for line in res.outlines if line.startswith("suite.yaml::")]
+
+    first = ids()
+    assert first == ["run-no-failed-examples", "accuracy-candidate-mean-ge-0.7", "accuracy-candidate-mean-ge-0.7-2",
+                     "accuracy-at-most-1-regressions", "accuracy-candidate-mean-ge-0.5-refund"], first
+    assert not [i for i in first if " " in i or ">" in i or "=" in i or "[" in i]
+    suite.write_text(head + "gates:\n  - metric: accuracy\n    min: 0.1" + GATES)
+    second = ids()
+    assert second[0] == "run-no-failed-examples" and set(first) <= set(second) and len(second) == len(set(second))
+    # and -k with one id runs that rule alone
+    res = pytester.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "--harness-suite", "suite.yaml",
+                                        "--harness-model", "scripted:good.jsonl", "--harness-reports", "reports",
+                                        "-k", "accuracy-candidate-mean-ge-0.5-refund", "-v")
+    res.assert_outcomes(passed=1)
+
+
+def test_item_id_words_the_signs():
+    from harness.integrations.pytest.plugin import item_id
+
+    assert item_id("accuracy candidate mean >= 0.8") == "accuracy-candidate-mean-ge-0.8"
+    assert item_id("f1 <= 0.2 [cancel_order]") == "f1-le-0.2-cancel_order"
+    assert item_id("latency p95 < 2 s") == "latency-p95-lt-2-s"
+    assert item_id("  >=  ") == "ge"
 
 
 def test_plugin_import_is_cheap():

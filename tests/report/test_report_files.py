@@ -71,6 +71,21 @@ def test_lineage_table(gated) -> None:
     assert 'id="lineage"' not in no_lineage and 'data-verdict="none"' in no_lineage
 
 
+def test_checkpoint_table_per_iteration(gated) -> None:
+    """The loop's lineage entries carry their checkpoints (lineage.json's ``checkpoints``): the report
+    shows one table per iteration that ranked them, the chosen row marked; none without them."""
+    from tests.checkpoints.test_checkpoints_html import ENTRIES, cells, rows_of
+
+    with_ckpt = [{**LINEAGE[0], "checkpoints": [e.model_dump(mode="json") for e in ENTRIES]}, {**LINEAGE[1], "checkpoints": None}]
+    html = render_report(gated.comparison, lineage=with_ckpt)
+    assert "<h2>Checkpoints</h2>" in html and 'id="checkpoints-1"' in html and 'id="checkpoints-2"' not in html
+    rows = rows_of(html, "checkpoints-1")
+    assert [cells(r)[1] for r in rows] == ["checkpoint-10", "checkpoint-20", "checkpoint-30"]
+    assert [cells(r)[0] for r in rows] == ["", "", "✔ chosen"] and 'data-chosen="yes"' in rows[2]
+    assert cells(rows[1])[2:7] == ["20", "2", "0.500", "0.300", "0.000"] and "<th>validation contains</th>" in html
+    assert "<h2>Checkpoints</h2>" not in gated.html_path.read_text()  # LINEAGE has none
+
+
 def test_report_command(gated, tmp_path: Path) -> None:
     base, cand = (r.directory for r in gated.comparison.runs)
     out = tmp_path / "r.html"

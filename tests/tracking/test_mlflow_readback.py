@@ -120,6 +120,26 @@ def test_runs_and_gate_read_back_through_the_client_and_the_rest_api(tiny_suite:
     assert sorted(table["id"]) == ["e1", "e2", "e3", "e4"]
     assert [c for c in table.columns if c.startswith("score.")], list(table.columns)  # a column per example-level score
     assert set(table["output"]) == {"order_status"}
+    # Each example a trace linked to its run (the run's Traces tab, the GenAI evaluation view).
+    traces = client.search_traces(locations=[exp.experiment_id], run_id=bad_run.info.run_id)
+    assert len(traces) == 4, len(traces)
+    assert len(client.search_traces(locations=[exp.experiment_id], run_id=good_run.info.run_id)) == 4
+    by_id = {t.info.tags["harness.example_id"]: t for t in traces}
+    assert sorted(by_id) == ["e1", "e2", "e3", "e4"]
+    t = by_id["e2"]
+    assert t.info.trace_metadata["mlflow.sourceRun"] == bad_run.info.run_id
+    span = t.data.spans[0]
+    result = next(r for r in map(json.loads, (root / "r-bad" / "results.jsonl").read_text().splitlines()) if r["id"] == "e2")
+    assert span.inputs == {"prompt": result["input"]} and span.outputs == {"response": "order_status"}
+    assert span.attributes["harness.score.exact_match"] == 0.0 and span.attributes["harness.model"] == "scripted:bad"
+    assert span.attributes["harness.category"] == "cancel_order"
+    feedback = {a.name: a.value for a in t.info.assessments if a.feedback is not None}
+    expected = {a.name: a.value for a in t.info.assessments if a.expectation is not None}
+    assert feedback == {k: 0.0 for k in result["scores"]} and "exact_match" in feedback and expected == {"expected_response": "cancel_order"}
+    assert by_id["e1"].data.spans[0].attributes["harness.score.exact_match"] == 1.0  # e1 is an order_status question: right
+    good_traces = {t.info.tags["harness.example_id"]: t for t in client.search_traces(locations=[exp.experiment_id], run_id=good_run.info.run_id)}
+    assert good_traces["e2"].data.spans[0].attributes["harness.score.exact_match"] == 1.0
+
     # The gate: rule-named metrics, the runs referenced by tag, not nested copies.
     [gate] = [r for r in runs.values() if r.info.run_name.startswith("gate")]
     assert gate.data.metrics["rule.accuracy.min.passed"] == 0.0 and gate.data.metrics["rule.accuracy.min.figure"] == 0.5
@@ -144,3 +164,8 @@ def test_runs_and_gate_read_back_through_the_client_and_the_rest_api(tiny_suite:
     metrics = {m["key"]: m["value"] for m in _rest(server, "runs/get", run_id=gate.info.run_id)["run"]["data"]["metrics"]}
     assert metrics["rule.accuracy.min.passed"] == 0.0 and not [k for k in metrics if k.startswith("rule.0")]
     assert os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") is None  # the fail-fast settings were put back
+    # and the tracer's: the global tracking URI, its variable and synchronous export as they were
+    import mlflow
+
+    assert os.environ.get("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING") is None and os.environ["MLFLOW_TRACKING_URI"] == server
+    assert mlflow.get_tracking_uri() == server

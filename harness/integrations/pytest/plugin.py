@@ -1,4 +1,4 @@
-"""pytest plugin: a suite's promotion decision as ordinary test results, and a `harness` fixture.
+"""pytest plugin: a suite's promotion decision as ordinary test results, and a `harness_run` fixture.
 
     pytest --harness-suite suites/support_intent.yaml --harness-model local [--harness-baseline RUN_DIR_OR_MODEL]
 
@@ -8,12 +8,16 @@ rule's message names the rule, its figure and threshold, and the worst examples.
 with a baseline (non_inferiority_margin, min_improvement, max_regressions) are skipped without
 ``--harness-baseline``.
 
-Hand-written tests use the ``harness`` fixture::
+Each test's id is its rule as a slug (:func:`item_id`: ``accuracy-candidate-mean-ge-0.7``, no spaces
+or ``>=``), the same for the same rule whatever its place in the suite.
 
-    def test_accuracy(harness):
-        run = harness.run("suites/support_intent.yaml", model="local")
+Hand-written tests use the ``harness_run`` fixture (``harness``, its old name, still works but warns:
+it shadowed the ``harness`` package in a test)::
+
+    def test_accuracy(harness_run):
+        run = harness_run.run("suites/support_intent.yaml", model="local")
         assert run.score("accuracy").mean >= 0.8
-        assert harness.gate(run, harness.run("suites/support_intent.yaml", model="local:base"))
+        assert harness_run.gate(run, harness_run.run("suites/support_intent.yaml", model="local:base"))
 
 All runs share the response cache under ``--harness-reports`` (default: $HARNESS_REPORTS or
 ``reports``), so a rerun costs nothing. This module imports nothing heavy: it loads in every
@@ -74,8 +78,18 @@ def _harness(config: pytest.Config) -> Any:
 
 
 @pytest.fixture(scope="session")
+def harness_run(pytestconfig: pytest.Config) -> Any:
+    """Run suites and gate runs from a test: ``harness_run.run(suite, model=...)``, ``harness_run.gate(cand, base)``."""
+    return _harness(pytestconfig)
+
+
+@pytest.fixture(scope="session")
 def harness(pytestconfig: pytest.Config) -> Any:
-    """Run suites and gate runs from a test: ``harness.run(suite, model=...)``, ``harness.gate(cand, base)``."""
+    """Deprecated: the old name of ``harness_run`` (it shadowed the ``harness`` package in a test)."""
+    import warnings
+
+    warnings.warn("the pytest fixture `harness` is renamed `harness_run` (the old name shadows the harness package "
+                  "in a test); write `def test_x(harness_run):`", DeprecationWarning, stacklevel=2)
     return _harness(pytestconfig)
 
 
@@ -134,11 +148,29 @@ class SuiteFile(pytest.File):
             gates = gates_of(self.path)
         except InputProblems as e:
             raise pytest.UsageError("\n".join(str(p) for p in e.problems)) from None
-        items: list[pytest.Item] = [RunItem.from_parent(self, name="run: no failed examples")]
-        for i, g in enumerate(gates):
-            name = rule_name(g, g.category)
-            items.append(GateItem.from_parent(self, name=f"gate {i}: {name}", gate=g))
+        items: list[pytest.Item] = [RunItem.from_parent(self, name=RUN_ID)]
+        seen: dict[str, int] = {RUN_ID: 1}
+        for g in gates:
+            name = item_id(rule_name(g, g.category))
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > 1:  # the same rule twice: the second gets -2 (the first keeps its id)
+                name = f"{name}-{seen[name]}"
+            items.append(GateItem.from_parent(self, name=name, gate=g, rule=rule_name(g, g.category)))
         return items
+
+
+RUN_ID = "run-no-failed-examples"
+_OPERATORS = {">=": " ge ", "<=": " le ", "==": " eq ", "!=": " ne ", ">": " gt ", "<": " lt ", "=": " eq "}
+
+
+def item_id(rule: str) -> str:
+    """A rule's name as a test id: comparison signs as words, every run of other characters than
+    letters, digits, ``.`` and ``_`` one ``-`` (``accuracy candidate mean >= 0.7`` ->
+    ``accuracy-candidate-mean-ge-0.7``, ``... [cancel_order]`` -> ``...-cancel_order``)."""
+    import re
+
+    text = re.sub("|".join(re.escape(k) for k in _OPERATORS), lambda m: _OPERATORS[m.group(0)], rule)
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.") or "rule"
 
 
 class _SuiteItem(pytest.Item):
@@ -182,9 +214,10 @@ class RunItem(_SuiteItem):
 
 
 class GateItem(_SuiteItem):
-    def __init__(self, *, gate: Any, **kw: Any):
+    def __init__(self, *, gate: Any, rule: str = "", **kw: Any):
         super().__init__(**kw)
         self.gate = gate
+        self.rule = rule  # the rule's own words, as `harness gate` prints them
 
     def runtest(self) -> None:
         from harness.core.errors import HarnessError
