@@ -145,7 +145,7 @@ def greedy(model, tok, prompts: Sequence[Sequence[int]], max_new_tokens: int, eo
             cache = DynamicCache()
         out = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
                     use_cache=True, logits_to_keep=1, **{kw: cache})
-        cache = out.past_key_values
+        cache = _returned_cache(out)
         logits = out.logits[:, -1, :]
         next_pos = positions[:, -1] + 1
         mask = mask.to(device)
@@ -190,7 +190,7 @@ def greedy(model, tok, prompts: Sequence[Sequence[int]], max_new_tokens: int, eo
             mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=device)], dim=1)
             out = model(input_ids=nxt.unsqueeze(1), attention_mask=mask, position_ids=next_pos.unsqueeze(1),
                         use_cache=True, **{kw: cache})
-            cache = out.past_key_values
+            cache = _returned_cache(out)
             logits = out.logits[:, -1, :]
             next_pos = next_pos + 1
 
@@ -198,6 +198,11 @@ def greedy(model, tok, prompts: Sequence[Sequence[int]], max_new_tokens: int, eo
 
 
 _KEYWORD: dict[type, str] = {}
+
+
+def _returned_cache(out) -> Any:
+    """The cache a forward pass returns: ``out.cache`` (transformers 5.2x) or ``out.past_key_values``."""
+    return out["cache"] if "cache" in out else out["past_key_values"]
 
 
 def _cache_keyword(model) -> str:
@@ -227,7 +232,7 @@ def _prefix_cache(model, prefix: list[int], device) -> Any:
 
         out = model(input_ids=torch.tensor([prefix], dtype=torch.long, device=device), use_cache=True, logits_to_keep=1,
                     **{_cache_keyword(model): DynamicCache()})
-        kv = out.past_key_values
+        kv = _returned_cache(out)
         if store is not None:
             store.put(key, kv)
     return kv
