@@ -97,6 +97,8 @@ def check_extras(args: argparse.Namespace) -> None:
 
     if "mlflow" in (getattr(args, "track", None) or []):
         require("tracking", "--track mlflow")
+    if getattr(args, "executor", None) == "ray" or getattr(args, "ray_address", None):
+        require("ray", "--executor ray")
     for flag in MODEL_FLAGS:
         value = getattr(args, flag, None)
         if not isinstance(value, str) or Path(value).is_dir():  # a run directory, not a model spec

@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "local": ("torch", "transformers"),
     "tracking": ("mlflow",),
     "pytest": ("pytest",),
+    "ray": ("ray",),
 }
 
 
