@@ -43,6 +43,15 @@ def with_executor(model: ModelSpec, executor: ExecutorSpec | None) -> ModelSpec:
     return model.model_copy(update={"executor": None if executor == ExecutorSpec() else executor})
 
 
+def remote_loads() -> dict[str, int]:
+    """Models loaded by this process's actors, all pools together: ``{"bases": n, "adapters": m}``
+    (the actors' :data:`harness.local.models.load_stats`; empty when Ray was never used)."""
+    import sys
+
+    pool = sys.modules.get("harness.distributed.pool")
+    return dict(pool.REMOTE_LOADS) if pool is not None else {}
+
+
 def shutdown() -> None:
     """Kill the actors of every pool this process started (no-op when Ray was never used)."""
     import sys

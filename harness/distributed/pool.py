@@ -192,6 +192,10 @@ class RayPool:
                                [False] * len(chunk.requests), 0.0, 0)
         slot.examples += len(res.responses)
         slot.busy_s += res.seconds
+        if res.pid != slot.pid:
+            slot.loads = {}  # a replacement's counts start again
+        for k, v in res.loads.items():
+            REMOTE_LOADS[k] = REMOTE_LOADS.get(k, 0) + v - slot.loads.get(k, 0)
         slot.pid, slot.loads, slot.bases = res.pid, res.loads, res.bases
         return res
 
@@ -211,6 +215,7 @@ def _reserve(ledger: Ledger | None, spec: Any, chunk: Chunk) -> tuple[float, lis
 
 
 _POOLS: dict[ExecutorSpec, RayPool] = {}
+REMOTE_LOADS: dict[str, int] = {}  # what every actor of this driver loaded (load_stats' bases, adapters), summed
 
 
 def pool(spec: ExecutorSpec) -> RayPool:
