@@ -106,6 +106,21 @@ def check_extras(args: argparse.Namespace) -> None:
         head = value.split("?", 1)[0]
         if head == "local" or head.startswith("local:"):
             require("local", f"--{flag} {value} (a model run in-process)")
+        if _asks_for_ray(value):
+            require("ray", f"--{flag} {value} (executor: ray)")
+
+
+def _asks_for_ray(value: str) -> bool:
+    """A model string or model file whose ``executor:`` is ray (an unreadable one: said later, where it is parsed)."""
+    if "executor" not in value and not value.endswith((".yaml", ".yml")):
+        return False
+    from harness.providers.base import ModelSpec
+
+    try:
+        spec = ModelSpec.parse(value)
+    except Exception:  # noqa: BLE001 - the command's own parse says what is wrong, with its context
+        return False
+    return spec.executor is not None and spec.executor.kind == "ray"
 
 
 def _is_storage_error(e: Exception) -> bool:

@@ -170,6 +170,8 @@ def _read_yaml(text: str) -> dict[str, Any]:
 
 def _error_line(where: str, err: Any, Params: type[ProviderParams]) -> str:
     field = ".".join(str(p) for p in err["loc"]) or "spec"
+    if err["type"] == "extra_forbidden" and err["loc"][:1] == ("executor",):
+        return f"model {where}: {field}: unknown key; allowed: {', '.join(ExecutorSpec.model_fields)}"
     if err["type"] == "extra_forbidden":
         allowed = ", ".join([*COMMON_KEYS, *Params.model_fields])
         return f"model {where}: {field}: unknown key; allowed: {allowed}"
