@@ -133,6 +133,8 @@ class RayPool:
         try:
             while todo or flying:
                 while todo and not breaker.open and (slot := self._pick(base)) is not None:
+                    if flying and not _fits(ledger, spec, todo[0]):
+                        break  # over the cap with batches in flight: wait for them (they cost less than reserved)
                     chunk = todo.popleft()
                     held, refused = _reserve(ledger, spec, chunk)
                     for i in refused:
@@ -198,6 +200,12 @@ class RayPool:
             REMOTE_LOADS[k] = REMOTE_LOADS.get(k, 0) + v - slot.loads.get(k, 0)
         slot.pid, slot.loads, slot.bases = res.pid, res.loads, res.bases
         return res
+
+
+def _fits(ledger: Ledger | None, spec: Any, chunk: Chunk) -> bool:
+    if ledger is None or ledger.max_cost is None:
+        return True
+    return ledger.fits(sum(ledger.worst(spec, r) for r in chunk.requests))
 
 
 def _reserve(ledger: Ledger | None, spec: Any, chunk: Chunk) -> tuple[float, list[int]]:

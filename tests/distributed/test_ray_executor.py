@@ -164,3 +164,38 @@ def test_the_local_model_through_two_actors_is_the_in_process_run(ray_cluster, t
     assert comparable(remote.directory) == comparable(local.directory)
     assert [a["examples"] for a in pool_report(executor)] == [2, 2]
     assert [a["loads"]["bases"] for a in pool_report(executor)] == [1, 1]
+
+
+PRICES = 'as_of: "2026-12-01"\nmodels:\n  fake: {input: 1000000, output: 1000000}\n'  # $1 a token: $11 reserved, $2 spent
+
+
+def test_the_cost_cap_and_the_circuit_breaker_hold_at_the_driver(ray_cluster, tmp_path, monkeypatch):
+    from tests.fakes.fake_openai import FakeOpenAI
+
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HARNESS_PRICES"):
+        monkeypatch.delenv(name, raising=False)
+    from tests.conftest import echo_suite, write_jsonl
+
+    write_jsonl(tmp_path / "cases.jsonl", [{"id": f"c{i:02d}", "question": f"q{i}", "answer": "ok"} for i in range(16)])
+    (tmp_path / "suite.yaml").write_text(echo_suite("costly"))
+    (tmp_path / "prices.yaml").write_text(PRICES)
+    executor = ExecutorSpec(kind="ray", actors=2, batch_size=2)
+    with FakeOpenAI(latency=0.05) as srv:
+        capped = run(tmp_path / "suite.yaml", f"openai:fake?base_url={srv.url}&concurrency=2", tmp_path / "capped",
+                     tmp_path / "cache.sqlite", executor, max_cost=30.0, prices=tmp_path / "prices.yaml")
+        sent = srv.count
+    cost = capped.summary.cost
+    assert capped.cap_reached and cost.spent_usd <= 30.0 and 0 < sent < 16
+    assert cost.spent_usd == 2.0 * sent  # every request sent was accounted at the driver, none twice
+    assert sum(1 for r in capped.results if r.response.error is None) == sent
+
+    # an endpoint that refuses every connection: after 3 connection errors, counted across both
+    # actors at the driver, nothing more is sent; what was not sent says so
+    dead = "http://127.0.0.1:9/v1"
+    down = run(tmp_path / "suite.yaml", f"openai:fake?base_url={dead}&max_retries=0&max_connection_errors=3",
+               tmp_path / "down", tmp_path / "cache.sqlite", executor)
+    assert down.endpoint_down and "127.0.0.1:9" in down.endpoint_down
+    errors = [r.response.error for r in down.results if r.response.error]
+    not_attempted = [e for e in errors if e.startswith("not attempted")]
+    assert down.summary.counts.cached == sent and len(errors) == 16 - sent  # the capped run's answers were cached
+    assert len(not_attempted) >= len(errors) - 6  # at most 3 batches (2 each) went out before it opened
