@@ -197,5 +197,4 @@ def test_the_cost_cap_and_the_circuit_breaker_hold_at_the_driver(ray_cluster, tm
     assert down.endpoint_down and "127.0.0.1:9" in down.endpoint_down
     errors = [r.response.error for r in down.results if r.response.error]
     not_attempted = [e for e in errors if e.startswith("not attempted")]
-    assert down.summary.counts.cached == sent and len(errors) == 16 - sent  # the capped run's answers were cached
-    assert len(not_attempted) >= len(errors) - 6  # at most 3 batches (2 each) went out before it opened
+    assert len(errors) == 16 and len(not_attempted) >= 10  # at most 3 batches (2 each) went out before it opened
