@@ -34,6 +34,10 @@ def project(tmp_path: Path) -> Path:
      "error: --model local (a model run in-process) needs torch, which is not installed: pip install 'finetune-harness[local]'"),
     (["torch", "transformers"], ["gate", "suite.yaml", "--baseline", "local:smollm2?adapter=a", "--candidate", "local"],
      "needs torch and transformers, which are not installed: pip install 'finetune-harness[local]'"),
+    (["ray"], ["run", "suite.yaml", "--model", "scripted:outputs.json", "--executor", "ray"],
+     "error: --executor ray needs ray, which is not installed: pip install 'finetune-harness[ray]'"),
+    (["ray"], ["run", "suite.yaml", "--model", "scripted:outputs.json?executor=ray"],
+     "(executor: ray) needs ray, which is not installed: pip install 'finetune-harness[ray]'"),
 ])
 def test_a_missing_extra_stops_the_command_before_it_runs(project: Path, hidden, argv, says) -> None:
     res = run_hidden(hidden, argv, project)

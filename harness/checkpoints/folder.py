@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.checkpoints.find import check_base, find_checkpoints, one_base
 from harness.checkpoints.rank import Ranked, ToEvaluate, local_spec, rank
 from harness.checkpoints.table import write
+from harness.core.executor import ExecutorSpec
 from harness.core.trust import TrustPolicy
 from harness.records.checkpoints import CheckpointEntry
 from harness.train.base import Log
@@ -27,6 +28,7 @@ class FolderConfig:
     out: Path | None = None
     cache: Path | None = None
     progress: bool = False
+    executor: ExecutorSpec | None = None  # --executor ray: each checkpoint's run on the same actor pool (one base load per actor)
     trust: TrustPolicy = field(default_factory=TrustPolicy.from_env, repr=False)
 
 
@@ -53,7 +55,8 @@ def rank_folder(cfg: FolderConfig, log: Log = print) -> tuple[Ranked, dict[str, 
 
     def evaluate(model: str, directory: Path):
         outcome = run_suite(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), split=cfg.split, limit=cfg.limit,
-                                      reports_dir=cfg.reports_dir, out=directory, cache=cfg.cache, progress=cfg.progress, trust=cfg.trust))
+                                      reports_dir=cfg.reports_dir, out=directory, cache=cfg.cache, progress=cfg.progress,
+                                      executor=cfg.executor, trust=cfg.trust))
         return read_run(outcome.directory)
 
     todo = [ToEvaluate(CheckpointEntry(name=f.name, path=str(f.path), step=f.step, epoch=f.epoch,

@@ -50,11 +50,9 @@ def rank(todo: Sequence[ToEvaluate], evaluate: Evaluate, out: Path, *, suite: st
          metric: str | None = None, metric_source: str = "", log: Callable[[str], None] = print) -> Ranked:
     """Evaluate each checkpoint (runs in ``out``/NAME) and choose by ``metric`` (default: the
     suite's primary gate metric, see :func:`primary_metric`)."""
-    from harness.local import models as lm
-
     if not todo:
         raise HarnessError("no checkpoints to evaluate")
-    t0, loads0 = time.perf_counter(), lm.load_stats.bases
+    t0, loads0 = time.perf_counter(), _bases()
     records: dict[str, RunRecord] = {}
     entries: list[CheckpointEntry] = []
     direction = "higher"
@@ -76,5 +74,13 @@ def rank(todo: Sequence[ToEvaluate], evaluate: Evaluate, out: Path, *, suite: st
     best = next(e for e in chosen if e.chosen)
     table = CheckpointTable(format_version=FORMAT_VERSION, suite=suite, split=split, base=base, metric=str(metric), direction=direction,
                             metric_source=metric_source, chosen=best.name, why=best.why, checkpoints=chosen,
-                            base_loads=lm.load_stats.bases - loads0, seconds=round(time.perf_counter() - t0, 2))
+                            base_loads=_bases() - loads0, seconds=round(time.perf_counter() - t0, 2))
     return Ranked(table, records)
+
+
+def _bases() -> int:
+    """Base models loaded so far by this process and by its Ray actors (harness.distributed)."""
+    from harness.distributed import remote_loads
+    from harness.local import models as lm
+
+    return lm.load_stats.bases + remote_loads().get("bases", 0)

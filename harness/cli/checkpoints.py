@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli.common import add_output_options, add_trust_options, positive_int, with_trust
+from harness.cli.common import add_executor_options, add_output_options, executor_from_args, add_trust_options, positive_int, with_trust
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                    "(default: base_model_name_or_path of their adapter_config.json)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="evaluate only the first N examples")
     p.add_argument("--out", type=Path, metavar="DIR", help="folder for the table and the runs")
+    add_executor_options(p)
     add_output_options(p)
     add_trust_options(p, keys=False)
     p.set_defaults(func=with_trust(main))
@@ -37,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
 
     cfg = FolderConfig(folder=args.folder, suite=args.suite, split=args.split, metric=args.metric, base=args.base,
                        limit=args.limit, reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
-                       trust=args.trust)
+                       executor=executor_from_args(args), trust=args.trust)
     from harness.report.html import write_checkpoints_html
 
     ranked, paths = rank_folder(cfg, log=lambda m: print(m, flush=True))

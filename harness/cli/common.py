@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.core.executor import ExecutorSpec
 from harness.core.trust import TrustPolicy
 from harness.core.options import CONCURRENCY, LIMIT, SEED
 from harness.providers.base import ModelSpec
@@ -32,6 +33,32 @@ def model_from_args(args: argparse.Namespace, prefix: str = "") -> ModelSpec | N
         return None
     return ModelSpec.parse(text, adapter=getattr(args, f"{key}adapter"), base_url=getattr(args, f"{key}base_url"),
                            concurrency=getattr(args, f"{key}concurrency"))
+
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    from harness.core.executor import EXECUTORS
+
+    p.add_argument("--executor", choices=EXECUTORS, help="where the model's uncached requests are generated: "
+                                                         "inprocess (default) or ray (a pool of Ray actors, each holding "
+                                                         "the model once; needs the [ray] extra; docs/distributed.md); "
+                                                         "over a model file's executor:")
+    p.add_argument("--ray-address", metavar="ADDR", help="Ray cluster to join (HOST:6379 or ray://HOST:10001; "
+                                                         "default: the local one, started if none runs)")
+    p.add_argument("--ray-actors", type=CONCURRENCY, metavar="N", help="Ray actors (default 2)")
+    p.add_argument("--ray-gpus", type=float, metavar="G", help="GPUs per Ray actor (default 0; 0.5 puts two on one GPU)")
+
+
+def executor_from_args(args: argparse.Namespace) -> ExecutorSpec | None:
+    """The command line's executor (None: the model's own ``executor:``, else in-process)."""
+    ray_flags = {k: v for k, v in (("address", args.ray_address), ("actors", args.ray_actors),
+                                   ("num_gpus", args.ray_gpus)) if v is not None}
+    if args.executor is None and not ray_flags:
+        return None
+    if args.executor == "inprocess" and ray_flags:
+        from harness.core.errors import HarnessError
+
+        raise HarnessError("--ray-address/--ray-actors/--ray-gpus go with --executor ray, not --executor inprocess")
+    return ExecutorSpec(kind=args.executor or "ray", **ray_flags)
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:

@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 
 from harness.cli.common import (
+    add_executor_options,
     add_output_options,
     add_selection_options,
     add_trust_options,
+    executor_from_args,
     selection_from_args,
     with_trust,
 )
@@ -56,6 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--grad-accum", type=int, metavar="N", help="local: batches accumulated per optimizer step")
     h.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="local: auto is bf16/fp16 on CUDA")
     add_launch_options(p)
+    add_executor_options(p)
     add_output_options(p)
     add_trust_options(p)
     add_track_option(p)
@@ -82,7 +85,8 @@ def main(args: argparse.Namespace) -> int:
                         max_iterations=args.max_iterations, out_dir=args.out, reports_dir=args.reports,
                         score=args.score, min_gain=args.min_gain, train=train, seed=args.seed,
                         **{f"eval_{k}": v for k, v in selection_from_args(args, "eval-").items()}, allow_contamination=args.allow_contamination,
-                        progress=not args.no_progress, method=args.method, trust=args.trust)
+                        progress=not args.no_progress, method=args.method,
+                        executor=executor_from_args(args), trust=args.trust)
     outcome = iterate(cfg, log=lambda m: print(m, flush=True))
     print()
     print(summary_table(outcome.lineage))

@@ -97,6 +97,8 @@ def check_extras(args: argparse.Namespace) -> None:
 
     if "mlflow" in (getattr(args, "track", None) or []):
         require("tracking", "--track mlflow")
+    if getattr(args, "executor", None) == "ray" or getattr(args, "ray_address", None):
+        require("ray", "--executor ray")
     for flag in MODEL_FLAGS:
         value = getattr(args, flag, None)
         if not isinstance(value, str) or Path(value).is_dir():  # a run directory, not a model spec
@@ -108,6 +110,21 @@ def check_extras(args: argparse.Namespace) -> None:
             from harness.providers.vllm import require_vllm
 
             require_vllm(f"--{flag} {value} (vLLM in-process)")
+        if _asks_for_ray(value):
+            require("ray", f"--{flag} {value} (executor: ray)")
+
+
+def _asks_for_ray(value: str) -> bool:
+    """A model string or model file whose ``executor:`` is ray (an unreadable one: said later, where it is parsed)."""
+    if "executor" not in value and not value.endswith((".yaml", ".yml")):
+        return False
+    from harness.providers.base import ModelSpec
+
+    try:
+        spec = ModelSpec.parse(value)
+    except Exception:  # noqa: BLE001 - the command's own parse says what is wrong, with its context
+        return False
+    return spec.executor is not None and spec.executor.kind == "ray"
 
 
 def _is_storage_error(e: Exception) -> bool:

@@ -7,10 +7,12 @@ from pathlib import Path
 from harness.core.options import ANSWER_TOKENS, TEMPERATURE
 
 from harness.cli.common import (
+    add_executor_options,
     add_model_options,
     add_output_options,
     add_selection_options,
     add_trust_options,
+    executor_from_args,
     model_from_args,
     selection_from_args,
     with_trust,
@@ -40,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_selection_options(p, what="inputs")
     p.add_argument("--out", type=Path, metavar="DIR", help="recording folder (default REPORTS/recordings/<source>-<model>)")
     add_model_options(p)
+    add_executor_options(p)
     add_output_options(p)
     add_trust_options(p)
     p.set_defaults(func=with_trust(main))
@@ -60,6 +63,9 @@ def main(args: argparse.Namespace) -> int:
         raise HarnessError("record: --split reads the suite's data; with --inputs the inputs are the data")
     spec = model_from_args(args)
     assert spec is not None
+    from harness.distributed import with_executor
+
+    spec = with_executor(spec, executor_from_args(args))
     gen = None
     if args.inputs is not None:
         over = {k: v for k, v in (("max_tokens", args.max_tokens), ("temperature", args.temperature)) if v is not None}

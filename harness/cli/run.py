@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 from harness.cli.common import (
+    add_executor_options,
     add_model_options,
     add_output_options,
     add_selection_options,
     add_trust_options,
+    executor_from_args,
     model_from_args,
     print_selection,
     selection_from_args,
@@ -27,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "a rerun (or a run killed halfway and started again) redoes no finished work.")
     p.add_argument("suite", type=Path, help="suite YAML file")
     add_model_options(p)
+    add_executor_options(p)
     p.add_argument("--label", metavar="NAME", help="a short name for the model in reports, compare, gate, the index and "
                                                    "MLflow (stored in the run summary's model spec; the model file's "
                                                    "label: does the same); default: the model's last meaningful part")
@@ -82,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = RunConfig(suite=args.suite, model=model, split=args.split, **selection,
                     reports_dir=args.reports, out=args.out, cache=args.cache, progress=not args.no_progress,
                     judge=args.judge, repeats=args.repeats, max_cost=args.max_cost, prices=args.prices,
-                    trust=args.trust)
+                    executor=executor_from_args(args), trust=args.trust)
     print_selection(selection)
     if args.dry_run:
         from harness.cli.dry_run import dry_run

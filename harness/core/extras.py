@@ -20,6 +20,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "tracking": ("mlflow",),
     "pytest": ("pytest",),
     "vllm": ("vllm",),  # a CUDA build; the vllm provider says so in its own line (harness.providers.vllm)
+    "ray": ("ray",),
 }
 
 

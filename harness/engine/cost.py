@@ -110,6 +110,10 @@ class Ledger:
         if wake is not None:
             wake.set()
 
+    def fits(self, amount: float) -> bool:
+        """Whether ``amount`` more could be reserved now (a batch's worst case, before it is sent)."""
+        return not self.stopped and self._fits(amount)
+
     def _fits(self, worst: float) -> bool:
         return self.max_cost is None or self.spent + self.reserved + worst <= self.max_cost + 1e-12
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from harness.store.responses import ResponseCache, request_keys
 from harness.core.errors import CannotScore, HarnessError
+from harness.core.executor import ExecutorSpec
 from harness.core.hashing import canonical_json
 from harness.core.types import Request, Response
 from harness.engine.breaker import CircuitBreaker
@@ -51,11 +52,31 @@ class Generation:
     cap_reached: str | None = None  # the cost cap's message, when it stopped sending
 
 
+class Executor(Protocol):
+    """Sends a model's uncached requests somewhere else (a Ray actor pool: :mod:`harness.distributed`)
+    and yields ``(index, response)`` as each batch comes back; the engine caches each batch as it
+    arrives. The driver's ``breaker`` and ``ledger`` are the engine's: the executor opens the one
+    on connection errors its workers report and reserves within the other before it sends."""
+
+    def send(self, provider: Provider, requests: Sequence[Request], breaker: CircuitBreaker,
+             ledger: Ledger | None) -> AsyncIterator[tuple[int, Response]]: ...
+
+    def progress(self) -> str:
+        """One short line for the progress bar (per-worker throughput)."""
+        ...
+
+
+# An ExecutorSpec (a model spec's ``executor:``) -> its Executor. Given by whoever builds the engine
+# (the run pipeline passes harness.distributed.executor_for); the engine imports no executor itself.
+ExecutorFactory = Callable[[ExecutorSpec], Executor]
+
+
 class Engine:
     """One scheduler: the response cache, a concurrency limit and a circuit breaker per model."""
 
     def __init__(self, cache: ResponseCache | None = None, progress: bool = False, ledger: Ledger | None = None,
-                 batch_dir: Path | None = None):
+                 batch_dir: Path | None = None, executors: ExecutorFactory | None = None):
+        self.executors = executors  # for a model spec with executor: ray (None: in-process only)
         self.cache = cache
         self.progress = progress
         self.ledger = ledger  # tokens and dollars per model, and the --max-cost cap (harness.engine.cost)
@@ -67,9 +88,9 @@ class Engine:
 
     @classmethod
     def at(cls, cache_path: str | Path | None, progress: bool = False, ledger: Ledger | None = None,
-           batch_dir: Path | None = None) -> Engine:
+           batch_dir: Path | None = None, executors: ExecutorFactory | None = None) -> Engine:
         """An engine with its own cache at ``cache_path`` (None: no cache), closed with the engine."""
-        engine = cls(ResponseCache(cache_path) if cache_path else None, progress, ledger, batch_dir)
+        engine = cls(ResponseCache(cache_path) if cache_path else None, progress, ledger, batch_dir, executors)
         engine._owned_cache = engine.cache
         return engine
 
@@ -109,20 +130,24 @@ class Engine:
         todo = [i for i, r in enumerate(responses) if r is None]
         breaker = self._breaker(provider)
         bar = _bar(len(requests), len(requests) - len(todo), desc) if self.progress else None
+        remote = self._executor(provider) if todo else None
         errors = 0
         try:
             if todo:
                 stored = canonical_json(fingerprint)
-                async for j, resp in self._send(provider, [requests[i] for i in todo], breaker):
+                sent = [requests[i] for i in todo]
+                stream = remote.send(provider, sent, breaker, self.ledger) if remote else self._send(provider, sent, breaker)
+                async for j, resp in stream:
                     i = todo[j]
                     responses[i] = resp
                     if cache is not None:
-                        cache.put(keys[i], stored, resp)
+                        cache.put(keys[i], stored, resp)  # committed on the loop's next turn: a batch at a time
                     if bar is not None:
                         errors += resp.error is not None
                         bar.update(1)
-                        if errors:
-                            bar.set_postfix(errors=errors, refresh=False)
+                        if errors or remote:
+                            bar.set_postfix_str(", ".join(([f"errors={errors}"] if errors else [])
+                                                          + ([remote.progress()] if remote else [])), refresh=False)
         finally:
             if cache is not None:
                 cache.commit()  # every response of this call durable before its caller reads or writes the file
@@ -134,6 +159,16 @@ class Engine:
         not_attempted = sum(1 for r in done if r.attempts == 0 and r.error is not None)
         capped = self.ledger.cap_message() if self.ledger is not None and self.ledger.capped else None
         return Generation(done, cached, not_attempted, breaker.message() if breaker.open else None, capped)
+
+    def _executor(self, provider: Provider) -> Executor | None:
+        """The executor of a model spec with ``executor: ray``; None: this process generates."""
+        spec = provider.spec.executor
+        if spec is None or not spec.remote:
+            return None
+        if self.executors is None:
+            raise HarnessError(f"model {provider.spec.display()}: executor {spec.kind}: this engine generates "
+                               "in-process only (built without executors); drop the model's executor: key")
+        return self.executors(spec)
 
     def _breaker(self, provider: Provider) -> CircuitBreaker:
         key = provider.spec

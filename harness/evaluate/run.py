@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.store.responses import ResponseCache
 from harness.core.aio import run_sync
+from harness.core.executor import ExecutorSpec
 from harness.core.trust import TrustPolicy
 from harness.core.types import (
     Example,
@@ -28,6 +29,7 @@ from harness.core.types import (
     ScoreValue,
 )
 from harness.data.examples import Split, load_split, render_messages
+from harness.distributed import executor_for, with_executor
 from harness.engine import Engine
 from harness.metrics.base import Metric
 from harness.providers.base import ModelSpec, Provider, build_provider
@@ -58,6 +60,7 @@ class RunConfig:
     repeats: int | None = None  # replaces the suite's generation.repeats (recorded in the summary's generation)
     max_cost: float | None = None  # --max-cost USD: stop sending once spent + in flight would pass it
     prices: Path | None = None  # --prices FILE: entries laid over the shipped price table
+    executor: ExecutorSpec | None = None  # --executor/--ray-address: over the model's executor: (harness.distributed)
     # Key hosts and data root (harness.core.trust): the caller's, never the suite's; not recorded.
     # Left out: the environment's policy, read once here.
     trust: TrustPolicy = field(default_factory=TrustPolicy.from_env)
@@ -129,7 +132,7 @@ def generate(provider: Provider, requests: list[Request], cache: ResponseCache |
     and stored as they finish. In async code: ``await Engine(cache).generate(provider, requests)``."""
 
     async def go() -> tuple[list[Response], list[bool]]:
-        async with Engine(cache, progress) as engine:
+        async with Engine(cache, progress, executors=executor_for) as engine:
             g = await engine.generate(provider, requests, desc)
         return g.responses, g.cached
 
@@ -278,6 +281,8 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
     from harness.records.rundir import FinishedRun, prepare_run_dir, write_run
 
     t0 = time.perf_counter()
+    if cfg.executor is not None:  # recorded in the summary's model spec, as a model file's executor: would be
+        cfg = replace(cfg, model=with_executor(cfg.model, cfg.executor), executor=None)
     loaded = load_suite(cfg.suite, trust=cfg.trust)
     split_name = cfg.split or loaded.suite.default_split
     if split_name not in loaded.suite.dataset.split_names():
@@ -307,7 +312,7 @@ async def run_suite_async(cfg: RunConfig) -> RunOutcome:
         loaded.metrics = override_judge(loaded.metrics, cfg.judge)
     cache_path = cfg.cache or cfg.reports_dir / "cache.sqlite"
     ledger = Ledger(prices, cfg.max_cost)
-    async with Engine.at(cache_path, cfg.progress, ledger, prepared.directory) as engine:
+    async with Engine.at(cache_path, cfg.progress, ledger, prepared.directory, executor_for) as engine:
         t_gen = time.perf_counter()
         gen = await engine.generate(provider, requests, f"{loaded.suite.name} | {cfg.model.display()}")
         t_score = time.perf_counter()

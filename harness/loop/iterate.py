@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
+from harness.core.executor import ExecutorSpec
 from harness.core.trust import TrustPolicy
 from harness.loop.checkpoints import choose_candidate
 from harness.loop.data import BuiltData, Pool, build_pool, write_training_file
@@ -65,9 +66,13 @@ class IterateConfig:
     # Key hosts and data root (harness.core.trust): the caller's, for every run, gate and training of
     # the loop; read from the environment once, when the config is made, if not given. Not recorded.
     trust: TrustPolicy = field(default_factory=TrustPolicy.from_env, repr=False, compare=False)
+    # --executor ray: every evaluation of the loop on a Ray actor pool (harness.distributed); where the
+    # responses come from, not what they are: not recorded here (each run's summary records it).
+    executor: ExecutorSpec | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return json.loads(json.dumps({k: v for k, v in self.__dict__.items() if k != "trust"}, default=str))
+        return json.loads(json.dumps({k: v for k, v in self.__dict__.items() if k not in ("trust", "executor")},
+                                     default=str))
 
 
 @dataclass
@@ -220,7 +225,7 @@ def retain(cfg: IterateConfig, loaded: LoadedSuite, model: str, run_dir: Path, l
     from harness.providers.base import ModelSpec
 
     run_retention(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), reports_dir=cfg.reports_dir,
-                            progress=cfg.progress, trust=cfg.trust), run_dir, log=lambda m: log(f"[final] {m}"))
+                            progress=cfg.progress, executor=cfg.executor, trust=cfg.trust), run_dir, log=lambda m: log(f"[final] {m}"))
 
 
 def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, directory: Path) -> Evaluation:
@@ -229,7 +234,8 @@ def evaluate(cfg: IterateConfig, loaded: LoadedSuite, model: str, split: str, di
 
     outcome = run_suite(RunConfig(suite=loaded.path, model=ModelSpec.parse(model), split=split, limit=cfg.eval_limit,
                                   sample=cfg.eval_sample, sample_seed=cfg.eval_sample_seed,
-                                  reports_dir=cfg.reports_dir, out=directory, progress=cfg.progress, trust=cfg.trust))
+                                  reports_dir=cfg.reports_dir, out=directory, progress=cfg.progress,
+                                  executor=cfg.executor, trust=cfg.trust))
     return Evaluation(model, split, read_run(outcome.directory))
 
 

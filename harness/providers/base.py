@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from harness.core.errors import HarnessError
+from harness.core.executor import ExecutorSpec
 from harness.core.redact import redacted, strip_userinfo
 from harness.core.registry import Registry
 from harness.core.trust import TrustPolicy
@@ -42,7 +43,7 @@ class ProviderParams(BaseModel):
 # policy (harness.engine, harness.providers.retry), which read them for any provider, built-in or a
 # plugin. Everything else belongs to one provider and lives in its ``Params``.
 COMMON_KEYS = ("provider", "name", "label", "concurrency", "batch_size", "timeout_s", "max_retries", "retry_base_s",
-               "max_connection_errors")
+               "max_connection_errors", "executor")
 
 
 class ModelSpec(BaseModel):
@@ -65,6 +66,9 @@ class ModelSpec(BaseModel):
                                                               "0-25% jitter, unless the server sends Retry-After.")
     max_connection_errors: int = Field(20, ge=0, description="Circuit breaker: after this many consecutive connection "
                                                              "errors the endpoint is down and the rest is not sent; 0: never.")
+    executor: ExecutorSpec | None = Field(None, description="Where requests are generated: none or inprocess (this "
+                                                            "process), or ray (a pool of Ray actors; "
+                                                            "harness.distributed). Never part of a cache key.")
     params: SerializeAsAny[ProviderParams] = Field(default_factory=ProviderParams,
                                                    description="The provider's own keys, validated by its Params model.")
 
@@ -85,6 +89,8 @@ class ModelSpec(BaseModel):
     @model_serializer(mode="wrap")
     def _flat(self, handler: Any) -> dict[str, Any]:
         out = handler(self)
+        if out.get("executor", 0) is None:  # specs without one (every record before it existed) keep their shape
+            del out["executor"]
         out.update(out.pop("params", None) or {})
         return out
 
@@ -164,6 +170,8 @@ def _read_yaml(text: str) -> dict[str, Any]:
 
 def _error_line(where: str, err: Any, Params: type[ProviderParams]) -> str:
     field = ".".join(str(p) for p in err["loc"]) or "spec"
+    if err["type"] == "extra_forbidden" and err["loc"][:1] == ("executor",):
+        return f"model {where}: {field}: unknown key; allowed: {', '.join(ExecutorSpec.model_fields)}"
     if err["type"] == "extra_forbidden":
         allowed = ", ".join([*COMMON_KEYS, *Params.model_fields])
         return f"model {where}: {field}: unknown key; allowed: {allowed}"

@@ -56,7 +56,7 @@ def test_unknown_or_misplaced_keys_name_the_model_and_the_key() -> None:
     with pytest.raises(HarnessError) as e:
         ModelSpec.parse("openai:x?devise=cpu")
     assert str(e.value).startswith("model 'openai:x?devise=cpu': devise: unknown key; allowed: provider, name, label, "
-                                   "concurrency, batch_size, timeout_s, max_retries, retry_base_s, max_connection_errors, "
+                                   "concurrency, batch_size, timeout_s, max_retries, retry_base_s, max_connection_errors, executor, "
                                    "base_url, api_key_env")
     with pytest.raises(HarnessError, match=r"^model 'local\?base_url=http://h': base_url: unknown key; allowed: .*adapter, device$"):
         ModelSpec.parse("local?base_url=http://h")  # another provider's key
