@@ -125,7 +125,7 @@ class RayPool:
     async def send(self, provider: Provider, requests: Sequence[Request], breaker: CircuitBreaker,
                    ledger: Ledger | None) -> AsyncIterator[tuple[int, Response]]:
         spec = provider.spec
-        size = self.spec.batch_size or (spec.batch_size if provider.batched else spec.concurrency)
+        size = self.spec.batch_size or (provider.batch_size if provider.batched else spec.concurrency)
         worker_spec = spec.model_copy(update={"executor": None})  # the actor generates in its own process
         cls, trust, base = type(provider), getattr(provider, "trust", None), base_of(spec)
         todo = deque(Chunk(s, list(requests[s:s + size])) for s in range(0, len(requests), size))

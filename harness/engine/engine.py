@@ -197,7 +197,7 @@ class Engine:
     async def _batches(self, provider: Provider, requests: Sequence[Request]) -> AsyncIterator[tuple[int, Response]]:
         """Batches in the provider's order (``Provider.batch_order``: the local one sorts by length),
         each run on the one inference thread."""
-        size, lock = provider.spec.batch_size, self._limit(provider)
+        size, lock = provider.batch_size, self._limit(provider)
         loop = asyncio.get_running_loop()
         order = await loop.run_in_executor(_inference_thread(), provider.batch_order, requests)
         for start in range(0, len(order), size):

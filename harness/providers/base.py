@@ -234,6 +234,16 @@ class Provider:
         """In-process generation of a batch, in order (run in the engine's inference thread)."""
         raise NotImplementedError
 
+    default_batch_size: ClassVar[int | None] = None  # a provider's own default for spec.batch_size
+
+    @property
+    def batch_size(self) -> int:
+        """Examples per ``generate_batch`` call: the spec's ``batch_size`` when given, else the
+        provider's own default (``default_batch_size``), else the spec's default."""
+        if "batch_size" in self.spec.model_fields_set or self.default_batch_size is None:
+            return self.spec.batch_size
+        return self.default_batch_size
+
     def batch_order(self, requests: Sequence[Request]) -> list[int]:
         """The order in which a batched provider wants ``requests`` cut into batches (indices into
         ``requests``); responses still go back to their own request. Default: as given."""
