@@ -82,6 +82,9 @@ def connect(address: str | None) -> None:
         raise HarnessError(f"--ray-address {address}: cannot reach the Ray cluster: {e}") from None
 
 
+RAY_DATA_SLICE = 2048  # requests per Ray Data job for a provider with its own Ray Data path
+
+
 class RayPool:
     """``spec.actors`` actors, each a :class:`~harness.distributed.worker.Worker`; implements the engine's Executor."""
 
@@ -124,6 +127,10 @@ class RayPool:
 
     async def send(self, provider: Provider, requests: Sequence[Request], breaker: CircuitBreaker,
                    ledger: Ledger | None) -> AsyncIterator[tuple[int, Response]]:
+        if callable(getattr(provider, "ray_data_generate", None)):  # vllm: Ray Data LLM runs its own replicas
+            async for item in self._ray_data(provider, requests, ledger):
+                yield item
+            return
         spec = provider.spec
         size = self.spec.batch_size or (provider.batch_size if provider.batched else spec.concurrency)
         worker_spec = spec.model_copy(update={"executor": None})  # the actor generates in its own process
@@ -170,6 +177,22 @@ class RayPool:
         finally:
             for fut in flying:
                 fut.cancel()
+
+    async def _ray_data(self, provider: Provider, requests: Sequence[Request],
+                        ledger: Ledger | None) -> AsyncIterator[tuple[int, Response]]:
+        """A provider with its own Ray Data path (the vllm provider: ``build_processor`` with
+        ``vLLMEngineProcessorConfig``, ``spec.actors`` engine replicas): the requests go in slices of
+        ``RAY_DATA_SLICE``, each one Ray Data job, and each slice's responses come back to the engine,
+        which caches them, before the next is sent (a killed driver loses one slice at most)."""
+        size = self.spec.batch_size or provider.batch_size
+        fn = provider.ray_data_generate  # type: ignore[attr-defined]
+        for start in range(0, len(requests), RAY_DATA_SLICE):
+            part = list(requests[start:start + RAY_DATA_SLICE])
+            outs = await asyncio.to_thread(fn, part, self.spec.actors, size)
+            for i, r in enumerate(outs):
+                if ledger is not None:
+                    ledger.record(provider.spec, r, sent=True)
+                yield start + i, r
 
     def _outcome(self, fut: asyncio.Future, slot: Slot, chunk: Chunk, todo: deque[Chunk]) -> BatchResult | None:
         """The batch's result; None when its actor died and the batch went back to the queue."""

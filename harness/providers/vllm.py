@@ -244,6 +244,13 @@ class VllmProvider(Provider):
             responses.append(vm.loglik_response(q, entries, n_ctx))  # type: ignore[arg-type]
         return responses
 
+    def ray_data_generate(self, requests: Sequence[Request], replicas: int, batch_size: int) -> list[Response]:
+        """``requests`` through Ray Data LLM (``replicas`` vLLM engines on the cluster's GPUs, LoRA
+        loaded dynamically): the Ray executor's path for this provider (harness.distributed.pool)."""
+        from harness.providers import vllm_ray
+
+        return vllm_ray.generate(self, requests, concurrency=replicas, batch_size=batch_size)
+
     def score_continuations(self, prompts_messages: Sequence, continuations: Sequence[str]) -> list[list[float]]:
         """Per-token log-probs of each continuation after its chat prompt, the continuation tokenised
         on its own (:func:`harness.local.models.score_continuations`'s contract; the perplexity metric)."""

@@ -43,3 +43,23 @@ class DyingProvider(ScriptedProvider):
 
 def asked(log: Path) -> list[str]:
     return log.read_text(encoding="utf-8").split() if log.exists() else []
+
+
+class RayDataParams(ScriptedParams):
+    log: str = ""
+
+
+@provider("raydata")
+class RayDataProvider(ScriptedProvider):
+    """A scripted provider with its own Ray Data path, as the vllm provider has (``ray_data_generate``):
+    each call's size and replica count appended to ``log``; answers are the scripted outputs."""
+
+    Params = RayDataParams
+    params: RayDataParams
+
+    def ray_data_generate(self, requests, replicas: int, batch_size: int):
+        import asyncio
+
+        with open(self.params.log, "a", encoding="utf-8") as f:
+            f.write(f"{len(requests)} {replicas} {batch_size}\n")
+        return [asyncio.run(self.complete(r)) for r in requests]

@@ -198,3 +198,21 @@ def test_the_cost_cap_and_the_circuit_breaker_hold_at_the_driver(ray_cluster, tm
     errors = [r.response.error for r in down.results if r.response.error]
     not_attempted = [e for e in errors if e.startswith("not attempted")]
     assert len(errors) == 16 and len(not_attempted) >= 10  # at most 3 batches (2 each) went out before it opened
+
+
+def test_a_provider_with_its_own_ray_data_path_takes_it_and_the_driver_caches_it(ray_cluster, tmp_path, monkeypatch):
+    """The vllm provider's path (Ray Data LLM replicas, harness.providers.vllm_ray) in place of the
+    actor pool: called from the driver in slices, its answers cached, a rerun asks nothing."""
+    import harness.distributed.pool as pool_mod
+
+    monkeypatch.setattr(pool_mod, "RAY_DATA_SLICE", 5)
+    suite = write_suite(tmp_path, 12)
+    log = tmp_path / "calls.log"
+    model = f"raydata:{tmp_path / 'outputs.jsonl'}?log={log}"
+    got = run(suite, model, tmp_path / "ray", tmp_path / "cache.sqlite", RAY2)
+    assert log.read_text().split("\n")[:-1] == ["5 2 3", "5 2 3", "2 2 3"]  # 3 slices, 2 replicas, batches of 3
+    assert [s["examples"] for s in pool_report(RAY2)] == [0, 0]  # the actors did nothing
+    want = run(suite, f"scripted:{tmp_path / 'outputs.jsonl'}", tmp_path / "inproc", tmp_path / "other.sqlite")
+    assert [r.response.text for r in got.results] == [r.response.text for r in want.results]
+    run(suite, model, tmp_path / "again", tmp_path / "cache.sqlite", RAY2)
+    assert len(log.read_text().split("\n")[:-1]) == 3  # all cached: nothing sent again
