@@ -92,7 +92,8 @@ def test_same_text_as_plain_greedy_generate(local, suite, split, n):
 @pytest.mark.slow
 @pytest.mark.parametrize("suite", ["retention/gsm8k.yaml", "retention/ifeval.yaml"])
 def test_same_text_as_plain_greedy_generate_retention(local, suite):
-    pytest.importorskip("lm_eval") if suite.endswith("ifeval.yaml") else None
+    if suite.endswith("ifeval.yaml"):
+        requires_module("lm_eval", "pip install -e '.[retention]' (scripts/setup.sh)")
     loaded = load_suite(ROOT / "suites" / suite)
     if not (loaded.dataset_dir() / "demo.jsonl").is_file():
         pytest.skip("retention data not built (scripts/retention_data.sh)")
@@ -117,8 +118,8 @@ def test_the_shared_prefix_is_prefilled_once_per_run(local):
     before = (store.hits, store.misses)
     asyncio.run(through_engine(local, requests))
     assert (store.hits - before[0], store.misses - before[1]) in {(3, 0), (2, 1)}  # one prefill at most, reused
-    (key,) = [k for k in store.entries if k[0] is None and len(k[1]) > 40]  # the system prompt and chat header
-    assert tok.decode(list(key[1])).count("outdoor-gear shop") == 1
+    keys = [k for k in store.entries if k[0] is None and "outdoor-gear shop" in tok.decode(list(k[1]))]
+    assert len(keys) == 1  # the system prompt and chat header, one entry for the three batches
 
 
 def test_the_order_is_longest_first_and_answers_go_back_to_their_request(local):
@@ -171,19 +172,18 @@ def test_finished_rows_leave_the_batch(local):
     assert len(rows[0].ids) < len(rows[1].ids)
 
 
-def test_logprobs_match_generate_scores(local):
-    """Chosen-token log-probs from the decoder equal log-softmax of generate's own logits."""
+def test_logprobs_match_a_direct_forward_pass(local):
+    """Chosen-token log-probs from the decoder equal log-softmax of one forward pass over prompt and
+    generated tokens (no cache), and greedy picks the top token."""
     torch = lm.setup_torch()
     model, tok = local.load()
     prompt = lm.chat_prompt(tok, [("user", "What is the capital of France?")])
     ids = tok(prompt, add_special_tokens=False)["input_ids"]
     (row,) = decode.greedy(model, tok, [ids], 8, [], top_logprobs=2)
+    assert len(row.ids) == 8
     with torch.inference_mode():
-        out = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False, temperature=1.0, top_p=1.0,
-                             output_logits=True, return_dict_in_generate=True, pad_token_id=tok.pad_token_id,
-                             eos_token_id=None)
-    gen = out.sequences[0, len(ids):].tolist()
-    assert row.ids == gen
-    want = [float(torch.log_softmax(out.logits[t][0].float(), -1)[gen[t]]) for t in range(len(gen))]
-    assert [lp for lp, _ in row.logprobs] == pytest.approx(want, abs=1e-4)
-    assert all(top[0][0] == t for (lp, top), t in zip(row.logprobs, gen))  # greedy: the chosen one is the top one
+        logits = model(input_ids=torch.tensor([ids + row.ids])).logits[0].float()
+    lp = torch.log_softmax(logits[len(ids) - 1 : len(ids) - 1 + len(row.ids)], dim=-1)
+    want = [float(lp[t, tok_id]) for t, tok_id in enumerate(row.ids)]
+    assert [x for x, _ in row.logprobs] == pytest.approx(want, abs=1e-3)
+    assert all(top[0][0] == t for (_, top), t in zip(row.logprobs, row.ids))
