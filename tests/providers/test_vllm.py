@@ -479,8 +479,11 @@ def test_ray_without_its_llm_extra_is_one_line(tmp_path: Path, monkeypatch) -> N
         vr.generate(p, [])
 
 
-def test_a_vllm_model_folder_named_in_a_suite_is_confined_and_judges_prefill(tmp_path: Path) -> None:
+def test_a_vllm_model_folder_named_in_a_suite_is_confined_and_judges_prefill(tmp_path: Path, monkeypatch) -> None:
     from harness.judge.params import JudgeParams
+
+    for name in ("HARNESS_DATA_ROOT", "HARNESS_KEY_HOSTS"):  # the project root is the suite's repository
+        monkeypatch.delenv(name, raising=False)
     from tests.conftest import INTENT_ROWS, INTENT_SUITE, write_jsonl
     from tests.suite.test_include_and_paths import problems_of, project
 
