@@ -131,11 +131,16 @@ def fail_fast() -> Iterator[None]:
             os.environ.setdefault(k, v)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _restore_env(saved)
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    """Put environment variables back as ``saved`` had them (None: unset)."""
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def _key(text: str) -> str:
@@ -159,11 +164,7 @@ def _tracing_to(uri: str) -> Iterator[None]:
         with tracking_utils._use_tracking_uri(uri):
             yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _restore_env(saved)
 
 
 DIGEST_MAX = 36  # MLflow's longest dataset digest: the sha256's first 36 hex digits (the whole one is a tag)
