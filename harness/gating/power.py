@@ -105,6 +105,7 @@ class Setting:
     categories: list[str | None]
     gates: list[Gate]
     scores: dict[str, Score]
+    absent: dict[str, str] = field(default_factory=dict)  # a gated score without per-example values: why
 
     @property
     def n(self) -> int:
@@ -123,7 +124,8 @@ class Setting:
             if g.rule == "max_flaky_share":
                 skipped.append((g, "needs repeats (the candidate's own flakiness): not simulated"))
             elif g.metric not in self.scores:
-                skipped.append((g, f"{g.metric} is not a per-example score of this run: not simulated"))
+                why = self.absent.get(g.metric, f"{g.metric} is not a per-example score of this run")
+                skipped.append((g, f"{why}: not simulated"))
             else:
                 sim.append(g)
         return sim, skipped
@@ -451,6 +453,21 @@ def _analytic(gate: Gate, setting: Setting, stickiness: float) -> tuple[int, flo
 def simulate(setting: Setting, sims: int = 1000, stickiness: float = 0.8, check: int = 3, seed: int = 1,
              gains: Sequence[int] = GAINS) -> Plan:
     """Every simulated rule's outcome rates (and the gate's, over its blocking simulated rules) per scenario."""
+    return simulate_outcomes(setting, sims, stickiness, check, seed, gains)[0]
+
+
+@dataclass
+class Outcomes:
+    """One plan's per-simulation outcomes, per scenario: the gate's (its blocking rules combined) and whether its
+    primary score was claimed better (None: no primary score)."""
+
+    gate: dict[str, np.ndarray]
+    better: dict[str, np.ndarray | None]
+
+
+def simulate_outcomes(setting: Setting, sims: int = 1000, stickiness: float = 0.8, check: int = 3, seed: int = 1,
+                      gains: Sequence[int] = GAINS) -> tuple[Plan, Outcomes]:
+    """:func:`simulate`, with the per-simulation outcomes a plan of several parts combines (:func:`with_parts`)."""
     rng = np.random.default_rng(seed)
     gates, skipped = setting.simulated()
     advisory = {n: bool(s.advisory_reason) for n, s in setting.scores.items()}
@@ -461,6 +478,7 @@ def simulate(setting: Setting, sims: int = 1000, stickiness: float = 0.8, check:
                             + (" [each category]" if g.category == "each" else ""),
                             g, is_advisory(g, setting), n, m, need, per_cat))
     gate_rates: dict[str, Rates] = {}
+    kept = Outcomes({}, {})
     scenarios = [IDENTICAL] + [f"+{d}" for d in gains]
     for label, points in zip(scenarios, [0, *gains], strict=True):
         a = {n: draw(s.values, sims, stickiness, rng) for n, s in setting.scores.items()}
@@ -492,9 +510,34 @@ def simulate(setting: Setting, sims: int = 1000, stickiness: float = 0.8, check:
         primary = setting.primary()
         promoted_better = (gate_out == PROMOTE) & better[primary] if primary in better else None
         gate_rates[label] = Rates.of(gate_out, promoted_better)
+        kept.gate[label], kept.better[label] = gate_out, promoted_better
     return Plan(setting.suite, setting.source, setting.n, sims, stickiness, seed, rows, gate_rates,
                 [(rule_name(g, g.category if g.category != "each" else None), why) for g, why in skipped],
-                min(check, sims), scenarios)
+                min(check, sims), scenarios), kept
+
+
+def with_parts(plan: Plan, outcomes: Outcomes, parts: Sequence[tuple[str, Plan, Outcomes]]) -> Plan:
+    """The task's plan with further parts of the same decision (a suite's retention checks, each simulated on its
+    own suite and split): their rules join the table, named ``<label>: <rule>``, and the gate as a whole combines
+    every part's blocking rules per simulation (the parts drawn independently). In a +d scenario the task gains d
+    points and each part is judged at its identical scenario: a candidate better at its task that kept what the
+    base could do. A part's own rows keep their own +d columns (that rule with a gain of d)."""
+    rules = list(plan.rules)
+    skipped = list(plan.skipped)
+    gate_rates: dict[str, Rates] = {}
+    for label, part, _ in parts:
+        if part.sims != plan.sims:
+            raise ValueError(f"{label}: {part.sims} simulations, the plan {plan.sims}")
+        rules += [RuleRow(f"{label}: {r.name}", r.gate, r.advisory, r.n, r.mde, r.n_needed, r.per_category, r.rates,
+                          r.expected_regressions) for r in part.rules]
+        skipped += [(f"{label}: {name}", why) for name, why in part.skipped]
+    for scenario in plan.scenarios:
+        whole = combine([outcomes.gate[scenario], *(o.gate[IDENTICAL] for _, _, o in parts)], plan.sims)
+        better = outcomes.better[scenario]
+        gate_rates[scenario] = Rates.of(whole, None if better is None else (whole == PROMOTE) & better)
+    source = plan.source + "".join(f"; {label}: {part.source}" for label, part, _ in parts)
+    return Plan(plan.suite, source, plan.n, plan.sims, plan.stickiness, plan.seed, rules, gate_rates, skipped,
+                plan.checked, plan.scenarios)
 
 
 def _pct(x: float) -> str:

@@ -23,11 +23,15 @@ import numpy as np
 
 from harness.core.errors import HarnessError
 from harness.core.trust import TrustPolicy
-from harness.gating.power import Plan, Score, Setting, simulate
+from harness.evaluate.retention import check_name, check_suite, retention_dir
+from harness.gating.power import Plan, Score, Setting, simulate_outcomes, with_parts
 from harness.suite.load import LoadedSuite, load_suite
+from harness.suite.schema import Gate, RetentionCheck
 
 DEFAULT_BASE_ACCURACY = 0.8
 DEFAULT_STICKINESS = 0.8
+CORPUS = ("{score} is a corpus score (one statistic of the whole split: the gate bootstraps it over the examples; "
+          "the plan simulates per-example scores only)")
 
 
 def _bounds(value_range: list[float | None] | tuple[float | None, ...] | None) -> tuple[float, float]:
@@ -36,8 +40,9 @@ def _bounds(value_range: list[float | None] | tuple[float | None, ...] | None) -
 
 
 def synthetic_setting(loaded: LoadedSuite, base_accuracy: float = DEFAULT_BASE_ACCURACY, split: str | None = None,
-                      seed: int = 1) -> Setting:
-    """The suite's split (size, categories) and, for each gated per-example score, a synthetic run."""
+                      seed: int = 1, gates: list[Gate] | None = None) -> Setting:
+    """The suite's split (size, categories) and, for each gated per-example score, a synthetic run. ``gates``:
+    the rules to plan (default the suite's own)."""
     from harness.data.examples import load_split
 
     name = split or loaded.suite.default_split
@@ -47,26 +52,32 @@ def synthetic_setting(loaded: LoadedSuite, base_accuracy: float = DEFAULT_BASE_A
     specs = loaded.score_specs()
     rng = np.random.default_rng(seed)
     n = len(examples)
-    scores = {}
-    for g in loaded.suite.gates:
+    scores, absent, floors = {}, {}, []
+    gates = list(loaded.suite.gates) if gates is None else gates
+    for g in gates:
         spec = specs.get(g.metric)
+        if spec is not None and spec.level != "example":
+            absent[g.metric] = CORPUS.format(score=g.metric)
         if spec is None or spec.level != "example" or g.metric in scores:
             continue
         lo, hi = _bounds(spec.range)
         best, worst = (hi, lo) if spec.direction == "higher" else (lo, hi)
-        level = _level(loaded, g.metric, lo, hi, best, base_accuracy)
+        level = _level(gates, g.metric, lo, hi, best, base_accuracy)
+        if level != base_accuracy:
+            floors.append(f"{g.metric} at {level:g}")
         at_best = np.zeros(n, dtype=bool)  # exactly round(level * n) examples at the best value, at random places
         at_best[rng.permutation(n)[:round(level * n)]] = True
         vals = np.where(at_best, best, worst)
         scores[g.metric] = Score(g.metric, spec.direction, lo, hi, True if (lo, hi) == (0.0, 1.0) else spec.binary, vals)
-    return Setting(loaded.suite.name, f"synthetic runs: {n} examples of split {name}, base accuracy {base_accuracy:g} "
-                   "(scores gated only by min/max: half-way from the threshold to the best value)",
-                   [e.id for e in examples], [e.category for e in examples], list(loaded.suite.gates), scores)
+    return Setting(loaded.suite.name, f"synthetic runs: {n} examples of split {name}, base accuracy {base_accuracy:g}"
+                   + (f" ({', '.join(floors)}: gated only by min/max, half-way from the threshold to the best value)"
+                      if floors else ""),
+                   [e.id for e in examples], [e.category for e in examples], gates, scores, absent)
 
 
-def _level(loaded: LoadedSuite, score: str, lo: float, hi: float, best: float, base_accuracy: float) -> float:
+def _level(all_gates: list[Gate], score: str, lo: float, hi: float, best: float, base_accuracy: float) -> float:
     """The share of examples at the best value in a synthetic run of ``score`` (see the module's docstring)."""
-    gates = [g for g in loaded.suite.gates if g.metric == score and g.category is None]
+    gates = [g for g in all_gates if g.metric == score and g.category is None]
     bounds = [g.min if g.rule == "min" else g.max for g in gates if g.rule in ("min", "max")]
     if not bounds or any(g.rule not in ("min", "max") for g in gates):
         return base_accuracy
@@ -75,14 +86,18 @@ def _level(loaded: LoadedSuite, score: str, lo: float, hi: float, best: float, b
     return min(1.0, tightest + (1.0 - tightest) / 2)
 
 
-def run_setting(run_dir: Path, loaded: LoadedSuite) -> Setting:
-    """A baseline run's own per-example scores (the run's examples: its split, any --limit)."""
+def run_setting(run_dir: Path, loaded: LoadedSuite, gates: list[Gate] | None = None) -> Setting:
+    """A baseline run's own per-example scores (the run's examples: its split, any --limit). ``gates``: the
+    rules to plan (default the suite's own)."""
     from harness.records.run import read_run
 
     rec = read_run(run_dir)
-    scores = {}
-    for g in loaded.suite.gates:
+    scores, absent = {}, {}
+    gates = list(loaded.suite.gates) if gates is None else gates
+    for g in gates:
         e = rec.summary.metrics.get(g.metric)
+        if e is not None and e.level != "example":
+            absent[g.metric] = CORPUS.format(score=g.metric)
         if e is None or e.level != "example" or g.metric in scores:
             continue
         lo, hi = _bounds(e.range)
@@ -90,12 +105,14 @@ def run_setting(run_dir: Path, loaded: LoadedSuite) -> Setting:
         vals = np.array([worst if r.scores.get(g.metric) is None else r.scores[g.metric] for r in rec.results], dtype=float)
         scores[g.metric] = Score(g.metric, e.direction, lo, hi, e.binary, vals, e.advisory_reason)
     return Setting(loaded.suite.name, f"baseline run {run_dir} ({len(rec.results)} examples)", [r.id for r in rec.results],
-                   [r.category for r in rec.results], list(loaded.suite.gates), scores)
+                   [r.category for r in rec.results], gates, scores, absent)
 
 
 def plan_suite(suite: Path | LoadedSuite, baseline: Path | None = None, split: str | None = None, sims: int = 1000,
                seed: int = 1, base_accuracy: float = DEFAULT_BASE_ACCURACY, stickiness: float = DEFAULT_STICKINESS,
                check: int = 3, gains: tuple[int, ...] | None = None, trust: TrustPolicy | None = None) -> Plan:
+    """The suite's plan: its own rules, and each retention check's non-inferiority rule simulated on the retention
+    suite's split (from the baseline run's ``retention/<name>/`` run where there is one) in the same decision."""
     loaded = suite if isinstance(suite, LoadedSuite) else load_suite(suite, trust=trust)
     if baseline is not None:
         if split is not None:
@@ -104,4 +121,24 @@ def plan_suite(suite: Path | LoadedSuite, baseline: Path | None = None, split: s
     else:
         setting = synthetic_setting(loaded, base_accuracy, split, seed)
     kw = {} if gains is None else {"gains": gains}
-    return simulate(setting, sims, stickiness, check, seed, **kw)
+    plan, outcomes = simulate_outcomes(setting, sims, stickiness, check, seed, **kw)
+    if not loaded.suite.retention:
+        return plan
+    parts = [(f"retention {check_name(c)}", *simulate_outcomes(
+        _retention_setting(loaded, c, baseline, base_accuracy, seed, trust), sims, stickiness, check, seed + 1 + i, **kw))
+        for i, c in enumerate(loaded.suite.retention)]
+    return with_parts(plan, outcomes, parts)
+
+
+def _retention_setting(loaded: LoadedSuite, check: RetentionCheck, baseline: Path | None, base_accuracy: float,
+                       seed: int, trust: TrustPolicy | None) -> Setting:
+    """One retention check as the rule ``harness gate`` judges it (harness.promote.retention), on the retention
+    suite's split: from the baseline run's retention run of it where there is one, else a synthetic run."""
+    from harness.promote.retention import primary_score
+
+    sub = load_suite(check_suite(loaded, check), trust=trust)
+    gate = Gate(metric=check.metric or primary_score(sub), non_inferiority_margin=check.non_inferiority_margin,
+                advisory=check.advisory)
+    if baseline is not None and (retention_dir(baseline, check) / "summary.json").is_file():
+        return run_setting(retention_dir(baseline, check), sub, [gate])
+    return synthetic_setting(sub, base_accuracy, check.split, seed, [gate])

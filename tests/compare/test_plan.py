@@ -1,5 +1,6 @@
 """`harness plan` (harness.gating.power): its rates against an independent simulation through the real gate,
-validate's warnings, the table's three outcome columns, and Holm over a family of rules on one score."""
+validate's warnings, the table's three outcome columns, Holm over a family of rules on one score, and a suite's
+retention checks planned in the same decision."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import numpy as np
 import pytest
 
 from harness.cli.main import main
-from harness.gating.power import IDENTICAL, Score, Setting, comparison_of, draw, expected_regressions, real_outcomes, simulate
+from harness.gating.power import (IDENTICAL, Score, Setting, comparison_of, draw, expected_regressions, real_outcomes, simulate,
+                                  simulate_outcomes, with_parts)
+from harness.promote.plan import plan_suite
 from harness.gating.rules import evaluate_gates
 from harness.suite.schema import Gate
 from tests.compare.gate_fixtures import ROOT
@@ -143,3 +146,58 @@ def test_validate_warns_for_a_rule_an_identical_model_fails(tmp_path: Path, caps
     good = tmp_suite(tmp_path / "good", "  - {metric: accuracy, non_inferiority_margin: 0.3}\n")
     assert main(["validate", str(good)]) == 0
     assert "warning" not in capsys.readouterr().out
+
+
+def test_retention_parts_join_the_gate_simulation_by_simulation() -> None:
+    """A part whose rule always blocks (a 0.99 floor on a 50% score) blocks the whole gate in every scenario, even at
+    +10 points for the task; a part that always passes (margin 0.9) leaves the task's gate rates exactly as they were;
+    an advisory part that always blocks changes nothing in the gate but shows its own row."""
+    task = simulate_outcomes(setting([Gate(metric="accuracy", non_inferiority_margin=0.1)], n=200), 200, check=0, seed=4)
+    always_block = simulate_outcomes(setting([Gate(metric="accuracy", min=0.99)], p=0.5, seed=1), 200, check=0, seed=5,
+                                     gains=())
+    always_pass = simulate_outcomes(setting([Gate(metric="accuracy", non_inferiority_margin=0.9)], seed=2), 200, check=0,
+                                    seed=6, gains=())
+    advisory = simulate_outcomes(setting([Gate(metric="accuracy", min=0.99, advisory=True)], p=0.5, seed=3), 200,
+                                 check=0, seed=7, gains=())
+    assert always_block[0].gate[IDENTICAL].block == 1.0 and always_pass[0].gate[IDENTICAL].promote == 1.0
+
+    blocked = with_parts(*task, [("retention r", *always_block)])
+    assert [r.name for r in blocked.rules] == ["accuracy non-inferior within 0.1", "retention r: accuracy candidate mean >= 0.99"]
+    for scenario in task[0].scenarios:
+        assert blocked.gate[scenario].block == 1.0 and blocked.gate[scenario].better == 0.0
+    kept = with_parts(*task, [("retention r", *always_pass), ("retention adv", *advisory)])
+    assert kept.gate == task[0].gate
+    assert kept.rules[2].name == "retention adv: accuracy candidate mean >= 0.99" and kept.rules[2].advisory
+    assert kept.rules[2].rates[IDENTICAL].block == 1.0
+    assert "; retention r: synthetic 60" in kept.source
+
+
+def test_plan_suite_plans_each_retention_check_of_the_release_suite() -> None:
+    """support_intent_release: the task's rules, then one non-inferiority row per retention check on its demo split
+    (the advisory ones marked so), and the corpus score (wikitext bits per byte) listed as not simulated, with why."""
+    plan = plan_suite(ROOT / "suites" / "support_intent_release.yaml", sims=20, check=0)
+    names = [r.name for r in plan.rules]
+    assert "retention arc_easy: acc non-inferior within 0.15" in names
+    assert "retention hellaswag: acc_norm non-inferior within 0.18" in names
+    adv = {r.name: r.advisory for r in plan.rules if r.name.startswith("retention ")}
+    assert adv["retention gsm8k: exact_match_flexible non-inferior within 0.2"] is True
+    assert adv["retention arc_easy: acc non-inferior within 0.15"] is False
+    (why,) = [w for name, w in plan.skipped if name.startswith("retention wikitext: bits_per_byte")]
+    assert "corpus score" in why and "not simulated" in why
+    arc = next(r for r in plan.rules if r.name.startswith("retention arc_easy"))
+    assert "retention arc_easy: synthetic runs: %d examples of split demo" % arc.n in plan.source
+
+
+def test_plan_reads_retention_from_the_baseline_runs_retention_folder(tmp_path: Path) -> None:
+    """A baseline run written by `harness run` holds retention/ret/ (60 examples, all right): the check is planned on
+    that run's scores. Every example right in the base: an identical candidate is right on all of them in every
+    simulation (no example flips), the difference is exactly 0 with a CI of [0, 0], so the 0.05 margin PROMOTEs always."""
+    from tests.promote.test_retention_gate import _project, _run, _script
+
+    suite = _project(tmp_path)
+    base = _run(tmp_path, suite, "base", _script(tmp_path, "base"))
+    plan = plan_suite(suite, baseline=base, sims=50, check=0)
+    (row,) = [r for r in plan.rules if r.name.startswith("retention ret: ")]
+    assert row.name == "retention ret: exact_match non-inferior within 0.05" and row.n == 60
+    assert row.rates[IDENTICAL].promote == 1.0
+    assert f"retention ret: baseline run {base / 'retention' / 'ret'} (60 examples)" in plan.source
