@@ -21,9 +21,10 @@ LIMIT=(${MIGRATE_LIMIT:+--limit "$MIGRATE_LIMIT"})
 EVAL_LIMIT=(${MIGRATE_LIMIT:+--eval-limit "$MIGRATE_LIMIT"})
 STEPS=(${MIGRATE_MAX_STEPS:+--max-steps "$MIGRATE_MAX_STEPS"})
 SERVED=ft:gpt-4o-mini-2024-07-18:northwind:support-intent:demo
-# One request at a time, and a long timeout: the server answers serially, and a client that gave up
-# on a slow answer and asked again would queue work behind work it no longer waits for.
-RETIRING="openai:${SERVED}?base_url=http://127.0.0.1:${PORT}/v1&concurrency=1&timeout_s=900"
+# 16 requests in flight: the server decodes concurrent requests together (harness.serve.local's
+# MicroBatcher, batches of up to 16), as a serving engine would; a long timeout, since a client that
+# gave up on a slow answer and asked again would queue work behind work it no longer waits for.
+RETIRING="openai:${SERVED}?base_url=http://127.0.0.1:${PORT}/v1&concurrency=16&timeout_s=900"
 
 if [[ ! -f $LINEAGE ]]; then
   echo "migrate-demo: $LINEAGE not found; run 'make demo' first (its promoted adapter plays the retiring model)" >&2

@@ -204,7 +204,7 @@ class ChatServer(LoopbackServer):
             with self._lock:
                 self._count += 1
                 n = self._count
-                out = self.answer(body)
+            out = self.answer(body)  # concurrently: the answer function batches or serialises as it needs
         except Exception as e:  # the model failed: a 500 the client retries or reports
             return HttpResponse.json(500, error(500, f"{type(e).__name__}: {e}"))
         return HttpResponse.json(200, completion(n, body, out))
