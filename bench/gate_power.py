@@ -26,12 +26,12 @@ from harness.gating.power import IDENTICAL, Plan, format_plan  # noqa: E402
 from harness.promote.plan import plan_suite  # noqa: E402
 
 
-def rows(plan: Plan) -> list[list[str]]:
+def rows(plan: Plan, label: str) -> list[list[str]]:
     out = []
     for name, rates in [("the gate", plan.gate), *[(r.name + (" (advisory)" if r.advisory else ""), r.rates)
                                                    for r in plan.rules]]:
         aa = rates[IDENTICAL]
-        out.append([plan.suite, str(plan.n), name, *(f"{100 * x:.1f}%" for x in (aa.better, aa.block, aa.inconclusive,
+        out.append([label, str(plan.n), name, *(f"{100 * x:.1f}%" for x in (aa.better, aa.block, aa.inconclusive,
                                                                               aa.promote)),
                     *(f"{100 * rates[g].promote:.1f}%" for g in plan.scenarios if g != IDENTICAL)])
     return out
@@ -58,7 +58,7 @@ def main() -> int:
         jobs = [(p, None) for p in (args.suite or sorted((ROOT / "suites").glob("*.yaml")))]
     print(f"gate_power: {args.sims} simulations per scenario (Monte-Carlo SE <= {50 / math.sqrt(args.sims):.1f} points), "
           f"stickiness {args.stickiness}, synthetic base accuracy {args.base_accuracy} (unless --run)")
-    head = ["suite", "n", "rule", "identical: better", "BLOCKED", "INCONCLUSIVE", "PROMOTE", "PROMOTE +5", "PROMOTE +10"]
+    head = ["suite file", "n", "rule", "identical: better", "BLOCKED", "INCONCLUSIVE", "PROMOTE", "PROMOTE +5", "PROMOTE +10"]
     table, report = [head], []
     for suite, run in jobs:
         t0 = time.perf_counter()
@@ -66,10 +66,10 @@ def main() -> int:
                           stickiness=args.stickiness, check=args.check)
         if args.full:
             print("\n" + format_plan(plan) + f"\n({time.perf_counter() - t0:.1f} s)")
-        table += rows(plan)
+        table += rows(plan, suite.stem if run is None else f"{suite.stem} ({run.name} run)")
         report.append(asdict(plan) | {"seconds": time.perf_counter() - t0})
         for name, why in plan.skipped:
-            print(f"   {plan.suite}: not simulated: {name}: {why}")
+            print(f"   {suite.stem}: not simulated: {name}: {why}")
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     print("\n| " + " | ".join(head) + " |\n|" + "|".join(" --- " for _ in head) + "|")
     for r in table[1:]:

@@ -16,8 +16,8 @@ def test_the_bench_prints_the_outcome_table() -> None:
     suite = ROOT / "suites" / "support_intent_migrate.yaml"
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "gate_power.py"), "--suite", str(suite), "--sims", "20",
                           "--check", "2"], capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    assert "| suite | n | rule | identical: better | BLOCKED | INCONCLUSIVE | PROMOTE | PROMOTE +5 | PROMOTE +10 |" in out
-    rows = [line for line in out.splitlines() if line.startswith("| support-intent-migrate")]
+    assert "| suite file | n | rule | identical: better | BLOCKED | INCONCLUSIVE | PROMOTE | PROMOTE +5 | PROMOTE +10 |" in out
+    rows = [line for line in out.splitlines() if line.startswith("| support_intent_migrate ")]
     assert len(rows) == 4 and "the gate" in rows[0]  # the gate, then its three rules
 
 
