@@ -28,10 +28,11 @@ from harness.promote.plan import plan_suite  # noqa: E402
 
 def rows(plan: Plan, label: str) -> list[list[str]]:
     out = []
-    for name, rates in [("the gate", plan.gate), *[(r.name + (" (advisory)" if r.advisory else ""), r.rates)
-                                                   for r in plan.rules]]:
+    for name, n, rates in [("the gate", str(plan.n), plan.gate),
+                           *[(r.name + (" (advisory)" if r.advisory else ""), f"{r.n}{' min' if r.per_category else ''}",
+                              r.rates) for r in plan.rules]]:
         aa = rates[IDENTICAL]
-        out.append([label, str(plan.n), name, *(f"{100 * x:.1f}%" for x in (aa.better, aa.block, aa.inconclusive,
+        out.append([label, n, name, *(f"{100 * x:.1f}%" for x in (aa.better, aa.block, aa.inconclusive,
                                                                               aa.promote)),
                     *(f"{100 * rates[g].promote:.1f}%" for g in plan.scenarios if g != IDENTICAL)])
     return out
