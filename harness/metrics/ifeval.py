@@ -78,10 +78,16 @@ def _process_results() -> Any:
                            "offline; pip install --no-deps llama-index-core==0.14.25 (it ships it), or set NLTK_DATA "
                            "to a folder holding tokenizers/punkt_tab") from None
     try:
+        import langdetect
         from lm_eval.tasks.ifeval.utils import process_results
     except ImportError as e:
         raise HarnessError(f"metric ifeval checks with lm-evaluation-harness's IFEval checker ({e}); "
                            "pip install 'finetune-harness[retention]' (lm-eval==0.4.13 langdetect immutabledict)") from None
+    # the language checks (english_lowercase, english_capital, response_language) call langdetect, which
+    # draws a fresh random seed per call unless its factory has one: a short text was read as Afrikaans 3%
+    # of the time, so a model scored twice got two scores. A fixed seed makes the score a function of the text.
+    if langdetect.DetectorFactory.seed is None:
+        langdetect.DetectorFactory.seed = 0
     return process_results
 
 

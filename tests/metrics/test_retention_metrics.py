@@ -88,6 +88,15 @@ def test_ifeval_uses_lm_evals_checker() -> None:
     assert stat.rows.sum(axis=0)[1] == 2 * len(items)
 
 
+def test_ifeval_scores_a_text_the_same_every_time() -> None:
+    """english_lowercase asks langdetect, which is random unless seeded: this short text came back 'af' about
+    one call in 30. Scored 200 times, it has one score."""
+    item = Item(id="2", output=IFEVAL_OUTPUTS[2], reference=None, record=dict(IFEVAL_DOC))
+    # a metric keeps each item's result: a fresh one each time, as each run builds its own
+    seen = {build_metric("ifeval", {}).score(item)["prompt_level_strict_acc"] for _ in range(200)}
+    assert seen == {1.0}, seen  # lm-eval's checker on 'en': all lowercase, two paragraphs
+
+
 def test_ifeval_names_missing_fields() -> None:
     out = build_metric("ifeval", {}).score(Item(id="x", output="hi", reference=None, record={"prompt": "p"}))
     assert "key, instruction_id_list, kwargs" in out["prompt_level_strict_acc"].reason
